@@ -1,0 +1,11 @@
+//! SeaORM models of the auditgraph database.
+//!
+//! Models only: no GraphQL derives and no business rules. Every table but
+//! `tenant` carries `tenant_id`, and the store always filters on it.
+
+pub mod actor;
+pub mod api_key;
+pub mod audit_event;
+pub mod event_resource;
+pub mod resource;
+pub mod tenant;

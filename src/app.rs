@@ -1,0 +1,193 @@
+//! The application: build the router, bind (port 0 works), serve with
+//! graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::Authenticator;
+use crate::bus::Bus;
+use crate::config::ServeSettings;
+use crate::graphql::{self, Services};
+use crate::http::{self, AppState};
+use crate::metrics::Metrics;
+use crate::store::{Store, redact_url};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the database at {url}: {source}")]
+    Database { url: String, source: sea_orm::DbErr },
+    #[error("cannot migrate the database at {url}: {source}")]
+    Migrate { url: String, source: sea_orm::DbErr },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("invalid --cors-origin `{0}`")]
+    CorsOrigin(String),
+}
+
+/// Opens and migrates the database.
+pub async fn open_store(settings: &ServeSettings, metrics: Arc<Metrics>) -> Result<Store, StartError> {
+    let url = redact_url(&settings.db.url);
+    let store = Store::connect(&settings.db, metrics)
+        .await
+        .map_err(|source| StartError::Database {
+            url: url.clone(),
+            source,
+        })?;
+    store
+        .migrate()
+        .await
+        .map_err(|source| StartError::Migrate { url, source })?;
+    Ok(store)
+}
+
+/// Builds the router over an open store.
+pub fn router(settings: &ServeSettings, store: Store, metrics: Arc<Metrics>) -> Result<Router, StartError> {
+    let services = Services {
+        auth: Arc::new(Authenticator::new(store.clone(), settings.auth_cache_ttl)),
+        bus: Bus::new(settings.subscriber_buffer),
+        store,
+        metrics,
+    };
+    let state = AppState {
+        schema: graphql::build(services.clone(), &settings.limits),
+        services,
+        settings: Arc::new(settings.clone()),
+    };
+
+    let origins = settings
+        .cors_origins
+        .iter()
+        .map(|o| HeaderValue::from_str(o).map_err(|_| StartError::CorsOrigin(o.clone())))
+        .collect::<Result<Vec<_>, _>>()?;
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static("x-api-key"),
+            HeaderName::from_static(crate::auth::TENANT_HEADER),
+            REQUEST_ID,
+        ])
+        .expose_headers([REQUEST_ID]);
+
+    let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+        let id = req
+            .headers()
+            .get(&REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-");
+        tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+    });
+
+    Ok(Router::new()
+        .route("/graphql", get(http::graphql::get).post(http::graphql::post))
+        .route("/graphql/ws", get(http::ws::upgrade))
+        .route("/healthz", get(http::ops::healthz))
+        .route("/readyz", get(http::ops::readyz))
+        .route("/metrics", get(http::ops::metrics))
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(settings.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            settings.request_timeout,
+        ))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(cors)
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(trace)
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid)))
+}
+
+/// A handler panicked: the caller gets `INTERNAL`, the log gets the detail.
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = detail, "handler panicked");
+    let body = r#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#;
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
+/// A bound, not yet serving application.
+pub struct App {
+    pub listener: TcpListener,
+    pub router: Router,
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+}
+
+impl App {
+    /// Opens the database, migrates it, builds the router and binds.
+    pub async fn build(settings: &ServeSettings) -> Result<App, StartError> {
+        let metrics = Arc::new(Metrics::default());
+        let store = open_store(settings, metrics.clone()).await?;
+        let router = router(settings, store.clone(), metrics.clone())?;
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: settings.listen,
+                source,
+            })?;
+        Ok(App {
+            listener,
+            router,
+            store,
+            metrics,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

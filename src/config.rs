@@ -1,0 +1,148 @@
+//! Settings, from flags with environment fallbacks. Every default is
+//! documented in the README's configuration table.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::graphql::Limits;
+use crate::store::DbSettings;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://auditgraph.db?mode=rwc";
+
+/// Where the database is (accepted by every command).
+#[derive(Args, Clone, Debug)]
+pub struct DatabaseArgs {
+    /// Database URL: `sqlite://FILE?mode=rwc` or `postgres://USER:PASSWORD@HOST/DB`.
+    #[arg(long, env = "AUDITGRAPH_DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
+    pub database_url: String,
+
+    /// Largest number of pooled database connections.
+    #[arg(long, env = "AUDITGRAPH_DB_POOL_SIZE", default_value_t = 8, global = true)]
+    pub db_pool_size: u32,
+}
+
+impl DatabaseArgs {
+    pub fn settings(&self) -> DbSettings {
+        DbSettings {
+            url: self.database_url.clone(),
+            pool_size: self.db_pool_size.max(1),
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// How the server listens and what it allows.
+#[derive(Args, Clone, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    #[arg(long, env = "AUDITGRAPH_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// A browser origin allowed by CORS (repeatable; none by default).
+    #[arg(long = "cors-origin", env = "AUDITGRAPH_CORS_ORIGIN", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// Deepest selection nesting a query may have.
+    #[arg(long, env = "AUDITGRAPH_MAX_DEPTH", default_value_t = 16)]
+    pub max_depth: usize,
+
+    /// Largest query complexity (a connection costs its page size times its selection).
+    #[arg(long, env = "AUDITGRAPH_MAX_COMPLEXITY", default_value_t = 50_000)]
+    pub max_complexity: usize,
+
+    /// Most aliases one query may use.
+    #[arg(long, env = "AUDITGRAPH_MAX_ALIASES", default_value_t = 100)]
+    pub max_aliases: usize,
+
+    /// Largest request body in bytes (larger: HTTP 413).
+    #[arg(long, env = "AUDITGRAPH_MAX_BODY_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Seconds a request may take before it is answered with HTTP 408.
+    #[arg(long, env = "AUDITGRAPH_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+
+    /// Turn off introspection (the schema and the playground's documentation).
+    #[arg(long, env = "AUDITGRAPH_NO_INTROSPECTION")]
+    pub no_introspection: bool,
+
+    /// Milliseconds a verified API key is trusted before it is looked up again
+    /// (a key revoked on another replica stops working within this time).
+    #[arg(long, env = "AUDITGRAPH_AUTH_CACHE_MS", default_value_t = 5_000)]
+    pub auth_cache_ms: u64,
+
+    /// Batches of events buffered for each subscriber before it is dropped as too slow.
+    #[arg(long, env = "AUDITGRAPH_SUBSCRIBER_BUFFER", default_value_t = 1_024)]
+    pub subscriber_buffer: usize,
+
+    /// Seconds between WebSocket keepalive pings.
+    #[arg(long, env = "AUDITGRAPH_WS_KEEPALIVE_SECS", default_value_t = 15)]
+    pub ws_keepalive_secs: u64,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        Defaults::parse_from(["auditgraph"]).serve
+    }
+}
+
+/// Everything `serve` needs, resolved.
+#[derive(Clone, Debug)]
+pub struct ServeSettings {
+    pub db: DbSettings,
+    pub listen: SocketAddr,
+    pub cors_origins: Vec<String>,
+    pub limits: Limits,
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+    pub auth_cache_ttl: Duration,
+    pub subscriber_buffer: usize,
+    pub ws_keepalive: Duration,
+}
+
+impl ServeSettings {
+    pub fn new(db: &DatabaseArgs, serve: &ServeArgs) -> Self {
+        Self {
+            db: db.settings(),
+            listen: serve.listen,
+            cors_origins: serve
+                .cors_origins
+                .iter()
+                .map(|o| o.trim().to_string())
+                .filter(|o| !o.is_empty())
+                .collect(),
+            limits: Limits {
+                depth: serve.max_depth,
+                complexity: serve.max_complexity,
+                aliases: serve.max_aliases,
+                introspection: !serve.no_introspection,
+            },
+            max_body_bytes: serve.max_body_bytes,
+            request_timeout: Duration::from_secs(serve.request_timeout_secs.max(1)),
+            auth_cache_ttl: Duration::from_millis(serve.auth_cache_ms),
+            subscriber_buffer: serve.subscriber_buffer,
+            ws_keepalive: Duration::from_secs(serve.ws_keepalive_secs.max(1)),
+        }
+    }
+
+    /// Defaults for `url`, listening on a free loopback port (tests, tools).
+    pub fn for_url(url: &str) -> Self {
+        let db = DatabaseArgs {
+            database_url: url.to_string(),
+            db_pool_size: 8,
+        };
+        let serve = ServeArgs {
+            listen: "127.0.0.1:0".parse().expect("valid address"),
+            ..ServeArgs::default()
+        };
+        Self::new(&db, &serve)
+    }
+}

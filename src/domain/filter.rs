@@ -1,0 +1,149 @@
+//! The event filter tree, validated: bounded in depth and size, IDs decoded,
+//! addresses canonical. `store::filter` turns it into SQL.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+
+use super::event::{ActorType, Outcome};
+use super::ids::{ActorId, ResourceId};
+use crate::error::{Error, Result};
+
+/// Levels of `and` / `or` / `not` allowed, a plain filter being level 1.
+pub const MAX_DEPTH: usize = 5;
+/// Fields set anywhere in one filter tree.
+pub const MAX_CONDITIONS: usize = 100;
+
+/// A string-valued event field that `StringMatch` applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StrField {
+    Action,
+    Category,
+    Environment,
+    SourceService,
+}
+
+/// One test on a string field; an event without the field matches only `NotIn`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StrTest {
+    Eq(String),
+    In(Vec<String>),
+    /// A literal prefix: `%` and `_` match only themselves.
+    Prefix(String),
+    NotIn(Vec<String>),
+}
+
+/// Matches actors; every set field narrows, values within a field are alternatives.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ActorMatch {
+    pub ids: Option<Vec<ActorId>>,
+    pub types: Option<Vec<ActorType>>,
+    pub external_ids: Option<Vec<String>>,
+    pub emails: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ResourceMatch {
+    pub ids: Option<Vec<ResourceId>>,
+    pub types: Option<Vec<String>>,
+    pub external_ids: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TimeRange {
+    pub gte: Option<DateTime<Utc>>,
+    pub gt: Option<DateTime<Utc>>,
+    pub lte: Option<DateTime<Utc>>,
+    pub lt: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeField {
+    OccurredAt,
+    ReceivedAt,
+}
+
+/// One condition on an event. Each is two-valued: an event lacking the field
+/// simply does not match it (and so matches its `Not`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Condition {
+    Str(StrField, StrTest),
+    Outcome(Outcome),
+    Actor(ActorMatch),
+    /// The primary resource matches.
+    Resource(ResourceMatch),
+    /// The primary resource or one related resource matches the whole match.
+    RelatedTo(ResourceMatch),
+    Time(TimeField, TimeRange),
+    CorrelationId(String),
+    RequestId(String),
+    IpAddress(IpAddr),
+    HttpStatus {
+        gte: Option<i32>,
+        lte: Option<i32>,
+    },
+    /// One of these events (subscriptions narrow an announcement with it).
+    Ids(Vec<super::ids::EventId>),
+    /// Case-insensitive substring of action, summary, reason or error message;
+    /// held lower-cased.
+    Text(String),
+}
+
+/// A whole filter: all of `And` must hold, any of `Or`, none of `Not`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Filter {
+    Cond(Condition),
+    And(Vec<Filter>),
+    Or(Vec<Filter>),
+    Not(Box<Filter>),
+}
+
+impl Filter {
+    /// The filter that matches every event.
+    pub fn all() -> Filter {
+        Filter::And(Vec::new())
+    }
+
+    /// Both filters.
+    pub fn and(self, other: Filter) -> Filter {
+        match self {
+            Filter::And(mut items) => {
+                items.push(other);
+                Filter::And(items)
+            }
+            first => Filter::And(vec![first, other]),
+        }
+    }
+}
+
+/// Counts depth and conditions while a filter input is converted, and refuses
+/// a tree past the bounds with `BAD_USER_INPUT`.
+#[derive(Debug, Default)]
+pub struct Budget {
+    conditions: usize,
+}
+
+impl Budget {
+    /// Accounts for one field set at `path`.
+    pub fn condition(&mut self, path: &str) -> Result<()> {
+        self.conditions += 1;
+        if self.conditions > MAX_CONDITIONS {
+            return Err(Error::bad_input(
+                path,
+                format!("the filter has more than {MAX_CONDITIONS} conditions"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks that a filter at `depth` (a plain filter being 1) is allowed.
+    pub fn depth(&self, depth: usize, path: &str) -> Result<()> {
+        if depth > MAX_DEPTH {
+            return Err(Error::bad_input(
+                path,
+                format!("the filter is nested deeper than {MAX_DEPTH} levels of and/or/not"),
+            ));
+        }
+        Ok(())
+    }
+}

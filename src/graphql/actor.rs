@@ -1,0 +1,92 @@
+//! `Actor`: who did something.
+
+use async_graphql::{Context, ID, Object};
+use entity::actor;
+
+use super::connection::connection;
+use super::context::ContextExt;
+use super::event::{AuditEventConnection, AuditEventOrder, events_page, filter_arg};
+use super::inputs::AuditEventFilter;
+use crate::domain::event::ActorType;
+use crate::domain::filter::{ActorMatch, Condition, Filter};
+use crate::domain::ids::{ActorId, TenantId};
+use crate::domain::page::PageArgs;
+use crate::domain::scope::Scope;
+use crate::error::{Error, Result};
+
+/// Who performed actions: a user, a key, a service… Unique per type and external ID.
+#[derive(Clone)]
+pub struct Actor(pub actor::Model);
+
+#[Object]
+impl Actor {
+    /// The actor's global ID (`act_…`).
+    pub async fn id(&self) -> ID {
+        ID(ActorId(self.0.id).to_string())
+    }
+
+    /// What kind of actor.
+    #[graphql(name = "type")]
+    async fn kind(&self) -> Result<ActorType> {
+        ActorType::from_stored(&self.0.kind).ok_or_else(|| Error::internal("stored actor type is unknown"))
+    }
+
+    /// The producer's ID of the actor.
+    async fn external_id(&self) -> &str {
+        &self.0.external_id
+    }
+
+    /// The name last recorded.
+    async fn display_name(&self) -> Option<&str> {
+        self.0.display_name.as_deref()
+    }
+
+    /// The email address last recorded.
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+
+    /// The roles last recorded.
+    async fn roles(&self) -> Vec<String> {
+        self.0
+            .roles
+            .as_ref()
+            .and_then(|r| serde_json::from_value(r.clone()).ok())
+            .unwrap_or_default()
+    }
+
+    /// The events this actor performed.
+    #[graphql(complexity = "PageArgs::cost(first, last) * child_complexity")]
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<AuditEventFilter>,
+        order_by: Option<AuditEventOrder>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<AuditEventConnection> {
+        ctx.require(Scope::AuditRead)?;
+        let mine = Filter::Cond(Condition::Actor(ActorMatch {
+            ids: Some(vec![ActorId(self.0.id)]),
+            ..Default::default()
+        }));
+        let filter = mine.and(filter_arg(filter)?);
+        Ok(events_page(
+            ctx,
+            TenantId(self.0.tenant_id),
+            filter,
+            order_by,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await?)
+    }
+}
+
+connection!(ActorConnection, ActorEdge, Actor, "actor");

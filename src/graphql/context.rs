@@ -1,0 +1,62 @@
+//! What resolvers reach through the context: the store, the caller, the
+//! request's DataLoaders.
+
+use std::sync::Arc;
+
+use async_graphql::Context;
+
+use crate::auth::{Authenticator, Requester};
+use crate::bus::Bus;
+use crate::domain::scope::Scope;
+use crate::error::{Error, Result};
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+use super::loaders::Loaders;
+
+/// Shared by every request: put into the schema once.
+#[derive(Clone)]
+pub struct Services {
+    pub store: Store,
+    pub bus: Bus,
+    pub auth: Arc<Authenticator>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// The caller of one request (`None` when no key was sent).
+#[derive(Clone, Debug)]
+pub struct Caller(pub Option<Requester>);
+
+pub trait ContextExt {
+    fn services(&self) -> &Services;
+    fn store(&self) -> &Store {
+        &self.services().store
+    }
+    /// The authenticated caller, or `UNAUTHENTICATED`.
+    fn requester(&self) -> Result<&Requester>;
+    /// The caller, if it has `scope` (else `FORBIDDEN`).
+    fn require(&self, scope: Scope) -> Result<&Requester> {
+        let requester = self.requester()?;
+        requester.require(scope)?;
+        Ok(requester)
+    }
+    fn loaders(&self) -> &Loaders;
+}
+
+impl ContextExt for Context<'_> {
+    fn services(&self) -> &Services {
+        self.data_unchecked::<Services>()
+    }
+
+    fn requester(&self) -> Result<&Requester> {
+        self.data_opt::<Caller>()
+            .and_then(|c| c.0.as_ref())
+            .ok_or(Error::Unauthenticated(
+                "an API key is required: send `Authorization: Bearer <key>` or `X-API-Key: <key>`",
+            ))
+    }
+
+    fn loaders(&self) -> &Loaders {
+        self.data_unchecked::<Loaders>()
+    }
+}

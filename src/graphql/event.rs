@@ -1,0 +1,248 @@
+//! `AuditEvent` and the event connection shared by `auditEvents`,
+//! `Actor.events` and `Resource.events`.
+
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use entity::audit_event as ev;
+
+use super::actor::Actor;
+use super::connection::{Count, assemble, connection};
+use super::context::ContextExt;
+use super::inputs::AuditEventFilter;
+use super::resource::Resource;
+use super::scalars::{DateTime, Json};
+use crate::domain::cursor::{Cursor, EventOrder, OrderField, SortDirection};
+use crate::domain::event::{FieldChange as DomainChange, Outcome};
+use crate::domain::filter::Filter;
+use crate::domain::ids::{ActorId, EventId, TenantId};
+use crate::domain::page::PageArgs;
+use crate::error::{Error, Result, shared};
+use crate::store::events;
+
+/// How to order events; ties break on the event ID in the same direction.
+#[derive(InputObject, Clone, Copy, Debug, Default)]
+pub struct AuditEventOrder {
+    /// The instant to order by.
+    #[graphql(default)]
+    pub field: OrderField,
+    /// `DESC` is newest first.
+    #[graphql(default)]
+    pub direction: SortDirection,
+}
+
+impl From<Option<AuditEventOrder>> for EventOrder {
+    fn from(order: Option<AuditEventOrder>) -> Self {
+        let order = order.unwrap_or_default();
+        EventOrder {
+            field: order.field,
+            direction: order.direction,
+        }
+    }
+}
+
+/// One recorded audit event: who did what to which resource, when, and how it went.
+#[derive(Clone)]
+pub struct AuditEvent(pub ev::Model);
+
+impl AuditEvent {
+    fn tenant(&self) -> TenantId {
+        TenantId(self.0.tenant_id)
+    }
+}
+
+/// The before and after values of one field an action changed.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct FieldChange {
+    /// The field's name.
+    pub field: String,
+    /// Its value before the action.
+    pub before: Option<Json>,
+    /// Its value after the action.
+    pub after: Option<Json>,
+}
+
+/// The request that caused an event.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct RequestContext {
+    /// The request's ID.
+    pub id: Option<String>,
+    /// HTTP method.
+    pub method: Option<String>,
+    /// HTTP path.
+    pub path: Option<String>,
+    /// HTTP status.
+    pub status: Option<i32>,
+    /// Latency in milliseconds.
+    pub latency_ms: Option<f64>,
+    /// The client's address, in canonical form.
+    pub ip_address: Option<String>,
+    /// The client's user agent.
+    pub user_agent: Option<String>,
+}
+
+#[Object]
+impl AuditEvent {
+    /// The event's global ID (`evt_…`).
+    pub async fn id(&self) -> ID {
+        ID(EventId(self.0.id).to_string())
+    }
+
+    /// Dot-namespaced action, e.g. `workspace.snapshot.create`.
+    async fn action(&self) -> &str {
+        &self.0.action
+    }
+
+    /// The action's first segment, e.g. `workspace`.
+    async fn category(&self) -> &str {
+        &self.0.category
+    }
+
+    /// Whether the action succeeded.
+    async fn outcome(&self) -> Result<Outcome> {
+        Outcome::from_stored(&self.0.outcome).ok_or_else(|| Error::internal("stored outcome is unknown"))
+    }
+
+    /// When it happened, as the producer said.
+    async fn occurred_at(&self) -> DateTime {
+        self.0.occurred_at.into()
+    }
+
+    /// When this server stored it.
+    async fn received_at(&self) -> DateTime {
+        self.0.received_at.into()
+    }
+
+    /// Who did it.
+    async fn actor(&self, ctx: &Context<'_>) -> async_graphql::Result<Actor> {
+        let actor = ctx
+            .loaders()
+            .actors
+            .load_one((self.tenant(), ActorId(self.0.actor_id)))
+            .await
+            .map_err(shared)?
+            .ok_or_else(|| Error::internal("an event's actor is missing"))?;
+        Ok(Actor(actor))
+    }
+
+    /// The primary target, if any.
+    async fn resource(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Resource>> {
+        if self.0.resource_id.is_none() {
+            return Ok(None);
+        }
+        let found = ctx
+            .loaders()
+            .event_resources
+            .load_one((self.tenant(), EventId(self.0.id)))
+            .await
+            .map_err(shared)?;
+        Ok(found.and_then(|r| r.primary).map(Resource))
+    }
+
+    /// Other things involved (session, vm, incident…), in the order recorded.
+    async fn related_resources(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Resource>> {
+        let found = ctx
+            .loaders()
+            .event_resources
+            .load_one((self.tenant(), EventId(self.0.id)))
+            .await
+            .map_err(shared)?;
+        Ok(found
+            .map(|r| r.related.into_iter().map(Resource).collect())
+            .unwrap_or_default())
+    }
+
+    /// A human-readable description.
+    async fn summary(&self) -> Option<&str> {
+        self.0.summary.as_deref()
+    }
+
+    /// Why it was done.
+    async fn reason(&self) -> Option<&str> {
+        self.0.reason.as_deref()
+    }
+
+    /// What went wrong.
+    async fn error_message(&self) -> Option<&str> {
+        self.0.error_message.as_deref()
+    }
+
+    /// E.g. `production`, `sandbox`.
+    async fn environment(&self) -> Option<&str> {
+        self.0.environment.as_deref()
+    }
+
+    /// The producing service.
+    async fn source_service(&self) -> Option<&str> {
+        self.0.source_service.as_deref()
+    }
+
+    /// Ties together the events of one logical operation.
+    async fn correlation_id(&self) -> Option<&str> {
+        self.0.correlation_id.as_deref()
+    }
+
+    /// The request that caused the event; null when it had none.
+    async fn request(&self) -> Option<RequestContext> {
+        let e = &self.0;
+        e.has_request.then(|| RequestContext {
+            id: e.request_id.clone(),
+            method: e.request_method.clone(),
+            path: e.request_path.clone(),
+            status: e.request_status,
+            latency_ms: e.request_latency_ms,
+            ip_address: e.request_ip.clone(),
+            user_agent: e.request_user_agent.clone(),
+        })
+    }
+
+    /// Further detail: a JSON object, `{}` when none.
+    async fn metadata(&self) -> Json {
+        async_graphql::Json(self.0.metadata.clone())
+    }
+
+    /// Before/after values of what the action changed.
+    async fn changes(&self) -> Result<Vec<FieldChange>> {
+        let changes: Vec<DomainChange> = serde_json::from_value(self.0.changes.clone()).map_err(Error::internal)?;
+        Ok(changes
+            .into_iter()
+            .map(|c| FieldChange {
+                field: c.field,
+                before: c.before.map(async_graphql::Json),
+                after: c.after.map(async_graphql::Json),
+            })
+            .collect())
+    }
+
+    /// The producer's idempotency key.
+    async fn idempotency_key(&self) -> Option<&str> {
+        self.0.idempotency_key.as_deref()
+    }
+}
+
+connection!(AuditEventConnection, AuditEventEdge, AuditEvent, "audit event");
+
+/// Fetches one page of the tenant's events matching `filter`.
+pub async fn events_page(
+    ctx: &Context<'_>,
+    tenant: TenantId,
+    filter: Filter,
+    order: Option<AuditEventOrder>,
+    args: PageArgs,
+) -> Result<AuditEventConnection> {
+    let order = EventOrder::from(order);
+    let page = args.into_page(|text, path| Cursor::decode_event(text, order, path))?;
+    let rows = events::page(ctx.store().db(), tenant, &filter, order, &page).await?;
+    let (edges, page_info) = assemble(rows, |row| events::cursor(row, order), AuditEvent);
+    Ok(AuditEventConnection {
+        edges: edges
+            .into_iter()
+            .map(|(cursor, node)| AuditEventEdge { cursor, node })
+            .collect(),
+        page_info,
+        count: Count::Events(tenant, filter),
+    })
+}
+
+/// The optional filter argument, converted.
+pub fn filter_arg(filter: Option<AuditEventFilter>) -> Result<Filter> {
+    AuditEventFilter::optional(filter, "filter")
+}

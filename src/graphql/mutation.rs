@@ -1,0 +1,119 @@
+//! The `Mutation` root.
+
+use async_graphql::{Context, ID, Object, SimpleObject};
+
+use super::context::ContextExt;
+use super::event::AuditEvent;
+use super::inputs::AuditEventInput;
+use super::key::{
+    ApiKey, CreateApiKeyInput, CreateApiKeyPayload, CreateTenantInput, CreateTenantPayload, RevokeApiKeyPayload,
+    Tenant, scopes_of,
+};
+use crate::admin::{self, Acting};
+use crate::domain::event::MAX_BATCH;
+use crate::domain::ids::ApiKeyId;
+use crate::domain::scope::Scope;
+use crate::error::Error;
+
+/// The stored events of a recording.
+#[derive(SimpleObject)]
+pub struct RecordAuditEventsPayload {
+    /// The stored event of every input, in input order (a duplicate shows the event stored first).
+    pub events: Vec<AuditEvent>,
+    /// Events this call stored.
+    pub created_count: i32,
+    /// Inputs whose idempotency key was already used: nothing new was stored for them.
+    pub duplicate_count: i32,
+}
+
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Records 1 to 1,000 events atomically: all are stored or none. An
+    /// `idempotencyKey` already used in the tenant returns the stored event.
+    /// Needs `audit.write`.
+    #[graphql(complexity = "events.len() * child_complexity")]
+    async fn record_audit_events(
+        &self,
+        ctx: &Context<'_>,
+        events: Vec<AuditEventInput>,
+    ) -> async_graphql::Result<RecordAuditEventsPayload> {
+        let tenant = ctx.require(Scope::AuditWrite)?.tenant;
+        if events.is_empty() || events.len() > MAX_BATCH {
+            return Err(
+                Error::bad_input("events", format!("send 1 to {MAX_BATCH} events (got {})", events.len())).into(),
+            );
+        }
+        let now = crate::domain::now();
+        let batch = events
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| e.into_domain(&format!("events.{i}"), now))
+            .collect::<Result<Vec<_>, _>>()?;
+        let total = batch.len();
+        let services = ctx.services();
+        let recorded = services.store.record_events(tenant, batch).await?;
+        services.bus.publish(tenant, &recorded.created);
+        services.metrics.events_recorded(recorded.created.len() as u64);
+        Ok(RecordAuditEventsPayload {
+            created_count: recorded.created.len() as i32,
+            duplicate_count: (total - recorded.created.len()) as i32,
+            events: recorded.events.into_iter().map(AuditEvent).collect(),
+        })
+    }
+
+    /// Creates an API key in your tenant; its secret is returned only here.
+    /// Needs `keys.manage`, and a key may grant only scopes it holds.
+    async fn create_api_key(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateApiKeyInput,
+    ) -> async_graphql::Result<CreateApiKeyPayload> {
+        let requester = ctx.require(Scope::KeysManage)?;
+        let scopes = scopes_of(&input)?;
+        let s = ctx.services();
+        let (key, secret) = admin::create_key(
+            &s.store,
+            &s.bus,
+            requester.tenant,
+            &input.name,
+            scopes,
+            Acting::Key(requester),
+        )
+        .await?;
+        Ok(CreateApiKeyPayload {
+            api_key: ApiKey(key),
+            secret,
+        })
+    }
+
+    /// Revokes an API key of your tenant; it stops working at once. Needs `keys.manage`.
+    async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<RevokeApiKeyPayload> {
+        let requester = ctx.require(Scope::KeysManage)?;
+        let id = ApiKeyId::parse(&id, "id")?;
+        let s = ctx.services();
+        let key = admin::revoke_key(&s.store, &s.bus, requester.tenant, id, Acting::Key(requester)).await?;
+        s.auth.forget(id);
+        Ok(RevokeApiKeyPayload { api_key: ApiKey(key) })
+    }
+
+    /// Creates a tenant. Needs `admin`.
+    async fn create_tenant(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateTenantInput,
+    ) -> async_graphql::Result<CreateTenantPayload> {
+        let requester = ctx.require(Scope::Admin)?;
+        let s = ctx.services();
+        let tenant = admin::create_tenant(
+            &s.store,
+            &s.bus,
+            &input.slug,
+            input.name.as_deref(),
+            Acting::Key(requester),
+        )
+        .await?;
+        Ok(CreateTenantPayload { tenant: Tenant(tenant) })
+    }
+}

@@ -1,0 +1,168 @@
+//! The `Query` root.
+
+use async_graphql::{Context, ID, Object};
+
+use super::actor::{Actor, ActorConnection, ActorEdge};
+use super::connection::{Count, assemble};
+use super::context::ContextExt;
+use super::event::{AuditEvent, AuditEventConnection, AuditEventOrder, events_page, filter_arg};
+use super::inputs::{ActorMatch, AuditEventFilter, ResourceMatch};
+use super::key::Viewer;
+use super::node::{self, Node};
+use super::resource::{Resource, ResourceConnection, ResourceEdge};
+use crate::domain::cursor::{Cursor, bad_cursor};
+use crate::domain::filter::Budget;
+use crate::domain::page::PageArgs;
+use crate::domain::scope::Scope;
+use crate::error::Error;
+use crate::store::{actors, resources};
+
+/// IDs accepted by one `nodes` call.
+pub const MAX_NODES: usize = 500;
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// Fetches any object by its global ID; null if it does not exist in your tenant.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
+        Ok(node::resolve(ctx, std::slice::from_ref(&id), "id")
+            .await?
+            .pop()
+            .flatten())
+    }
+
+    /// Fetches objects by global ID, in the order given (at most 500); null for
+    /// each that does not exist in your tenant.
+    #[graphql(complexity = "ids.len() * child_complexity")]
+    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> async_graphql::Result<Vec<Option<Node>>> {
+        if ids.len() > MAX_NODES {
+            return Err(Error::bad_input("ids", format!("at most {MAX_NODES} IDs are allowed")).into());
+        }
+        Ok(node::resolve(ctx, &ids, "ids").await?)
+    }
+
+    /// Audit events of your tenant, newest first unless `orderBy` says otherwise.
+    /// Relay cursor pages: `first` (default 50, at most 500) with `after`, or `last` with `before`.
+    #[graphql(complexity = "PageArgs::cost(first, last) * child_complexity")]
+    async fn audit_events(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<AuditEventFilter>,
+        order_by: Option<AuditEventOrder>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<AuditEventConnection> {
+        let tenant = ctx.require(Scope::AuditRead)?.tenant;
+        let filter = filter_arg(filter)?;
+        Ok(events_page(
+            ctx,
+            tenant,
+            filter,
+            order_by,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await?)
+    }
+
+    /// One audit event by ID; null if it does not exist in your tenant.
+    async fn audit_event(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<AuditEvent>> {
+        crate::domain::ids::EventId::parse(&id, "id")?;
+        Ok(
+            match node::resolve(ctx, std::slice::from_ref(&id), "id")
+                .await?
+                .pop()
+                .flatten()
+            {
+                Some(Node::AuditEvent(event)) => Some(event),
+                _ => None,
+            },
+        )
+    }
+
+    /// Actors of your tenant, oldest first.
+    #[graphql(complexity = "PageArgs::cost(first, last) * child_complexity")]
+    async fn actors(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ActorMatch>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<ActorConnection> {
+        let tenant = ctx.require(Scope::AuditRead)?.tenant;
+        let m = filter
+            .unwrap_or_default()
+            .into_domain(&mut Budget::default(), "filter")?;
+        let page = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        }
+        .into_page(|text, path| match Cursor::decode(text) {
+            Some(Cursor::Actor(id)) => Ok(id),
+            _ => Err(bad_cursor(path)),
+        })?;
+        let rows = actors::page(ctx.store().db(), tenant, &m, &page).await?;
+        let (edges, page_info) = assemble(rows, actors::cursor, Actor);
+        Ok(ActorConnection {
+            edges: edges
+                .into_iter()
+                .map(|(cursor, node)| ActorEdge { cursor, node })
+                .collect(),
+            page_info,
+            count: Count::Actors(tenant, m),
+        })
+    }
+
+    /// Resources of your tenant, oldest first.
+    #[graphql(complexity = "PageArgs::cost(first, last) * child_complexity")]
+    async fn resources(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ResourceMatch>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<ResourceConnection> {
+        let tenant = ctx.require(Scope::AuditRead)?.tenant;
+        let m = filter
+            .unwrap_or_default()
+            .into_domain(&mut Budget::default(), "filter")?;
+        let page = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        }
+        .into_page(|text, path| match Cursor::decode(text) {
+            Some(Cursor::Resource(id)) => Ok(id),
+            _ => Err(bad_cursor(path)),
+        })?;
+        let rows = resources::page(ctx.store().db(), tenant, &m, &page).await?;
+        let (edges, page_info) = assemble(rows, resources::cursor, Resource);
+        Ok(ResourceConnection {
+            edges: edges
+                .into_iter()
+                .map(|(cursor, node)| ResourceEdge { cursor, node })
+                .collect(),
+            page_info,
+            count: Count::Resources(tenant, m),
+        })
+    }
+
+    /// Who is asking: the key and the tenant it acts in.
+    async fn viewer(&self, ctx: &Context<'_>) -> async_graphql::Result<Viewer> {
+        Ok(Viewer(ctx.requester()?.clone()))
+    }
+}

@@ -1,0 +1,76 @@
+//! `Resource`: what was acted upon.
+
+use async_graphql::{Context, ID, Object};
+use entity::resource;
+
+use super::connection::connection;
+use super::context::ContextExt;
+use super::event::{AuditEventConnection, AuditEventOrder, events_page, filter_arg};
+use super::inputs::AuditEventFilter;
+use crate::domain::filter::{Condition, Filter, ResourceMatch};
+use crate::domain::ids::{ResourceId, TenantId};
+use crate::domain::page::PageArgs;
+use crate::domain::scope::Scope;
+
+/// Something acted upon: a workspace, a session, a VM… Unique per type and external ID.
+#[derive(Clone)]
+pub struct Resource(pub resource::Model);
+
+#[Object]
+impl Resource {
+    /// The resource's global ID (`res_…`).
+    pub async fn id(&self) -> ID {
+        ID(ResourceId(self.0.id).to_string())
+    }
+
+    /// The kind of resource, e.g. `workspace`.
+    #[graphql(name = "type")]
+    async fn kind(&self) -> &str {
+        &self.0.kind
+    }
+
+    /// The producer's ID of the resource.
+    async fn external_id(&self) -> &str {
+        &self.0.external_id
+    }
+
+    /// The name last recorded.
+    async fn name(&self) -> Option<&str> {
+        self.0.name.as_deref()
+    }
+
+    /// The events where this resource is the primary or a related resource.
+    #[graphql(complexity = "PageArgs::cost(first, last) * child_complexity")]
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<AuditEventFilter>,
+        order_by: Option<AuditEventOrder>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<AuditEventConnection> {
+        ctx.require(Scope::AuditRead)?;
+        let mine = Filter::Cond(Condition::RelatedTo(ResourceMatch {
+            ids: Some(vec![ResourceId(self.0.id)]),
+            ..Default::default()
+        }));
+        let filter = mine.and(filter_arg(filter)?);
+        Ok(events_page(
+            ctx,
+            TenantId(self.0.tenant_id),
+            filter,
+            order_by,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await?)
+    }
+}
+
+connection!(ResourceConnection, ResourceEdge, Resource, "resource");

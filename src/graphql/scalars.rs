@@ -1,0 +1,41 @@
+//! Scalars of the contract: `DateTime` (RFC 3339 in, UTC with `Z` out) and `JSON`.
+
+use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
+use chrono::{SecondsFormat, Utc};
+
+/// An instant. Input: RFC 3339 with any offset. Output: UTC with `Z`, to the
+/// microsecond. Stored with microsecond precision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DateTime(pub chrono::DateTime<Utc>);
+
+#[Scalar(
+    name = "DateTime",
+    specified_by_url = "https://datatracker.ietf.org/doc/html/rfc3339"
+)]
+impl ScalarType for DateTime {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        let Value::String(text) = &value else {
+            return Err(InputValueError::expected_type(value));
+        };
+        chrono::DateTime::parse_from_rfc3339(text.trim())
+            .map(|at| DateTime(at.with_timezone(&Utc)))
+            .map_err(|e| {
+                InputValueError::custom(format!(
+                    "`{text}` is not an RFC 3339 date-time with an offset (e.g. 2026-01-31T12:00:00Z): {e}"
+                ))
+            })
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+    }
+}
+
+impl From<chrono::DateTime<Utc>> for DateTime {
+    fn from(at: chrono::DateTime<Utc>) -> Self {
+        DateTime(at)
+    }
+}
+
+/// Any JSON value.
+pub type Json = async_graphql::Json<serde_json::Value>;

@@ -1,0 +1,59 @@
+//! The `Subscription` root: events as they are recorded.
+
+use async_graphql::{Context, Subscription};
+use futures_util::Stream;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::context::ContextExt;
+use super::event::{AuditEvent, filter_arg};
+use super::inputs::AuditEventFilter;
+use crate::domain::filter::{Condition, Filter};
+use crate::domain::scope::Scope;
+use crate::error::Error;
+use crate::store::events;
+
+pub struct Subscription;
+
+#[Subscription]
+impl Subscription {
+    /// Each event of your tenant that matches `filter` and is recorded after the
+    /// subscription starts, once, in the order recorded. A subscriber that falls
+    /// too far behind receives an error saying so, and the stream ends.
+    async fn audit_event_recorded(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<AuditEventFilter>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<AuditEvent>> + use<>> {
+        let tenant = ctx.require(Scope::AuditRead)?.tenant;
+        let filter = filter_arg(filter)?;
+        let store = ctx.store().clone();
+        let mut rx = ctx.services().bus.subscribe();
+        Ok(async_stream::stream! {
+            loop {
+                let announcement = match rx.recv().await {
+                    Ok(a) => a,
+                    Err(RecvError::Closed) => break,
+                    Err(RecvError::Lagged(missed)) => {
+                        yield Err(Error::RateLimited(format!("this subscription fell behind by {missed} batches of events and was closed; subscribe again (and use a narrower filter or a faster consumer)")).into());
+                        break;
+                    }
+                };
+                if announcement.tenant != tenant {
+                    continue;
+                }
+                let matching = Filter::Cond(Condition::Ids(announcement.events.clone())).and(filter.clone());
+                match events::matching_in_order(store.db(), tenant, &matching).await {
+                    Ok(rows) => {
+                        for row in rows {
+                            yield Ok(AuditEvent(row));
+                        }
+                    }
+                    Err(err) => {
+                        yield Err(err.into());
+                        break;
+                    }
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,391 @@
+//! GraphQL over HTTP: `POST` (JSON) and `GET` (queries only), media-type
+//! negotiation, status codes, and the 401 of the contract.
+
+use std::time::Instant;
+
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::{ServerError, Variables};
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::AppState;
+use crate::auth::{self, TENANT_HEADER};
+use crate::error::Error;
+use crate::graphql::{Caller, Loaders};
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+/// Codes of errors raised before execution: their responses carry no `data`.
+const REQUEST_ERROR_CODES: [&str; 3] = ["GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "QUERY_TOO_COMPLEX"];
+
+/// The GraphiQL page, pointed at this server.
+const PLAYGROUND: &str = include_str!("playground.html");
+
+/// The response media type the client accepts; `None` if it accepts neither.
+fn negotiate(headers: &HeaderMap) -> Option<&'static str> {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Some(JSON);
+    };
+    let mut best: Option<(&'static str, f32)> = None;
+    for part in accept.split(',') {
+        let mut fields = part.split(';');
+        let media = fields.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = fields
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.parse::<f32>().ok())
+            .unwrap_or(1.0);
+        let candidate = match media.as_str() {
+            GRAPHQL_RESPONSE => GRAPHQL_RESPONSE,
+            JSON | "application/*" | "*/*" => JSON,
+            _ => continue,
+        };
+        if q > 0.0
+            && best.is_none_or(|(m, bq)| q > bq || (q == bq && candidate == GRAPHQL_RESPONSE && m != GRAPHQL_RESPONSE))
+        {
+            best = Some((candidate, q));
+        }
+    }
+    best.map(|(m, _)| m)
+}
+
+/// A GraphQL request's parameters as the transport carried them.
+#[derive(Debug, Default)]
+struct Params {
+    query: String,
+    operation_name: Option<String>,
+    variables: Map<String, Value>,
+    extensions: Map<String, Value>,
+}
+
+/// An error before any GraphQL: malformed HTTP request, or authentication.
+fn transport_error(status: StatusCode, media: &'static str, code: &str, message: &str) -> Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    let mut response = (status, body.to_string()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(media)));
+    response
+}
+
+fn content_type(media: &'static str) -> &'static str {
+    if media == GRAPHQL_RESPONSE {
+        "application/graphql-response+json; charset=utf-8"
+    } else {
+        "application/json; charset=utf-8"
+    }
+}
+
+fn bad_request(media: &'static str, message: &str) -> Response {
+    transport_error(StatusCode::BAD_REQUEST, media, "BAD_USER_INPUT", message)
+}
+
+fn object_param(value: Option<Value>, name: &str) -> Result<Map<String, Value>, String> {
+    match value {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(map)) => Ok(map),
+        Some(_) => Err(format!("`{name}` must be a JSON object")),
+    }
+}
+
+impl Params {
+    fn from_json(body: &[u8]) -> Result<Params, String> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Body {
+            query: Option<Value>,
+            operation_name: Option<Value>,
+            variables: Option<Value>,
+            extensions: Option<Value>,
+        }
+        let body: Body = serde_json::from_slice(body).map_err(|e| format!("the body is not a JSON object: {e}"))?;
+        let query = match body.query {
+            Some(Value::String(q)) => q,
+            Some(_) => return Err("`query` must be a string".into()),
+            None => return Err("the body has no `query`".into()),
+        };
+        let operation_name = match body.operation_name {
+            None | Some(Value::Null) => None,
+            Some(Value::String(name)) => Some(name),
+            Some(_) => return Err("`operationName` must be a string".into()),
+        };
+        Ok(Params {
+            query,
+            operation_name,
+            variables: object_param(body.variables, "variables")?,
+            extensions: object_param(body.extensions, "extensions")?,
+        })
+    }
+
+    fn from_query_string(raw: Option<&str>) -> Result<Params, String> {
+        let mut params = Params::default();
+        let mut has_query = false;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
+            .map_err(|e| format!("the query string does not decode: {e}"))?;
+        for (key, value) in pairs {
+            let json = |v: &str, name: &str| -> Result<Map<String, Value>, String> {
+                object_param(
+                    Some(serde_json::from_str(v).map_err(|e| format!("`{name}` is not JSON: {e}"))?),
+                    name,
+                )
+            };
+            match key.as_str() {
+                "query" => {
+                    params.query = value;
+                    has_query = true;
+                }
+                "operationName" if !value.is_empty() => params.operation_name = Some(value),
+                "variables" if !value.is_empty() => params.variables = json(&value, "variables")?,
+                "extensions" if !value.is_empty() => params.extensions = json(&value, "extensions")?,
+                _ => {}
+            }
+        }
+        if !has_query {
+            return Err("the request has no `query` parameter".into());
+        }
+        Ok(params)
+    }
+}
+
+/// A GraphQL response; `data` is absent for request errors.
+#[derive(serde::Serialize)]
+struct ResponseBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a async_graphql::Value>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [ServerError],
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    extensions: &'a std::collections::BTreeMap<String, async_graphql::Value>,
+}
+
+/// `POST /graphql`.
+pub async fn post(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(media) = negotiate(&headers) else {
+        return transport_error(
+            StatusCode::NOT_ACCEPTABLE,
+            JSON,
+            "BAD_USER_INPUT",
+            "accept application/graphql-response+json or application/json",
+        );
+    };
+    let content = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if essence != JSON {
+        return transport_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            media,
+            "BAD_USER_INPUT",
+            "send the request as application/json",
+        );
+    }
+    match Params::from_json(&body) {
+        Ok(params) => execute(app, &headers, params, media, false).await,
+        Err(message) => bad_request(media, &message),
+    }
+}
+
+/// `GET /graphql`: the playground for browsers, else a query from the URL.
+pub async fn get(State(app): State<AppState>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if wants_html && !raw.as_deref().unwrap_or("").split('&').any(|p| p.starts_with("query=")) {
+        return Html(PLAYGROUND).into_response();
+    }
+    let Some(media) = negotiate(&headers) else {
+        return transport_error(
+            StatusCode::NOT_ACCEPTABLE,
+            JSON,
+            "BAD_USER_INPUT",
+            "accept application/graphql-response+json or application/json",
+        );
+    };
+    match Params::from_query_string(raw.as_deref()) {
+        Ok(params) => execute(app, &headers, params, media, true).await,
+        Err(message) => bad_request(media, &message),
+    }
+}
+
+fn operation_type(doc: &async_graphql::parser::types::ExecutableDocument, name: Option<&str>) -> Option<OperationType> {
+    match (&doc.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next().map(|op| op.node.ty),
+        _ => None,
+    }
+}
+
+fn operation_label(ty: Option<OperationType>) -> &'static str {
+    match ty {
+        Some(OperationType::Query) => "query",
+        Some(OperationType::Mutation) => "mutation",
+        Some(OperationType::Subscription) => "subscription",
+        None => "unknown",
+    }
+}
+
+fn error_code(err: &ServerError) -> Option<String> {
+    err.extensions
+        .as_ref()
+        .and_then(|e| e.get("code"))
+        .and_then(|v| match v {
+            async_graphql::Value::String(s) => Some(s.clone()),
+            async_graphql::Value::Enum(s) => Some(s.to_string()),
+            _ => None,
+        })
+}
+
+async fn execute(app: AppState, headers: &HeaderMap, params: Params, media: &'static str, via_get: bool) -> Response {
+    let started = Instant::now();
+    let mut request =
+        async_graphql::Request::new(params.query).variables(Variables::from_json(Value::Object(params.variables)));
+    if let Some(name) = params.operation_name {
+        request = request.operation_name(name);
+    }
+    request.extensions = async_graphql::Extensions(
+        params
+            .extensions
+            .into_iter()
+            .map(|(k, v)| {
+                (
+                    k,
+                    async_graphql::Value::from_json(v).unwrap_or(async_graphql::Value::Null),
+                )
+            })
+            .collect(),
+    );
+
+    // Parsed once here, reused by the executor.
+    let operation_name = request.operation_name.clone();
+    let op_type = match request.parsed_query() {
+        Ok(doc) => operation_type(doc, operation_name.as_deref()),
+        Err(_) => None,
+    };
+    let op_label = operation_label(op_type);
+    if via_get && matches!(op_type, Some(OperationType::Mutation | OperationType::Subscription)) {
+        let mut response = transport_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            media,
+            "BAD_USER_INPUT",
+            "only queries may be sent with GET; send mutations with POST (and subscriptions over WebSocket)",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+
+    let services = &app.services;
+    let caller = match auth::secret_from_headers(headers) {
+        Ok(secret) => {
+            let tenant = headers.get(TENANT_HEADER).and_then(|v| v.to_str().ok());
+            services.auth.authenticate(secret, tenant).await
+        }
+        Err(err) => Err(err),
+    };
+    let caller = match caller {
+        Ok(caller) => caller,
+        Err(err) => {
+            services.metrics.request(op_label, "denied", started.elapsed());
+            let status = match &err {
+                Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+                Error::Forbidden(_) => StatusCode::FORBIDDEN,
+                Error::NotFound(_) => StatusCode::NOT_FOUND,
+                Error::Internal(source) => {
+                    tracing::error!(error = %source, "authentication failed");
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
+                _ => StatusCode::BAD_REQUEST,
+            };
+            return transport_error(status, media, err.code(), &err.to_string());
+        }
+    };
+    let request = request.data(Caller(caller)).data(Loaders::new(&services.store));
+    let response = app.schema.execute(request).await;
+
+    let codes: Vec<String> = response.errors.iter().filter_map(error_code).collect();
+    if codes.iter().any(|c| c == "UNAUTHENTICATED") {
+        services.metrics.request(op_label, "denied", started.elapsed());
+        let message = response
+            .errors
+            .iter()
+            .find(|e| error_code(e).as_deref() == Some("UNAUTHENTICATED"))
+            .map(|e| e.message.clone());
+        return transport_error(
+            StatusCode::UNAUTHORIZED,
+            media,
+            "UNAUTHENTICATED",
+            &message.unwrap_or_default(),
+        );
+    }
+    let request_error = response.data == async_graphql::Value::Null
+        && !codes.is_empty()
+        && codes.iter().all(|c| REQUEST_ERROR_CODES.contains(&c.as_str()));
+    let outcome = if response.errors.is_empty() {
+        "ok"
+    } else if request_error {
+        "rejected"
+    } else {
+        "error"
+    };
+    services.metrics.request(op_label, outcome, started.elapsed());
+
+    // Serialised straight from the response, so fields keep their selection order.
+    let body = ResponseBody {
+        data: (!request_error).then_some(&response.data),
+        errors: &response.errors,
+        extensions: &response.extensions,
+    };
+    let body = serde_json::to_string(&body)
+        .unwrap_or_else(|_| r#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#.into());
+    let status = if request_error && media == GRAPHQL_RESPONSE {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let mut http = (status, body).into_response();
+    http.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(media)));
+    http
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, value.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn negotiates_media_types() {
+        assert_eq!(negotiate(&HeaderMap::new()), Some(JSON));
+        assert_eq!(
+            negotiate(&accept("application/graphql-response+json, application/json;q=0.9")),
+            Some(GRAPHQL_RESPONSE)
+        );
+        assert_eq!(negotiate(&accept("application/json")), Some(JSON));
+        assert_eq!(negotiate(&accept("*/*")), Some(JSON));
+        assert_eq!(negotiate(&accept("text/plain")), None);
+    }
+
+    #[test]
+    fn reads_get_parameters() {
+        let p =
+            Params::from_query_string(Some("query=%7B%20a%20%7D&operationName=&variables=%7B%22x%22%3A1%7D")).unwrap();
+        assert_eq!(p.query, "{ a }");
+        assert_eq!(p.operation_name, None);
+        assert_eq!(p.variables.get("x"), Some(&json!(1)));
+        assert!(Params::from_query_string(Some("variables=%5B%5D&query=x")).is_err());
+        assert!(Params::from_query_string(None).is_err());
+    }
+}

@@ -1,0 +1,18 @@
+//! HTTP endpoints: GraphQL over HTTP, the WebSocket transport, the playground,
+//! health, readiness and metrics.
+
+pub mod graphql;
+pub mod ops;
+pub mod ws;
+
+use std::sync::Arc;
+
+use crate::graphql::{AuditSchema, Services};
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub schema: AuditSchema,
+    pub services: Services,
+    pub settings: Arc<crate::config::ServeSettings>,
+}

@@ -1,0 +1,126 @@
+//! Process metrics in the Prometheus text format, kept with atomics: the few
+//! series an operator needs, without a metrics framework.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Upper bounds (seconds) of the request latency histogram.
+const LATENCY_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+
+#[derive(Default)]
+struct Histogram {
+    buckets: [u64; LATENCY_BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    db_statements: AtomicU64,
+    db_statement_errors: AtomicU64,
+    events_recorded: AtomicU64,
+    /// (operation type, outcome) → count
+    requests: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    latency: Mutex<Histogram>,
+}
+
+impl Metrics {
+    pub fn db_statement(&self, failed: bool) {
+        self.db_statements.fetch_add(1, Ordering::Relaxed);
+        if failed {
+            self.db_statement_errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn db_statements(&self) -> u64 {
+        self.db_statements.load(Ordering::Relaxed)
+    }
+
+    pub fn events_recorded(&self, n: u64) {
+        self.events_recorded.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// One GraphQL request: its operation type (`query`, `mutation`, …) and outcome.
+    pub fn request(&self, operation: &'static str, outcome: &'static str, elapsed: Duration) {
+        *self.requests.lock().unwrap().entry((operation, outcome)).or_default() += 1;
+        let secs = elapsed.as_secs_f64();
+        let mut h = self.latency.lock().unwrap();
+        h.count += 1;
+        h.sum += secs;
+        for (bucket, bound) in h.buckets.iter_mut().zip(LATENCY_BUCKETS) {
+            if secs <= bound {
+                *bucket += 1;
+            }
+        }
+    }
+
+    /// Renders every series; `pool` is (connections in use, idle, max).
+    pub fn render(&self, pool: (u32, u32, u32)) -> String {
+        let mut out = String::new();
+        let counter = |out: &mut String, name: &str, help: &str, value: u64| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+        };
+        counter(
+            &mut out,
+            "auditgraph_db_statements_total",
+            "SQL statements sent to the database.",
+            self.db_statements(),
+        );
+        counter(
+            &mut out,
+            "auditgraph_db_statement_errors_total",
+            "SQL statements that failed.",
+            self.db_statement_errors.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "auditgraph_events_recorded_total",
+            "Audit events stored (duplicates excluded).",
+            self.events_recorded.load(Ordering::Relaxed),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP auditgraph_graphql_requests_total GraphQL requests by operation type and outcome.\n# TYPE auditgraph_graphql_requests_total counter"
+        );
+        for ((op, outcome), n) in self.requests.lock().unwrap().iter() {
+            let _ = writeln!(
+                out,
+                "auditgraph_graphql_requests_total{{operation=\"{op}\",outcome=\"{outcome}\"}} {n}"
+            );
+        }
+        let h = self.latency.lock().unwrap();
+        let _ = writeln!(
+            out,
+            "# HELP auditgraph_graphql_request_duration_seconds GraphQL request latency.\n# TYPE auditgraph_graphql_request_duration_seconds histogram"
+        );
+        for (n, bound) in h.buckets.iter().zip(LATENCY_BUCKETS) {
+            let _ = writeln!(
+                out,
+                "auditgraph_graphql_request_duration_seconds_bucket{{le=\"{bound}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "auditgraph_graphql_request_duration_seconds_bucket{{le=\"+Inf\"}} {}",
+            h.count
+        );
+        let _ = writeln!(
+            out,
+            "auditgraph_graphql_request_duration_seconds_sum {}\nauditgraph_graphql_request_duration_seconds_count {}",
+            h.sum, h.count
+        );
+        let (in_use, idle, max) = pool;
+        let _ = writeln!(
+            out,
+            "# HELP auditgraph_db_pool_connections Database pool connections by state.\n# TYPE auditgraph_db_pool_connections gauge"
+        );
+        let _ = writeln!(
+            out,
+            "auditgraph_db_pool_connections{{state=\"in_use\"}} {in_use}\nauditgraph_db_pool_connections{{state=\"idle\"}} {idle}\nauditgraph_db_pool_connections{{state=\"max\"}} {max}"
+        );
+        out
+    }
+}

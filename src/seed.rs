@@ -1,0 +1,103 @@
+//! `auditgraph seed`: bulk, deterministic, realistic data for benchmarks.
+
+use std::time::Instant;
+
+use clap::Args;
+
+use crate::admin::{self, Acting};
+use crate::bus::Bus;
+use crate::demo::{Generator, record_generated};
+use crate::domain::ids::TenantId;
+use crate::error::Result;
+use crate::store::Store;
+
+#[derive(Args, Debug, Clone)]
+pub struct SeedArgs {
+    /// Events to create in all.
+    #[arg(long)]
+    pub events: usize,
+    /// New tenants seed-1 … seed-T to spread them over (skewed: the first holds the most).
+    #[arg(long, default_value_t = 1)]
+    pub tenants: usize,
+    /// Actors per tenant.
+    #[arg(long, default_value_t = 2_000)]
+    pub actors: usize,
+    /// Resources per tenant.
+    #[arg(long, default_value_t = 20_000)]
+    pub resources: usize,
+    /// Days the events span, ending now.
+    #[arg(long, default_value_t = 90)]
+    pub days: i64,
+    /// Events per transaction.
+    #[arg(long, default_value_t = 1_000)]
+    pub batch: usize,
+}
+
+/// Splits `total` over `tenants` with weights 1/i (about a third in the first of ten).
+pub fn split(total: usize, tenants: usize) -> Vec<usize> {
+    let weights: Vec<f64> = (1..=tenants.max(1)).map(|i| 1.0 / i as f64).collect();
+    let sum: f64 = weights.iter().sum();
+    let mut counts: Vec<usize> = weights
+        .iter()
+        .map(|w| (total as f64 * w / sum).floor() as usize)
+        .collect();
+    let short = total - counts.iter().sum::<usize>();
+    counts[0] += short;
+    counts
+}
+
+pub async fn run(store: &Store, args: &SeedArgs) -> Result<()> {
+    let bus = Bus::new(1);
+    let started = Instant::now();
+    let counts = split(args.events, args.tenants);
+    let mut done = 0usize;
+    let batch = args.batch.clamp(1, crate::domain::event::MAX_BATCH);
+    let end = crate::domain::now();
+    for (i, count) in counts.iter().enumerate() {
+        let slug = format!("seed-{}", i + 1);
+        let tenant = admin::create_tenant(
+            store,
+            &bus,
+            &slug,
+            Some(&format!("Seed tenant {}", i + 1)),
+            Acting::System,
+        )
+        .await?;
+        let mut generator = Generator::new(1_000 + i as u64, args.actors, args.resources, args.days, end);
+        let mut left = *count;
+        while left > 0 {
+            let n = left.min(batch);
+            record_generated(store, TenantId(tenant.id), &mut generator, n).await?;
+            left -= n;
+            done += n;
+            let secs = started.elapsed().as_secs_f64().max(0.001);
+            let width = 30;
+            let filled = width * done / args.events.max(1);
+            eprint!(
+                "\r[{}{}] {done}/{} events, {:.0} events/s, tenant {slug}   ",
+                "#".repeat(filled),
+                " ".repeat(width - filled),
+                args.events,
+                done as f64 / secs
+            );
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "\nseeded {done} events in {} tenants in {secs:.1} s ({:.0} events/s)",
+        counts.len(),
+        done as f64 / secs.max(0.001)
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn splits_with_skew() {
+        let c = super::split(1_000_000, 10);
+        assert_eq!(c.iter().sum::<usize>(), 1_000_000);
+        assert!((330_000..350_000).contains(&c[0]), "{c:?}");
+        assert!(c.windows(2).all(|w| w[0] >= w[1]));
+    }
+}

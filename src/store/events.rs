@@ -1,0 +1,415 @@
+//! Audit events: batch insert with idempotency, keyset pages and counts.
+//! Append-only: there is no update or delete here, by design.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use entity::{audit_event as ev, event_resource};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Order, Query, SimpleExpr};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
+use uuid::Uuid;
+
+use crate::domain::cursor::{Cursor, EventOrder, OrderField, SortDirection};
+use crate::domain::event::NewEvent;
+use crate::domain::filter::Filter;
+use crate::domain::ids::{EventId, TenantId};
+use crate::domain::page::{Page, PageResult};
+use crate::error::{Error, Result};
+
+use super::{Store, actors, filter, resources};
+
+/// Event rows per insert statement: 27 parameters each stays under SQLite's
+/// 32,766 and PostgreSQL's 65,535 bound parameters.
+const EVENT_CHUNK: usize = 500;
+const LINK_CHUNK: usize = 2_000;
+
+/// What a batch recording did.
+pub struct Recorded {
+    /// The stored event of every input, in input order (duplicates included).
+    pub events: Vec<ev::Model>,
+    /// IDs of the events this batch stored, in recording order.
+    pub created: Vec<EventId>,
+}
+
+impl Store {
+    /// Stores the batch in one transaction: all of it or none.
+    #[tracing::instrument(name = "db.events.record", skip_all, fields(tenant = %tenant, n = batch.len()), err(Debug))]
+    pub async fn record_events(&self, tenant: TenantId, batch: Vec<NewEvent>) -> Result<Recorded> {
+        let _gate = self.write_gate().await;
+        let txn = self.db().begin().await?;
+        let recorded = record_in(&txn, tenant, batch, crate::domain::now()).await?;
+        txn.commit().await?;
+        Ok(recorded)
+    }
+}
+
+/// Stores a batch inside the caller's transaction.
+pub async fn record_in(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    batch: Vec<NewEvent>,
+    received_at: DateTime<Utc>,
+) -> Result<Recorded> {
+    // Idempotency keys already stored, and repeats within the batch.
+    let keys: Vec<&str> = batch.iter().filter_map(|e| e.idempotency_key.as_deref()).collect();
+    let mut by_key: HashMap<String, ev::Model> = by_idempotency_keys(db, tenant, &keys)
+        .await?
+        .into_iter()
+        .filter_map(|m| m.idempotency_key.clone().map(|k| (k, m)))
+        .collect();
+    let mut first_in_batch = HashSet::new();
+    let to_store: Vec<usize> = (0..batch.len())
+        .filter(|&i| match batch[i].idempotency_key.as_deref() {
+            None => true,
+            Some(key) => !by_key.contains_key(key) && first_in_batch.insert(key),
+        })
+        .collect();
+
+    let actor_ids = actors::upsert(
+        db,
+        tenant,
+        to_store.iter().map(|&i| &batch[i].actor).collect(),
+        received_at,
+    )
+    .await?;
+    let resource_ids = resources::upsert(
+        db,
+        tenant,
+        to_store
+            .iter()
+            .flat_map(|&i| batch[i].resource.iter().chain(batch[i].related_resources.iter()))
+            .collect(),
+        received_at,
+    )
+    .await?;
+    let resource_id = |kind: &str, external_id: &str| {
+        resource_ids
+            .get(&(kind.to_string(), external_id.to_string()))
+            .copied()
+            .ok_or_else(|| Error::internal(format!("resource {kind}/{external_id} was not upserted")))
+    };
+
+    // Rows and links, IDs allocated in input order so they sort as recorded.
+    let mut rows: Vec<ev::Model> = Vec::with_capacity(to_store.len());
+    let mut links: Vec<event_resource::Model> = Vec::new();
+    for &i in &to_store {
+        let e = &batch[i];
+        let id = EventId::generate().0;
+        let actor_id = actor_ids
+            .get(&(e.actor.kind, e.actor.external_id.clone()))
+            .ok_or_else(|| Error::internal("actor was not upserted"))?
+            .0;
+        let primary = e
+            .resource
+            .as_ref()
+            .map(|r| resource_id(&r.kind, &r.external_id))
+            .transpose()?;
+        if let Some(primary) = primary {
+            links.push(event_resource::Model {
+                event_id: id,
+                position: 0,
+                tenant_id: tenant.0,
+                resource_id: primary.0,
+            });
+        }
+        for (n, r) in e.related_resources.iter().enumerate() {
+            links.push(event_resource::Model {
+                event_id: id,
+                position: n as i16 + 1,
+                tenant_id: tenant.0,
+                resource_id: resource_id(&r.kind, &r.external_id)?.0,
+            });
+        }
+        let request = e.request.clone();
+        rows.push(ev::Model {
+            id,
+            tenant_id: tenant.0,
+            action: e.action.clone(),
+            category: e.category().to_string(),
+            outcome: e.outcome.as_str().to_string(),
+            occurred_at: e.occurred_at,
+            received_at,
+            actor_id,
+            resource_id: primary.map(|r| r.0),
+            summary: e.summary.clone(),
+            reason: e.reason.clone(),
+            error_message: e.error_message.clone(),
+            environment: e.environment.clone(),
+            source_service: e.source_service.clone(),
+            correlation_id: e.correlation_id.clone(),
+            has_request: request.is_some(),
+            request_id: request.as_ref().and_then(|r| r.id.clone()),
+            request_method: request.as_ref().and_then(|r| r.method.clone()),
+            request_path: request.as_ref().and_then(|r| r.path.clone()),
+            request_status: request.as_ref().and_then(|r| r.status),
+            request_latency_ms: request.as_ref().and_then(|r| r.latency_ms),
+            request_ip: request.as_ref().and_then(|r| r.ip_address.map(|ip| ip.to_string())),
+            request_user_agent: request.as_ref().and_then(|r| r.user_agent.clone()),
+            metadata: serde_json::Value::Object(e.metadata.clone()),
+            changes: serde_json::to_value(&e.changes).map_err(Error::internal)?,
+            idempotency_key: e.idempotency_key.clone(),
+            search_text: e.search_text(),
+        });
+    }
+
+    // Insert; a key stored meanwhile by a concurrent batch is skipped here and
+    // read back below, so one event is stored per key, never two.
+    let mut inserted: HashSet<Uuid> = HashSet::with_capacity(rows.len());
+    for chunk in rows.chunks(EVENT_CHUNK) {
+        inserted.extend(insert_rows(db, chunk).await?);
+    }
+    let raced: Vec<&str> = rows
+        .iter()
+        .filter(|r| !inserted.contains(&r.id))
+        .filter_map(|r| r.idempotency_key.as_deref())
+        .collect();
+    if !raced.is_empty() {
+        for m in by_idempotency_keys(db, tenant, &raced).await? {
+            if let Some(k) = m.idempotency_key.clone() {
+                by_key.insert(k, m);
+            }
+        }
+    }
+    links.retain(|l| inserted.contains(&l.event_id));
+    for chunk in links.chunks(LINK_CHUNK) {
+        insert_links(db, chunk).await?;
+    }
+
+    // Each input is either the row this batch inserted for it, or the event
+    // already stored under its idempotency key.
+    let mut created = Vec::with_capacity(inserted.len());
+    let mut events: Vec<Option<ev::Model>> = vec![None; batch.len()];
+    for (&i, row) in to_store.iter().zip(rows) {
+        if inserted.contains(&row.id) {
+            created.push(EventId(row.id));
+            if let Some(k) = &row.idempotency_key {
+                by_key.insert(k.clone(), row.clone());
+            }
+            events[i] = Some(row);
+        }
+    }
+    let events = events
+        .into_iter()
+        .zip(&batch)
+        .map(|(row, e)| match row {
+            Some(row) => Ok(row),
+            None => e
+                .idempotency_key
+                .as_ref()
+                .and_then(|k| by_key.get(k).cloned())
+                .ok_or_else(|| Error::internal("an event was neither stored nor a duplicate")),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Recorded { events, created })
+}
+
+async fn insert_rows(db: &impl ConnectionTrait, rows: &[ev::Model]) -> Result<Vec<Uuid>> {
+    use ev::Column as C;
+    let mut insert = Query::insert();
+    insert.into_table(ev::Entity).columns([
+        C::Id,
+        C::TenantId,
+        C::Action,
+        C::Category,
+        C::Outcome,
+        C::OccurredAt,
+        C::ReceivedAt,
+        C::ActorId,
+        C::ResourceId,
+        C::Summary,
+        C::Reason,
+        C::ErrorMessage,
+        C::Environment,
+        C::SourceService,
+        C::CorrelationId,
+        C::HasRequest,
+        C::RequestId,
+        C::RequestMethod,
+        C::RequestPath,
+        C::RequestStatus,
+        C::RequestLatencyMs,
+        C::RequestIp,
+        C::RequestUserAgent,
+        C::Metadata,
+        C::Changes,
+        C::IdempotencyKey,
+        C::SearchText,
+    ]);
+    for r in rows {
+        insert.values_panic([
+            r.id.into(),
+            r.tenant_id.into(),
+            r.action.clone().into(),
+            r.category.clone().into(),
+            r.outcome.clone().into(),
+            r.occurred_at.into(),
+            r.received_at.into(),
+            r.actor_id.into(),
+            r.resource_id.into(),
+            r.summary.clone().into(),
+            r.reason.clone().into(),
+            r.error_message.clone().into(),
+            r.environment.clone().into(),
+            r.source_service.clone().into(),
+            r.correlation_id.clone().into(),
+            r.has_request.into(),
+            r.request_id.clone().into(),
+            r.request_method.clone().into(),
+            r.request_path.clone().into(),
+            r.request_status.into(),
+            r.request_latency_ms.into(),
+            r.request_ip.clone().into(),
+            r.request_user_agent.clone().into(),
+            r.metadata.clone().into(),
+            r.changes.clone().into(),
+            r.idempotency_key.clone().into(),
+            r.search_text.clone().into(),
+        ]);
+    }
+    insert
+        .on_conflict(
+            OnConflict::columns([C::TenantId, C::IdempotencyKey])
+                .do_nothing()
+                .to_owned(),
+        )
+        .returning_col(C::Id);
+    let mut ids = Vec::with_capacity(rows.len());
+    for row in db.query_all(&insert).await? {
+        ids.push(row.try_get::<Uuid>("", "id")?);
+    }
+    Ok(ids)
+}
+
+async fn insert_links(db: &impl ConnectionTrait, links: &[event_resource::Model]) -> Result<()> {
+    use event_resource::Column as C;
+    let mut insert = Query::insert();
+    insert
+        .into_table(event_resource::Entity)
+        .columns([C::EventId, C::Position, C::TenantId, C::ResourceId]);
+    for l in links {
+        insert.values_panic([
+            l.event_id.into(),
+            l.position.into(),
+            l.tenant_id.into(),
+            l.resource_id.into(),
+        ]);
+    }
+    db.execute(&insert).await?;
+    Ok(())
+}
+
+pub async fn by_idempotency_keys(db: &impl ConnectionTrait, tenant: TenantId, keys: &[&str]) -> Result<Vec<ev::Model>> {
+    let mut out = Vec::new();
+    for chunk in keys.chunks(EVENT_CHUNK) {
+        out.extend(
+            ev::Entity::find()
+                .filter(ev::Column::TenantId.eq(tenant.0))
+                .filter(ev::Column::IdempotencyKey.is_in(chunk.iter().copied()))
+                .all(db)
+                .await?,
+        );
+    }
+    Ok(out)
+}
+
+/// The tenant's events with these IDs (missing or foreign ones are absent).
+#[tracing::instrument(name = "db.events.by_ids", skip_all, fields(tenant = %tenant, n = ids.len()), err(Debug))]
+pub async fn by_ids(db: &impl ConnectionTrait, tenant: TenantId, ids: &[EventId]) -> Result<Vec<ev::Model>> {
+    Ok(ev::Entity::find()
+        .filter(ev::Column::TenantId.eq(tenant.0))
+        .filter(ev::Column::Id.is_in(ids.iter().map(|id| id.0)))
+        .all(db)
+        .await?)
+}
+
+fn sort_column(field: OrderField) -> ev::Column {
+    match field {
+        OrderField::OccurredAt => ev::Column::OccurredAt,
+        OrderField::ReceivedAt => ev::Column::ReceivedAt,
+    }
+}
+
+pub fn sort_key(row: &ev::Model, field: OrderField) -> DateTime<Utc> {
+    match field {
+        OrderField::OccurredAt => row.occurred_at,
+        OrderField::ReceivedAt => row.received_at,
+    }
+}
+
+pub fn cursor(row: &ev::Model, order: EventOrder) -> String {
+    Cursor::Event {
+        order,
+        at: sort_key(row, order.field),
+        id: row.id,
+    }
+    .encode()
+}
+
+/// A keyset page: `(sort key, id)` compared as a row value, served by the
+/// `(tenant_id, sort key, id)` index in either direction. Never OFFSET.
+#[tracing::instrument(name = "db.events.page", skip_all, fields(tenant = %tenant), err(Debug))]
+pub async fn page(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    filter: &Filter,
+    order: EventOrder,
+    page: &Page<(DateTime<Utc>, Uuid)>,
+) -> Result<PageResult<ev::Model>> {
+    let backend = db.get_database_backend();
+    let sort = sort_column(order.field);
+    let key = || Expr::tuple([Expr::col((ev::Entity, sort)), Expr::col((ev::Entity, ev::Column::Id))]);
+    let value = |(at, id): (DateTime<Utc>, Uuid)| Expr::tuple([Expr::val(at), Expr::val(id)]);
+    let ascending = order.direction == SortDirection::Asc;
+    // "after" is further along the display order, whichever way that runs.
+    let after_op = |k: SimpleExpr, v: SimpleExpr| if ascending { k.gt(v) } else { k.lt(v) };
+    let before_op = |k: SimpleExpr, v: SimpleExpr| if ascending { k.lt(v) } else { k.gt(v) };
+
+    let mut select = ev::Entity::find()
+        .filter(ev::Column::TenantId.eq(tenant.0))
+        .filter(filter::events(tenant, filter, backend));
+    if let Some(after) = page.after {
+        select = select.filter(after_op(key(), value(after)));
+    }
+    if let Some(before) = page.before {
+        select = select.filter(before_op(key(), value(before)));
+    }
+    // Backward pages walk the display order in reverse, then flip.
+    let travel = if ascending != page.backward {
+        Order::Asc
+    } else {
+        Order::Desc
+    };
+    let rows = select
+        .order_by(sort, travel.clone())
+        .order_by(ev::Column::Id, travel)
+        .limit(page.fetch_limit())
+        .all(db)
+        .await?;
+    Ok(page.finish(rows))
+}
+
+/// How many of the tenant's events match the filter.
+#[tracing::instrument(name = "db.events.count", skip_all, fields(tenant = %tenant), err(Debug))]
+pub async fn count(db: &impl ConnectionTrait, tenant: TenantId, filter: &Filter) -> Result<i64> {
+    let backend = db.get_database_backend();
+    let query = Query::select()
+        .expr(Expr::col((ev::Entity, ev::Column::Id)).count())
+        .from(ev::Entity)
+        .and_where(Expr::col((ev::Entity, ev::Column::TenantId)).eq(tenant.0))
+        .and_where(filter::events(tenant, filter, backend))
+        .to_owned();
+    super::count(db, &query).await
+}
+
+/// The tenant's events matching the filter, in recording (ID) order. For
+/// filters that already bound the set, such as a list of IDs.
+#[tracing::instrument(name = "db.events.matching", skip_all, fields(tenant = %tenant), err(Debug))]
+pub async fn matching_in_order(db: &impl ConnectionTrait, tenant: TenantId, filter: &Filter) -> Result<Vec<ev::Model>> {
+    let backend = db.get_database_backend();
+    Ok(ev::Entity::find()
+        .filter(ev::Column::TenantId.eq(tenant.0))
+        .filter(filter::events(tenant, filter, backend))
+        .order_by_asc(ev::Column::Id)
+        .all(db)
+        .await?)
+}

@@ -1,0 +1,251 @@
+//! Filter → SQL. Every condition is two-valued (never SQL NULL), so `NOT F`
+//! selects exactly the events `F` does not: a test on a column that is null is
+//! false, and its negation true. Subqueries are bound to the tenant too.
+
+use entity::{actor, audit_event as ev, event_resource, resource};
+use sea_orm::DbBackend;
+use sea_orm::sea_query::{BinOper, Condition, Expr, ExprTrait, Query, SelectStatement, SimpleExpr};
+
+use crate::domain::filter::{
+    ActorMatch, Condition as Cond, Filter, ResourceMatch, StrField, StrTest, TimeField, TimeRange,
+};
+use crate::domain::ids::TenantId;
+
+fn always() -> SimpleExpr {
+    Expr::cust("1 = 1")
+}
+
+fn never() -> SimpleExpr {
+    Expr::cust("1 = 0")
+}
+
+/// The SQL condition selecting the tenant's events that `filter` matches
+/// (the tenant's own condition is added by the caller).
+pub fn events(tenant: TenantId, filter: &Filter, backend: DbBackend) -> SimpleExpr {
+    match filter {
+        Filter::Cond(c) => condition(tenant, c, backend),
+        Filter::And(items) if items.is_empty() => always(),
+        Filter::Or(items) if items.is_empty() => never(),
+        Filter::And(items) => items
+            .iter()
+            .fold(Condition::all(), |acc, f| acc.add(events(tenant, f, backend)))
+            .into(),
+        Filter::Or(items) => items
+            .iter()
+            .fold(Condition::any(), |acc, f| acc.add(events(tenant, f, backend)))
+            .into(),
+        Filter::Not(inner) => events(tenant, inner, backend).not(),
+    }
+}
+
+fn str_column(field: StrField) -> (ev::Column, bool) {
+    match field {
+        StrField::Action => (ev::Column::Action, false),
+        StrField::Category => (ev::Column::Category, false),
+        StrField::Environment => (ev::Column::Environment, true),
+        StrField::SourceService => (ev::Column::SourceService, true),
+    }
+}
+
+/// `col IS NOT NULL AND test` for nullable columns: false rather than NULL.
+fn present(col: ev::Column, nullable: bool, test: SimpleExpr) -> SimpleExpr {
+    if nullable {
+        Expr::col((ev::Entity, col)).is_not_null().and(test)
+    } else {
+        test
+    }
+}
+
+/// Escapes a literal for `LIKE … ESCAPE '\'`.
+pub fn like_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Escapes a literal for SQLite's `GLOB`, which is case-sensitive (SQLite's
+/// `LIKE` is not) and can use an index for a prefix.
+fn glob_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    for c in text.chars() {
+        match c {
+            '*' | '?' | '[' => {
+                out.push('[');
+                out.push(c);
+                out.push(']');
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `col` starts with the literal `prefix`, case-sensitively, on either backend.
+fn starts_with(col: SimpleExpr, prefix: &str, backend: DbBackend) -> SimpleExpr {
+    match backend {
+        DbBackend::Sqlite => col.binary(BinOper::Custom("GLOB"), format!("{}*", glob_literal(prefix))),
+        // The column is `COLLATE "C"`, so LIKE is bytewise and index-served.
+        _ => col.like(sea_orm::sea_query::LikeExpr::new(format!("{}%", like_literal(prefix))).escape('\\')),
+    }
+}
+
+fn condition(tenant: TenantId, cond: &Cond, backend: DbBackend) -> SimpleExpr {
+    let col = |c: ev::Column| Expr::col((ev::Entity, c));
+    match cond {
+        Cond::Str(field, test) => {
+            let (c, nullable) = str_column(*field);
+            match test {
+                StrTest::Eq(v) => present(c, nullable, col(c).eq(v.as_str())),
+                StrTest::In(vs) if vs.is_empty() => never(),
+                StrTest::In(vs) => present(c, nullable, col(c).is_in(vs.iter().map(String::as_str))),
+                StrTest::Prefix(p) => present(c, nullable, starts_with(col(c), p, backend)),
+                StrTest::NotIn(vs) if vs.is_empty() => always(),
+                StrTest::NotIn(vs) => {
+                    let not_in = col(c).is_not_in(vs.iter().map(String::as_str));
+                    if nullable { col(c).is_null().or(not_in) } else { not_in }
+                }
+            }
+        }
+        Cond::Outcome(o) => col(ev::Column::Outcome).eq(o.as_str()),
+        Cond::Actor(m) => col(ev::Column::ActorId).in_subquery(
+            Query::select()
+                .column(actor::Column::Id)
+                .from(actor::Entity)
+                .and_where(Expr::col(actor::Column::TenantId).eq(tenant.0))
+                .cond_where(actor_match(m))
+                .to_owned(),
+        ),
+        Cond::Resource(m) => present(
+            ev::Column::ResourceId,
+            true,
+            col(ev::Column::ResourceId).in_subquery(resource_ids(tenant, m)),
+        ),
+        Cond::RelatedTo(m) => col(ev::Column::Id).in_subquery(
+            Query::select()
+                .column(event_resource::Column::EventId)
+                .from(event_resource::Entity)
+                .and_where(Expr::col(event_resource::Column::TenantId).eq(tenant.0))
+                .and_where(Expr::col(event_resource::Column::ResourceId).in_subquery(resource_ids(tenant, m)))
+                .to_owned(),
+        ),
+        Cond::Time(field, range) => {
+            let c = match field {
+                TimeField::OccurredAt => ev::Column::OccurredAt,
+                TimeField::ReceivedAt => ev::Column::ReceivedAt,
+            };
+            time_range(col(c), range)
+        }
+        Cond::CorrelationId(v) => present(
+            ev::Column::CorrelationId,
+            true,
+            col(ev::Column::CorrelationId).eq(v.as_str()),
+        ),
+        Cond::RequestId(v) => present(ev::Column::RequestId, true, col(ev::Column::RequestId).eq(v.as_str())),
+        Cond::IpAddress(ip) => present(
+            ev::Column::RequestIp,
+            true,
+            col(ev::Column::RequestIp).eq(ip.to_string()),
+        ),
+        Cond::HttpStatus { gte, lte } => {
+            let mut c = Condition::all().add(col(ev::Column::RequestStatus).is_not_null());
+            if let Some(gte) = gte {
+                c = c.add(col(ev::Column::RequestStatus).gte(*gte));
+            }
+            if let Some(lte) = lte {
+                c = c.add(col(ev::Column::RequestStatus).lte(*lte));
+            }
+            c.into()
+        }
+        Cond::Ids(ids) => list((ev::Entity, ev::Column::Id), ids.iter().map(|id| id.0)),
+        Cond::Text(t) => col(ev::Column::SearchText)
+            .like(sea_orm::sea_query::LikeExpr::new(format!("%{}%", like_literal(t))).escape('\\')),
+    }
+}
+
+fn time_range(col: SimpleExpr, r: &TimeRange) -> SimpleExpr {
+    let mut c = Condition::all();
+    if let Some(at) = r.gte {
+        c = c.add(col.clone().gte(at));
+    }
+    if let Some(at) = r.gt {
+        c = c.add(col.clone().gt(at));
+    }
+    if let Some(at) = r.lte {
+        c = c.add(col.clone().lte(at));
+    }
+    if let Some(at) = r.lt {
+        c = c.add(col.lt(at));
+    }
+    if c.is_empty() { always() } else { c.into() }
+}
+
+/// Conditions on the `actor` table's own columns.
+pub fn actor_match(m: &ActorMatch) -> Condition {
+    let mut c = Condition::all();
+    if let Some(ids) = &m.ids {
+        c = c.add(list(actor::Column::Id, ids.iter().map(|id| id.0)));
+    }
+    if let Some(types) = &m.types {
+        c = c.add(list(actor::Column::Kind, types.iter().map(|t| t.as_str())));
+    }
+    if let Some(ext) = &m.external_ids {
+        c = c.add(list(actor::Column::ExternalId, ext.iter().map(String::as_str)));
+    }
+    if let Some(emails) = &m.emails {
+        c = c.add(list(actor::Column::Email, emails.iter().map(String::as_str)));
+    }
+    c
+}
+
+/// Conditions on the `resource` table's own columns.
+pub fn resource_match(m: &ResourceMatch) -> Condition {
+    let mut c = Condition::all();
+    if let Some(ids) = &m.ids {
+        c = c.add(list(resource::Column::Id, ids.iter().map(|id| id.0)));
+    }
+    if let Some(types) = &m.types {
+        c = c.add(list(resource::Column::Kind, types.iter().map(String::as_str)));
+    }
+    if let Some(ext) = &m.external_ids {
+        c = c.add(list(resource::Column::ExternalId, ext.iter().map(String::as_str)));
+    }
+    c
+}
+
+/// `col IN (values)`, or false for an empty list.
+fn list<C, V>(col: C, values: impl ExactSizeIterator<Item = V>) -> SimpleExpr
+where
+    C: sea_orm::sea_query::IntoColumnRef,
+    V: Into<sea_orm::Value>,
+{
+    if values.len() == 0 {
+        never()
+    } else {
+        Expr::col(col).is_in(values)
+    }
+}
+
+fn resource_ids(tenant: TenantId, m: &ResourceMatch) -> SelectStatement {
+    Query::select()
+        .column(resource::Column::Id)
+        .from(resource::Entity)
+        .and_where(Expr::col(resource::Column::TenantId).eq(tenant.0))
+        .cond_where(resource_match(m))
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_wildcards() {
+        assert_eq!(like_literal("api_key.%\\"), "api\\_key.\\%\\\\");
+        assert_eq!(glob_literal("a*b?[c]"), "a[*]b[?][[]c]");
+    }
+}

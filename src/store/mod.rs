@@ -1,0 +1,151 @@
+//! The only place that talks SQL. Every function that reads or writes tenant
+//! data takes the `TenantId` first, so a query without a tenant cannot be written.
+
+pub mod actors;
+pub mod events;
+pub mod filter;
+pub mod keys;
+pub mod resources;
+pub mod tenants;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx;
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::metrics::Metrics;
+
+/// How to reach the database.
+#[derive(Clone, Debug)]
+pub struct DbSettings {
+    pub url: String,
+    /// Largest number of pooled connections.
+    pub pool_size: u32,
+    /// How long a request waits for a pooled connection.
+    pub acquire_timeout: Duration,
+}
+
+/// The database handle shared by every request.
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+    /// SQLite allows one writer at a time; writers queue here instead of failing
+    /// with "database is locked". `None` on PostgreSQL.
+    write_gate: Option<Arc<Mutex<()>>>,
+}
+
+/// A database URL with its password hidden, for messages.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_string();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+impl Store {
+    /// Connects and counts every statement in `metrics`.
+    pub async fn connect(settings: &DbSettings, metrics: Arc<Metrics>) -> Result<Store, sea_orm::DbErr> {
+        let mut options = ConnectOptions::new(settings.url.clone());
+        options
+            .max_connections(settings.pool_size)
+            .min_connections(1)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_timeout(Duration::from_secs(5))
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+            });
+        let mut db = Database::connect(options).await?;
+        db.set_metric_callback(move |info| metrics.db_statement(info.failed));
+        let write_gate = (db.get_database_backend() == DbBackend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        Ok(Store { db, write_gate })
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<(), sea_orm::DbErr> {
+        Migrator::up(&self.db, None).await
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Waits for the right to write (SQLite only; PostgreSQL returns at once).
+    pub async fn write_gate(&self) -> Option<MutexGuard<'_, ()>> {
+        match &self.write_gate {
+            Some(gate) => Some(gate.lock().await),
+            None => None,
+        }
+    }
+
+    /// Whether the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        self.db.execute_unprepared("SELECT 1").await.is_ok()
+    }
+
+    /// Pool connections: (in use, idle, max).
+    pub fn pool_stats(&self) -> (u32, u32, u32) {
+        let (size, idle, max) = match self.backend() {
+            DbBackend::Postgres => {
+                let pool = self.db.get_postgres_connection_pool();
+                (
+                    pool.size(),
+                    pool.num_idle() as u32,
+                    pool.options().get_max_connections(),
+                )
+            }
+            _ => {
+                let pool = self.db.get_sqlite_connection_pool();
+                (
+                    pool.size(),
+                    pool.num_idle() as u32,
+                    pool.options().get_max_connections(),
+                )
+            }
+        };
+        (size.saturating_sub(idle), idle, max)
+    }
+}
+
+/// Whether an error is a unique-constraint violation (a lost race on insert).
+pub fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
+    matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// Runs a `SELECT COUNT(…)` and returns the number.
+pub(crate) async fn count(
+    db: &impl ConnectionTrait,
+    query: &sea_orm::sea_query::SelectStatement,
+) -> crate::error::Result<i64> {
+    let row = db.query_one(query).await?;
+    Ok(row.map(|r| r.try_get_by_index::<i64>(0)).transpose()?.unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(
+            super::redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(super::redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(super::redact_url("sqlite://a.db?mode=rwc"), "sqlite://a.db?mode=rwc");
+    }
+}

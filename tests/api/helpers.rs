@@ -1,0 +1,283 @@
+//! Spawns the real application per test, on its own fresh database: a SQLite
+//! file, or a new PostgreSQL database when `AUDITGRAPH_TEST_POSTGRES_URL` is set.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use auditgraph::admin::{self, Acting};
+use auditgraph::app::App;
+use auditgraph::bus::Bus;
+use auditgraph::config::ServeSettings;
+use auditgraph::domain::ids::TenantId;
+use auditgraph::domain::scope::Scopes;
+use auditgraph::metrics::Metrics;
+use auditgraph::store::Store;
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+pub const POSTGRES_URL_VAR: &str = "AUDITGRAPH_TEST_POSTGRES_URL";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each listed `async fn name(backend: Backend)` as one test per backend:
+/// `sqlite::name` always, `postgres::name` when a PostgreSQL URL is given.
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(crate::helpers::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if crate::helpers::postgres_url().is_some() {
+                        super::$name(crate::helpers::Backend::Postgres).await
+                    } else {
+                        eprintln!("{} not set: PostgreSQL variant skipped", crate::helpers::POSTGRES_URL_VAR);
+                    }
+                }
+            )*
+        }
+    };
+}
+pub(crate) use backend_tests;
+
+pub fn postgres_url() -> Option<String> {
+    std::env::var(POSTGRES_URL_VAR).ok().filter(|u| !u.trim().is_empty())
+}
+
+/// A database that exists for one test and is dropped with it.
+pub struct TestDb {
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    File(std::path::PathBuf),
+    Database { admin_url: String, name: String },
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> TestDb {
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        match backend {
+            Backend::Sqlite => {
+                let path = std::env::temp_dir().join(format!("auditgraph-test-{token}.db"));
+                TestDb {
+                    url: format!("sqlite://{}?mode=rwc", path.display()),
+                    cleanup: Cleanup::File(path),
+                }
+            }
+            Backend::Postgres => {
+                let admin_url = postgres_url().expect("PostgreSQL URL");
+                let name = format!("auditgraph_test_{token}");
+                let admin = Database::connect(&admin_url)
+                    .await
+                    .expect("connect to the PostgreSQL test server");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("create test database");
+                admin.close().await.ok();
+                let (base, _) = admin_url.rsplit_once('/').expect("URL with a database name");
+                TestDb {
+                    url: format!("{base}/{name}"),
+                    cleanup: Cleanup::Database { admin_url, name },
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::File(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            Cleanup::Database { admin_url, name } => {
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                // Drop runs inside the test's runtime: use a thread with its own.
+                let _ = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .ok()?;
+                    rt.block_on(async {
+                        let admin = Database::connect(&admin_url).await.ok()?;
+                        admin
+                            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                            .await
+                            .ok()?;
+                        admin.close().await.ok()
+                    })
+                })
+                .join();
+            }
+        }
+    }
+}
+
+/// A running server with a tenant `acme` and helpers to call it.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub backend: Backend,
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+    pub client: reqwest::Client,
+    pub tenant: TenantId,
+    pub settings: ServeSettings,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    // Last: dropped after the server has stopped.
+    pub db: TestDb,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Spawns with settings adjusted by `configure`.
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut ServeSettings)) -> TestApp {
+        // AUDITGRAPH_TEST_LOG=debug shows the server's logs.
+        if let Ok(filter) = std::env::var("AUDITGRAPH_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_test_writer()
+                .try_init();
+        }
+        let db = TestDb::new(backend).await;
+        let mut settings = ServeSettings::for_url(&db.url);
+        settings.db.pool_size = 4;
+        configure(&mut settings);
+        let app = App::build(&settings).await.expect("the app starts");
+        let addr = app.local_addr();
+        let store = app.store.clone();
+        let metrics = app.metrics.clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.serve(async move {
+            let _ = rx.await;
+        }));
+        let tenant = admin::create_tenant(&store, &Bus::new(1), "acme", Some("Acme Inc."), Acting::System)
+            .await
+            .expect("create tenant");
+        TestApp {
+            addr,
+            backend,
+            store,
+            metrics,
+            client: reqwest::Client::new(),
+            tenant: TenantId(tenant.id),
+            settings,
+            shutdown: Some(tx),
+            server: Some(server),
+            db,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Creates a tenant (as the operator) and returns its ID.
+    pub async fn create_tenant(&self, slug: &str) -> TenantId {
+        let t = admin::create_tenant(&self.store, &Bus::new(1), slug, None, Acting::System)
+            .await
+            .expect("create tenant");
+        TenantId(t.id)
+    }
+
+    /// A new key in `acme` with these comma-separated scopes.
+    pub async fn key(&self, scopes: &str) -> String {
+        self.key_in(self.tenant, scopes).await
+    }
+
+    pub async fn key_in(&self, tenant: TenantId, scopes: &str) -> String {
+        let scopes = Scopes::parse_list(scopes, "scopes").expect("scopes");
+        admin::create_key(&self.store, &Bus::new(1), tenant, "test key", scopes, Acting::System)
+            .await
+            .expect("create key")
+            .1
+    }
+
+    /// POSTs a GraphQL request with `Authorization: Bearer key`.
+    pub async fn gql(&self, key: &str, query: &str, variables: Value) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(self.url("/graphql"))
+            .bearer_auth(key)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    /// Like `gql`, but asserts HTTP 200 and no errors, and returns `data`.
+    pub async fn data(&self, key: &str, query: &str, variables: Value) -> Value {
+        let (status, body) = self.gql(key, query, variables).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+
+    /// Records events (JSON inputs) and returns the payload.
+    pub async fn record(&self, key: &str, events: Value) -> Value {
+        let data = self
+            .data(key, "mutation($e: [AuditEventInput!]!) { recordAuditEvents(events: $e) { createdCount duplicateCount events { id action idempotencyKey occurredAt } } }", json!({ "e": events }))
+            .await;
+        data["recordAuditEvents"].clone()
+    }
+
+    /// SQL statements sent so far by this app.
+    pub fn statements(&self) -> u64 {
+        self.metrics.db_statements()
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+/// The first error's `extensions.code`.
+pub fn error_code(body: &Value) -> Option<&str> {
+    body["errors"][0]["extensions"]["code"].as_str()
+}
+
+/// A minimal valid event input.
+pub fn event(action: &str) -> Value {
+    json!({ "action": action, "actor": { "type": "USER", "externalId": "u-1" } })
+}

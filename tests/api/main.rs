@@ -1,0 +1,7 @@
+//! The integration tests: one binary, the real HTTP router, each test on its
+//! own fresh database (SQLite always; PostgreSQL when its URL is given).
+
+mod helpers;
+
+mod record;
+mod schema;
