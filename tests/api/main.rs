@@ -3,5 +3,11 @@
 
 mod helpers;
 
+mod auth;
+mod cli;
+mod http;
+mod model;
 mod record;
+mod reference;
 mod schema;
+mod validation;
