@@ -19,6 +19,7 @@ pub enum OrderField {
     ReceivedAt,
 }
 
+/// Which way an ordering runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, async_graphql::Enum)]
 pub enum SortDirection {
     /// Oldest first.

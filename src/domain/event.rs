@@ -11,11 +11,17 @@ use crate::error::{Error, Result};
 /// Who performed an action.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, async_graphql::Enum)]
 pub enum ActorType {
+    /// A person.
     User,
+    /// A program using an API key.
     ApiKey,
+    /// A non-human account of the producer's.
     ServiceAccount,
+    /// A service inside the producer's system.
     InternalService,
+    /// The system itself (schedulers, the command line).
     System,
+    /// Someone not authenticated (e.g. a failed login).
     Anonymous,
 }
 
@@ -50,7 +56,9 @@ impl ActorType {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, async_graphql::Enum)]
 #[graphql(name = "AuditOutcome")]
 pub enum Outcome {
+    /// The action succeeded.
     Success,
+    /// The action failed or was refused.
     Failure,
 }
 

@@ -50,6 +50,7 @@ macro_rules! connection {
             pub node: $node,
         }
 
+        #[doc = concat!("An edge to one ", $what, ".")]
         #[async_graphql::Object]
         impl $edge {
             /// Pass as `after` or `before` to page from this item.
@@ -70,6 +71,7 @@ macro_rules! connection {
             pub count: $crate::graphql::connection::Count,
         }
 
+        #[doc = concat!("A page of ", $what, "s (Relay cursor connection).")]
         #[async_graphql::Object]
         impl $connection {
             /// The items of the page with their cursors.

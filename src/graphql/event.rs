@@ -79,6 +79,7 @@ pub struct RequestContext {
     pub user_agent: Option<String>,
 }
 
+/// One recorded audit event: who did what to which resource, when, and how it went.
 #[Object]
 impl AuditEvent {
     /// The event's global ID (`evt_…`).
@@ -227,10 +228,15 @@ pub async fn events_page(
     filter: Filter,
     order: Option<AuditEventOrder>,
     args: PageArgs,
-) -> Result<AuditEventConnection> {
+) -> async_graphql::Result<AuditEventConnection> {
     let order = EventOrder::from(order);
     let page = args.into_page(|text, path| Cursor::decode_event(text, order, path))?;
     let rows = events::page(ctx.store().db(), tenant, &filter, order, &page).await?;
+    let look = ctx.look_ahead();
+    ctx.loaders()
+        .prefetch(&rows.items, &[look.field("edges").field("node"), look.field("nodes")])
+        .await
+        .map_err(shared)?;
     let (edges, page_info) = assemble(rows, |row| events::cursor(row, order), AuditEvent);
     Ok(AuditEventConnection {
         edges: edges

@@ -15,6 +15,7 @@ use crate::store::{keys, tenants};
 #[derive(Clone)]
 pub struct Tenant(pub tenant::Model);
 
+/// An account or organisation. Nothing is ever shared between tenants.
 #[Object]
 impl Tenant {
     /// The tenant's global ID (`ten_…`).
@@ -32,6 +33,7 @@ impl Tenant {
         &self.0.name
     }
 
+    /// When it was created.
     async fn created_at(&self) -> DateTime {
         self.0.created_at.into()
     }
@@ -55,6 +57,7 @@ impl Tenant {
 #[derive(Clone)]
 pub struct ApiKey(pub api_key::Model);
 
+/// An API key. The secret itself is shown only once, when the key is created.
 #[Object]
 impl ApiKey {
     /// The key's global ID (`key_…`).
@@ -79,6 +82,7 @@ impl ApiKey {
             .unwrap_or_default()
     }
 
+    /// When it was created.
     async fn created_at(&self) -> DateTime {
         self.0.created_at.into()
     }
@@ -97,6 +101,7 @@ impl ApiKey {
 /// The caller: its key and the tenant it acts in.
 pub struct Viewer(pub Requester);
 
+/// The caller: its key and the tenant it acts in.
 #[Object]
 impl Viewer {
     /// The tenant the request acts in (for admin keys, the one named by `X-Audit-Tenant`).

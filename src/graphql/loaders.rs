@@ -5,24 +5,56 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::dataloader::{DataLoader, Loader};
-use entity::{actor, resource};
+use async_graphql::Lookahead;
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use entity::{actor, audit_event, resource};
 
 use crate::domain::ids::{ActorId, EventId, TenantId};
 use crate::error::Error;
 use crate::store::{Store, actors, resources};
 
 pub struct Loaders {
-    pub actors: DataLoader<ActorLoader>,
-    pub event_resources: DataLoader<EventResourcesLoader>,
+    pub actors: DataLoader<ActorLoader, HashMapCache>,
+    pub event_resources: DataLoader<EventResourcesLoader, HashMapCache>,
 }
 
 impl Loaders {
     pub fn new(store: &Store) -> Self {
         Self {
-            actors: DataLoader::new(ActorLoader(store.clone()), tokio::spawn),
-            event_resources: DataLoader::new(EventResourcesLoader(store.clone()), tokio::spawn),
+            actors: DataLoader::with_cache(ActorLoader(store.clone()), tokio::spawn, HashMapCache::default()),
+            event_resources: DataLoader::with_cache(
+                EventResourcesLoader(store.clone()),
+                tokio::spawn,
+                HashMapCache::default(),
+            ),
         }
+    }
+
+    /// Loads at once what the selected fields of these events need: one
+    /// statement per relation for the whole page, however long it takes to
+    /// resolve. (Batching by delay alone splits a large page into many batches.)
+    /// `selections` are where `AuditEvent` fields are selected.
+    pub async fn prefetch(&self, rows: &[audit_event::Model], selections: &[Lookahead<'_>]) -> Result<(), Arc<Error>> {
+        let selected = |field: &str| selections.iter().any(|s| s.field(field).exists());
+        if rows.is_empty() {
+            return Ok(());
+        }
+        if selected("actor") {
+            let mut keys: Vec<_> = rows
+                .iter()
+                .map(|r| (TenantId(r.tenant_id), ActorId(r.actor_id)))
+                .collect();
+            keys.sort();
+            keys.dedup();
+            let found = self.actors.loader().load(&keys).await?;
+            self.actors.feed_many(found).await;
+        }
+        if selected("resource") || selected("relatedResources") {
+            let keys: Vec<_> = rows.iter().map(|r| (TenantId(r.tenant_id), EventId(r.id))).collect();
+            let found = self.event_resources.loader().load(&keys).await?;
+            self.event_resources.feed_many(found).await;
+        }
+        Ok(())
     }
 }
 
@@ -72,7 +104,9 @@ impl Loader<(TenantId, EventId)> for EventResourcesLoader {
         &self,
         keys: &[(TenantId, EventId)],
     ) -> Result<HashMap<(TenantId, EventId), EventResources>, Self::Error> {
-        let mut out: HashMap<(TenantId, EventId), EventResources> = HashMap::with_capacity(keys.len());
+        // Every key gets an entry, so an event without resources is cached too.
+        let mut out: HashMap<(TenantId, EventId), EventResources> =
+            keys.iter().map(|k| (*k, EventResources::default())).collect();
         for (tenant, events) in by_tenant(keys) {
             let mut links = resources::for_events(self.0.db(), tenant, &events).await?;
             links.sort_by_key(|l| (l.event_id, l.position));

@@ -37,7 +37,7 @@ impl Mutation {
     async fn record_audit_events(
         &self,
         ctx: &Context<'_>,
-        events: Vec<AuditEventInput>,
+        #[graphql(desc = "The events, 1 to 1,000, validated before anything is stored.")] events: Vec<AuditEventInput>,
     ) -> async_graphql::Result<RecordAuditEventsPayload> {
         let tenant = ctx.require(Scope::AuditWrite)?.tenant;
         if events.is_empty() || events.len() > MAX_BATCH {
@@ -56,6 +56,10 @@ impl Mutation {
         let recorded = services.store.record_events(tenant, batch).await?;
         services.bus.publish(tenant, &recorded.created);
         services.metrics.events_recorded(recorded.created.len() as u64);
+        ctx.loaders()
+            .prefetch(&recorded.events, &[ctx.look_ahead().field("events")])
+            .await
+            .map_err(crate::error::shared)?;
         Ok(RecordAuditEventsPayload {
             created_count: recorded.created.len() as i32,
             duplicate_count: (total - recorded.created.len()) as i32,
@@ -68,7 +72,7 @@ impl Mutation {
     async fn create_api_key(
         &self,
         ctx: &Context<'_>,
-        input: CreateApiKeyInput,
+        #[graphql(desc = "The key's name and scopes.")] input: CreateApiKeyInput,
     ) -> async_graphql::Result<CreateApiKeyPayload> {
         let requester = ctx.require(Scope::KeysManage)?;
         let scopes = scopes_of(&input)?;
@@ -89,7 +93,11 @@ impl Mutation {
     }
 
     /// Revokes an API key of your tenant; it stops working at once. Needs `keys.manage`.
-    async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<RevokeApiKeyPayload> {
+    async fn revoke_api_key(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The key's global ID (`key_…`).")] id: ID,
+    ) -> async_graphql::Result<RevokeApiKeyPayload> {
         let requester = ctx.require(Scope::KeysManage)?;
         let id = ApiKeyId::parse(&id, "id")?;
         let s = ctx.services();
@@ -102,7 +110,7 @@ impl Mutation {
     async fn create_tenant(
         &self,
         ctx: &Context<'_>,
-        input: CreateTenantInput,
+        #[graphql(desc = "The tenant's slug and name.")] input: CreateTenantInput,
     ) -> async_graphql::Result<CreateTenantPayload> {
         let requester = ctx.require(Scope::Admin)?;
         let s = ctx.services();

@@ -25,7 +25,11 @@ pub struct Query;
 #[Object]
 impl Query {
     /// Fetches any object by its global ID; null if it does not exist in your tenant.
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A global ID such as `evt_…`.")] id: ID,
+    ) -> async_graphql::Result<Option<Node>> {
         Ok(node::resolve(ctx, std::slice::from_ref(&id), "id")
             .await?
             .pop()
@@ -35,7 +39,11 @@ impl Query {
     /// Fetches objects by global ID, in the order given (at most 500); null for
     /// each that does not exist in your tenant.
     #[graphql(complexity = "ids.len() * child_complexity")]
-    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> async_graphql::Result<Vec<Option<Node>>> {
+    async fn nodes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Global IDs, at most 500.")] ids: Vec<ID>,
+    ) -> async_graphql::Result<Vec<Option<Node>>> {
         if ids.len() > MAX_NODES {
             return Err(Error::bad_input("ids", format!("at most {MAX_NODES} IDs are allowed")).into());
         }
@@ -48,12 +56,12 @@ impl Query {
     async fn audit_events(
         &self,
         ctx: &Context<'_>,
-        filter: Option<AuditEventFilter>,
-        order_by: Option<AuditEventOrder>,
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
+        #[graphql(desc = "Only events matching this filter (default: all).")] filter: Option<AuditEventFilter>,
+        #[graphql(desc = "The order (default: newest first by `occurredAt`).")] order_by: Option<AuditEventOrder>,
+        #[graphql(desc = "Page forward: this many items (default 50, at most 500).")] first: Option<i32>,
+        #[graphql(desc = "Page forward from this cursor.")] after: Option<String>,
+        #[graphql(desc = "Page backward: this many items (at most 500).")] last: Option<i32>,
+        #[graphql(desc = "Page backward from this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<AuditEventConnection> {
         let tenant = ctx.require(Scope::AuditRead)?.tenant;
         let filter = filter_arg(filter)?;
@@ -73,7 +81,11 @@ impl Query {
     }
 
     /// One audit event by ID; null if it does not exist in your tenant.
-    async fn audit_event(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<AuditEvent>> {
+    async fn audit_event(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The event's global ID (`evt_…`).")] id: ID,
+    ) -> async_graphql::Result<Option<AuditEvent>> {
         crate::domain::ids::EventId::parse(&id, "id")?;
         Ok(
             match node::resolve(ctx, std::slice::from_ref(&id), "id")
@@ -92,11 +104,11 @@ impl Query {
     async fn actors(
         &self,
         ctx: &Context<'_>,
-        filter: Option<ActorMatch>,
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
+        #[graphql(desc = "Only actors matching this (default: all).")] filter: Option<ActorMatch>,
+        #[graphql(desc = "Page forward: this many items (default 50, at most 500).")] first: Option<i32>,
+        #[graphql(desc = "Page forward from this cursor.")] after: Option<String>,
+        #[graphql(desc = "Page backward: this many items (at most 500).")] last: Option<i32>,
+        #[graphql(desc = "Page backward from this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<ActorConnection> {
         let tenant = ctx.require(Scope::AuditRead)?.tenant;
         let m = filter
@@ -129,11 +141,11 @@ impl Query {
     async fn resources(
         &self,
         ctx: &Context<'_>,
-        filter: Option<ResourceMatch>,
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
+        #[graphql(desc = "Only resources matching this (default: all).")] filter: Option<ResourceMatch>,
+        #[graphql(desc = "Page forward: this many items (default 50, at most 500).")] first: Option<i32>,
+        #[graphql(desc = "Page forward from this cursor.")] after: Option<String>,
+        #[graphql(desc = "Page backward: this many items (at most 500).")] last: Option<i32>,
+        #[graphql(desc = "Page backward from this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<ResourceConnection> {
         let tenant = ctx.require(Scope::AuditRead)?.tenant;
         let m = filter

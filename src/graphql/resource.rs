@@ -16,6 +16,7 @@ use crate::domain::scope::Scope;
 #[derive(Clone)]
 pub struct Resource(pub resource::Model);
 
+/// Something acted upon: a workspace, a session, a VM… Unique per type and external ID.
 #[Object]
 impl Resource {
     /// The resource's global ID (`res_…`).
@@ -44,12 +45,12 @@ impl Resource {
     async fn events(
         &self,
         ctx: &Context<'_>,
-        filter: Option<AuditEventFilter>,
-        order_by: Option<AuditEventOrder>,
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
+        #[graphql(desc = "Only events matching this filter (default: all).")] filter: Option<AuditEventFilter>,
+        #[graphql(desc = "The order (default: newest first by `occurredAt`).")] order_by: Option<AuditEventOrder>,
+        #[graphql(desc = "Page forward: this many items (default 50, at most 500).")] first: Option<i32>,
+        #[graphql(desc = "Page forward from this cursor.")] after: Option<String>,
+        #[graphql(desc = "Page backward: this many items (at most 500).")] last: Option<i32>,
+        #[graphql(desc = "Page backward from this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<AuditEventConnection> {
         ctx.require(Scope::AuditRead)?;
         let mine = Filter::Cond(Condition::RelatedTo(ResourceMatch {

@@ -8,6 +8,8 @@ use chrono::{SecondsFormat, Utc};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct DateTime(pub chrono::DateTime<Utc>);
 
+/// An instant: RFC 3339 with any offset in input, UTC with `Z` in output;
+/// kept to the microsecond.
 #[Scalar(
     name = "DateTime",
     specified_by_url = "https://datatracker.ietf.org/doc/html/rfc3339"

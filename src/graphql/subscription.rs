@@ -22,7 +22,7 @@ impl Subscription {
     async fn audit_event_recorded(
         &self,
         ctx: &Context<'_>,
-        filter: Option<AuditEventFilter>,
+        #[graphql(desc = "Only events matching this filter (default: all).")] filter: Option<AuditEventFilter>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<AuditEvent>> + use<>> {
         let tenant = ctx.require(Scope::AuditRead)?.tenant;
         let filter = filter_arg(filter)?;

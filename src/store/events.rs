@@ -5,8 +5,11 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use entity::{audit_event as ev, event_resource};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Order, Query, SimpleExpr};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Order, Query, SelectStatement, SimpleExpr};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, Iterable, QueryFilter, QueryOrder,
+    TransactionTrait,
+};
 use uuid::Uuid;
 
 use crate::domain::cursor::{Cursor, EventOrder, OrderField, SortDirection};
@@ -355,7 +358,21 @@ pub async fn page(
     order: EventOrder,
     page: &Page<(DateTime<Utc>, Uuid)>,
 ) -> Result<PageResult<ev::Model>> {
-    let backend = db.get_database_backend();
+    let query = page_query(tenant, filter, order, page, db.get_database_backend());
+    let rows = ev::Model::find_by_statement(db.get_database_backend().build(&query))
+        .all(db)
+        .await?;
+    Ok(page.finish(rows))
+}
+
+/// The statement behind [`page`] (exposed so tests can read its plan).
+pub fn page_query(
+    tenant: TenantId,
+    filter: &Filter,
+    order: EventOrder,
+    page: &Page<(DateTime<Utc>, Uuid)>,
+    backend: DbBackend,
+) -> SelectStatement {
     let sort = sort_column(order.field);
     let key = || Expr::tuple([Expr::col((ev::Entity, sort)), Expr::col((ev::Entity, ev::Column::Id))]);
     let value = |(at, id): (DateTime<Utc>, Uuid)| Expr::tuple([Expr::val(at), Expr::val(id)]);
@@ -363,29 +380,30 @@ pub async fn page(
     // "after" is further along the display order, whichever way that runs.
     let after_op = |k: SimpleExpr, v: SimpleExpr| if ascending { k.gt(v) } else { k.lt(v) };
     let before_op = |k: SimpleExpr, v: SimpleExpr| if ascending { k.lt(v) } else { k.gt(v) };
-
-    let mut select = ev::Entity::find()
-        .filter(ev::Column::TenantId.eq(tenant.0))
-        .filter(filter::events(tenant, filter, backend));
-    if let Some(after) = page.after {
-        select = select.filter(after_op(key(), value(after)));
-    }
-    if let Some(before) = page.before {
-        select = select.filter(before_op(key(), value(before)));
-    }
     // Backward pages walk the display order in reverse, then flip.
     let travel = if ascending != page.backward {
         Order::Asc
     } else {
         Order::Desc
     };
-    let rows = select
-        .order_by(sort, travel.clone())
-        .order_by(ev::Column::Id, travel)
-        .limit(page.fetch_limit())
-        .all(db)
-        .await?;
-    Ok(page.finish(rows))
+
+    let mut query = Query::select();
+    query
+        .columns(ev::Column::iter().map(|c| (ev::Entity, c)))
+        .from(ev::Entity)
+        .and_where(Expr::col((ev::Entity, ev::Column::TenantId)).eq(tenant.0))
+        .and_where(filter::events(tenant, filter, backend));
+    if let Some(after) = page.after {
+        query.and_where(after_op(key(), value(after)));
+    }
+    if let Some(before) = page.before {
+        query.and_where(before_op(key(), value(before)));
+    }
+    query
+        .order_by((ev::Entity, sort), travel.clone())
+        .order_by((ev::Entity, ev::Column::Id), travel)
+        .limit(page.fetch_limit());
+    query
 }
 
 /// How many of the tenant's events match the filter.

@@ -7,6 +7,8 @@ mod auth;
 mod cli;
 mod http;
 mod model;
+mod plans;
+mod query;
 mod record;
 mod reference;
 mod schema;

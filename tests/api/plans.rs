@@ -1,0 +1,143 @@
+//! On PostgreSQL with 100,000 events, the statements of a first page, a deep
+//! page and an action-prefix + time-range page use an index, never a
+//! sequential scan of the events table.
+
+use auditgraph::domain::cursor::{EventOrder, OrderField, SortDirection};
+use auditgraph::domain::filter::{Condition, Filter, StrField, StrTest, TimeField, TimeRange};
+use auditgraph::domain::page::PageArgs;
+use auditgraph::store::events;
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use uuid::Uuid;
+
+use crate::helpers::{Backend, TestApp, postgres_url};
+
+async fn fill(app: &TestApp, events: u32) {
+    let tenant = app.tenant.0;
+    let other = app.create_tenant("noise").await.0;
+    let sql = format!(
+        r#"
+        INSERT INTO actor (id, tenant_id, type, external_id, display_name, created_at, updated_at)
+            SELECT md5('a' || i)::uuid, '{tenant}', 'USER', 'u' || i, 'User ' || i, now(), now() FROM generate_series(1, 200) i;
+        INSERT INTO resource (id, tenant_id, type, external_id, name, created_at, updated_at)
+            SELECT md5('r' || i)::uuid, '{tenant}', (ARRAY['workspace', 'vm', 'session'])[1 + i % 3], 'r' || i, 'Res ' || i, now(), now()
+            FROM generate_series(1, 2000) i;
+        INSERT INTO actor (id, tenant_id, type, external_id, created_at, updated_at)
+            VALUES (md5('other')::uuid, '{other}', 'USER', 'x', now(), now());
+        INSERT INTO audit_event (id, tenant_id, action, category, outcome, occurred_at, received_at, actor_id, resource_id,
+                                 has_request, metadata, changes, search_text)
+            SELECT md5('e' || i)::uuid, CASE WHEN i % 5 = 0 THEN '{other}'::uuid ELSE '{tenant}'::uuid END,
+                   a.action, split_part(a.action, '.', 1), CASE WHEN i % 10 = 0 THEN 'FAILURE' ELSE 'SUCCESS' END,
+                   now() - i * interval '37 seconds', now() - i * interval '37 seconds',
+                   CASE WHEN i % 5 = 0 THEN md5('other')::uuid ELSE md5('a' || (1 + i % 200))::uuid END,
+                   CASE WHEN i % 5 = 0 THEN NULL ELSE md5('r' || (1 + i % 2000))::uuid END,
+                   false, '{{}}'::jsonb, '[]'::jsonb, a.action
+            FROM generate_series(1, {total}) i,
+                 LATERAL (SELECT (ARRAY['workspace.create', 'workspace.snapshot.create', 'session.exec', 'api_key.create',
+                                        'users.auth.login', 'sandbox.created', 'ledger.transaction.post'])[1 + i % 7] AS action) a;
+        INSERT INTO event_resource (event_id, position, tenant_id, resource_id)
+            SELECT id, 0, tenant_id, resource_id FROM audit_event e WHERE resource_id IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM event_resource l WHERE l.event_id = e.id);
+        ANALYZE;
+        "#,
+        total = events * 5 / 4,
+    );
+    app.store.db().execute_unprepared(&sql).await.expect("bulk insert");
+}
+
+async fn plan(app: &TestApp, query: &sea_orm::sea_query::SelectStatement) -> String {
+    let built = DbBackend::Postgres.build(query);
+    let explain = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!("EXPLAIN {}", built.sql),
+        built.values.map(|v| v.0).unwrap_or_default(),
+    );
+    let rows = app.store.db().query_all_raw(explain).await.expect("explain");
+    rows.iter()
+        .map(|r| r.try_get_by_index::<String>(0).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn assert_indexed(plan: &str, what: &str) {
+    eprintln!("{what}:\n{plan}\n");
+    assert!(plan.contains("Index"), "{what} uses no index:\n{plan}");
+    assert!(
+        !plan.contains("Seq Scan on audit_event"),
+        "{what} scans the events table:\n{plan}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_are_served_by_indexes_on_postgres() {
+    if postgres_url().is_none() {
+        eprintln!("PostgreSQL URL not set: skipped");
+        return;
+    }
+    let app = TestApp::spawn(Backend::Postgres).await;
+    fill(&app, 100_000).await;
+    let order = EventOrder {
+        field: OrderField::OccurredAt,
+        direction: SortDirection::Desc,
+    };
+    let first = PageArgs {
+        first: Some(50),
+        ..Default::default()
+    }
+    .into_page(|_, _| Ok((Utc::now(), Uuid::nil())))
+    .unwrap();
+    assert_indexed(
+        &plan(
+            &app,
+            &events::page_query(app.tenant, &Filter::all(), order, &first, DbBackend::Postgres),
+        )
+        .await,
+        "the first page",
+    );
+
+    let row = app
+        .store
+        .db()
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT occurred_at, id FROM audit_event WHERE tenant_id = $1 ORDER BY occurred_at DESC, id DESC OFFSET 50000 LIMIT 1",
+            [app.tenant.0.into()],
+        ))
+        .await
+        .unwrap()
+        .expect("50,000 events");
+    let cursor: (DateTime<Utc>, Uuid) = (row.try_get_by_index(0).unwrap(), row.try_get_by_index(1).unwrap());
+    let mut deep = first.clone();
+    deep.after = Some(cursor);
+    assert_indexed(
+        &plan(
+            &app,
+            &events::page_query(app.tenant, &Filter::all(), order, &deep, DbBackend::Postgres),
+        )
+        .await,
+        "a deep page",
+    );
+
+    let week = Filter::And(vec![
+        Filter::Cond(Condition::Str(
+            StrField::Action,
+            StrTest::Prefix("workspace.snapshot.".into()),
+        )),
+        Filter::Cond(Condition::Time(
+            TimeField::OccurredAt,
+            TimeRange {
+                gte: Some(Utc::now() - Duration::days(7)),
+                lt: Some(Utc::now()),
+                ..Default::default()
+            },
+        )),
+    ]);
+    assert_indexed(
+        &plan(
+            &app,
+            &events::page_query(app.tenant, &week, order, &first, DbBackend::Postgres),
+        )
+        .await,
+        "an action-prefix + 7-day page",
+    );
+}
