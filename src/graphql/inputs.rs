@@ -517,8 +517,11 @@ impl AuditEventInput {
                     before: c.before.map(|j| j.0),
                     after: c.after.map(|j| j.0),
                 };
-                for value in change.before.iter().chain(change.after.iter()) {
-                    check::json_no_nul(&path, value)?;
+                if let Some(before) = &change.before {
+                    check::json_no_nul(&format!("{path}.before"), before)?;
+                }
+                if let Some(after) = &change.after {
+                    check::json_no_nul(&format!("{path}.after"), after)?;
                 }
                 Ok(change)
             })

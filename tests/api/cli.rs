@@ -1,0 +1,483 @@
+//! The command line, driven through the real binary: migrate, tenants, keys,
+//! serve, where `--database-url` may go, and its errors.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestDb, backend_tests, error_code};
+
+const BIN: &str = env!("CARGO_BIN_EXE_auditgraph");
+
+/// A scratch working directory, so a command that ignored `--database-url`
+/// would create its default `auditgraph.db` here, where nothing finds it.
+struct WorkDir(PathBuf);
+
+impl WorkDir {
+    fn new() -> WorkDir {
+        let dir = std::env::temp_dir().join(format!("auditgraph-cli-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("create a work dir");
+        WorkDir(dir)
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .current_dir(&self.0)
+            .env_remove("AUDITGRAPH_DATABASE_URL")
+            .env_remove("AUDITGRAPH_LISTEN")
+            .env_remove("AUDITGRAPH_LOG")
+            .env_remove("RUST_LOG");
+        cmd
+    }
+
+    fn output(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run auditgraph")
+    }
+
+    /// Runs a command that must succeed; returns its stdout.
+    fn run(&self, args: &[&str]) -> String {
+        let out = self.output(args);
+        assert!(
+            out.status.success(),
+            "auditgraph {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("UTF-8 stdout")
+    }
+
+    /// The default database a command would create here without a URL.
+    fn has_default_db(&self) -> bool {
+        self.0.join("auditgraph.db").exists()
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running `auditgraph serve`, killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Starts `serve` on a free port and waits until `/healthz` answers.
+    async fn start(dir: &WorkDir, db_url: &str) -> Server {
+        let mut child = dir
+            .command(&[
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--auth-cache-ms",
+                "0",
+                "--database-url",
+                db_url,
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn auditgraph serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut server = Server {
+            child,
+            base: String::new(),
+            client: reqwest::Client::new(),
+        };
+        // Reads stderr to the end (so the server never blocks on a full pipe),
+        // reporting the address it announces.
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(rest) = line.split("auditgraph listening on http://").nth(1) {
+                    let _ = tx.send(rest.trim().to_string());
+                }
+            }
+        });
+        let announced = tokio::task::block_in_place(|| rx.recv_timeout(Duration::from_secs(60)))
+            .expect("serve announces `auditgraph listening on http://ADDR/graphql` on stderr");
+        let addr = announced
+            .strip_suffix("/graphql")
+            .unwrap_or_else(|| panic!("announced {announced:?}"));
+        server.base = format!("http://{addr}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = server.client.get(format!("{}/healthz", server.base)).send().await
+                && r.status() == StatusCode::OK
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the server never became healthy");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        server
+    }
+
+    async fn gql(&self, key: &str, query: &str, variables: Value) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .bearer_auth(key)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn data(&self, key: &str, query: &str, variables: Value) -> Value {
+        let (status, body) = self.gql(key, query, variables).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body.get("errors").is_none(), "{body}");
+        body["data"].clone()
+    }
+}
+
+/// The `tenant list` row of `slug`, split on whitespace.
+fn tenant_row(list: &str, slug: &str) -> Vec<String> {
+    list.lines()
+        .map(|l| l.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+        .find(|fields| fields.iter().any(|f| f == slug))
+        .unwrap_or_else(|| panic!("no row for `{slug}` in:\n{list}"))
+}
+
+/// Asserts `tenant list` shows `slug` with `events` events.
+fn assert_listed(list: &str, slug: &str, events: u32) {
+    let row = tenant_row(list, slug);
+    assert!(
+        row.iter().any(|f| *f == events.to_string()),
+        "`{slug}` with {events} events:\n{list}"
+    );
+}
+
+/// The secret printed by `key create`: stdout holds it alone.
+fn secret_of(stdout: &str) -> String {
+    let secret = stdout.strip_suffix('\n').unwrap_or(stdout);
+    assert!(
+        !secret.is_empty() && !secret.chars().any(char::is_whitespace),
+        "stdout must be the secret alone: {stdout:?}"
+    );
+    secret.to_string()
+}
+
+async fn operator_workflow(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let dir = WorkDir::new();
+    let url = db.url.as_str();
+
+    dir.run(&["migrate", "--database-url", url]);
+    dir.run(&["migrate", "--database-url", url]); // again: nothing pending, still fine
+
+    let out = dir.run(&["tenant", "create", "acme", "--name", "Acme Inc.", "--database-url", url]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "the ID alone: {out:?}");
+    let tenant_id = lines[0].trim().to_string();
+    assert!(tenant_id.starts_with("ten_"), "{tenant_id:?}");
+    let list = dir.run(&["tenant", "list", "--database-url", url]);
+    assert!(tenant_row(&list, "acme").contains(&tenant_id), "{list}");
+    assert_listed(&list, "acme", 1); // its tenant.create event
+    assert!(list.contains("Acme Inc."), "{list}");
+
+    let secret = secret_of(&dir.run(&[
+        "key",
+        "create",
+        "--tenant",
+        "acme",
+        "--scopes",
+        "audit.read,audit.write",
+        "--database-url",
+        url,
+    ]));
+    let reader = secret_of(&dir.run(&[
+        "key",
+        "create",
+        "--tenant",
+        "acme",
+        "--scopes",
+        "audit.read",
+        "--name",
+        "auditor",
+        "--database-url",
+        url,
+    ]));
+    assert_ne!(secret, reader);
+    // The shell idiom of the contract.
+    let via_shell = Command::new("sh")
+        .arg("-c")
+        .arg(r#"KEY=$("$0" key create --tenant acme --scopes audit.read --database-url "$1") && printf '%s' "$KEY""#)
+        .arg(BIN)
+        .arg(url)
+        .current_dir(&dir.0)
+        .env_remove("AUDITGRAPH_DATABASE_URL")
+        .output()
+        .expect("sh");
+    assert!(
+        via_shell.status.success(),
+        "{}",
+        String::from_utf8_lossy(&via_shell.stderr)
+    );
+    let shell_key = String::from_utf8(via_shell.stdout).unwrap();
+    assert_eq!(secret_of(&shell_key), shell_key, "$(…) yields the secret alone");
+
+    // Refusals: an unknown tenant, an unknown scope. Non-zero, a message, no secret.
+    for args in [
+        &[
+            "key",
+            "create",
+            "--tenant",
+            "nobody",
+            "--scopes",
+            "audit.read",
+            "--database-url",
+            url,
+        ][..],
+        &[
+            "key",
+            "create",
+            "--tenant",
+            "acme",
+            "--scopes",
+            "audit.read,root",
+            "--database-url",
+            url,
+        ][..],
+    ] {
+        let out = dir.output(args);
+        assert!(!out.status.success(), "{args:?} must fail");
+        assert!(
+            out.stdout.is_empty(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("nobody") || stderr.contains("root"), "{stderr}");
+    }
+
+    let server = Server::start(&dir, url).await;
+    let data = server
+        .data(
+            &secret,
+            "mutation($e: [AuditEventInput!]!) { recordAuditEvents(events: $e) { createdCount } }",
+            json!({ "e": [{ "action": "cli.flow.record", "actor": { "type": "USER", "externalId": "u-1" } }] }),
+        )
+        .await;
+    assert_eq!(data["recordAuditEvents"]["createdCount"], 1);
+    let data = server
+        .data(
+            &secret,
+            "{ viewer { tenant { id slug name } apiKey { id prefix } } auditEvents { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        data["viewer"]["tenant"],
+        json!({ "id": tenant_id, "slug": "acme", "name": "Acme Inc." })
+    );
+    // tenant.create, three api_key.create, one recorded.
+    assert_eq!(data["auditEvents"]["totalCount"], 5);
+    let key_id = data["viewer"]["apiKey"]["id"].as_str().unwrap().to_string();
+    for other in [&reader, &shell_key] {
+        let data = server
+            .data(other, "{ viewer { scopes } auditEvents { totalCount } }", json!({}))
+            .await;
+        assert_eq!(data["viewer"]["scopes"], json!(["AUDIT_READ"]));
+        assert_eq!(data["auditEvents"]["totalCount"], 5);
+    }
+    let prefix = data["viewer"]["apiKey"]["prefix"].as_str().unwrap().to_string();
+
+    let list = dir.run(&["tenant", "list", "--database-url", url]);
+    assert_listed(&list, "acme", 5);
+
+    // key list: every key, never a secret.
+    let keys = dir.run(&["key", "list", "--tenant", "acme", "--database-url", url]);
+    let row = keys
+        .lines()
+        .find(|l| l.contains(&key_id))
+        .unwrap_or_else(|| panic!("{key_id} in:\n{keys}"));
+    assert!(row.contains(&prefix) && row.contains("active"), "{row}");
+    for s in [&secret, &reader, &shell_key] {
+        assert!(!keys.contains(s.as_str()), "a secret is listed:\n{keys}");
+        assert!(
+            !keys.contains(&auditgraph::auth::hash_secret(s)),
+            "a hash is listed:\n{keys}"
+        );
+    }
+    assert_eq!(keys.lines().filter(|l| l.contains("key_")).count(), 3, "{keys}");
+
+    // key revoke: the running server refuses the key from now on.
+    dir.run(&["key", "revoke", &key_id, "--database-url", url]);
+    let (status, body) = server.gql(&secret, "{ auditEvents { totalCount } }", json!({})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(error_code(&body), Some("UNAUTHENTICATED"), "{body}");
+    let keys = dir.run(&["key", "list", "--tenant", "acme", "--database-url", url]);
+    let row = keys.lines().find(|l| l.contains(&key_id)).unwrap();
+    assert!(row.contains("revoked"), "{row}");
+    // Audited by SYSTEM; the other keys still work.
+    let data = server
+        .data(
+            &reader,
+            r#"{ auditEvents(filter: {action: {eq: "api_key.revoke"}}) { nodes { actor { type } resource { externalId } } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        data["auditEvents"]["nodes"],
+        json!([{ "actor": { "type": "SYSTEM" }, "resource": { "externalId": key_id } }])
+    );
+    // Revoking an unknown key fails with a message.
+    let out = dir.output(&[
+        "key",
+        "revoke",
+        "key_00000000000000000000000000000000",
+        "--database-url",
+        url,
+    ]);
+    assert!(!out.status.success());
+    assert!(!out.stderr.is_empty());
+    drop(server);
+    assert!(!dir.has_default_db(), "every command used --database-url");
+}
+
+async fn database_url_goes_anywhere(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let dir = WorkDir::new();
+    let url = db.url.as_str();
+
+    // Before the command, after its arguments, in between, and from the environment.
+    dir.run(&["--database-url", url, "tenant", "create", "one"]);
+    dir.run(&["tenant", "create", "two", "--database-url", url]);
+    dir.run(&["tenant", "--database-url", url, "create", "three", "--name", "Three"]);
+    let out = dir
+        .command(&["tenant", "create", "four"])
+        .env("AUDITGRAPH_DATABASE_URL", url)
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = dir
+        .command(&["migrate"])
+        .env("AUDITGRAPH_DATABASE_URL", url)
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let via_env = dir
+        .command(&["tenant", "list"])
+        .env("AUDITGRAPH_DATABASE_URL", url)
+        .output()
+        .expect("run");
+    assert!(via_env.status.success());
+    let lists = [
+        dir.run(&["--database-url", url, "tenant", "list"]),
+        dir.run(&["tenant", "list", "--database-url", url]),
+        String::from_utf8(via_env.stdout).unwrap(),
+    ];
+    for list in &lists {
+        for slug in ["one", "two", "three", "four"] {
+            assert_listed(list, slug, 1);
+        }
+    }
+    assert_eq!(lists[0], lists[1]);
+    assert_eq!(lists[0], lists[2]);
+
+    // key commands too.
+    secret_of(&dir.run(&[
+        "--database-url",
+        url,
+        "key",
+        "create",
+        "--tenant",
+        "one",
+        "--scopes",
+        "audit.read",
+    ]));
+    secret_of(&dir.run(&[
+        "key",
+        "create",
+        "--tenant",
+        "two",
+        "--scopes",
+        "audit.read",
+        "--database-url",
+        url,
+    ]));
+    let keys = dir.run(&["key", "list", "--database-url", url, "--tenant", "one"]);
+    assert_eq!(keys.lines().filter(|l| l.contains("key_")).count(), 1, "{keys}");
+    assert!(!dir.has_default_db(), "no command fell back to the default database");
+}
+
+/// An unreachable database: non-zero exit, the URL named, its password not.
+#[test]
+fn unreachable_database_names_the_url_but_not_the_password() {
+    let dir = WorkDir::new();
+    let url = "postgres://u:pa55word-secret@127.0.0.1:1/x";
+    let commands = [
+        vec!["migrate", "--database-url", url],
+        vec!["--database-url", url, "tenant", "list"],
+        vec!["key", "list", "--tenant", "acme", "--database-url", url],
+        vec!["serve", "--listen", "127.0.0.1:0", "--database-url", url],
+    ];
+    // All at once: each may wait for its connection timeout.
+    let started = Instant::now();
+    let children: Vec<Child> = commands
+        .iter()
+        .map(|args| {
+            dir.command(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn auditgraph")
+        })
+        .collect();
+    for (args, child) in commands.iter().zip(children) {
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} must fail: {stderr}");
+        assert!(
+            stderr.contains("127.0.0.1:1/x") && stderr.contains("postgres://u"),
+            "{args:?}: the URL is named: {stderr}"
+        );
+        assert!(!stderr.contains("pa55word"), "{args:?}: the password leaked: {stderr}");
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains("pa55word"),
+            "{args:?}: the password leaked on stdout"
+        );
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "the commands gave up in time"
+    );
+}
+
+/// `auditgraph schema` prints exactly `schema.graphql`.
+#[test]
+fn schema_command_prints_schema_graphql() {
+    let dir = WorkDir::new();
+    let printed = dir.run(&["schema"]);
+    let on_disk =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).expect("schema.graphql");
+    assert!(printed.contains("type Query"), "{printed}");
+    assert!(printed == on_disk, "`auditgraph schema` differs from schema.graphql");
+}
+
+backend_tests!(operator_workflow, database_url_goes_anywhere);
