@@ -36,6 +36,8 @@ pub enum StartError {
     Migrate { url: String, source: sea_orm::DbErr },
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot listen for events on {url}: {source}")]
+    Listen { url: String, source: sea_orm::sqlx::Error },
     #[error("invalid --cors-origin `{0}`")]
     CorsOrigin(String),
 }
@@ -56,11 +58,24 @@ pub async fn open_store(settings: &ServeSettings, metrics: Arc<Metrics>) -> Resu
     Ok(store)
 }
 
+/// The bus for this database: `LISTEN`/`NOTIFY` on PostgreSQL, in-process on SQLite.
+pub async fn bus_for(settings: &ServeSettings, store: &Store) -> Result<Bus, StartError> {
+    match store.backend() {
+        sea_orm::DbBackend::Postgres => Bus::listen_postgres(&settings.db.url, settings.subscriber_buffer)
+            .await
+            .map_err(|e| StartError::Listen {
+                url: redact_url(&settings.db.url),
+                source: e,
+            }),
+        _ => Ok(Bus::new(settings.subscriber_buffer)),
+    }
+}
+
 /// Builds the router over an open store.
-pub fn router(settings: &ServeSettings, store: Store, metrics: Arc<Metrics>) -> Result<Router, StartError> {
+pub fn router(settings: &ServeSettings, store: Store, bus: Bus, metrics: Arc<Metrics>) -> Result<Router, StartError> {
     let services = Services {
         auth: Arc::new(Authenticator::new(store.clone(), settings.auth_cache_ttl)),
-        bus: Bus::new(settings.subscriber_buffer),
+        bus,
         store,
         metrics,
     };
@@ -75,17 +90,21 @@ pub fn router(settings: &ServeSettings, store: Store, metrics: Arc<Metrics>) -> 
         .iter()
         .map(|o| HeaderValue::from_str(o).map_err(|_| StartError::CorsOrigin(o.clone())))
         .collect::<Result<Vec<_>, _>>()?;
-    let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([Method::GET, Method::POST])
-        .allow_headers([
-            header::CONTENT_TYPE,
-            header::AUTHORIZATION,
-            HeaderName::from_static("x-api-key"),
-            HeaderName::from_static(crate::auth::TENANT_HEADER),
-            REQUEST_ID,
-        ])
-        .expose_headers([REQUEST_ID]);
+    // Without configured origins there is no CORS layer at all: browsers on
+    // other origins are refused by their same-origin policy.
+    let cors = (!origins.is_empty()).then(|| {
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([
+                header::CONTENT_TYPE,
+                header::AUTHORIZATION,
+                HeaderName::from_static("x-api-key"),
+                HeaderName::from_static(crate::auth::TENANT_HEADER),
+                REQUEST_ID,
+            ])
+            .expose_headers([REQUEST_ID])
+    });
 
     let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
         let id = req
@@ -109,7 +128,7 @@ pub fn router(settings: &ServeSettings, store: Store, metrics: Arc<Metrics>) -> 
             settings.request_timeout,
         ))
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(cors)
+        .layer(tower::util::option_layer(cors))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(trace)
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid)))
@@ -145,7 +164,8 @@ impl App {
     pub async fn build(settings: &ServeSettings) -> Result<App, StartError> {
         let metrics = Arc::new(Metrics::default());
         let store = open_store(settings, metrics.clone()).await?;
-        let router = router(settings, store.clone(), metrics.clone())?;
+        let bus = bus_for(settings, &store).await?;
+        let router = router(settings, store.clone(), bus, metrics.clone())?;
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|source| StartError::Bind {
