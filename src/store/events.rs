@@ -203,7 +203,26 @@ pub async fn record_in(
                 .ok_or_else(|| Error::internal("an event was neither stored nor a duplicate")),
         })
         .collect::<Result<Vec<_>>>()?;
+    announce(db, tenant, &created).await?;
     Ok(Recorded { events, created })
+}
+
+/// On PostgreSQL, announces the events to every replica's bus: `NOTIFY` inside
+/// the transaction is delivered on commit, and never if it rolls back.
+async fn announce(db: &impl ConnectionTrait, tenant: TenantId, created: &[EventId]) -> Result<()> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    for chunk in created.chunks(crate::bus::IDS_PER_NOTIFICATION) {
+        let payload = crate::bus::Announcement::encode(tenant, chunk);
+        db.execute_raw(sea_orm::Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_notify($1, $2)",
+            [crate::bus::CHANNEL.into(), payload.into()],
+        ))
+        .await?;
+    }
+    Ok(())
 }
 
 async fn insert_rows(db: &impl ConnectionTrait, rows: &[ev::Model]) -> Result<Vec<Uuid>> {
