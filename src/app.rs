@@ -83,6 +83,7 @@ pub fn router(settings: &ServeSettings, store: Store, bus: Bus, metrics: Arc<Met
         schema: graphql::build(services.clone(), &settings.limits),
         services,
         settings: Arc::new(settings.clone()),
+        ws_connections: Arc::new(http::ws::Connections::new(settings.ws_max_connections_per_key)),
     };
 
     let origins = settings

@@ -77,9 +77,13 @@ pub struct ServeArgs {
     #[arg(long, env = "AUDITGRAPH_SUBSCRIBER_BUFFER", default_value_t = 1_024)]
     pub subscriber_buffer: usize,
 
-    /// Seconds between WebSocket keepalive pings.
+    /// Seconds between WebSocket pings; a client silent for three of them is dropped.
     #[arg(long, env = "AUDITGRAPH_WS_KEEPALIVE_SECS", default_value_t = 15)]
     pub ws_keepalive_secs: u64,
+
+    /// WebSocket connections one API key may hold open at once.
+    #[arg(long, env = "AUDITGRAPH_WS_MAX_CONNECTIONS_PER_KEY", default_value_t = 32)]
+    pub ws_max_connections_per_key: usize,
 }
 
 impl Default for ServeArgs {
@@ -106,6 +110,7 @@ pub struct ServeSettings {
     pub auth_cache_ttl: Duration,
     pub subscriber_buffer: usize,
     pub ws_keepalive: Duration,
+    pub ws_max_connections_per_key: usize,
 }
 
 impl ServeSettings {
@@ -130,6 +135,7 @@ impl ServeSettings {
             auth_cache_ttl: Duration::from_millis(serve.auth_cache_ms),
             subscriber_buffer: serve.subscriber_buffer,
             ws_keepalive: Duration::from_secs(serve.ws_keepalive_secs.max(1)),
+            ws_max_connections_per_key: serve.ws_max_connections_per_key,
         }
     }
 

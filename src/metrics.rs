@@ -22,6 +22,7 @@ pub struct Metrics {
     db_statements: AtomicU64,
     db_statement_errors: AtomicU64,
     events_recorded: AtomicU64,
+    subscriptions: AtomicU64,
     /// (operation type, outcome) → count
     requests: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     latency: Mutex<Histogram>,
@@ -41,6 +42,17 @@ impl Metrics {
 
     pub fn events_recorded(&self, n: u64) {
         self.events_recorded.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// A subscription stream started; it counts until the returned guard drops.
+    pub fn subscription_started(self: &std::sync::Arc<Self>) -> SubscriptionGuard {
+        self.subscriptions.fetch_add(1, Ordering::Relaxed);
+        SubscriptionGuard(self.clone())
+    }
+
+    /// Subscription streams running now.
+    pub fn subscriptions(&self) -> u64 {
+        self.subscriptions.load(Ordering::Relaxed)
     }
 
     /// One GraphQL request: its operation type (`query`, `mutation`, …) and outcome.
@@ -91,6 +103,11 @@ impl Metrics {
                 "auditgraph_graphql_requests_total{{operation=\"{op}\",outcome=\"{outcome}\"}} {n}"
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP auditgraph_subscriptions_active Subscription streams running.\n# TYPE auditgraph_subscriptions_active gauge\nauditgraph_subscriptions_active {}",
+            self.subscriptions()
+        );
         let h = self.latency.lock().unwrap();
         let _ = writeln!(
             out,
@@ -122,5 +139,14 @@ impl Metrics {
             "auditgraph_db_pool_connections{{state=\"in_use\"}} {in_use}\nauditgraph_db_pool_connections{{state=\"idle\"}} {idle}\nauditgraph_db_pool_connections{{state=\"max\"}} {max}"
         );
         out
+    }
+}
+
+/// Counts one running subscription; dropping it uncounts it.
+pub struct SubscriptionGuard(std::sync::Arc<Metrics>);
+
+impl Drop for SubscriptionGuard {
+    fn drop(&mut self) {
+        self.0.subscriptions.fetch_sub(1, Ordering::Relaxed);
     }
 }

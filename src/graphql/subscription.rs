@@ -28,7 +28,10 @@ impl Subscription {
         let filter = filter_arg(filter)?;
         let store = ctx.store().clone();
         let mut rx = ctx.services().bus.subscribe();
+        let running = ctx.services().metrics.subscription_started();
         Ok(async_stream::stream! {
+            // Dropped with the stream, however it ends (client gone, error, lag).
+            let _running = running;
             loop {
                 let announcement = match rx.recv().await {
                     Ok(a) => a,

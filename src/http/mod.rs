@@ -15,4 +15,5 @@ pub struct AppState {
     pub schema: AuditSchema,
     pub services: Services,
     pub settings: Arc<crate::config::ServeSettings>,
+    pub ws_connections: Arc<ws::Connections>,
 }
