@@ -15,7 +15,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::LatencyUnit;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::auth::Authenticator;
 use crate::bus::Bus;
@@ -84,6 +85,9 @@ pub fn router(settings: &ServeSettings, store: Store, bus: Bus, metrics: Arc<Met
         services,
         settings: Arc::new(settings.clone()),
         ws_connections: Arc::new(http::ws::Connections::new(settings.ws_max_connections_per_key)),
+        rate_limiter: settings
+            .rate_limit
+            .map(|(per_second, burst)| Arc::new(http::rate_limit::RateLimiter::new(per_second, burst))),
     };
 
     let origins = settings
@@ -107,14 +111,15 @@ pub fn router(settings: &ServeSettings, store: Store, bus: Bus, metrics: Arc<Met
             .expose_headers([REQUEST_ID])
     });
 
-    let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-        let id = req
-            .headers()
-            .get(&REQUEST_ID)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("-");
-        tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
-    });
+    // One line per request, in a span carrying the request id: every log line
+    // written while serving it names the request.
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|req: &Request<_>| {
+            let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+        })
+        .on_request(())
+        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO).latency_unit(LatencyUnit::Micros));
 
     Ok(Router::new()
         .route("/graphql", get(http::graphql::get).post(http::graphql::post))

@@ -81,6 +81,14 @@ pub struct ServeArgs {
     #[arg(long, env = "AUDITGRAPH_WS_KEEPALIVE_SECS", default_value_t = 15)]
     pub ws_keepalive_secs: u64,
 
+    /// Requests per second allowed per API key (token bucket; 0, the default, turns limiting off).
+    #[arg(long, env = "AUDITGRAPH_RATE_LIMIT_PER_SECOND", default_value_t = 0.0)]
+    pub rate_limit_per_second: f64,
+
+    /// Requests a key may make in a burst above its rate.
+    #[arg(long, env = "AUDITGRAPH_RATE_LIMIT_BURST", default_value_t = 50)]
+    pub rate_limit_burst: u32,
+
     /// WebSocket connections one API key may hold open at once.
     #[arg(long, env = "AUDITGRAPH_WS_MAX_CONNECTIONS_PER_KEY", default_value_t = 32)]
     pub ws_max_connections_per_key: usize,
@@ -111,6 +119,8 @@ pub struct ServeSettings {
     pub subscriber_buffer: usize,
     pub ws_keepalive: Duration,
     pub ws_max_connections_per_key: usize,
+    /// (requests per second, burst) per key, when limiting is on.
+    pub rate_limit: Option<(f64, u32)>,
 }
 
 impl ServeSettings {
@@ -136,6 +146,7 @@ impl ServeSettings {
             subscriber_buffer: serve.subscriber_buffer,
             ws_keepalive: Duration::from_secs(serve.ws_keepalive_secs.max(1)),
             ws_max_connections_per_key: serve.ws_max_connections_per_key,
+            rate_limit: (serve.rate_limit_per_second > 0.0).then_some((serve.rate_limit_per_second, serve.rate_limit_burst)),
         }
     }
 

@@ -21,7 +21,8 @@ async fn main() -> std::process::ExitCode {
 /// Logs go to stderr; `AUDITGRAPH_LOG` (or `RUST_LOG`) sets the filter.
 fn init_tracing(format: LogFormat, serving: bool) {
     use tracing_subscriber::EnvFilter;
-    let default = if serving { "info" } else { "warn" };
+    // PostgreSQL's notices ("relation already exists, skipping") are not news.
+    let default = if serving { "info,sqlx::postgres::notice=warn" } else { "warn" };
     let filter = EnvFilter::try_from_env("AUDITGRAPH_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| EnvFilter::new(default));

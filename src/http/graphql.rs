@@ -242,8 +242,40 @@ fn error_code(err: &ServerError) -> Option<String> {
         })
 }
 
-async fn execute(app: AppState, headers: &HeaderMap, params: Params, media: &'static str, via_get: bool) -> Response {
-    let started = Instant::now();
+/// The caller of a request, or the response refusing it (401, 403, 404, 429).
+async fn authenticate(app: &AppState, headers: &HeaderMap, media: &'static str) -> Result<Caller, Response> {
+    let secret = auth::secret_from_headers(headers).map_err(|err| refusal(&err, media))?;
+    let tenant = headers.get(TENANT_HEADER).and_then(|v| v.to_str().ok());
+    let caller = app.services.auth.authenticate(secret, tenant).await.map_err(|err| refusal(&err, media))?;
+    if let (Some(limiter), Some(requester)) = (&app.rate_limiter, &caller)
+        && let Err(wait) = limiter.check(requester.key_id)
+    {
+        let retry_after = wait.as_secs_f64().ceil().max(1.0) as u64;
+        let message = format!("too many requests for this API key; retry in {retry_after} s");
+        let mut response = transport_error(StatusCode::TOO_MANY_REQUESTS, media, "RATE_LIMITED", &message);
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        return Err(response);
+    }
+    Ok(Caller(caller))
+}
+
+/// The response to a request refused before execution.
+fn refusal(err: &Error, media: &'static str) -> Response {
+    let status = match err {
+        Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        Error::Forbidden(_) => StatusCode::FORBIDDEN,
+        Error::NotFound(_) => StatusCode::NOT_FOUND,
+        Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+        Error::Internal(source) => {
+            tracing::error!(error = %source, "authentication failed");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+        Error::BadInput { .. } | Error::BadCursor(_) => StatusCode::BAD_REQUEST,
+    };
+    transport_error(status, media, err.code(), &err.to_string())
+}
+
+fn build_request(params: Params) -> async_graphql::Request {
     let mut request =
         async_graphql::Request::new(params.query).variables(Variables::from_json(Value::Object(params.variables)));
     if let Some(name) = params.operation_name {
@@ -253,22 +285,20 @@ async fn execute(app: AppState, headers: &HeaderMap, params: Params, media: &'st
         params
             .extensions
             .into_iter()
-            .map(|(k, v)| {
-                (
-                    k,
-                    async_graphql::Value::from_json(v).unwrap_or(async_graphql::Value::Null),
-                )
-            })
+            .map(|(k, v)| (k, async_graphql::Value::from_json(v).unwrap_or(async_graphql::Value::Null)))
             .collect(),
     );
+    request
+}
 
+async fn execute(app: AppState, headers: &HeaderMap, params: Params, media: &'static str, via_get: bool) -> Response {
+    let started = Instant::now();
+    let mut request = build_request(params);
     // Parsed once here, reused by the executor.
     let operation_name = request.operation_name.clone();
-    let op_type = match request.parsed_query() {
-        Ok(doc) => operation_type(doc, operation_name.as_deref()),
-        Err(_) => None,
-    };
+    let op_type = request.parsed_query().ok().and_then(|doc| operation_type(doc, operation_name.as_deref()));
     let op_label = operation_label(op_type);
+    let metrics = &app.services.metrics;
     if via_get && matches!(op_type, Some(OperationType::Mutation | OperationType::Subscription)) {
         let mut response = transport_error(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -276,66 +306,40 @@ async fn execute(app: AppState, headers: &HeaderMap, params: Params, media: &'st
             "BAD_USER_INPUT",
             "only queries may be sent with GET; send mutations with POST (and subscriptions over WebSocket)",
         );
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-
-    let services = &app.services;
-    let caller = match auth::secret_from_headers(headers) {
-        Ok(secret) => {
-            let tenant = headers.get(TENANT_HEADER).and_then(|v| v.to_str().ok());
-            services.auth.authenticate(secret, tenant).await
-        }
-        Err(err) => Err(err),
-    };
-    let caller = match caller {
+    let caller = match authenticate(&app, headers, media).await {
         Ok(caller) => caller,
-        Err(err) => {
-            services.metrics.request(op_label, "denied", started.elapsed());
-            let status = match &err {
-                Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-                Error::Forbidden(_) => StatusCode::FORBIDDEN,
-                Error::NotFound(_) => StatusCode::NOT_FOUND,
-                Error::Internal(source) => {
-                    tracing::error!(error = %source, "authentication failed");
-                    StatusCode::INTERNAL_SERVER_ERROR
-                }
-                _ => StatusCode::BAD_REQUEST,
-            };
-            return transport_error(status, media, err.code(), &err.to_string());
+        Err(refused) => {
+            metrics.request(op_label, "denied", started.elapsed());
+            return refused;
         }
     };
-    let request = request.data(Caller(caller)).data(Loaders::new(&services.store));
-    let response = app.schema.execute(request).await;
+    let request = request.data(caller).data(Loaders::new(&app.services.store));
+    let mut response = app.schema.execute(request).await;
 
     let codes: Vec<String> = response.errors.iter().filter_map(error_code).collect();
-    if codes.iter().any(|c| c == "UNAUTHENTICATED") {
-        services.metrics.request(op_label, "denied", started.elapsed());
-        let message = response
-            .errors
-            .iter()
-            .find(|e| error_code(e).as_deref() == Some("UNAUTHENTICATED"))
-            .map(|e| e.message.clone());
-        return transport_error(
-            StatusCode::UNAUTHORIZED,
-            media,
-            "UNAUTHENTICATED",
-            &message.unwrap_or_default(),
-        );
+    if let Some(denied) = response.errors.iter().find(|e| error_code(e).as_deref() == Some("UNAUTHENTICATED")) {
+        metrics.request(op_label, "denied", started.elapsed());
+        return transport_error(StatusCode::UNAUTHORIZED, media, "UNAUTHENTICATED", &denied.message);
     }
     let request_error = response.data == async_graphql::Value::Null
         && !codes.is_empty()
         && codes.iter().all(|c| REQUEST_ERROR_CODES.contains(&c.as_str()));
-    let outcome = if response.errors.is_empty() {
-        "ok"
-    } else if request_error {
-        "rejected"
-    } else {
-        "error"
+    let outcome = match (response.errors.is_empty(), request_error) {
+        (true, _) => "ok",
+        (false, true) => "rejected",
+        (false, false) => "error",
     };
-    services.metrics.request(op_label, outcome, started.elapsed());
+    metrics.request(op_label, outcome, started.elapsed());
+    // Internal errors are logged with their detail; the caller gets the request
+    // id to quote, nothing more.
+    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+    for err in response.errors.iter_mut().filter(|e| error_code(e).as_deref() == Some("INTERNAL")) {
+        err.message = format!("internal error (request id {request_id})");
+        err.extensions.get_or_insert_with(Default::default).set("requestId", request_id);
+    }
 
     // Serialised straight from the response, so fields keep their selection order.
     let body = ResponseBody {
@@ -345,14 +349,9 @@ async fn execute(app: AppState, headers: &HeaderMap, params: Params, media: &'st
     };
     let body = serde_json::to_string(&body)
         .unwrap_or_else(|_| r#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#.into());
-    let status = if request_error && media == GRAPHQL_RESPONSE {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
+    let status = if request_error && media == GRAPHQL_RESPONSE { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     let mut http = (status, body).into_response();
-    http.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(media)));
+    http.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(media)));
     http
 }
 

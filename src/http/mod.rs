@@ -3,6 +3,7 @@
 
 pub mod graphql;
 pub mod ops;
+pub mod rate_limit;
 pub mod ws;
 
 use std::sync::Arc;
@@ -16,4 +17,6 @@ pub struct AppState {
     pub services: Services,
     pub settings: Arc<crate::config::ServeSettings>,
     pub ws_connections: Arc<ws::Connections>,
+    /// `None` when rate limiting is off.
+    pub rate_limiter: Option<Arc<rate_limit::RateLimiter>>,
 }

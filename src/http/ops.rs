@@ -1,5 +1,7 @@
 //! Health, readiness and metrics.
 
+use std::time::Duration;
+
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
@@ -11,9 +13,12 @@ pub async fn healthz() -> impl IntoResponse {
     (StatusCode::OK, "ok\n")
 }
 
-/// 200 when the database answers, 503 when it does not.
+/// How long `/readyz` waits for the database.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// 200 when the database answers (within 2 s), 503 when it does not.
 pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
-    if app.services.store.ping().await {
+    if tokio::time::timeout(READY_TIMEOUT, app.services.store.ping()).await.unwrap_or(false) {
         (StatusCode::OK, "ready\n")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n")

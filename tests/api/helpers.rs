@@ -153,6 +153,17 @@ impl TestApp {
 
     /// Spawns with settings adjusted by `configure`.
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut ServeSettings)) -> TestApp {
+        let db = TestDb::new(backend).await;
+        let url = db.url.clone();
+        Self::start(db, &url, backend, configure).await
+    }
+
+    /// Spawns on `db`, reached through `url` (e.g. through a proxy).
+    pub async fn spawn_on(db: TestDb, url: &str, backend: Backend) -> TestApp {
+        Self::start(db, url, backend, |_| {}).await
+    }
+
+    async fn start(db: TestDb, url: &str, backend: Backend, configure: impl FnOnce(&mut ServeSettings)) -> TestApp {
         // AUDITGRAPH_TEST_LOG=debug shows the server's logs.
         if let Ok(filter) = std::env::var("AUDITGRAPH_TEST_LOG") {
             let _ = tracing_subscriber::fmt()
@@ -160,8 +171,7 @@ impl TestApp {
                 .with_test_writer()
                 .try_init();
         }
-        let db = TestDb::new(backend).await;
-        let mut settings = ServeSettings::for_url(&db.url);
+        let mut settings = ServeSettings::for_url(url);
         settings.db.pool_size = 4;
         configure(&mut settings);
         let app = App::build(&settings).await.expect("the app starts");

@@ -7,6 +7,7 @@ mod auth;
 mod cli;
 mod http;
 mod model;
+mod ops;
 mod plans;
 mod process;
 mod query;

@@ -67,6 +67,8 @@ pub struct Server {
     child: Child,
     pub base: String,
     client: reqwest::Client,
+    /// Every line the server wrote to stderr so far.
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Drop for Server {
@@ -79,26 +81,27 @@ impl Drop for Server {
 impl Server {
     /// Starts `serve` on a free port and waits until `/healthz` answers.
     pub async fn start(dir: &WorkDir, db_url: &str) -> Server {
+        Self::start_with(dir, db_url, &[]).await
+    }
+
+    /// Starts `serve` with extra arguments.
+    pub async fn start_with(dir: &WorkDir, db_url: &str, extra: &[&str]) -> Server {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--auth-cache-ms", "0", "--database-url", db_url];
+        args.extend_from_slice(extra);
         let mut child = dir
-            .command(&[
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--auth-cache-ms",
-                "0",
-                "--database-url",
-                db_url,
-            ])
+            .command(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn auditgraph serve");
         let stderr = child.stderr.take().expect("stderr");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let mut server = Server {
             child,
             base: String::new(),
             client: reqwest::Client::new(),
+            log: log.clone(),
         };
         // Reads stderr to the end (so the server never blocks on a full pipe),
         // reporting the address it announces.
@@ -106,6 +109,7 @@ impl Server {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
+                log.lock().unwrap().push(line.clone());
                 if let Some(rest) = line.split("auditgraph listening on http://").nth(1) {
                     let _ = tx.send(rest.trim().to_string());
                 }
@@ -128,6 +132,23 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         server
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits (up to `limit`) for the process to exit.
+    pub fn terminate(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        Command::new("kill").args(["-TERM", &self.pid().to_string()]).status().expect("kill");
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
     }
 
     pub async fn gql(&self, key: &str, query: &str, variables: Value) -> (StatusCode, Value) {
