@@ -46,7 +46,7 @@ pub enum Command {
         #[command(flatten)]
         serve: ServeArgs,
         /// Sample events to create in a new demo tenant.
-        #[arg(long, default_value_t = 5_000)]
+        #[arg(long, env = "AUDITGRAPH_DEMO_EVENTS", default_value_t = 5_000)]
         events: usize,
     },
     /// Apply pending migrations and exit.
@@ -68,7 +68,8 @@ pub enum TenantCommand {
     /// Create a tenant and print its ID.
     Create {
         slug: String,
-        #[arg(long)]
+        /// Display name (default: the slug).
+        #[arg(long, env = "AUDITGRAPH_TENANT_NAME")]
         name: Option<String>,
     },
     /// List tenants with their event counts.
@@ -80,17 +81,19 @@ pub enum KeyCommand {
     /// Create a key and print its secret alone on stdout.
     Create {
         /// The tenant's slug.
-        #[arg(long)]
+        #[arg(long, env = "AUDITGRAPH_TENANT")]
         tenant: String,
         /// Comma-separated: audit.read, audit.write, keys.manage, admin.
-        #[arg(long)]
+        #[arg(long, env = "AUDITGRAPH_SCOPES")]
         scopes: String,
-        #[arg(long, default_value = "command line key")]
+        /// What the key is for.
+        #[arg(long, env = "AUDITGRAPH_KEY_NAME", default_value = "command line key")]
         name: String,
     },
     /// List a tenant's keys (never their secrets).
     List {
-        #[arg(long)]
+        /// The tenant's slug.
+        #[arg(long, env = "AUDITGRAPH_TENANT")]
         tenant: String,
     },
     /// Revoke a key by ID (`key_…`).

@@ -14,22 +14,22 @@ use crate::store::Store;
 #[derive(Args, Debug, Clone)]
 pub struct SeedArgs {
     /// Events to create in all.
-    #[arg(long)]
+    #[arg(long, env = "AUDITGRAPH_SEED_EVENTS")]
     pub events: usize,
     /// New tenants seed-1 … seed-T to spread them over (skewed: the first holds the most).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, env = "AUDITGRAPH_SEED_TENANTS", default_value_t = 1)]
     pub tenants: usize,
     /// Actors per tenant.
-    #[arg(long, default_value_t = 2_000)]
+    #[arg(long, env = "AUDITGRAPH_SEED_ACTORS", default_value_t = 2_000)]
     pub actors: usize,
     /// Resources per tenant.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, env = "AUDITGRAPH_SEED_RESOURCES", default_value_t = 20_000)]
     pub resources: usize,
     /// Days the events span, ending now.
-    #[arg(long, default_value_t = 90)]
+    #[arg(long, env = "AUDITGRAPH_SEED_DAYS", default_value_t = 90)]
     pub days: i64,
     /// Events per transaction.
-    #[arg(long, default_value_t = 1_000)]
+    #[arg(long, env = "AUDITGRAPH_SEED_BATCH", default_value_t = 1_000)]
     pub batch: usize,
 }
 
