@@ -231,12 +231,16 @@ pub async fn events_page(
 ) -> async_graphql::Result<AuditEventConnection> {
     let order = EventOrder::from(order);
     let page = args.into_page(|text, path| Cursor::decode_event(text, order, path))?;
-    let rows = events::page(ctx.store().db(), tenant, &filter, order, &page).await?;
     let look = ctx.look_ahead();
-    ctx.loaders()
-        .prefetch(&rows.items, &[look.field("edges").field("node"), look.field("nodes")])
-        .await
-        .map_err(shared)?;
+    let nodes = [look.field("edges").field("node"), look.field("nodes")];
+    let selected = |field: &str| nodes.iter().any(|n| n.field(field).exists());
+    let detail = events::Detail {
+        metadata: selected("metadata"),
+        changes: selected("changes"),
+        texts: selected("summary") || selected("reason") || selected("errorMessage"),
+    };
+    let rows = events::page(ctx.store().db(), tenant, &filter, order, &page, detail).await?;
+    ctx.loaders().prefetch(&rows.items, &nodes).await.map_err(shared)?;
     let (edges, page_info) = assemble(rows, |row| events::cursor(row, order), AuditEvent);
     Ok(AuditEventConnection {
         edges: edges

@@ -5,7 +5,7 @@
 use auditgraph::domain::cursor::{EventOrder, OrderField, SortDirection};
 use auditgraph::domain::filter::{Condition, Filter, StrField, StrTest, TimeField, TimeRange};
 use auditgraph::domain::page::PageArgs;
-use auditgraph::store::events;
+use auditgraph::store::events::{self, Detail};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use uuid::Uuid;
@@ -89,7 +89,7 @@ async fn pages_are_served_by_indexes_on_postgres() {
     assert_indexed(
         &plan(
             &app,
-            &events::page_query(app.tenant, &Filter::all(), order, &first, DbBackend::Postgres),
+            &events::page_query(app.tenant, &Filter::all(), order, &first, Detail::ALL, DbBackend::Postgres),
         )
         .await,
         "the first page",
@@ -112,7 +112,7 @@ async fn pages_are_served_by_indexes_on_postgres() {
     assert_indexed(
         &plan(
             &app,
-            &events::page_query(app.tenant, &Filter::all(), order, &deep, DbBackend::Postgres),
+            &events::page_query(app.tenant, &Filter::all(), order, &deep, Detail::ALL, DbBackend::Postgres),
         )
         .await,
         "a deep page",
@@ -135,7 +135,7 @@ async fn pages_are_served_by_indexes_on_postgres() {
     assert_indexed(
         &plan(
             &app,
-            &events::page_query(app.tenant, &week, order, &first, DbBackend::Postgres),
+            &events::page_query(app.tenant, &week, order, &first, Detail::ALL, DbBackend::Postgres),
         )
         .await,
         "an action-prefix + 7-day page",

@@ -362,6 +362,27 @@ async fn actor_and_resource_events(backend: Backend) {
     );
 }
 
+async fn pages_fetch_what_fragments_and_aliases_select(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = app.key("audit.read,audit.write").await;
+    let mut e = event("wide.event");
+    e["metadata"] = json!({ "k": [1, 2] });
+    e["changes"] = json!([{ "field": "f", "before": 1, "after": 2 }]);
+    e["summary"] = json!("a summary");
+    e["reason"] = json!("a reason");
+    app.record(&key, json!([e])).await;
+    let want = json!({ "meta": { "k": [1, 2] }, "changes": [{ "field": "f" }], "about": "a summary", "reason": "a reason" });
+    let via_fragment = app
+        .data(&key, r#"{ auditEvents(filter: {action: {eq: "wide.event"}}) { nodes { ...Wide } } }
+            fragment Wide on AuditEvent { meta: metadata changes { field } about: summary ... on AuditEvent { reason } }"#, json!({}))
+        .await;
+    assert_eq!(via_fragment["auditEvents"]["nodes"][0], want);
+    let via_edges = app
+        .data(&key, r#"{ auditEvents(filter: {action: {eq: "wide.event"}}) { edges { node { meta: metadata changes { field } about: summary reason } } } }"#, json!({}))
+        .await;
+    assert_eq!(via_edges["auditEvents"]["edges"][0]["node"], want);
+}
+
 /// SQL statements one request costs.
 async fn statements_for(app: &TestApp, key: &str, query: &str, vars: Value) -> u64 {
     let before = app.statements();
@@ -414,4 +435,5 @@ backend_tests!(
     nodes_resolve_in_the_tenant_only,
     actor_and_resource_events,
     a_page_costs_a_fixed_number_of_statements,
+    pages_fetch_what_fragments_and_aliases_select,
 );
