@@ -12,8 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
+use sea_orm::sea_query::extension::postgres::PgFunc;
+use sea_orm::sea_query::{Expr, ExprTrait, IntoColumnRef, SimpleExpr};
 use sea_orm::sqlx;
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Value};
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::metrics::Metrics;
@@ -126,6 +128,28 @@ impl Store {
 /// Whether an error is a unique-constraint violation (a lost race on insert).
 pub fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
     matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// `col IN (values)`. On PostgreSQL it is `col = ANY($1)` with one array
+/// parameter, so the statement text, and the prepared statement PostgreSQL
+/// keeps for it, is the same however many values there are.
+pub(crate) fn any_of<C, V>(
+    backend: DbBackend,
+    col: C,
+    values: Vec<V>,
+    array: sea_orm::sea_query::ArrayType,
+) -> SimpleExpr
+where
+    C: IntoColumnRef,
+    V: Into<Value>,
+{
+    match backend {
+        DbBackend::Postgres => {
+            let values: Vec<Value> = values.into_iter().map(Into::into).collect();
+            Expr::col(col).eq(PgFunc::any(Expr::val(Value::Array(array, Some(Box::new(values))))))
+        }
+        _ => Expr::col(col).is_in(values),
+    }
 }
 
 /// Runs a `SELECT COUNT(…)` and returns the number.

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entity::{event_resource, resource};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::sea_query::{ArrayType, Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
@@ -22,8 +22,9 @@ const CHUNK: usize = 500;
 /// Identity of a resource within a tenant.
 pub type ResourceKey = (String, String);
 
-/// Creates or updates the resources in the order given (a later name wins; an
-/// omitted name keeps the stored one). Returns each resource's ID.
+/// Creates or updates the resources (a later name wins; an omitted name keeps
+/// the stored one) and returns each one's ID. Reads first, as actors do: an
+/// unchanged resource costs no write and no row lock.
 #[tracing::instrument(name = "db.resources.upsert", skip_all, fields(tenant = %tenant, n = specs.len()), err(Debug))]
 pub async fn upsert(
     db: &impl ConnectionTrait,
@@ -38,59 +39,130 @@ pub async fn upsert(
             *name = spec.name.clone();
         }
     }
-    let mut rows: Vec<(ResourceKey, Option<String>)> = merged.into_iter().collect();
-    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut wanted: Vec<(ResourceKey, Option<String>)> = merged.into_iter().collect();
+    wanted.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut stored = stored(db, tenant, wanted.iter().map(|((_, ext), _)| ext.clone()).collect()).await?;
 
-    let mut ids = HashMap::with_capacity(rows.len());
-    for chunk in rows.chunks(CHUNK) {
-        let mut insert = Query::insert();
-        insert.into_table(resource::Entity).columns([
-            resource::Column::Id,
-            resource::Column::TenantId,
-            resource::Column::Kind,
-            resource::Column::ExternalId,
-            resource::Column::Name,
-            resource::Column::CreatedAt,
-            resource::Column::UpdatedAt,
-        ]);
-        for ((kind, external_id), name) in chunk {
-            insert.values_panic([
-                ResourceId::generate().0.into(),
-                tenant.0.into(),
-                kind.clone().into(),
-                external_id.clone().into(),
-                name.clone().into(),
-                now.into(),
-                now.into(),
-            ]);
-        }
-        insert
-            .on_conflict(
-                OnConflict::columns([
-                    resource::Column::TenantId,
-                    resource::Column::Kind,
-                    resource::Column::ExternalId,
-                ])
-                .value(
-                    resource::Column::Name,
-                    Expr::cust("COALESCE(excluded.name, resource.name)"),
-                )
-                .value(resource::Column::UpdatedAt, Expr::cust("excluded.updated_at"))
-                .to_owned(),
-            )
-            .returning(Query::returning().columns([
-                resource::Column::Id,
-                resource::Column::Kind,
-                resource::Column::ExternalId,
-            ]));
-        for row in db.query_all(&insert).await? {
-            let id: Uuid = row.try_get("", "id")?;
-            let kind: String = row.try_get("", "type")?;
-            let external_id: String = row.try_get("", "external_id")?;
-            ids.insert((kind, external_id), ResourceId(id));
+    let new: Vec<&(ResourceKey, Option<String>)> = wanted.iter().filter(|(k, _)| !stored.contains_key(k)).collect();
+    let mut raced = Vec::new();
+    for chunk in new.chunks(CHUNK) {
+        let inserted = insert(db, tenant, chunk, now).await?;
+        for (key, _) in chunk.iter() {
+            match inserted.get(key) {
+                Some(row) => {
+                    stored.insert(key.clone(), row.clone());
+                }
+                None => raced.push(key.1.clone()),
+            }
         }
     }
+    if !raced.is_empty() {
+        stored.extend(self::stored(db, tenant, raced).await?);
+    }
+
+    let mut ids = HashMap::with_capacity(wanted.len());
+    for (key, name) in &wanted {
+        let row = stored
+            .get(key)
+            .ok_or_else(|| crate::error::Error::internal("a resource was neither found nor created"))?;
+        if name.is_some() && *name != row.name {
+            resource::Entity::update_many()
+                .col_expr(resource::Column::Name, Expr::val(name.clone()).into())
+                .col_expr(resource::Column::UpdatedAt, Expr::val(now).into())
+                .filter(resource::Column::Id.eq(row.id))
+                .exec(db)
+                .await?;
+        }
+        ids.insert(key.clone(), ResourceId(row.id));
+    }
     Ok(ids)
+}
+
+/// The tenant's resources with these external IDs, by identity.
+async fn stored(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    external_ids: Vec<String>,
+) -> Result<HashMap<ResourceKey, resource::Model>> {
+    let backend = db.get_database_backend();
+    let mut found = HashMap::new();
+    for chunk in external_ids.chunks(CHUNK) {
+        let rows = resource::Entity::find()
+            .filter(resource::Column::TenantId.eq(tenant.0))
+            .filter(super::any_of(
+                backend,
+                resource::Column::ExternalId,
+                chunk.to_vec(),
+                ArrayType::String,
+            ))
+            .all(db)
+            .await?;
+        found.extend(rows.into_iter().map(|r| ((r.kind.clone(), r.external_id.clone()), r)));
+    }
+    Ok(found)
+}
+
+/// Inserts new resources; one created meanwhile by another batch is skipped
+/// (and absent from the result).
+async fn insert(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    specs: &[&(ResourceKey, Option<String>)],
+    now: DateTime<Utc>,
+) -> Result<HashMap<ResourceKey, resource::Model>> {
+    let rows: Vec<resource::Model> = specs
+        .iter()
+        .map(|((kind, external_id), name)| resource::Model {
+            id: ResourceId::generate().0,
+            tenant_id: tenant.0,
+            kind: kind.clone(),
+            external_id: external_id.clone(),
+            name: name.clone(),
+            created_at: now,
+            updated_at: now,
+        })
+        .collect();
+    let mut insert = Query::insert();
+    insert.into_table(resource::Entity).columns([
+        resource::Column::Id,
+        resource::Column::TenantId,
+        resource::Column::Kind,
+        resource::Column::ExternalId,
+        resource::Column::Name,
+        resource::Column::CreatedAt,
+        resource::Column::UpdatedAt,
+    ]);
+    for row in &rows {
+        insert.values_panic([
+            row.id.into(),
+            row.tenant_id.into(),
+            row.kind.clone().into(),
+            row.external_id.clone().into(),
+            row.name.clone().into(),
+            now.into(),
+            now.into(),
+        ]);
+    }
+    insert
+        .on_conflict(
+            OnConflict::columns([
+                resource::Column::TenantId,
+                resource::Column::Kind,
+                resource::Column::ExternalId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .returning_col(resource::Column::Id);
+    let mut created = std::collections::HashSet::new();
+    for row in db.query_all(&insert).await? {
+        created.insert(row.try_get::<Uuid>("", "id")?);
+    }
+    Ok(rows
+        .into_iter()
+        .filter(|r| created.contains(&r.id))
+        .map(|r| ((r.kind.clone(), r.external_id.clone()), r))
+        .collect())
 }
 
 /// A resource as linked to an event: position 0 is the primary resource.
@@ -150,9 +222,12 @@ pub async fn for_events(
                 .equals((event_resource::Entity, event_resource::Column::ResourceId)),
         )
         .and_where(Expr::col((event_resource::Entity, event_resource::Column::TenantId)).eq(tenant.0))
-        .and_where(
-            Expr::col((event_resource::Entity, event_resource::Column::EventId)).is_in(events.iter().map(|e| e.0)),
-        )
+        .and_where(super::any_of(
+            db.get_database_backend(),
+            (event_resource::Entity, event_resource::Column::EventId),
+            events.iter().map(|e| e.0).collect(),
+            ArrayType::Uuid,
+        ))
         .to_owned();
     let backend = db.get_database_backend();
     Ok(LinkedResource::find_by_statement(backend.build(&query)).all(db).await?)
@@ -197,7 +272,12 @@ pub async fn count(db: &impl ConnectionTrait, tenant: TenantId, m: &ResourceMatc
 pub async fn by_ids(db: &impl ConnectionTrait, tenant: TenantId, ids: &[ResourceId]) -> Result<Vec<resource::Model>> {
     Ok(resource::Entity::find()
         .filter(resource::Column::TenantId.eq(tenant.0))
-        .filter(resource::Column::Id.is_in(ids.iter().map(|id| id.0)))
+        .filter(super::any_of(
+            db.get_database_backend(),
+            resource::Column::Id,
+            ids.iter().map(|id| id.0).collect(),
+            ArrayType::Uuid,
+        ))
         .all(db)
         .await?)
 }
