@@ -1,6 +1,10 @@
 //! The event bus: committed events are announced here and subscriptions fetch
 //! the ones they match. Never announced for a rolled-back batch.
 //!
+//! A subscription starts at a *fence*: a marker it sends through the same
+//! ordered channel as the announcements. What arrives before its fence was
+//! committed before it started and is skipped; everything after is delivered.
+//!
 //! - SQLite (one process): callers publish after commit to an in-process broadcast.
 //! - PostgreSQL (any number of replicas): the recording transaction itself
 //!   sends `NOTIFY auditgraph_events` with the event IDs (PostgreSQL delivers it
@@ -11,11 +15,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use sea_orm::ConnectionTrait;
 use sea_orm::sqlx::postgres::PgListener;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use crate::domain::ids::{EventId, TenantId};
+use crate::store::Store;
 
 /// The PostgreSQL channel events are announced on.
 pub const CHANNEL: &str = "auditgraph_events";
@@ -49,6 +55,30 @@ impl Announcement {
     }
 }
 
+/// What travels on the bus.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Notice {
+    Events(Announcement),
+    /// A subscription's start.
+    Fence(Uuid),
+}
+
+impl Notice {
+    pub fn encode(&self) -> String {
+        match self {
+            Notice::Events(a) => Announcement::encode(a.tenant, &a.events),
+            Notice::Fence(token) => format!("fence:{}", token.simple()),
+        }
+    }
+
+    pub fn decode(payload: &str) -> Option<Notice> {
+        match payload.strip_prefix("fence:") {
+            Some(token) => Uuid::try_parse(token).ok().map(Notice::Fence),
+            None => Announcement::decode(payload).map(Notice::Events),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
     /// Publishers broadcast directly.
@@ -59,7 +89,7 @@ enum Mode {
 
 #[derive(Clone)]
 pub struct Bus {
-    tx: broadcast::Sender<Arc<Announcement>>,
+    tx: broadcast::Sender<Arc<Notice>>,
     mode: Mode,
 }
 
@@ -86,10 +116,10 @@ impl Bus {
         tokio::spawn(async move {
             loop {
                 match listener.try_recv().await {
-                    Ok(Some(notification)) => match Announcement::decode(notification.payload()) {
-                        Some(a) => {
+                    Ok(Some(notification)) => match Notice::decode(notification.payload()) {
+                        Some(notice) => {
                             let Some(tx) = weak.upgrade() else { break };
-                            let _ = tx.send(Arc::new(a));
+                            let _ = tx.send(Arc::new(notice));
                         }
                         None => tracing::warn!(
                             payload = notification.payload(),
@@ -111,20 +141,70 @@ impl Bus {
     /// Announces committed events in process (PostgreSQL announces them itself).
     pub fn publish(&self, tenant: TenantId, events: &[EventId]) {
         if self.mode == Mode::InProcess && !events.is_empty() {
-            let _ = self.tx.send(Arc::new(Announcement {
+            let _ = self.tx.send(Arc::new(Notice::Events(Announcement {
                 tenant,
                 events: events.to_vec(),
-            }));
+            })));
         }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Announcement>> {
-        self.tx.subscribe()
+    /// Starts a subscription: events committed after this returns are delivered.
+    /// On PostgreSQL the fence is a `NOTIFY` of its own, ordered with the commits.
+    pub async fn subscribe(&self, store: &Store) -> crate::error::Result<Subscription> {
+        let rx = self.tx.subscribe();
+        let fence = Uuid::new_v4();
+        match self.mode {
+            Mode::Postgres => {
+                store
+                    .db()
+                    .execute_raw(sea_orm::Statement::from_sql_and_values(
+                        sea_orm::DbBackend::Postgres,
+                        "SELECT pg_notify($1, $2)",
+                        [CHANNEL.into(), Notice::Fence(fence).encode().into()],
+                    ))
+                    .await?;
+            }
+            // In process, commits announce themselves while they hold the write
+            // gate; holding it here too orders the fence with them.
+            Mode::InProcess => {
+                let _gate = store.write_gate().await;
+                let _ = self.tx.send(Arc::new(Notice::Fence(fence)));
+            }
+        }
+        Ok(Subscription { rx, fence: Some(fence) })
     }
 
     /// Subscriptions currently listening in this process.
     pub fn subscriber_count(&self) -> usize {
         self.tx.receiver_count()
+    }
+}
+
+/// One subscriber's view of the bus.
+pub struct Subscription {
+    rx: broadcast::Receiver<Arc<Notice>>,
+    /// Until it passes, announcements predate the subscription.
+    fence: Option<Uuid>,
+}
+
+/// The subscriber fell behind by this many notices and was cut off.
+pub struct Lagged(pub u64);
+
+impl Subscription {
+    /// The next announcement since the subscription started; `None` when the bus closed.
+    pub async fn next(&mut self) -> Result<Option<Arc<Notice>>, Lagged> {
+        loop {
+            let notice = match self.rx.recv().await {
+                Ok(notice) => notice,
+                Err(broadcast::error::RecvError::Closed) => return Ok(None),
+                Err(broadcast::error::RecvError::Lagged(n)) => return Err(Lagged(n)),
+            };
+            match (&*notice, self.fence) {
+                (Notice::Fence(token), Some(fence)) if *token == fence => self.fence = None,
+                (Notice::Events(_), None) => return Ok(Some(notice)),
+                _ => {}
+            }
+        }
     }
 }
 
@@ -143,5 +223,7 @@ mod tests {
         assert_eq!(Announcement::decode(&text), Some(a));
         assert_eq!(Announcement::decode("nonsense"), None);
         assert_eq!(Announcement::decode("00000000000000000000000000000000:xyz"), None);
+        let fence = Notice::Fence(Uuid::new_v4());
+        assert_eq!(Notice::decode(&fence.encode()), Some(fence));
     }
 }

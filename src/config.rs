@@ -146,7 +146,8 @@ impl ServeSettings {
             subscriber_buffer: serve.subscriber_buffer,
             ws_keepalive: Duration::from_secs(serve.ws_keepalive_secs.max(1)),
             ws_max_connections_per_key: serve.ws_max_connections_per_key,
-            rate_limit: (serve.rate_limit_per_second > 0.0).then_some((serve.rate_limit_per_second, serve.rate_limit_burst)),
+            rate_limit: (serve.rate_limit_per_second > 0.0)
+                .then_some((serve.rate_limit_per_second, serve.rate_limit_burst)),
         }
     }
 

@@ -603,7 +603,7 @@ pub async fn prepare(store: &Store, events_wanted: usize) -> Result<String> {
             while left > 0 {
                 let n = left.min(crate::domain::event::MAX_BATCH);
                 let batch = (0..n).map(|_| generator.event()).collect();
-                store.record_events(TenantId(tenant.id), batch).await?;
+                store.record_events(TenantId(tenant.id), batch, &bus).await?;
                 left -= n;
             }
             tenant

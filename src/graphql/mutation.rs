@@ -33,7 +33,6 @@ impl Mutation {
     /// Records 1 to 1,000 events atomically: all are stored or none. An
     /// `idempotencyKey` already used in the tenant returns the stored event.
     /// Needs `audit.write`.
-    #[graphql(complexity = "events.len() * child_complexity")]
     async fn record_audit_events(
         &self,
         ctx: &Context<'_>,
@@ -53,8 +52,7 @@ impl Mutation {
             .collect::<Result<Vec<_>, _>>()?;
         let total = batch.len();
         let services = ctx.services();
-        let recorded = services.store.record_events(tenant, batch).await?;
-        services.bus.publish(tenant, &recorded.created);
+        let recorded = services.store.record_events(tenant, batch, &services.bus).await?;
         services.metrics.events_recorded(recorded.created.len() as u64);
         ctx.loaders()
             .prefetch(&recorded.events, &[ctx.look_ahead().field("events")])

@@ -2,11 +2,11 @@
 
 use async_graphql::{Context, Subscription};
 use futures_util::Stream;
-use tokio::sync::broadcast::error::RecvError;
 
 use super::context::ContextExt;
 use super::event::{AuditEvent, filter_arg};
 use super::inputs::AuditEventFilter;
+use crate::bus::{Lagged, Notice};
 use crate::domain::filter::{Condition, Filter};
 use crate::domain::scope::Scope;
 use crate::error::Error;
@@ -27,20 +27,21 @@ impl Subscription {
         let tenant = ctx.require(Scope::AuditRead)?.tenant;
         let filter = filter_arg(filter)?;
         let store = ctx.store().clone();
-        let mut rx = ctx.services().bus.subscribe();
+        let mut subscription = ctx.services().bus.subscribe(&store).await?;
         let running = ctx.services().metrics.subscription_started();
         Ok(async_stream::stream! {
             // Dropped with the stream, however it ends (client gone, error, lag).
             let _running = running;
             loop {
-                let announcement = match rx.recv().await {
-                    Ok(a) => a,
-                    Err(RecvError::Closed) => break,
-                    Err(RecvError::Lagged(missed)) => {
+                let notice = match subscription.next().await {
+                    Ok(Some(notice)) => notice,
+                    Ok(None) => break,
+                    Err(Lagged(missed)) => {
                         yield Err(Error::RateLimited(format!("this subscription fell behind by {missed} batches of events and was closed; subscribe again (and use a narrower filter or a faster consumer)")).into());
                         break;
                     }
                 };
+                let Notice::Events(announcement) = &*notice else { continue };
                 if announcement.tenant != tenant {
                     continue;
                 }

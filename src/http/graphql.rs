@@ -246,14 +246,21 @@ fn error_code(err: &ServerError) -> Option<String> {
 async fn authenticate(app: &AppState, headers: &HeaderMap, media: &'static str) -> Result<Caller, Response> {
     let secret = auth::secret_from_headers(headers).map_err(|err| refusal(&err, media))?;
     let tenant = headers.get(TENANT_HEADER).and_then(|v| v.to_str().ok());
-    let caller = app.services.auth.authenticate(secret, tenant).await.map_err(|err| refusal(&err, media))?;
+    let caller = app
+        .services
+        .auth
+        .authenticate(secret, tenant)
+        .await
+        .map_err(|err| refusal(&err, media))?;
     if let (Some(limiter), Some(requester)) = (&app.rate_limiter, &caller)
         && let Err(wait) = limiter.check(requester.key_id)
     {
         let retry_after = wait.as_secs_f64().ceil().max(1.0) as u64;
         let message = format!("too many requests for this API key; retry in {retry_after} s");
         let mut response = transport_error(StatusCode::TOO_MANY_REQUESTS, media, "RATE_LIMITED", &message);
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
         return Err(response);
     }
     Ok(Caller(caller))
@@ -285,7 +292,12 @@ fn build_request(params: Params) -> async_graphql::Request {
         params
             .extensions
             .into_iter()
-            .map(|(k, v)| (k, async_graphql::Value::from_json(v).unwrap_or(async_graphql::Value::Null)))
+            .map(|(k, v)| {
+                (
+                    k,
+                    async_graphql::Value::from_json(v).unwrap_or(async_graphql::Value::Null),
+                )
+            })
             .collect(),
     );
     request
@@ -296,7 +308,10 @@ async fn execute(app: AppState, headers: &HeaderMap, params: Params, media: &'st
     let mut request = build_request(params);
     // Parsed once here, reused by the executor.
     let operation_name = request.operation_name.clone();
-    let op_type = request.parsed_query().ok().and_then(|doc| operation_type(doc, operation_name.as_deref()));
+    let op_type = request
+        .parsed_query()
+        .ok()
+        .and_then(|doc| operation_type(doc, operation_name.as_deref()));
     let op_label = operation_label(op_type);
     let metrics = &app.services.metrics;
     if via_get && matches!(op_type, Some(OperationType::Mutation | OperationType::Subscription)) {
@@ -306,7 +321,9 @@ async fn execute(app: AppState, headers: &HeaderMap, params: Params, media: &'st
             "BAD_USER_INPUT",
             "only queries may be sent with GET; send mutations with POST (and subscriptions over WebSocket)",
         );
-        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
     let caller = match authenticate(&app, headers, media).await {
@@ -320,7 +337,11 @@ async fn execute(app: AppState, headers: &HeaderMap, params: Params, media: &'st
     let mut response = app.schema.execute(request).await;
 
     let codes: Vec<String> = response.errors.iter().filter_map(error_code).collect();
-    if let Some(denied) = response.errors.iter().find(|e| error_code(e).as_deref() == Some("UNAUTHENTICATED")) {
+    if let Some(denied) = response
+        .errors
+        .iter()
+        .find(|e| error_code(e).as_deref() == Some("UNAUTHENTICATED"))
+    {
         metrics.request(op_label, "denied", started.elapsed());
         return transport_error(StatusCode::UNAUTHORIZED, media, "UNAUTHENTICATED", &denied.message);
     }
@@ -336,9 +357,15 @@ async fn execute(app: AppState, headers: &HeaderMap, params: Params, media: &'st
     // Internal errors are logged with their detail; the caller gets the request
     // id to quote, nothing more.
     let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-    for err in response.errors.iter_mut().filter(|e| error_code(e).as_deref() == Some("INTERNAL")) {
+    for err in response
+        .errors
+        .iter_mut()
+        .filter(|e| error_code(e).as_deref() == Some("INTERNAL"))
+    {
         err.message = format!("internal error (request id {request_id})");
-        err.extensions.get_or_insert_with(Default::default).set("requestId", request_id);
+        err.extensions
+            .get_or_insert_with(Default::default)
+            .set("requestId", request_id);
     }
 
     // Serialised straight from the response, so fields keep their selection order.
@@ -349,9 +376,14 @@ async fn execute(app: AppState, headers: &HeaderMap, params: Params, media: &'st
     };
     let body = serde_json::to_string(&body)
         .unwrap_or_else(|_| r#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#.into());
-    let status = if request_error && media == GRAPHQL_RESPONSE { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let status = if request_error && media == GRAPHQL_RESPONSE {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
     let mut http = (status, body).into_response();
-    http.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(media)));
+    http.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(media)));
     http
 }
 

@@ -18,7 +18,10 @@ const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// 200 when the database answers (within 2 s), 503 when it does not.
 pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
-    if tokio::time::timeout(READY_TIMEOUT, app.services.store.ping()).await.unwrap_or(false) {
+    if tokio::time::timeout(READY_TIMEOUT, app.services.store.ping())
+        .await
+        .unwrap_or(false)
+    {
         (StatusCode::OK, "ready\n")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n")

@@ -204,6 +204,29 @@ async fn delivers_matching_events_in_order(backend: Backend) {
     }
 }
 
+/// Events committed before the subscription started never arrive, however
+/// late their announcement travels (on PostgreSQL it crosses a connection).
+async fn nothing_from_before_the_start(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = app.key("audit.read,audit.write").await;
+    for round in 0..5 {
+        app.record(&key, json!([event(&format!("before.r{round}"))])).await;
+        let mut client = Client::connect_with_key(&base(&app), Protocol::TransportWs, &key).await;
+        client.subscribe("1", SUBSCRIBE, json!({})).await;
+        wait_for_subscribers(&app, 1).await;
+        app.record(&key, json!([event(&format!("after.r{round}"))])).await;
+        assert_eq!(client.actions(1).await, [format!("after.r{round}")]);
+        client.quiet().await;
+        drop(client);
+        for _ in 0..200 {
+            if app.metrics.subscriptions() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
 async fn each_tenant_sees_only_its_own(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.key("audit.read,audit.write").await;
@@ -451,6 +474,7 @@ async fn events_cross_server_processes_on_postgres() {
 
 backend_tests!(
     delivers_matching_events_in_order,
+    nothing_from_before_the_start,
     each_tenant_sees_only_its_own,
     authentication_is_required,
     a_rolled_back_batch_announces_nothing,
