@@ -89,7 +89,14 @@ async fn pages_are_served_by_indexes_on_postgres() {
     assert_indexed(
         &plan(
             &app,
-            &events::page_query(app.tenant, &Filter::all(), order, &first, Detail::ALL, DbBackend::Postgres),
+            &events::page_query(
+                app.tenant,
+                &Filter::all(),
+                order,
+                &first,
+                Detail::ALL,
+                DbBackend::Postgres,
+            ),
         )
         .await,
         "the first page",
@@ -112,7 +119,14 @@ async fn pages_are_served_by_indexes_on_postgres() {
     assert_indexed(
         &plan(
             &app,
-            &events::page_query(app.tenant, &Filter::all(), order, &deep, Detail::ALL, DbBackend::Postgres),
+            &events::page_query(
+                app.tenant,
+                &Filter::all(),
+                order,
+                &deep,
+                Detail::ALL,
+                DbBackend::Postgres,
+            ),
         )
         .await,
         "a deep page",

@@ -86,7 +86,15 @@ impl Server {
 
     /// Starts `serve` with extra arguments.
     pub async fn start_with(dir: &WorkDir, db_url: &str, extra: &[&str]) -> Server {
-        let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--auth-cache-ms", "0", "--database-url", db_url];
+        let mut args = vec![
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--auth-cache-ms",
+            "0",
+            "--database-url",
+            db_url,
+        ];
         args.extend_from_slice(extra);
         let mut child = dir
             .command(&args)
@@ -140,7 +148,10 @@ impl Server {
 
     /// Sends SIGTERM and waits (up to `limit`) for the process to exit.
     pub fn terminate(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        Command::new("kill").args(["-TERM", &self.pid().to_string()]).status().expect("kill");
+        Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("kill");
         let deadline = Instant::now() + limit;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {

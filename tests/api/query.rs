@@ -371,7 +371,8 @@ async fn pages_fetch_what_fragments_and_aliases_select(backend: Backend) {
     e["summary"] = json!("a summary");
     e["reason"] = json!("a reason");
     app.record(&key, json!([e])).await;
-    let want = json!({ "meta": { "k": [1, 2] }, "changes": [{ "field": "f" }], "about": "a summary", "reason": "a reason" });
+    let want =
+        json!({ "meta": { "k": [1, 2] }, "changes": [{ "field": "f" }], "about": "a summary", "reason": "a reason" });
     let via_fragment = app
         .data(&key, r#"{ auditEvents(filter: {action: {eq: "wide.event"}}) { nodes { ...Wide } } }
             fragment Wide on AuditEvent { meta: metadata changes { field } about: summary ... on AuditEvent { reason } }"#, json!({}))
