@@ -1,7 +1,8 @@
 use sea_orm::entity::prelude::*;
+use serde::Serialize;
 
 /// Who did something; unique per (tenant, type, external ID).
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize)]
 #[sea_orm(table_name = "actor")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
@@ -9,6 +10,7 @@ pub struct Model {
     pub tenant_id: Uuid,
     /// One of the GraphQL `ActorType` names, e.g. `USER`.
     #[sea_orm(column_name = "type")]
+    #[serde(rename = "type")]
     pub kind: String,
     pub external_id: String,
     pub display_name: Option<String>,

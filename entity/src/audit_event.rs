@@ -1,7 +1,8 @@
 use sea_orm::entity::prelude::*;
+use serde::Serialize;
 
 /// One recorded audit event. Append-only: nothing updates or deletes a row.
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize)]
 #[sea_orm(table_name = "audit_event")]
 pub struct Model {
     /// UUID v7, so IDs sort in recording order.

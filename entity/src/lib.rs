@@ -1,6 +1,7 @@
 //! SeaORM models of the auditgraph database.
 //!
-//! Models only: no GraphQL derives and no business rules. Every table but
+//! Models only: no GraphQL derives and no business rules. Rows serialise to
+//! JSON under their column names (the PostgreSQL bulk insert sends them so). Every table but
 //! `tenant` carries `tenant_id`, and the store always filters on it.
 
 pub mod actor;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use entity::actor;
 use sea_orm::sea_query::{ArrayType, Expr, ExprTrait, OnConflict, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use crate::domain::cursor::Cursor;
@@ -132,7 +132,13 @@ async fn stored(
 ) -> Result<HashMap<ActorKey, actor::Model>> {
     let backend = db.get_database_backend();
     let mut found = HashMap::new();
-    for chunk in external_ids.chunks(CHUNK) {
+    // One array parameter on PostgreSQL; SQLite binds each value.
+    let size = if backend == DbBackend::Postgres {
+        external_ids.len().max(1)
+    } else {
+        CHUNK
+    };
+    for chunk in external_ids.chunks(size) {
         let rows = actor::Entity::find()
             .filter(actor::Column::TenantId.eq(tenant.0))
             .filter(super::any_of(
@@ -174,6 +180,28 @@ async fn insert(
             updated_at: now,
         })
         .collect();
+    let created: std::collections::HashSet<Uuid> = if db.get_database_backend() == DbBackend::Postgres {
+        let statement = super::populate(
+            "actor",
+            &rows,
+            "ON CONFLICT (tenant_id, type, external_id) DO NOTHING RETURNING id",
+        )?;
+        super::populate_returning_ids(db, statement)
+            .await?
+            .into_iter()
+            .collect()
+    } else {
+        insert_values(db, &rows).await?
+    };
+    Ok(rows
+        .into_iter()
+        .filter(|r| created.contains(&r.id))
+        .filter_map(|r| ActorType::from_stored(&r.kind).map(|kind| ((kind, r.external_id.clone()), r)))
+        .collect())
+}
+
+/// The portable insert: one multi-row `INSERT … VALUES`.
+async fn insert_values(db: &impl ConnectionTrait, rows: &[actor::Model]) -> Result<std::collections::HashSet<Uuid>> {
     let mut insert = Query::insert();
     insert.into_table(actor::Entity).columns([
         actor::Column::Id,
@@ -186,7 +214,7 @@ async fn insert(
         actor::Column::CreatedAt,
         actor::Column::UpdatedAt,
     ]);
-    for row in &rows {
+    for row in rows {
         insert.values_panic([
             row.id.into(),
             row.tenant_id.into(),
@@ -195,8 +223,8 @@ async fn insert(
             row.display_name.clone().into(),
             row.email.clone().into(),
             row.roles.clone().into(),
-            now.into(),
-            now.into(),
+            row.created_at.into(),
+            row.updated_at.into(),
         ]);
     }
     insert
@@ -210,11 +238,7 @@ async fn insert(
     for row in db.query_all(&insert).await? {
         created.insert(row.try_get::<Uuid>("", "id")?);
     }
-    Ok(rows
-        .into_iter()
-        .filter(|r| created.contains(&r.id))
-        .filter_map(|r| ActorType::from_stored(&r.kind).map(|kind| ((kind, r.external_id.clone()), r)))
-        .collect())
+    Ok(created)
 }
 
 /// The actors with these IDs in the tenant (missing ones are absent).

@@ -3,14 +3,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use entity::{audit_event as ev, event_resource};
 use sea_orm::sea_query::{ArrayType, Expr, ExprTrait, OnConflict, Order, Query, SelectStatement, SimpleExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, Iterable, QueryFilter, QueryOrder,
-    Statement, TransactionTrait,
+    TransactionTrait,
 };
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::domain::cursor::{Cursor, EventOrder, OrderField, SortDirection};
@@ -230,49 +229,14 @@ async fn announce(db: &impl ConnectionTrait, tenant: TenantId, created: &[EventI
     Ok(())
 }
 
-/// A PostgreSQL statement whose rows arrive as one JSON parameter, expanded by
-/// `json_populate_recordset`: the text, and so the prepared statement, is the
-/// same for any batch, instead of thousands of placeholders parsed and planned
-/// on every call.
-fn populate(sql: &str, rows: &[serde_json::Value]) -> Result<Statement> {
-    let json = serde_json::to_string(rows).map_err(Error::internal)?;
-    Ok(Statement::from_sql_and_values(DbBackend::Postgres, sql, [json.into()]))
-}
-
-async fn insert_rows_postgres(db: &impl ConnectionTrait, rows: &[ev::Model]) -> Result<Vec<Uuid>> {
-    let rows: Vec<serde_json::Value> = rows
-        .iter()
-        .map(|r| {
-            json!({
-                "id": r.id, "tenant_id": r.tenant_id, "action": r.action, "category": r.category,
-                "outcome": r.outcome,
-                "occurred_at": r.occurred_at.to_rfc3339_opts(SecondsFormat::Micros, true),
-                "received_at": r.received_at.to_rfc3339_opts(SecondsFormat::Micros, true),
-                "actor_id": r.actor_id, "resource_id": r.resource_id, "summary": r.summary, "reason": r.reason,
-                "error_message": r.error_message, "environment": r.environment, "source_service": r.source_service,
-                "correlation_id": r.correlation_id, "has_request": r.has_request, "request_id": r.request_id,
-                "request_method": r.request_method, "request_path": r.request_path, "request_status": r.request_status,
-                "request_latency_ms": r.request_latency_ms, "request_ip": r.request_ip,
-                "request_user_agent": r.request_user_agent, "metadata": r.metadata, "changes": r.changes,
-                "idempotency_key": r.idempotency_key, "search_text": r.search_text,
-            })
-        })
-        .collect();
-    let statement = populate(
-        "INSERT INTO audit_event SELECT * FROM json_populate_recordset(NULL::audit_event, $1::json) \
-         ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING id",
-        &rows,
-    )?;
-    let mut ids = Vec::with_capacity(rows.len());
-    for row in db.query_all_raw(statement).await? {
-        ids.push(row.try_get::<Uuid>("", "id")?);
-    }
-    Ok(ids)
-}
-
 async fn insert_rows(db: &impl ConnectionTrait, rows: &[ev::Model]) -> Result<Vec<Uuid>> {
     if db.get_database_backend() == DbBackend::Postgres {
-        return insert_rows_postgres(db, rows).await;
+        let statement = super::populate(
+            "audit_event",
+            rows,
+            "ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING id",
+        )?;
+        return super::populate_returning_ids(db, statement).await;
     }
     use ev::Column as C;
     let mut insert = Query::insert();
@@ -352,15 +316,7 @@ async fn insert_rows(db: &impl ConnectionTrait, rows: &[ev::Model]) -> Result<Ve
 
 async fn insert_links(db: &impl ConnectionTrait, links: &[event_resource::Model]) -> Result<()> {
     if db.get_database_backend() == DbBackend::Postgres {
-        let rows: Vec<serde_json::Value> = links
-            .iter()
-            .map(|l| json!({ "event_id": l.event_id, "position": l.position, "tenant_id": l.tenant_id, "resource_id": l.resource_id }))
-            .collect();
-        db.execute_raw(populate(
-            "INSERT INTO event_resource SELECT * FROM json_populate_recordset(NULL::event_resource, $1::json)",
-            &rows,
-        )?)
-        .await?;
+        db.execute_raw(super::populate("event_resource", links, "")?).await?;
         return Ok(());
     }
     use event_resource::Column as C;

@@ -152,6 +152,35 @@ where
     }
 }
 
+/// A PostgreSQL `INSERT INTO table … suffix` whose rows arrive as one JSON
+/// parameter, expanded by `json_populate_recordset`: the text, and so the
+/// prepared statement, is the same for any number of rows, instead of
+/// thousands of placeholders parsed and planned on every call.
+pub(crate) fn populate<M: serde::Serialize>(
+    table: &str,
+    rows: &[M],
+    suffix: &str,
+) -> crate::error::Result<sea_orm::Statement> {
+    let json = serde_json::to_string(rows).map_err(crate::error::Error::internal)?;
+    Ok(sea_orm::Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!("INSERT INTO {table} SELECT * FROM json_populate_recordset(NULL::{table}, $1::json) {suffix}"),
+        [json.into()],
+    ))
+}
+
+/// Runs a `populate` statement that returns `id`, and collects the IDs.
+pub(crate) async fn populate_returning_ids(
+    db: &impl ConnectionTrait,
+    statement: sea_orm::Statement,
+) -> crate::error::Result<Vec<uuid::Uuid>> {
+    let mut ids = Vec::new();
+    for row in db.query_all_raw(statement).await? {
+        ids.push(row.try_get::<uuid::Uuid>("", "id")?);
+    }
+    Ok(ids)
+}
+
 /// Runs a `SELECT COUNT(…)` and returns the number.
 pub(crate) async fn count(
     db: &impl ConnectionTrait,

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use entity::{event_resource, resource};
 use sea_orm::sea_query::{ArrayType, Expr, ExprTrait, OnConflict, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+};
 use uuid::Uuid;
 
 use crate::domain::cursor::Cursor;
@@ -86,7 +88,13 @@ async fn stored(
 ) -> Result<HashMap<ResourceKey, resource::Model>> {
     let backend = db.get_database_backend();
     let mut found = HashMap::new();
-    for chunk in external_ids.chunks(CHUNK) {
+    // One array parameter on PostgreSQL; SQLite binds each value.
+    let size = if backend == DbBackend::Postgres {
+        external_ids.len().max(1)
+    } else {
+        CHUNK
+    };
+    for chunk in external_ids.chunks(size) {
         let rows = resource::Entity::find()
             .filter(resource::Column::TenantId.eq(tenant.0))
             .filter(super::any_of(
@@ -122,6 +130,28 @@ async fn insert(
             updated_at: now,
         })
         .collect();
+    let created: std::collections::HashSet<Uuid> = if db.get_database_backend() == DbBackend::Postgres {
+        let statement = super::populate(
+            "resource",
+            &rows,
+            "ON CONFLICT (tenant_id, type, external_id) DO NOTHING RETURNING id",
+        )?;
+        super::populate_returning_ids(db, statement)
+            .await?
+            .into_iter()
+            .collect()
+    } else {
+        insert_values(db, &rows).await?
+    };
+    Ok(rows
+        .into_iter()
+        .filter(|r| created.contains(&r.id))
+        .map(|r| ((r.kind.clone(), r.external_id.clone()), r))
+        .collect())
+}
+
+/// The portable insert: one multi-row `INSERT … VALUES`.
+async fn insert_values(db: &impl ConnectionTrait, rows: &[resource::Model]) -> Result<std::collections::HashSet<Uuid>> {
     let mut insert = Query::insert();
     insert.into_table(resource::Entity).columns([
         resource::Column::Id,
@@ -132,15 +162,15 @@ async fn insert(
         resource::Column::CreatedAt,
         resource::Column::UpdatedAt,
     ]);
-    for row in &rows {
+    for row in rows {
         insert.values_panic([
             row.id.into(),
             row.tenant_id.into(),
             row.kind.clone().into(),
             row.external_id.clone().into(),
             row.name.clone().into(),
-            now.into(),
-            now.into(),
+            row.created_at.into(),
+            row.updated_at.into(),
         ]);
     }
     insert
@@ -158,11 +188,7 @@ async fn insert(
     for row in db.query_all(&insert).await? {
         created.insert(row.try_get::<Uuid>("", "id")?);
     }
-    Ok(rows
-        .into_iter()
-        .filter(|r| created.contains(&r.id))
-        .map(|r| ((r.kind.clone(), r.external_id.clone()), r))
-        .collect())
+    Ok(created)
 }
 
 /// A resource as linked to an event: position 0 is the primary resource.
