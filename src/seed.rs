@@ -82,6 +82,8 @@ pub async fn run(store: &Store, args: &SeedArgs) -> Result<()> {
             );
         }
     }
+    eprintln!("\nupdating planner statistics");
+    store.analyze().await?;
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
         "\nseeded {done} events in {} tenants in {secs:.1} s ({:.0} events/s)",

@@ -85,13 +85,39 @@ fn glob_literal(text: &str) -> String {
     out
 }
 
-/// `col` starts with the literal `prefix`, case-sensitively, on either backend.
-fn starts_with(col: SimpleExpr, prefix: &str, backend: DbBackend) -> SimpleExpr {
-    match backend {
-        DbBackend::Sqlite => col.binary(BinOper::Custom("GLOB"), format!("{}*", glob_literal(prefix))),
-        // The column is `COLLATE "C"`, so LIKE is bytewise and index-served.
-        _ => col.like(sea_orm::sea_query::LikeExpr::new(format!("{}%", like_literal(prefix))).escape('\\')),
+/// The least string after every string that starts with `prefix`, in code
+/// point order (which is UTF-8 byte order, the order of `COLLATE "C"` and of
+/// SQLite's BINARY); `None` when no string is (an empty prefix, say).
+pub fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = match last as u32 + 1 {
+            0xD800 => 0xE000, // skip the surrogates, which are not chars
+            n => n,
+        };
+        if let Some(c) = char::from_u32(next) {
+            chars.push(c);
+            return Some(chars.into_iter().collect());
+        }
     }
+    None
+}
+
+/// `col` starts with the literal `prefix`, case-sensitively, on either backend.
+/// The range bounds let an index serve it even in a prepared statement whose
+/// plan cannot look inside the pattern; the pattern keeps it exact.
+fn starts_with(col: SimpleExpr, prefix: &str, backend: DbBackend) -> SimpleExpr {
+    let pattern = match backend {
+        // SQLite's LIKE ignores ASCII case; GLOB does not.
+        DbBackend::Sqlite => col.clone().binary(BinOper::Custom("GLOB"), format!("{}*", glob_literal(prefix))),
+        // The column is `COLLATE "C"`, so LIKE is bytewise.
+        _ => col.clone().like(sea_orm::sea_query::LikeExpr::new(format!("{}%", like_literal(prefix))).escape('\\')),
+    };
+    let mut c = Condition::all().add(col.clone().gte(prefix));
+    if let Some(end) = prefix_end(prefix) {
+        c = c.add(col.lt(end));
+    }
+    c.add(pattern).into()
 }
 
 fn condition(tenant: TenantId, cond: &Cond, backend: DbBackend) -> SimpleExpr {
@@ -242,6 +268,20 @@ fn resource_ids(tenant: TenantId, m: &ResourceMatch) -> SelectStatement {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefix_ends_bound_every_extension() {
+        assert_eq!(prefix_end("api_key.").as_deref(), Some("api_key/"));
+        assert_eq!(prefix_end("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_end("\u{D7FF}").as_deref(), Some("\u{E000}"));
+        assert_eq!(prefix_end(""), None);
+        assert_eq!(prefix_end("\u{10FFFF}"), None);
+        let end = prefix_end("work").unwrap();
+        for s in ["work", "workspace.create", "work\u{10FFFF}x"] {
+            assert!(s >= "work" && s < end.as_str(), "{s}");
+        }
+        assert!("worl" >= end.as_str());
+    }
 
     #[test]
     fn escapes_wildcards() {

@@ -96,6 +96,11 @@ impl Store {
         }
     }
 
+    /// Refreshes the planner's statistics (after a bulk load, so plans fit the data).
+    pub async fn analyze(&self) -> Result<(), sea_orm::DbErr> {
+        self.db.execute_unprepared("ANALYZE").await.map(|_| ())
+    }
+
     /// Whether the database answers a trivial query.
     pub async fn ping(&self) -> bool {
         self.db.execute_unprepared("SELECT 1").await.is_ok()
