@@ -117,6 +117,11 @@ impl Cursor {
         }
     }
 
+    /// Decodes a cursor of the kind `pick` accepts; `BAD_CURSOR` otherwise.
+    pub fn decode_as<T>(text: &str, path: &str, pick: impl Fn(Cursor) -> Option<T>) -> Result<T, Error> {
+        Self::decode(text).and_then(pick).ok_or_else(|| bad_cursor(path))
+    }
+
     /// Decodes an event cursor issued for `order`.
     pub fn decode_event(text: &str, order: EventOrder, path: &str) -> Result<(DateTime<Utc>, Uuid), Error> {
         match Self::decode(text) {

@@ -71,6 +71,20 @@ macro_rules! connection {
             pub count: $crate::graphql::connection::Count,
         }
 
+        impl $connection {
+            /// The connection over a fetched page; `count` answers `totalCount`.
+            pub fn from_page<T>(
+                page: $crate::domain::page::PageResult<T>,
+                cursor: impl Fn(&T) -> String,
+                node: impl Fn(T) -> $node,
+                count: $crate::graphql::connection::Count,
+            ) -> Self {
+                let (edges, page_info) = $crate::graphql::connection::assemble(page, cursor, node);
+                let edges = edges.into_iter().map(|(cursor, node)| $edge { cursor, node }).collect();
+                Self { edges, page_info, count }
+            }
+        }
+
         #[doc = concat!("A page of ", $what, "s (Relay cursor connection).")]
         #[async_graphql::Object]
         impl $connection {

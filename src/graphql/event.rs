@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use entity::audit_event as ev;
 
 use super::actor::Actor;
-use super::connection::{Count, assemble, connection};
+use super::connection::{Count, connection};
 use super::context::ContextExt;
 use super::inputs::AuditEventFilter;
 use super::resource::Resource;
@@ -241,15 +241,7 @@ pub async fn events_page(
     };
     let rows = events::page(ctx.store().db(), tenant, &filter, order, &page, detail).await?;
     ctx.loaders().prefetch(&rows.items, &nodes).await.map_err(shared)?;
-    let (edges, page_info) = assemble(rows, |row| events::cursor(row, order), AuditEvent);
-    Ok(AuditEventConnection {
-        edges: edges
-            .into_iter()
-            .map(|(cursor, node)| AuditEventEdge { cursor, node })
-            .collect(),
-        page_info,
-        count: Count::Events(tenant, filter),
-    })
+    Ok(AuditEventConnection::from_page(rows, |row| events::cursor(row, order), AuditEvent, Count::Events(tenant, filter)))
 }
 
 /// The optional filter argument, converted.

@@ -2,15 +2,15 @@
 
 use async_graphql::{Context, ID, Object};
 
-use super::actor::{Actor, ActorConnection, ActorEdge};
-use super::connection::{Count, assemble};
+use super::actor::{Actor, ActorConnection};
+use super::connection::Count;
 use super::context::ContextExt;
 use super::event::{AuditEvent, AuditEventConnection, AuditEventOrder, events_page, filter_arg};
 use super::inputs::{ActorMatch, AuditEventFilter, ResourceMatch};
 use super::key::Viewer;
 use super::node::{self, Node};
-use super::resource::{Resource, ResourceConnection, ResourceEdge};
-use crate::domain::cursor::{Cursor, bad_cursor};
+use super::resource::{Resource, ResourceConnection};
+use crate::domain::cursor::Cursor;
 use crate::domain::filter::Budget;
 use crate::domain::page::PageArgs;
 use crate::domain::scope::Scope;
@@ -114,26 +114,14 @@ impl Query {
         let m = filter
             .unwrap_or_default()
             .into_domain(&mut Budget::default(), "filter")?;
-        let page = PageArgs {
-            first,
-            after,
-            last,
-            before,
-        }
-        .into_page(|text, path| match Cursor::decode(text) {
-            Some(Cursor::Actor(id)) => Ok(id),
-            _ => Err(bad_cursor(path)),
+        let page = PageArgs { first, after, last, before }.into_page(|text, path| {
+            Cursor::decode_as(text, path, |c| match c {
+                Cursor::Actor(id) => Some(id),
+                _ => None,
+            })
         })?;
         let rows = actors::page(ctx.store().db(), tenant, &m, &page).await?;
-        let (edges, page_info) = assemble(rows, actors::cursor, Actor);
-        Ok(ActorConnection {
-            edges: edges
-                .into_iter()
-                .map(|(cursor, node)| ActorEdge { cursor, node })
-                .collect(),
-            page_info,
-            count: Count::Actors(tenant, m),
-        })
+        Ok(ActorConnection::from_page(rows, actors::cursor, Actor, Count::Actors(tenant, m)))
     }
 
     /// Resources of your tenant, oldest first.
@@ -151,26 +139,14 @@ impl Query {
         let m = filter
             .unwrap_or_default()
             .into_domain(&mut Budget::default(), "filter")?;
-        let page = PageArgs {
-            first,
-            after,
-            last,
-            before,
-        }
-        .into_page(|text, path| match Cursor::decode(text) {
-            Some(Cursor::Resource(id)) => Ok(id),
-            _ => Err(bad_cursor(path)),
+        let page = PageArgs { first, after, last, before }.into_page(|text, path| {
+            Cursor::decode_as(text, path, |c| match c {
+                Cursor::Resource(id) => Some(id),
+                _ => None,
+            })
         })?;
         let rows = resources::page(ctx.store().db(), tenant, &m, &page).await?;
-        let (edges, page_info) = assemble(rows, resources::cursor, Resource);
-        Ok(ResourceConnection {
-            edges: edges
-                .into_iter()
-                .map(|(cursor, node)| ResourceEdge { cursor, node })
-                .collect(),
-            page_info,
-            count: Count::Resources(tenant, m),
-        })
+        Ok(ResourceConnection::from_page(rows, resources::cursor, Resource, Count::Resources(tenant, m)))
     }
 
     /// Who is asking: the key and the tenant it acts in.

@@ -161,15 +161,23 @@ struct ResponseBody<'a> {
     extensions: &'a std::collections::BTreeMap<String, async_graphql::Value>,
 }
 
-/// `POST /graphql`.
-pub async fn post(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(media) = negotiate(&headers) else {
-        return transport_error(
+/// The response media type, or HTTP 406 when the client accepts neither.
+fn acceptable(headers: &HeaderMap) -> Result<&'static str, Response> {
+    negotiate(headers).ok_or_else(|| {
+        transport_error(
             StatusCode::NOT_ACCEPTABLE,
             JSON,
             "BAD_USER_INPUT",
             "accept application/graphql-response+json or application/json",
-        );
+        )
+    })
+}
+
+/// `POST /graphql`.
+pub async fn post(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let media = match acceptable(&headers) {
+        Ok(media) => media,
+        Err(refused) => return refused,
     };
     let content = headers
         .get(header::CONTENT_TYPE)
@@ -199,13 +207,9 @@ pub async fn get(State(app): State<AppState>, headers: HeaderMap, RawQuery(raw):
     if wants_html && !raw.as_deref().unwrap_or("").split('&').any(|p| p.starts_with("query=")) {
         return Html(PLAYGROUND).into_response();
     }
-    let Some(media) = negotiate(&headers) else {
-        return transport_error(
-            StatusCode::NOT_ACCEPTABLE,
-            JSON,
-            "BAD_USER_INPUT",
-            "accept application/graphql-response+json or application/json",
-        );
+    let media = match acceptable(&headers) {
+        Ok(media) => media,
+        Err(refused) => return refused,
     };
     match Params::from_query_string(raw.as_deref()) {
         Ok(params) => execute(app, &headers, params, media, true).await,
