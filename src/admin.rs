@@ -79,11 +79,7 @@ pub async fn create_tenant(
     let event = self_audit(
         "tenant.create",
         &acting,
-        ResourceSpec {
-            kind: "tenant".into(),
-            external_id: tenant_id.to_string(),
-            name: Some(tenant.name.clone()),
-        },
+        ResourceSpec { kind: "tenant".into(), external_id: tenant_id.to_string(), name: Some(tenant.name.clone()) },
         format!("Tenant `{}` created", tenant.slug),
         json!({ "slug": tenant.slug }),
     );
@@ -106,9 +102,7 @@ pub async fn create_key(
     if let Acting::Key(requester) = &acting
         && let Some(missing) = scopes.iter().find(|s| !requester.scopes.allows(*s))
     {
-        return Err(Error::Forbidden(format!(
-            "a key may only grant scopes it holds; this one lacks `{missing}`"
-        )));
+        return Err(Error::Forbidden(format!("a key may only grant scopes it holds; this one lacks `{missing}`")));
     }
     let name = crate::domain::event::check::text("name", name.to_string(), 1, 255)?;
     let secret = auth::generate_secret();
@@ -118,12 +112,7 @@ pub async fn create_key(
     let key = keys::insert(
         &txn,
         tenant,
-        keys::NewKey {
-            name: &name,
-            prefix: &secret.prefix,
-            secret_hash: &secret.hash,
-            scopes: &scopes,
-        },
+        keys::NewKey { name: &name, prefix: &secret.prefix, secret_hash: &secret.hash, scopes: &scopes },
         now,
     )
     .await?;
@@ -131,11 +120,7 @@ pub async fn create_key(
     let event = self_audit(
         "api_key.create",
         &acting,
-        ResourceSpec {
-            kind: "api_key".into(),
-            external_id: key_id.to_string(),
-            name: Some(name.clone()),
-        },
+        ResourceSpec { kind: "api_key".into(), external_id: key_id.to_string(), name: Some(name.clone()) },
         format!("API key `{name}` ({}) created", secret.prefix),
         json!({ "scopes": scopes.iter().map(Scope::as_str).collect::<Vec<_>>(), "prefix": secret.prefix }),
     );
@@ -168,11 +153,7 @@ pub async fn revoke_key(
         let event = self_audit(
             "api_key.revoke",
             &acting,
-            ResourceSpec {
-                kind: "api_key".into(),
-                external_id: id.to_string(),
-                name: Some(key.name.clone()),
-            },
+            ResourceSpec { kind: "api_key".into(), external_id: id.to_string(), name: Some(key.name.clone()) },
             format!("API key `{}` ({}) revoked", key.name, key.prefix),
             json!({ "prefix": key.prefix }),
         );

@@ -48,14 +48,8 @@ pub async fn open_store(settings: &ServeSettings, metrics: Arc<Metrics>) -> Resu
     let url = redact_url(&settings.db.url);
     let store = Store::connect(&settings.db, metrics)
         .await
-        .map_err(|source| StartError::Database {
-            url: url.clone(),
-            source,
-        })?;
-    store
-        .migrate()
-        .await
-        .map_err(|source| StartError::Migrate { url, source })?;
+        .map_err(|source| StartError::Database { url: url.clone(), source })?;
+    store.migrate().await.map_err(|source| StartError::Migrate { url, source })?;
     Ok(store)
 }
 
@@ -64,22 +58,15 @@ pub async fn bus_for(settings: &ServeSettings, store: &Store) -> Result<Bus, Sta
     match store.backend() {
         sea_orm::DbBackend::Postgres => Bus::listen_postgres(&settings.db.url, settings.subscriber_buffer)
             .await
-            .map_err(|e| StartError::Listen {
-                url: redact_url(&settings.db.url),
-                source: e,
-            }),
+            .map_err(|e| StartError::Listen { url: redact_url(&settings.db.url), source: e }),
         _ => Ok(Bus::new(settings.subscriber_buffer)),
     }
 }
 
 /// Builds the router over an open store.
 pub fn router(settings: &ServeSettings, store: Store, bus: Bus, metrics: Arc<Metrics>) -> Result<Router, StartError> {
-    let services = Services {
-        auth: Arc::new(Authenticator::new(store.clone(), settings.auth_cache_ttl)),
-        bus,
-        store,
-        metrics,
-    };
+    let services =
+        Services { auth: Arc::new(Authenticator::new(store.clone(), settings.auth_cache_ttl)), bus, store, metrics };
     let state = AppState {
         schema: graphql::build(services.clone(), &settings.limits),
         services,
@@ -115,19 +102,11 @@ pub fn router(settings: &ServeSettings, store: Store, bus: Bus, metrics: Arc<Met
     // written while serving it names the request.
     let trace = TraceLayer::new_for_http()
         .make_span_with(|req: &Request<_>| {
-            let id = req
-                .headers()
-                .get(&REQUEST_ID)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("-");
+            let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
         })
         .on_request(())
-        .on_response(
-            DefaultOnResponse::new()
-                .level(tracing::Level::INFO)
-                .latency_unit(LatencyUnit::Micros),
-        );
+        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO).latency_unit(LatencyUnit::Micros));
 
     Ok(Router::new()
         .route("/graphql", get(http::graphql::get).post(http::graphql::post))
@@ -137,10 +116,7 @@ pub fn router(settings: &ServeSettings, store: Store, bus: Bus, metrics: Arc<Met
         .route("/metrics", get(http::ops::metrics))
         .with_state(state)
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            settings.request_timeout,
-        ))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, settings.request_timeout))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(tower::util::option_layer(cors))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -157,12 +133,7 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .unwrap_or("unknown panic");
     tracing::error!(panic = detail, "handler panicked");
     let body = r#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#;
-    (
-        StatusCode::INTERNAL_SERVER_ERROR,
-        [(header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response()
+    (StatusCode::INTERNAL_SERVER_ERROR, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// A bound, not yet serving application.
@@ -182,16 +153,8 @@ impl App {
         let router = router(settings, store.clone(), bus, metrics.clone())?;
         let listener = TcpListener::bind(settings.listen)
             .await
-            .map_err(|source| StartError::Bind {
-                addr: settings.listen,
-                source,
-            })?;
-        Ok(App {
-            listener,
-            router,
-            store,
-            metrics,
-        })
+            .map_err(|source| StartError::Bind { addr: settings.listen, source })?;
+        Ok(App { listener, router, store, metrics })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -200,9 +163,7 @@ impl App {
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
+        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await
     }
 }
 

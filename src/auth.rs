@@ -38,19 +38,12 @@ pub fn generate_secret() -> NewSecret {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let secret = format!("{SECRET_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
-    NewSecret {
-        prefix: secret[..DISPLAY_CHARS].to_string(),
-        hash: hash_secret(&secret),
-        secret,
-    }
+    NewSecret { prefix: secret[..DISPLAY_CHARS].to_string(), hash: hash_secret(&secret), secret }
 }
 
 /// SHA-256: secrets carry 256 random bits, so a slow password hash adds nothing.
 pub fn hash_secret(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The authenticated caller of one request.
@@ -89,14 +82,10 @@ impl Requester {
 /// The secret a request carries, if any: `Authorization: Bearer …` or `X-API-Key`.
 pub fn secret_from_headers(headers: &HeaderMap) -> Result<Option<&str>> {
     if let Some(value) = headers.get(axum::http::header::AUTHORIZATION) {
-        let value = value
-            .to_str()
-            .map_err(|_| Error::Unauthenticated("the Authorization header is not valid text"))?;
+        let value = value.to_str().map_err(|_| Error::Unauthenticated("the Authorization header is not valid text"))?;
         let (scheme, token) = value.trim().split_once(' ').unwrap_or((value, ""));
         if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-            return Err(Error::Unauthenticated(
-                "use `Authorization: Bearer <API key>` or `X-API-Key: <API key>`",
-            ));
+            return Err(Error::Unauthenticated("use `Authorization: Bearer <API key>` or `X-API-Key: <API key>`"));
         }
         return Ok(Some(token.trim()));
     }
@@ -122,11 +111,7 @@ pub struct Authenticator {
 
 impl Authenticator {
     pub fn new(store: Store, ttl: Duration) -> Self {
-        Self {
-            store,
-            ttl,
-            cache: Mutex::new(HashMap::new()),
-        }
+        Self { store, ttl, cache: Mutex::new(HashMap::new()) }
     }
 
     /// The requester of a request: `None` without a key, `UNAUTHENTICATED` for an
@@ -135,10 +120,8 @@ impl Authenticator {
         let Some(secret) = secret else {
             return Ok(None);
         };
-        let (key, home) = self
-            .key(&hash_secret(secret))
-            .await?
-            .ok_or(Error::Unauthenticated("unknown or revoked API key"))?;
+        let (key, home) =
+            self.key(&hash_secret(secret)).await?.ok_or(Error::Unauthenticated("unknown or revoked API key"))?;
         let scopes =
             Scopes::parse_list(&key.scopes, "scopes").map_err(|_| Error::internal("stored scopes do not parse"))?;
         let tenant = match tenant_header.map(str::trim).filter(|s| !s.is_empty()) {
@@ -172,9 +155,7 @@ impl Authenticator {
         {
             return Ok(Some(entry.clone()));
         }
-        let found = keys::by_hash(self.store.db(), hash)
-            .await?
-            .filter(|(k, _)| k.revoked_at.is_none());
+        let found = keys::by_hash(self.store.db(), hash).await?.filter(|(k, _)| k.revoked_at.is_none());
         let mut cache = self.cache.lock().unwrap();
         match &found {
             Some(entry) if !self.ttl.is_zero() => {

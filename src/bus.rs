@@ -44,14 +44,8 @@ impl Announcement {
 
     pub fn decode(payload: &str) -> Option<Announcement> {
         let (tenant, ids) = payload.split_once(':')?;
-        let events = ids
-            .split(',')
-            .map(|id| Uuid::try_parse(id).ok().map(EventId))
-            .collect::<Option<Vec<_>>>()?;
-        Some(Announcement {
-            tenant: TenantId(Uuid::try_parse(tenant).ok()?),
-            events,
-        })
+        let events = ids.split(',').map(|id| Uuid::try_parse(id).ok().map(EventId)).collect::<Option<Vec<_>>>()?;
+        Some(Announcement { tenant: TenantId(Uuid::try_parse(tenant).ok()?), events })
     }
 }
 
@@ -97,20 +91,14 @@ impl Bus {
     /// An in-process bus. `capacity` announcements are buffered per subscriber;
     /// one that falls further behind is told so and closed.
     pub fn new(capacity: usize) -> Self {
-        Self {
-            tx: broadcast::channel(capacity.max(1)).0,
-            mode: Mode::InProcess,
-        }
+        Self { tx: broadcast::channel(capacity.max(1)).0, mode: Mode::InProcess }
     }
 
     /// A bus fed by `LISTEN` on PostgreSQL at `url`; listening has begun when this returns.
     pub async fn listen_postgres(url: &str, capacity: usize) -> Result<Self, sea_orm::sqlx::Error> {
         let mut listener = PgListener::connect(url).await?;
         listener.listen(CHANNEL).await?;
-        let bus = Self {
-            tx: broadcast::channel(capacity.max(1)).0,
-            mode: Mode::Postgres,
-        };
+        let bus = Self { tx: broadcast::channel(capacity.max(1)).0, mode: Mode::Postgres };
         // Weak, so the task ends once the bus is gone (at the next notification).
         let weak = bus.tx.downgrade();
         tokio::spawn(async move {
@@ -121,10 +109,9 @@ impl Bus {
                             let Some(tx) = weak.upgrade() else { break };
                             let _ = tx.send(Arc::new(notice));
                         }
-                        None => tracing::warn!(
-                            payload = notification.payload(),
-                            "ignoring a malformed event announcement"
-                        ),
+                        None => {
+                            tracing::warn!(payload = notification.payload(), "ignoring a malformed event announcement")
+                        }
                     },
                     // Reconnects on the next call; notifications sent meanwhile are lost.
                     Ok(None) => tracing::warn!("event listener lost its connection; reconnecting"),
@@ -141,10 +128,7 @@ impl Bus {
     /// Announces committed events in process (PostgreSQL announces them itself).
     pub fn publish(&self, tenant: TenantId, events: &[EventId]) {
         if self.mode == Mode::InProcess && !events.is_empty() {
-            let _ = self.tx.send(Arc::new(Notice::Events(Announcement {
-                tenant,
-                events: events.to_vec(),
-            })));
+            let _ = self.tx.send(Arc::new(Notice::Events(Announcement { tenant, events: events.to_vec() })));
         }
     }
 

@@ -14,11 +14,7 @@ use crate::metrics::Metrics;
 use crate::store::{Store, keys, redact_url, tenants};
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "auditgraph",
-    version,
-    about = "An audit-log server with a GraphQL API, on SQLite or PostgreSQL"
-)]
+#[command(name = "auditgraph", version, about = "An audit-log server with a GraphQL API, on SQLite or PostgreSQL")]
 pub struct Cli {
     #[command(flatten)]
     pub db: DatabaseArgs,
@@ -183,14 +179,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             println!("{:<36} {:<14} {:<40} {:<8} NAME", "ID", "PREFIX", "SCOPES", "STATE");
             for k in keys::list(store.db(), TenantId(tenant.id)).await? {
                 let state = if k.revoked_at.is_some() { "revoked" } else { "active" };
-                println!(
-                    "{:<36} {:<14} {:<40} {:<8} {}",
-                    ApiKeyId(k.id),
-                    k.prefix,
-                    k.scopes,
-                    state,
-                    k.name
-                );
+                println!("{:<36} {:<14} {:<40} {:<8} {}", ApiKeyId(k.id), k.prefix, k.scopes, state, k.name);
             }
         }
         Command::Key(KeyCommand::Revoke { id }) => {

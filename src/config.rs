@@ -128,12 +128,7 @@ impl ServeSettings {
         Self {
             db: db.settings(),
             listen: serve.listen,
-            cors_origins: serve
-                .cors_origins
-                .iter()
-                .map(|o| o.trim().to_string())
-                .filter(|o| !o.is_empty())
-                .collect(),
+            cors_origins: serve.cors_origins.iter().map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect(),
             limits: Limits {
                 depth: serve.max_depth,
                 complexity: serve.max_complexity,
@@ -153,14 +148,8 @@ impl ServeSettings {
 
     /// Defaults for `url`, listening on a free loopback port (tests, tools).
     pub fn for_url(url: &str) -> Self {
-        let db = DatabaseArgs {
-            database_url: url.to_string(),
-            db_pool_size: 8,
-        };
-        let serve = ServeArgs {
-            listen: "127.0.0.1:0".parse().expect("valid address"),
-            ..ServeArgs::default()
-        };
+        let db = DatabaseArgs { database_url: url.to_string(), db_pool_size: 8 };
+        let serve = ServeArgs { listen: "127.0.0.1:0".parse().expect("valid address"), ..ServeArgs::default() };
         Self::new(&db, &serve)
     }
 }

@@ -13,7 +13,7 @@ use crate::domain::event::{ActorSpec, ActorType, FieldChange, NewEvent, Outcome,
 use crate::domain::ids::TenantId;
 use crate::domain::scope::{Scope, Scopes};
 use crate::error::Result;
-use crate::store::{Store, events, tenants};
+use crate::store::{Store, tenants};
 
 /// One kind of event: its action, what it targets, what else it involves, which
 /// service emits it and the HTTP route that causes it (if any).
@@ -32,45 +32,15 @@ const fn t(
     service: &'static str,
     route: Option<(&'static str, &'static str)>,
 ) -> Template {
-    Template {
-        action,
-        resource,
-        related,
-        service,
-        route,
-    }
+    Template { action, resource, related, service, route }
 }
 
 const TEMPLATES: &[Template] = &[
     // Workspace lifecycle (reference 000).
-    t(
-        "workspace.create",
-        "workspace",
-        &[],
-        "workspaces",
-        Some(("POST", "/v1/workspaces")),
-    ),
-    t(
-        "workspace.delete",
-        "workspace",
-        &[],
-        "workspaces",
-        Some(("DELETE", "/v1/workspaces/{id}")),
-    ),
-    t(
-        "workspace.name.update",
-        "workspace",
-        &[],
-        "workspaces",
-        Some(("PATCH", "/v1/workspaces/{id}")),
-    ),
-    t(
-        "workspace.template.update",
-        "workspace",
-        &[],
-        "workspaces",
-        Some(("PATCH", "/v1/workspaces/{id}/template")),
-    ),
+    t("workspace.create", "workspace", &[], "workspaces", Some(("POST", "/v1/workspaces"))),
+    t("workspace.delete", "workspace", &[], "workspaces", Some(("DELETE", "/v1/workspaces/{id}"))),
+    t("workspace.name.update", "workspace", &[], "workspaces", Some(("PATCH", "/v1/workspaces/{id}"))),
+    t("workspace.template.update", "workspace", &[], "workspaces", Some(("PATCH", "/v1/workspaces/{id}/template"))),
     t(
         "workspace.snapshot.create",
         "snapshot",
@@ -85,229 +55,43 @@ const TEMPLATES: &[Template] = &[
         "workspaces",
         Some(("POST", "/v1/snapshots/{id}/restore")),
     ),
-    t(
-        "workspace.snapshot.delete",
-        "snapshot",
-        &["workspace"],
-        "workspaces",
-        Some(("DELETE", "/v1/snapshots/{id}")),
-    ),
-    t(
-        "session.create",
-        "session",
-        &["workspace"],
-        "sessions",
-        Some(("POST", "/v1/sessions")),
-    ),
-    t(
-        "session.terminate",
-        "session",
-        &["workspace"],
-        "sessions",
-        Some(("DELETE", "/v1/sessions/{id}")),
-    ),
-    t(
-        "session.exec",
-        "session",
-        &["workspace", "vm"],
-        "sessions",
-        Some(("POST", "/v1/sessions/{id}/exec")),
-    ),
+    t("workspace.snapshot.delete", "snapshot", &["workspace"], "workspaces", Some(("DELETE", "/v1/snapshots/{id}"))),
+    t("session.create", "session", &["workspace"], "sessions", Some(("POST", "/v1/sessions"))),
+    t("session.terminate", "session", &["workspace"], "sessions", Some(("DELETE", "/v1/sessions/{id}"))),
+    t("session.exec", "session", &["workspace", "vm"], "sessions", Some(("POST", "/v1/sessions/{id}/exec"))),
     t("api_key.create", "api_key", &[], "auth", Some(("POST", "/v1/api-keys"))),
-    t(
-        "api_key.revoke",
-        "api_key",
-        &[],
-        "auth",
-        Some(("DELETE", "/v1/api-keys/{id}")),
-    ),
-    t(
-        "billing.account.update",
-        "billing_account",
-        &[],
-        "billing",
-        Some(("PUT", "/v1/billing/account")),
-    ),
-    t(
-        "billing.checkout.create",
-        "checkout",
-        &["billing_account"],
-        "billing",
-        Some(("POST", "/v1/billing/checkout")),
-    ),
+    t("api_key.revoke", "api_key", &[], "auth", Some(("DELETE", "/v1/api-keys/{id}"))),
+    t("billing.account.update", "billing_account", &[], "billing", Some(("PUT", "/v1/billing/account"))),
+    t("billing.checkout.create", "checkout", &["billing_account"], "billing", Some(("POST", "/v1/billing/checkout"))),
     // Request-level VM events (reference 001).
-    t(
-        "vm.start",
-        "vm",
-        &["session"],
-        "compute",
-        Some(("POST", "/v1/vms/{id}/start")),
-    ),
-    t(
-        "vm.stop",
-        "vm",
-        &["session"],
-        "compute",
-        Some(("POST", "/v1/vms/{id}/stop")),
-    ),
+    t("vm.start", "vm", &["session"], "compute", Some(("POST", "/v1/vms/{id}/start"))),
+    t("vm.stop", "vm", &["session"], "compute", Some(("POST", "/v1/vms/{id}/stop"))),
     t("task.run", "task", &["vm", "session"], "workers", None),
     // Operator actions (reference 002).
-    t(
-        "incident.acknowledge",
-        "incident",
-        &[],
-        "operator",
-        Some(("POST", "/api/v1/incidents/{id}/ack")),
-    ),
-    t(
-        "incident.snooze",
-        "incident",
-        &[],
-        "operator",
-        Some(("POST", "/api/v1/incidents/{id}/snooze")),
-    ),
-    t(
-        "approval.approve",
-        "approval",
-        &["incident"],
-        "operator",
-        Some(("POST", "/api/v1/approvals/{id}/approve")),
-    ),
-    t(
-        "approval.reject",
-        "approval",
-        &["incident"],
-        "operator",
-        Some(("POST", "/api/v1/approvals/{id}/reject")),
-    ),
-    t(
-        "runbook.create",
-        "runbook",
-        &[],
-        "operator",
-        Some(("POST", "/api/v1/runbooks")),
-    ),
-    t(
-        "runbook.update",
-        "runbook",
-        &[],
-        "operator",
-        Some(("PUT", "/api/v1/runbooks/{id}")),
-    ),
-    t(
-        "remediation.execute",
-        "remediation",
-        &["incident", "runbook"],
-        "operator",
-        None,
-    ),
-    t(
-        "config.update",
-        "config",
-        &[],
-        "operator",
-        Some(("PUT", "/api/v1/config")),
-    ),
+    t("incident.acknowledge", "incident", &[], "operator", Some(("POST", "/api/v1/incidents/{id}/ack"))),
+    t("incident.snooze", "incident", &[], "operator", Some(("POST", "/api/v1/incidents/{id}/snooze"))),
+    t("approval.approve", "approval", &["incident"], "operator", Some(("POST", "/api/v1/approvals/{id}/approve"))),
+    t("approval.reject", "approval", &["incident"], "operator", Some(("POST", "/api/v1/approvals/{id}/reject"))),
+    t("runbook.create", "runbook", &[], "operator", Some(("POST", "/api/v1/runbooks"))),
+    t("runbook.update", "runbook", &[], "operator", Some(("PUT", "/api/v1/runbooks/{id}"))),
+    t("remediation.execute", "remediation", &["incident", "runbook"], "operator", None),
+    t("config.update", "config", &[], "operator", Some(("PUT", "/api/v1/config"))),
     // Tenant audit log (reference 003).
-    t(
-        "sandbox.created",
-        "sandbox",
-        &[],
-        "sandboxes",
-        Some(("POST", "/api/v1/sandboxes")),
-    ),
-    t(
-        "sandbox.destroyed",
-        "sandbox",
-        &[],
-        "sandboxes",
-        Some(("DELETE", "/api/v1/sandboxes/{id}")),
-    ),
-    t(
-        "sandbox.exec",
-        "sandbox",
-        &[],
-        "sandboxes",
-        Some(("POST", "/api/v1/sandboxes/{id}/exec")),
-    ),
-    t(
-        "computer.created",
-        "computer",
-        &[],
-        "computers",
-        Some(("POST", "/api/v1/computers")),
-    ),
-    t(
-        "computer.stopped",
-        "computer",
-        &[],
-        "computers",
-        Some(("POST", "/api/v1/computers/{id}/stop")),
-    ),
-    t(
-        "webhook.created",
-        "webhook",
-        &[],
-        "webhooks",
-        Some(("POST", "/api/v1/webhooks")),
-    ),
-    t(
-        "settings.updated",
-        "settings",
-        &[],
-        "tenants",
-        Some(("PATCH", "/api/v1/settings")),
-    ),
+    t("sandbox.created", "sandbox", &[], "sandboxes", Some(("POST", "/api/v1/sandboxes"))),
+    t("sandbox.destroyed", "sandbox", &[], "sandboxes", Some(("DELETE", "/api/v1/sandboxes/{id}"))),
+    t("sandbox.exec", "sandbox", &[], "sandboxes", Some(("POST", "/api/v1/sandboxes/{id}/exec"))),
+    t("computer.created", "computer", &[], "computers", Some(("POST", "/api/v1/computers"))),
+    t("computer.stopped", "computer", &[], "computers", Some(("POST", "/api/v1/computers/{id}/stop"))),
+    t("webhook.created", "webhook", &[], "webhooks", Some(("POST", "/api/v1/webhooks"))),
+    t("settings.updated", "settings", &[], "tenants", Some(("PATCH", "/api/v1/settings"))),
     // Service audit events (reference 004).
-    t(
-        "users.auth.login",
-        "user",
-        &[],
-        "users",
-        Some(("POST", "/api/v1/auth/login")),
-    ),
-    t(
-        "users.auth.refresh",
-        "user",
-        &[],
-        "users",
-        Some(("POST", "/api/v1/auth/refresh")),
-    ),
-    t(
-        "users.password_reset.request",
-        "user",
-        &[],
-        "users",
-        Some(("POST", "/api/v1/password-reset")),
-    ),
-    t(
-        "accounts.account.create",
-        "account",
-        &[],
-        "accounts",
-        Some(("POST", "/api/v1/accounts")),
-    ),
-    t(
-        "accounts.money.deposit",
-        "account",
-        &[],
-        "accounts",
-        Some(("POST", "/api/v1/accounts/{id}/deposits")),
-    ),
-    t(
-        "accounts.money.transfer",
-        "account",
-        &["account"],
-        "accounts",
-        Some(("POST", "/api/v1/transfers")),
-    ),
-    t(
-        "ledger.transaction.post",
-        "ledger_transaction",
-        &["account"],
-        "ledger",
-        None,
-    ),
+    t("users.auth.login", "user", &[], "users", Some(("POST", "/api/v1/auth/login"))),
+    t("users.auth.refresh", "user", &[], "users", Some(("POST", "/api/v1/auth/refresh"))),
+    t("users.password_reset.request", "user", &[], "users", Some(("POST", "/api/v1/password-reset"))),
+    t("accounts.account.create", "account", &[], "accounts", Some(("POST", "/api/v1/accounts"))),
+    t("accounts.money.deposit", "account", &[], "accounts", Some(("POST", "/api/v1/accounts/{id}/deposits"))),
+    t("accounts.money.transfer", "account", &["account"], "accounts", Some(("POST", "/api/v1/transfers"))),
+    t("ledger.transaction.post", "ledger_transaction", &["account"], "ledger", None),
 ];
 
 const FIRST: &[&str] = &[
@@ -364,6 +148,61 @@ const FAILURES: &[(&str, i32)] = &[
     ("internal error while provisioning", 500),
 ];
 
+/// Actor `n` of the sample pool: the same every time it is drawn.
+fn actor_spec(n: usize) -> ActorSpec {
+    let kind = match n % 20 {
+        0 => ActorType::ServiceAccount,
+        1 => ActorType::ApiKey,
+        2 => ActorType::InternalService,
+        3 if n % 60 == 3 => ActorType::System,
+        _ => ActorType::User,
+    };
+    let first = FIRST[n % FIRST.len()];
+    let last = LAST[(n / FIRST.len()) % LAST.len()];
+    match kind {
+        ActorType::User => ActorSpec {
+            kind,
+            external_id: format!("{}", 1000 + n),
+            display_name: Some(format!("{first} {last}")),
+            email: Some(format!("{}.{}{}@example.com", first.to_lowercase(), last.to_lowercase().replace('-', ""), n)),
+            roles: Some(vec![ROLES[n % ROLES.len()].to_string()]),
+        },
+        ActorType::System => ActorSpec {
+            kind,
+            external_id: "scheduler".into(),
+            display_name: Some("Scheduler".into()),
+            email: None,
+            roles: Some(vec!["system".into()]),
+        },
+        _ => ActorSpec {
+            kind,
+            external_id: format!("{}-{n}", kind.as_str().to_lowercase().replace('_', "-")),
+            display_name: Some(format!("{} {n}", ["deploy-bot", "ci-runner", "billing-sync", "backup-agent"][n % 4])),
+            email: None,
+            roles: Some(vec!["service".into()]),
+        },
+    }
+}
+
+/// Resource `n` of kind `kind` in the sample pool.
+fn resource_spec(kind: &str, n: usize) -> ResourceSpec {
+    let short: String = kind.split('_').map(|w| &w[..1]).collect();
+    ResourceSpec {
+        kind: kind.to_string(),
+        external_id: format!("{short}_{n:06}"),
+        name: Some(format!("{} {n}", kind.replace('_', " "))),
+    }
+}
+
+/// Every resource kind the templates name.
+fn resource_kinds() -> Vec<&'static str> {
+    let mut kinds: Vec<&str> =
+        TEMPLATES.iter().flat_map(|t| std::iter::once(t.resource).chain(t.related.iter().copied())).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    kinds
+}
+
 /// Draws sample events for one tenant.
 pub struct Generator {
     rng: StdRng,
@@ -393,57 +232,26 @@ impl Generator {
 
     fn actor(&mut self) -> ActorSpec {
         // A few actors do most things, as in real logs.
-        let n = (self.rng.random::<f64>().powi(2) * self.actors as f64) as usize;
-        let kind = match n % 20 {
-            0 => ActorType::ServiceAccount,
-            1 => ActorType::ApiKey,
-            2 => ActorType::InternalService,
-            3 if n % 60 == 3 => ActorType::System,
-            _ => ActorType::User,
-        };
-        let first = FIRST[n % FIRST.len()];
-        let last = LAST[(n / FIRST.len()) % LAST.len()];
-        match kind {
-            ActorType::User => ActorSpec {
-                kind,
-                external_id: format!("{}", 1000 + n),
-                display_name: Some(format!("{first} {last}")),
-                email: Some(format!(
-                    "{}.{}{}@example.com",
-                    first.to_lowercase(),
-                    last.to_lowercase().replace('-', ""),
-                    n
-                )),
-                roles: Some(vec![ROLES[n % ROLES.len()].to_string()]),
-            },
-            ActorType::System => ActorSpec {
-                kind,
-                external_id: "scheduler".into(),
-                display_name: Some("Scheduler".into()),
-                email: None,
-                roles: Some(vec!["system".into()]),
-            },
-            _ => ActorSpec {
-                kind,
-                external_id: format!("{}-{n}", kind.as_str().to_lowercase().replace('_', "-")),
-                display_name: Some(format!(
-                    "{} {n}",
-                    ["deploy-bot", "ci-runner", "billing-sync", "backup-agent"][n % 4]
-                )),
-                email: None,
-                roles: Some(vec!["service".into()]),
-            },
-        }
+        actor_spec((self.rng.random::<f64>().powi(2) * self.actors as f64) as usize)
+    }
+
+    /// Resources per kind: the pool holds `resources` in all.
+    fn per_kind(&self) -> usize {
+        (self.resources / resource_kinds().len()).max(1)
     }
 
     fn resource(&mut self, kind: &str) -> ResourceSpec {
-        let n = (self.rng.random::<f64>().powi(2) * self.resources as f64) as usize;
-        let short: String = kind.split('_').map(|w| &w[..1]).collect();
-        ResourceSpec {
-            kind: kind.to_string(),
-            external_id: format!("{short}_{n:06}"),
-            name: Some(format!("{} {n}", kind.replace('_', " "))),
-        }
+        resource_spec(kind, (self.rng.random::<f64>().powi(2) * self.per_kind() as f64) as usize)
+    }
+
+    /// Every actor and resource these events can name, so a bulk load can
+    /// create them before the events that reference them.
+    pub fn pools(&self) -> (Vec<ActorSpec>, Vec<ResourceSpec>) {
+        let actors = (0..self.actors).map(actor_spec).collect();
+        let per_kind = self.per_kind();
+        let resources =
+            resource_kinds().into_iter().flat_map(|k| (0..per_kind).map(move |n| resource_spec(k, n))).collect();
+        (actors, resources)
     }
 
     /// The next sample event.
@@ -468,14 +276,7 @@ impl Generator {
             let (m, s) = self.pick(FAILURES);
             (Some(m.to_string()), s)
         } else {
-            (
-                None,
-                if tpl.action.ends_with("create") || tpl.action.ends_with("created") {
-                    201
-                } else {
-                    200
-                },
-            )
+            (None, if tpl.action.ends_with("create") || tpl.action.ends_with("created") { 201 } else { 200 })
         };
         let occurred_at =
             self.end - Duration::microseconds(self.rng.random_range(0..self.span.num_microseconds().unwrap_or(1)));
@@ -506,26 +307,15 @@ impl Generator {
             }),
             user_agent: Some(self.pick(AGENTS).to_string()),
         });
-        let environment = if self.rng.random_bool(0.7) {
-            "production"
-        } else {
-            "sandbox"
-        };
+        let environment = if self.rng.random_bool(0.7) { "production" } else { "sandbox" };
         let mut metadata = serde_json::Map::new();
         match tpl.service {
             "compute" | "workers" => {
                 metadata.insert(
                     "node_ip".into(),
-                    json!(format!(
-                        "10.8.{}.{}",
-                        self.rng.random_range(0..8),
-                        self.rng.random_range(1..255)
-                    )),
+                    json!(format!("10.8.{}.{}", self.rng.random_range(0..8), self.rng.random_range(1..255))),
                 );
-                metadata.insert(
-                    "worker_id".into(),
-                    json!(format!("worker-{}", self.rng.random_range(1..32))),
-                );
+                metadata.insert("worker_id".into(), json!(format!("worker-{}", self.rng.random_range(1..32))));
                 metadata.insert("task_id".into(), json!(self.rng.random_range(1000..99999)));
             }
             "accounts" | "ledger" => {
@@ -534,10 +324,7 @@ impl Generator {
             }
             "operator" => {
                 metadata.insert("namespace".into(), json!(environment));
-                metadata.insert(
-                    "comment".into(),
-                    json!("Investigating memory growth in payment-service"),
-                );
+                metadata.insert("comment".into(), json!("Investigating memory growth in payment-service"));
             }
             _ => {
                 metadata.insert("plan".into(), json!(self.pick(&["free", "team", "enterprise"])));
@@ -553,10 +340,7 @@ impl Generator {
             Vec::new()
         };
         let reason = (tpl.action.contains("delete") || tpl.action.contains("revoke") || tpl.action.contains("reject"))
-            .then(|| {
-                self.pick(&["requested by owner", "security review", "cost reduction", "duplicate"])
-                    .to_string()
-            });
+            .then(|| self.pick(&["requested by owner", "security review", "cost reduction", "duplicate"]).to_string());
         NewEvent {
             action: tpl.action.to_string(),
             outcome: if failed { Outcome::Failure } else { Outcome::Success },
@@ -619,16 +403,6 @@ pub async fn prepare(store: &Store, events_wanted: usize) -> Result<String> {
     )
     .await?;
     Ok(secret)
-}
-
-/// Records `n` generated events for `tenant` in batches (used by `seed`).
-pub async fn record_generated(store: &Store, tenant: TenantId, generator: &mut Generator, n: usize) -> Result<()> {
-    let batch = (0..n).map(|_| generator.event()).collect();
-    let _gate = store.write_gate().await;
-    let txn = sea_orm::TransactionTrait::begin(store.db()).await?;
-    events::record_in(&txn, tenant, batch, crate::domain::now()).await?;
-    txn.commit().await?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -33,10 +33,7 @@ pub enum Error {
 
 impl Error {
     pub fn bad_input(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::BadInput {
-            path: path.into(),
-            message: message.into(),
-        }
+        Self::BadInput { path: path.into(), message: message.into() }
     }
 
     pub fn internal(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {

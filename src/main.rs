@@ -7,14 +7,17 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use auditgraph::cli::{self, Cli, LogFormat};
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_tracing(
-        cli.log_format,
-        matches!(cli.command, cli::Command::Serve(_) | cli::Command::Demo { .. }),
-    );
-    match cli::run(cli).await {
+    init_tracing(cli.log_format, matches!(cli.command, cli::Command::Serve(_) | cli::Command::Demo { .. }));
+    // Roomier stacks than the default 2 MiB: parsers and input coercion recurse
+    // (inputs are bounded long before that, but a margin costs nothing).
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_stack_size(8 << 20).build();
+    let result = match runtime {
+        Ok(runtime) => runtime.block_on(cli::run(cli)),
+        Err(err) => Err(cli::CliError::Io(err)),
+    };
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");
@@ -27,17 +30,11 @@ async fn main() -> std::process::ExitCode {
 fn init_tracing(format: LogFormat, serving: bool) {
     use tracing_subscriber::EnvFilter;
     // PostgreSQL's notices ("relation already exists, skipping") are not news.
-    let default = if serving {
-        "info,sqlx::postgres::notice=warn"
-    } else {
-        "warn"
-    };
+    let default = if serving { "info,sqlx::postgres::notice=warn" } else { "warn" };
     let filter = EnvFilter::try_from_env("AUDITGRAPH_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).init(),

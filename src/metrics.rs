@@ -98,10 +98,7 @@ impl Metrics {
             "# HELP auditgraph_graphql_requests_total GraphQL requests by operation type and outcome.\n# TYPE auditgraph_graphql_requests_total counter"
         );
         for ((op, outcome), n) in self.requests.lock().unwrap().iter() {
-            let _ = writeln!(
-                out,
-                "auditgraph_graphql_requests_total{{operation=\"{op}\",outcome=\"{outcome}\"}} {n}"
-            );
+            let _ = writeln!(out, "auditgraph_graphql_requests_total{{operation=\"{op}\",outcome=\"{outcome}\"}} {n}");
         }
         let _ = writeln!(
             out,
@@ -114,16 +111,9 @@ impl Metrics {
             "# HELP auditgraph_graphql_request_duration_seconds GraphQL request latency.\n# TYPE auditgraph_graphql_request_duration_seconds histogram"
         );
         for (n, bound) in h.buckets.iter().zip(LATENCY_BUCKETS) {
-            let _ = writeln!(
-                out,
-                "auditgraph_graphql_request_duration_seconds_bucket{{le=\"{bound}\"}} {n}"
-            );
+            let _ = writeln!(out, "auditgraph_graphql_request_duration_seconds_bucket{{le=\"{bound}\"}} {n}");
         }
-        let _ = writeln!(
-            out,
-            "auditgraph_graphql_request_duration_seconds_bucket{{le=\"+Inf\"}} {}",
-            h.count
-        );
+        let _ = writeln!(out, "auditgraph_graphql_request_duration_seconds_bucket{{le=\"+Inf\"}} {}", h.count);
         let _ = writeln!(
             out,
             "auditgraph_graphql_request_duration_seconds_sum {}\nauditgraph_graphql_request_duration_seconds_count {}",

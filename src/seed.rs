@@ -3,10 +3,11 @@
 use std::time::Instant;
 
 use clap::Args;
+use futures_util::StreamExt;
 
 use crate::admin::{self, Acting};
 use crate::bus::Bus;
-use crate::demo::{Generator, record_generated};
+use crate::demo::Generator;
 use crate::domain::ids::TenantId;
 use crate::error::Result;
 use crate::store::Store;
@@ -28,6 +29,9 @@ pub struct SeedArgs {
     /// Days the events span, ending now.
     #[arg(long, env = "AUDITGRAPH_SEED_DAYS", default_value_t = 90)]
     pub days: i64,
+    /// Batches stored at once.
+    #[arg(long, env = "AUDITGRAPH_SEED_WRITERS", default_value_t = 4)]
+    pub writers: usize,
     /// Events per transaction.
     #[arg(long, env = "AUDITGRAPH_SEED_BATCH", default_value_t = 1_000)]
     pub batch: usize,
@@ -37,10 +41,7 @@ pub struct SeedArgs {
 pub fn split(total: usize, tenants: usize) -> Vec<usize> {
     let weights: Vec<f64> = (1..=tenants.max(1)).map(|i| 1.0 / i as f64).collect();
     let sum: f64 = weights.iter().sum();
-    let mut counts: Vec<usize> = weights
-        .iter()
-        .map(|w| (total as f64 * w / sum).floor() as usize)
-        .collect();
+    let mut counts: Vec<usize> = weights.iter().map(|w| (total as f64 * w / sum).floor() as usize).collect();
     let short = total - counts.iter().sum::<usize>();
     counts[0] += short;
     counts
@@ -55,21 +56,23 @@ pub async fn run(store: &Store, args: &SeedArgs) -> Result<()> {
     let end = crate::domain::now();
     for (i, count) in counts.iter().enumerate() {
         let slug = format!("seed-{}", i + 1);
-        let tenant = admin::create_tenant(
-            store,
-            &bus,
-            &slug,
-            Some(&format!("Seed tenant {}", i + 1)),
-            Acting::System,
-        )
-        .await?;
+        let tenant =
+            admin::create_tenant(store, &bus, &slug, Some(&format!("Seed tenant {}", i + 1)), Acting::System).await?;
         let mut generator = Generator::new(1_000 + i as u64, args.actors, args.resources, args.days, end);
-        let mut left = *count;
-        while left > 0 {
-            let n = left.min(batch);
-            record_generated(store, TenantId(tenant.id), &mut generator, n).await?;
-            left -= n;
-            done += n;
+        let (actors, resources) = generator.pools();
+        store.create_identities(TenantId(tenant.id), &actors, &resources).await?;
+        // Batches are drawn in order (the data is deterministic) and stored by
+        // several writers at once, so the database can use every core.
+        let sizes: Vec<usize> = (0..count.div_ceil(batch)).map(|b| batch.min(count - b * batch)).collect();
+        let mut stored = futures_util::stream::iter(sizes)
+            .map(|n| {
+                let events: Vec<_> = (0..n).map(|_| generator.event()).collect();
+                let bus = &bus;
+                async move { store.record_events(TenantId(tenant.id), events, bus).await.map(|_| n) }
+            })
+            .buffer_unordered(args.writers.max(1));
+        while let Some(n) = stored.next().await {
+            done += n?;
             let secs = started.elapsed().as_secs_f64().max(0.001);
             let width = 30;
             let filled = width * done / args.events.max(1);

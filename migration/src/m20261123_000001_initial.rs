@@ -149,11 +149,7 @@ impl MigrationTrait for Migration {
                 .col(timestamp(ApiKey::CreatedAt))
                 .col(ColumnDef::new(ApiKey::RevokedAt).timestamp_with_time_zone())
                 .col(ColumnDef::new(ApiKey::LastUsedAt).timestamp_with_time_zone())
-                .foreign_key(
-                    ForeignKey::create()
-                        .from(ApiKey::Table, ApiKey::TenantId)
-                        .to(Tenant::Table, Tenant::Id),
-                )
+                .foreign_key(ForeignKey::create().from(ApiKey::Table, ApiKey::TenantId).to(Tenant::Table, Tenant::Id))
                 .to_owned(),
         )
         .await?;
@@ -179,11 +175,7 @@ impl MigrationTrait for Migration {
                 .col(ColumnDef::new(Actor::Roles).json_binary())
                 .col(timestamp(Actor::CreatedAt))
                 .col(timestamp(Actor::UpdatedAt))
-                .foreign_key(
-                    ForeignKey::create()
-                        .from(Actor::Table, Actor::TenantId)
-                        .to(Tenant::Table, Tenant::Id),
-                )
+                .foreign_key(ForeignKey::create().from(Actor::Table, Actor::TenantId).to(Tenant::Table, Tenant::Id))
                 .to_owned(),
         )
         .await?;
@@ -228,9 +220,7 @@ impl MigrationTrait for Migration {
                 .col(timestamp(Resource::CreatedAt))
                 .col(timestamp(Resource::UpdatedAt))
                 .foreign_key(
-                    ForeignKey::create()
-                        .from(Resource::Table, Resource::TenantId)
-                        .to(Tenant::Table, Tenant::Id),
+                    ForeignKey::create().from(Resource::Table, Resource::TenantId).to(Tenant::Table, Tenant::Id),
                 )
                 .to_owned(),
         )
@@ -301,10 +291,7 @@ impl MigrationTrait for Migration {
             ("ix_event_action", vec![AuditEvent::Action, AuditEvent::OccurredAt]),
             ("ix_event_category", vec![AuditEvent::Category, AuditEvent::OccurredAt]),
             ("ix_event_actor", vec![AuditEvent::ActorId, AuditEvent::OccurredAt]),
-            (
-                "ix_event_resource",
-                vec![AuditEvent::ResourceId, AuditEvent::OccurredAt],
-            ),
+            ("ix_event_resource", vec![AuditEvent::ResourceId, AuditEvent::OccurredAt]),
             ("ix_event_correlation", vec![AuditEvent::CorrelationId]),
             ("ix_event_request", vec![AuditEvent::RequestId]),
         ] {

@@ -40,11 +40,7 @@ pub struct EventOrder {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cursor {
     /// After or before this event, in this ordering.
-    Event {
-        order: EventOrder,
-        at: DateTime<Utc>,
-        id: Uuid,
-    },
+    Event { order: EventOrder, at: DateTime<Utc>, id: Uuid },
     /// Actors, by ID.
     Actor(Uuid),
     /// Resources, by ID.
@@ -52,6 +48,8 @@ pub enum Cursor {
 }
 
 const VERSION: u8 = 1;
+/// 9999-12-31T23:59:59.999999Z, the last instant a cursor may hold.
+const MAX_MICROS: i64 = 253_402_300_799_999_999;
 
 impl Cursor {
     pub fn encode(&self) -> String {
@@ -104,12 +102,12 @@ impl Cursor {
                     _ => return None,
                 };
                 let micros = i64::from_be_bytes(rest[2..10].try_into().ok()?);
+                // Our cursors hold instants of stored events: 1970 to year 9999.
+                if !(0..=MAX_MICROS).contains(&micros) {
+                    return None;
+                }
                 let at = DateTime::from_timestamp_micros(micros)?;
-                Some(Cursor::Event {
-                    order: EventOrder { field, direction },
-                    at,
-                    id: uuid(&rest[10..])?,
-                })
+                Some(Cursor::Event { order: EventOrder { field, direction }, at, id: uuid(&rest[10..])? })
             }
             (2, 16) => Some(Cursor::Actor(uuid(rest)?)),
             (3, 16) => Some(Cursor::Resource(uuid(rest)?)),
@@ -135,9 +133,7 @@ impl Cursor {
 }
 
 pub fn bad_cursor(path: &str) -> Error {
-    Error::BadCursor(format!(
-        "{path}: not a valid cursor; pass a cursor exactly as a previous page returned it"
-    ))
+    Error::BadCursor(format!("{path}: not a valid cursor; pass a cursor exactly as a previous page returned it"))
 }
 
 #[cfg(test)]
@@ -146,36 +142,20 @@ mod tests {
 
     #[test]
     fn round_trips_and_binds_the_ordering() {
-        let order = EventOrder {
-            field: OrderField::ReceivedAt,
-            direction: SortDirection::Asc,
-        };
+        let order = EventOrder { field: OrderField::ReceivedAt, direction: SortDirection::Asc };
         let at = DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap();
         let id = Uuid::now_v7();
         let text = Cursor::Event { order, at, id }.encode();
         assert_eq!(Cursor::decode_event(&text, order, "after").unwrap(), (at, id));
         let other = EventOrder::default();
-        assert!(matches!(
-            Cursor::decode_event(&text, other, "after"),
-            Err(Error::BadCursor(_))
-        ));
+        assert!(matches!(Cursor::decode_event(&text, other, "after"), Err(Error::BadCursor(_))));
         assert_eq!(Cursor::decode(&Cursor::Actor(id).encode()), Some(Cursor::Actor(id)));
     }
 
     #[test]
     fn refuses_garbage() {
-        for bad in [
-            "",
-            "x",
-            "!!!",
-            "AQ",
-            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-            &Cursor::Actor(Uuid::nil()).encode(),
-        ] {
-            assert!(
-                Cursor::decode_event(bad, EventOrder::default(), "after").is_err(),
-                "{bad}"
-            );
+        for bad in ["", "x", "!!!", "AQ", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &Cursor::Actor(Uuid::nil()).encode()] {
+            assert!(Cursor::decode_event(bad, EventOrder::default(), "after").is_err(), "{bad}");
         }
     }
 }

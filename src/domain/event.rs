@@ -247,10 +247,7 @@ pub mod check {
 
     pub fn count<T>(path: &str, items: &[T], max: usize, what: &str) -> Result<()> {
         if items.len() > max {
-            return Err(Error::bad_input(
-                path,
-                format!("at most {max} {what} are allowed (got {})", items.len()),
-            ));
+            return Err(Error::bad_input(path, format!("at most {max} {what} are allowed (got {})", items.len())));
         }
         Ok(())
     }
@@ -294,29 +291,20 @@ pub mod check {
 
     pub fn ip_address(path: &str, value: String) -> Result<IpAddr> {
         value.parse().map_err(|_| {
-            Error::bad_input(
-                path,
-                format!("`{}` is not a valid IPv4 or IPv6 address", value.escape_debug()),
-            )
+            Error::bad_input(path, format!("`{}` is not a valid IPv4 or IPv6 address", value.escape_debug()))
         })
     }
 
     pub fn http_status(path: &str, status: i32) -> Result<i32> {
         if !(100..=599).contains(&status) {
-            return Err(Error::bad_input(
-                path,
-                format!("must be an HTTP status from 100 to 599 (got {status})"),
-            ));
+            return Err(Error::bad_input(path, format!("must be an HTTP status from 100 to 599 (got {status})")));
         }
         Ok(status)
     }
 
     pub fn latency_ms(path: &str, ms: f64) -> Result<f64> {
         if !ms.is_finite() || ms < 0.0 {
-            return Err(Error::bad_input(
-                path,
-                "must be a finite number of milliseconds, at least 0",
-            ));
+            return Err(Error::bad_input(path, "must be a finite number of milliseconds, at least 0"));
         }
         Ok(ms)
     }
@@ -332,9 +320,7 @@ mod tests {
         for ok in ["a.b", "workspace.snapshot.create", "api_key.create", "x-y.z_1.2"] {
             assert!(action("a", ok.into()).is_ok(), "{ok}");
         }
-        for bad in [
-            "", "a", "A.b", "1a.b", "a..b", "a.b.", ".a.b", "a.B", "a b.c", "é.b", "a.b\0",
-        ] {
+        for bad in ["", "a", "A.b", "1a.b", "a..b", "a.b.", ".a.b", "a.B", "a b.c", "é.b", "a.b\0"] {
             assert!(action("a", bad.into()).is_err(), "{bad:?}");
         }
         let long = format!("a.{}", "b".repeat(126));
@@ -368,14 +354,8 @@ mod tests {
 
     #[test]
     fn ip_addresses_are_canonical() {
-        assert_eq!(
-            ip_address("ip", "2001:DB8::1".into()).unwrap().to_string(),
-            "2001:db8::1"
-        );
-        assert_eq!(
-            ip_address("ip", "::ffff:10.0.0.1".into()).unwrap().to_string(),
-            "::ffff:10.0.0.1"
-        );
+        assert_eq!(ip_address("ip", "2001:DB8::1".into()).unwrap().to_string(), "2001:db8::1");
+        assert_eq!(ip_address("ip", "::ffff:10.0.0.1".into()).unwrap().to_string(), "::ffff:10.0.0.1");
         assert!(ip_address("ip", "10.0.0.256".into()).is_err());
     }
 }

@@ -128,10 +128,7 @@ impl Budget {
     pub fn condition(&mut self, path: &str) -> Result<()> {
         self.conditions += 1;
         if self.conditions > MAX_CONDITIONS {
-            return Err(Error::bad_input(
-                path,
-                format!("the filter has more than {MAX_CONDITIONS} conditions"),
-            ));
+            return Err(Error::bad_input(path, format!("the filter has more than {MAX_CONDITIONS} conditions")));
         }
         Ok(())
     }

@@ -29,9 +29,7 @@ pub struct PageArgs {
 impl PageArgs {
     /// The page size the arguments ask for, for complexity accounting.
     pub fn cost(first: Option<i32>, last: Option<i32>) -> usize {
-        first
-            .or(last)
-            .map_or(DEFAULT_PAGE_SIZE, |n| n.clamp(0, MAX_PAGE_SIZE as i32) as u64) as usize
+        first.or(last).map_or(DEFAULT_PAGE_SIZE, |n| n.clamp(0, MAX_PAGE_SIZE as i32) as u64) as usize
     }
 
     /// Validates the arguments; `decode` turns a cursor into a key (or `BAD_CURSOR`).
@@ -56,12 +54,7 @@ impl PageArgs {
         };
         let after = self.after.as_deref().map(|c| decode(c, "after")).transpose()?;
         let before = self.before.as_deref().map(|c| decode(c, "before")).transpose()?;
-        Ok(Page {
-            limit,
-            backward,
-            after,
-            before,
-        })
+        Ok(Page { limit, backward, after, before })
     }
 }
 
@@ -87,17 +80,9 @@ impl<K> Page<K> {
         rows.truncate(self.limit as usize);
         if self.backward {
             rows.reverse();
-            PageResult {
-                items: rows,
-                has_next_page: self.before.is_some(),
-                has_previous_page: more,
-            }
+            PageResult { items: rows, has_next_page: self.before.is_some(), has_previous_page: more }
         } else {
-            PageResult {
-                items: rows,
-                has_next_page: more,
-                has_previous_page: self.after.is_some(),
-            }
+            PageResult { items: rows, has_next_page: more, has_previous_page: self.after.is_some() }
         }
     }
 }
@@ -107,13 +92,8 @@ mod tests {
     use super::*;
 
     fn page(first: Option<i32>, last: Option<i32>, after: Option<&str>, before: Option<&str>) -> Result<Page<String>> {
-        PageArgs {
-            first,
-            last,
-            after: after.map(Into::into),
-            before: before.map(Into::into),
-        }
-        .into_page(|c, _| Ok(c.to_string()))
+        PageArgs { first, last, after: after.map(Into::into), before: before.map(Into::into) }
+            .into_page(|c, _| Ok(c.to_string()))
     }
 
     #[test]
@@ -134,25 +114,16 @@ mod tests {
     fn page_info_is_exact_in_the_direction_of_travel() {
         let forward = page(Some(2), None, Some("a"), None).unwrap();
         let r = forward.finish(vec![1, 2, 3]);
-        assert_eq!(
-            (r.items, r.has_next_page, r.has_previous_page),
-            (vec![1, 2], true, true)
-        );
+        assert_eq!((r.items, r.has_next_page, r.has_previous_page), (vec![1, 2], true, true));
         let backward = page(None, Some(2), None, None).unwrap();
         let r = backward.finish(vec![3, 2]);
-        assert_eq!(
-            (r.items, r.has_next_page, r.has_previous_page),
-            (vec![2, 3], false, false)
-        );
+        assert_eq!((r.items, r.has_next_page, r.has_previous_page), (vec![2, 3], false, false));
     }
 
     #[test]
     fn decode_errors_propagate() {
-        let r = PageArgs {
-            after: Some("x".into()),
-            ..Default::default()
-        }
-        .into_page::<()>(|_, path| Err(Error::BadCursor(path.into())));
+        let r = PageArgs { after: Some("x".into()), ..Default::default() }
+            .into_page::<()>(|_, path| Err(Error::BadCursor(path.into())));
         assert!(matches!(r, Err(Error::BadCursor(p)) if p == "after"));
     }
 }

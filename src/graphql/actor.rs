@@ -49,11 +49,7 @@ impl Actor {
 
     /// The roles last recorded.
     async fn roles(&self) -> Vec<String> {
-        self.0
-            .roles
-            .as_ref()
-            .and_then(|r| serde_json::from_value(r.clone()).ok())
-            .unwrap_or_default()
+        self.0.roles.as_ref().and_then(|r| serde_json::from_value(r.clone()).ok()).unwrap_or_default()
     }
 
     /// The events this actor performed.
@@ -69,24 +65,11 @@ impl Actor {
         #[graphql(desc = "Page backward from this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<AuditEventConnection> {
         ctx.require(Scope::AuditRead)?;
-        let mine = Filter::Cond(Condition::Actor(ActorMatch {
-            ids: Some(vec![ActorId(self.0.id)]),
-            ..Default::default()
-        }));
+        let mine =
+            Filter::Cond(Condition::Actor(ActorMatch { ids: Some(vec![ActorId(self.0.id)]), ..Default::default() }));
         let filter = mine.and(filter_arg(filter)?);
-        Ok(events_page(
-            ctx,
-            TenantId(self.0.tenant_id),
-            filter,
-            order_by,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
-        )
-        .await?)
+        Ok(events_page(ctx, TenantId(self.0.tenant_id), filter, order_by, PageArgs { first, after, last, before })
+            .await?)
     }
 }
 

@@ -49,11 +49,9 @@ impl ContextExt for Context<'_> {
     }
 
     fn requester(&self) -> Result<&Requester> {
-        self.data_opt::<Caller>()
-            .and_then(|c| c.0.as_ref())
-            .ok_or(Error::Unauthenticated(
-                "an API key is required: send `Authorization: Bearer <key>` or `X-API-Key: <key>`",
-            ))
+        self.data_opt::<Caller>().and_then(|c| c.0.as_ref()).ok_or(Error::Unauthenticated(
+            "an API key is required: send `Authorization: Bearer <key>` or `X-API-Key: <key>`",
+        ))
     }
 
     fn loaders(&self) -> &Loaders {

@@ -32,10 +32,7 @@ pub struct AuditEventOrder {
 impl From<Option<AuditEventOrder>> for EventOrder {
     fn from(order: Option<AuditEventOrder>) -> Self {
         let order = order.unwrap_or_default();
-        EventOrder {
-            field: order.field,
-            direction: order.direction,
-        }
+        EventOrder { field: order.field, direction: order.direction }
     }
 }
 
@@ -129,26 +126,16 @@ impl AuditEvent {
         if self.0.resource_id.is_none() {
             return Ok(None);
         }
-        let found = ctx
-            .loaders()
-            .event_resources
-            .load_one((self.tenant(), EventId(self.0.id)))
-            .await
-            .map_err(shared)?;
+        let found =
+            ctx.loaders().event_resources.load_one((self.tenant(), EventId(self.0.id))).await.map_err(shared)?;
         Ok(found.and_then(|r| r.primary).map(Resource))
     }
 
     /// Other things involved (session, vm, incident…), in the order recorded.
     async fn related_resources(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Resource>> {
-        let found = ctx
-            .loaders()
-            .event_resources
-            .load_one((self.tenant(), EventId(self.0.id)))
-            .await
-            .map_err(shared)?;
-        Ok(found
-            .map(|r| r.related.into_iter().map(Resource).collect())
-            .unwrap_or_default())
+        let found =
+            ctx.loaders().event_resources.load_one((self.tenant(), EventId(self.0.id))).await.map_err(shared)?;
+        Ok(found.map(|r| r.related.into_iter().map(Resource).collect()).unwrap_or_default())
     }
 
     /// A human-readable description.
@@ -241,7 +228,12 @@ pub async fn events_page(
     };
     let rows = events::page(ctx.store().db(), tenant, &filter, order, &page, detail).await?;
     ctx.loaders().prefetch(&rows.items, &nodes).await.map_err(shared)?;
-    Ok(AuditEventConnection::from_page(rows, |row| events::cursor(row, order), AuditEvent, Count::Events(tenant, filter)))
+    Ok(AuditEventConnection::from_page(
+        rows,
+        |row| events::cursor(row, order),
+        AuditEvent,
+        Count::Events(tenant, filter),
+    ))
 }
 
 /// The optional filter argument, converted.

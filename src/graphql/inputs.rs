@@ -118,36 +118,35 @@ pub struct AuditEventFilter {
     pub not: Option<Box<AuditEventFilter>>,
 }
 
+/// A string a filter compares with: no NUL, and no longer than anything that
+/// can be stored (longer ones could match nothing, and SQLite bounds patterns).
+fn filter_string(path: &str, value: &str) -> Result<()> {
+    check::no_nul(path, value)?;
+    if value.chars().count() > event::MAX_TEXT_CHARS {
+        return Err(Error::bad_input(path, format!("must be at most {} characters long", event::MAX_TEXT_CHARS)));
+    }
+    Ok(())
+}
+
 fn values(budget: &mut Budget, path: &str, list: Vec<String>) -> Result<Vec<String>> {
     budget.condition(path)?;
     if list.len() > MAX_LIST_VALUES {
-        return Err(Error::bad_input(
-            path,
-            format!("at most {MAX_LIST_VALUES} values are allowed"),
-        ));
+        return Err(Error::bad_input(path, format!("at most {MAX_LIST_VALUES} values are allowed")));
     }
     for (i, v) in list.iter().enumerate() {
-        check::no_nul(&format!("{path}.{i}"), v)?;
+        filter_string(&format!("{path}.{i}"), v)?;
     }
     Ok(list)
 }
 
 fn ids<T>(budget: &mut Budget, path: &str, list: Vec<ID>, parse: fn(&str, &str) -> Result<T>) -> Result<Vec<T>> {
     let list = values(budget, path, list.into_iter().map(|id| id.0).collect())?;
-    list.iter()
-        .enumerate()
-        .map(|(i, id)| parse(id, &format!("{path}.{i}")))
-        .collect()
+    list.iter().enumerate().map(|(i, id)| parse(id, &format!("{path}.{i}"))).collect()
 }
 
 impl ActorMatch {
     pub fn into_domain(self, budget: &mut Budget, path: &str) -> Result<filter::ActorMatch> {
-        let ActorMatch {
-            id,
-            kind,
-            external_id,
-            email,
-        } = self;
+        let ActorMatch { id, kind, external_id, email } = self;
         let types = kind
             .map(|t| {
                 budget.condition(&format!("{path}.type"))?;
@@ -155,13 +154,9 @@ impl ActorMatch {
             })
             .transpose()?;
         Ok(filter::ActorMatch {
-            ids: id
-                .map(|l| ids(budget, &format!("{path}.id"), l, ActorId::parse))
-                .transpose()?,
+            ids: id.map(|l| ids(budget, &format!("{path}.id"), l, ActorId::parse)).transpose()?,
             types,
-            external_ids: external_id
-                .map(|l| values(budget, &format!("{path}.externalId"), l))
-                .transpose()?,
+            external_ids: external_id.map(|l| values(budget, &format!("{path}.externalId"), l)).transpose()?,
             emails: email.map(|l| values(budget, &format!("{path}.email"), l)).transpose()?,
         })
     }
@@ -171,13 +166,9 @@ impl ResourceMatch {
     pub fn into_domain(self, budget: &mut Budget, path: &str) -> Result<filter::ResourceMatch> {
         let ResourceMatch { id, kind, external_id } = self;
         Ok(filter::ResourceMatch {
-            ids: id
-                .map(|l| ids(budget, &format!("{path}.id"), l, ResourceId::parse))
-                .transpose()?,
+            ids: id.map(|l| ids(budget, &format!("{path}.id"), l, ResourceId::parse)).transpose()?,
             types: kind.map(|l| values(budget, &format!("{path}.type"), l)).transpose()?,
-            external_ids: external_id
-                .map(|l| values(budget, &format!("{path}.externalId"), l))
-                .transpose()?,
+            external_ids: external_id.map(|l| values(budget, &format!("{path}.externalId"), l)).transpose()?,
         })
     }
 }
@@ -186,29 +177,20 @@ impl StringMatch {
     fn into_conditions(self, field: StrField, budget: &mut Budget, path: &str, out: &mut Vec<Filter>) -> Result<()> {
         let one = |budget: &mut Budget, name: &str, v: String| -> Result<String> {
             budget.condition(&format!("{path}.{name}"))?;
-            check::no_nul(&format!("{path}.{name}"), &v)?;
+            filter_string(&format!("{path}.{name}"), &v)?;
             Ok(v)
         };
         if let Some(v) = self.eq {
             out.push(Filter::Cond(Condition::Str(field, StrTest::Eq(one(budget, "eq", v)?))));
         }
         if let Some(l) = self.is_in {
-            out.push(Filter::Cond(Condition::Str(
-                field,
-                StrTest::In(values(budget, &format!("{path}.in"), l)?),
-            )));
+            out.push(Filter::Cond(Condition::Str(field, StrTest::In(values(budget, &format!("{path}.in"), l)?))));
         }
         if let Some(v) = self.prefix {
-            out.push(Filter::Cond(Condition::Str(
-                field,
-                StrTest::Prefix(one(budget, "prefix", v)?),
-            )));
+            out.push(Filter::Cond(Condition::Str(field, StrTest::Prefix(one(budget, "prefix", v)?))));
         }
         if let Some(l) = self.not_in {
-            out.push(Filter::Cond(Condition::Str(
-                field,
-                StrTest::NotIn(values(budget, &format!("{path}.notIn"), l)?),
-            )));
+            out.push(Filter::Cond(Condition::Str(field, StrTest::NotIn(values(budget, &format!("{path}.notIn"), l)?))));
         }
         Ok(())
     }
@@ -270,18 +252,10 @@ impl AuditEventFilter {
             all.push(Filter::Cond(Condition::RelatedTo(m.into_domain(budget, &path)?)));
         }
         if let Some(r) = self.occurred_at {
-            all.push(cond(
-                budget,
-                "occurredAt",
-                Condition::Time(TimeField::OccurredAt, r.into_domain()),
-            )?);
+            all.push(cond(budget, "occurredAt", Condition::Time(TimeField::OccurredAt, r.into_domain()))?);
         }
         if let Some(r) = self.received_at {
-            all.push(cond(
-                budget,
-                "receivedAt",
-                Condition::Time(TimeField::ReceivedAt, r.into_domain()),
-            )?);
+            all.push(cond(budget, "receivedAt", Condition::Time(TimeField::ReceivedAt, r.into_domain()))?);
         }
         if let Some(m) = self.environment {
             m.into_conditions(StrField::Environment, budget, &at("environment"), &mut all)?;
@@ -290,11 +264,11 @@ impl AuditEventFilter {
             m.into_conditions(StrField::SourceService, budget, &at("sourceService"), &mut all)?;
         }
         if let Some(v) = self.correlation_id {
-            check::no_nul(&at("correlationId"), &v)?;
+            filter_string(&at("correlationId"), &v)?;
             all.push(cond(budget, "correlationId", Condition::CorrelationId(v))?);
         }
         if let Some(v) = self.request_id {
-            check::no_nul(&at("requestId"), &v)?;
+            filter_string(&at("requestId"), &v)?;
             all.push(cond(budget, "requestId", Condition::RequestId(v))?);
         }
         if let Some(v) = self.ip_address {
@@ -302,14 +276,10 @@ impl AuditEventFilter {
             all.push(cond(budget, "ipAddress", Condition::IpAddress(ip))?);
         }
         if let Some(r) = self.http_status {
-            all.push(cond(
-                budget,
-                "httpStatus",
-                Condition::HttpStatus { gte: r.gte, lte: r.lte },
-            )?);
+            all.push(cond(budget, "httpStatus", Condition::HttpStatus { gte: r.gte, lte: r.lte })?);
         }
         if let Some(t) = self.text {
-            check::no_nul(&at("text"), &t)?;
+            filter_string(&at("text"), &t)?;
             all.push(cond(budget, "text", Condition::Text(t.to_lowercase()))?);
         }
         if let Some(items) = self.and {
@@ -331,11 +301,7 @@ impl AuditEventFilter {
         if let Some(inner) = self.not {
             all.push(Filter::Not(Box::new(inner.convert(budget, &at("not"), depth + 1)?)));
         }
-        Ok(if all.len() == 1 {
-            all.pop().unwrap_or_else(Filter::all)
-        } else {
-            Filter::And(all)
-        })
+        Ok(if all.len() == 1 { all.pop().unwrap_or_else(Filter::all) } else { Filter::And(all) })
     }
 }
 
@@ -481,14 +447,8 @@ impl RequestContextInput {
             method: check::optional_text(&at("method"), self.method, LONG)?,
             path: check::optional_text(&at("path"), self.path, LONG)?,
             status: self.status.map(|s| check::http_status(&at("status"), s)).transpose()?,
-            latency_ms: self
-                .latency_ms
-                .map(|l| check::latency_ms(&at("latencyMs"), l))
-                .transpose()?,
-            ip_address: self
-                .ip_address
-                .map(|ip| check::ip_address(&at("ipAddress"), ip))
-                .transpose()?,
+            latency_ms: self.latency_ms.map(|l| check::latency_ms(&at("latencyMs"), l)).transpose()?,
+            ip_address: self.ip_address.map(|ip| check::ip_address(&at("ipAddress"), ip)).transpose()?,
             user_agent: check::optional_text(&at("userAgent"), self.user_agent, LONG)?,
         })
     }
@@ -499,12 +459,7 @@ impl AuditEventInput {
     pub fn into_domain(self, path: &str, now: chrono::DateTime<chrono::Utc>) -> Result<NewEvent> {
         let at = |name: &str| format!("{path}.{name}");
         let related = self.related_resources.unwrap_or_default();
-        check::count(
-            &at("relatedResources"),
-            &related,
-            event::MAX_RELATED,
-            "related resources",
-        )?;
+        check::count(&at("relatedResources"), &related, event::MAX_RELATED, "related resources")?;
         let changes = self.changes.unwrap_or_default();
         check::count(&at("changes"), &changes, event::MAX_CHANGES, "changes")?;
         let changes = changes
@@ -530,10 +485,7 @@ impl AuditEventInput {
         if size > event::MAX_CHANGES_BYTES {
             return Err(Error::bad_input(
                 at("changes"),
-                format!(
-                    "must be at most {} bytes serialised in all (got {size})",
-                    event::MAX_CHANGES_BYTES
-                ),
+                format!("must be at most {} bytes serialised in all (got {size})", event::MAX_CHANGES_BYTES),
             ));
         }
         Ok(NewEvent {

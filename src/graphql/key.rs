@@ -45,11 +45,7 @@ impl Tenant {
         if requester.tenant != tenant {
             return Ok(Vec::new());
         }
-        Ok(keys::list(ctx.store().db(), tenant)
-            .await?
-            .into_iter()
-            .map(ApiKey)
-            .collect())
+        Ok(keys::list(ctx.store().db(), tenant).await?.into_iter().map(ApiKey).collect())
     }
 }
 
@@ -77,9 +73,7 @@ impl ApiKey {
 
     /// What the key may do.
     async fn scopes(&self) -> Vec<Scope> {
-        Scopes::parse_list(&self.0.scopes, "scopes")
-            .map(|s| s.iter().collect())
-            .unwrap_or_default()
+        Scopes::parse_list(&self.0.scopes, "scopes").map(|s| s.iter().collect()).unwrap_or_default()
     }
 
     /// When it was created.
@@ -170,10 +164,7 @@ pub struct CreateTenantPayload {
 /// Converts the input's scopes.
 pub fn scopes_of(input: &CreateApiKeyInput) -> Result<Scopes> {
     if input.scopes.is_empty() {
-        return Err(crate::error::Error::bad_input(
-            "input.scopes",
-            "at least one scope is required",
-        ));
+        return Err(crate::error::Error::bad_input("input.scopes", "at least one scope is required"));
     }
     Ok(Scopes::new(input.scopes.clone()))
 }

@@ -40,10 +40,7 @@ impl Loaders {
             return Ok(());
         }
         if selected("actor") {
-            let mut keys: Vec<_> = rows
-                .iter()
-                .map(|r| (TenantId(r.tenant_id), ActorId(r.actor_id)))
-                .collect();
+            let mut keys: Vec<_> = rows.iter().map(|r| (TenantId(r.tenant_id), ActorId(r.actor_id))).collect();
             keys.sort();
             keys.dedup();
             let found = self.actors.loader().load(&keys).await?;

@@ -41,7 +41,7 @@ impl Mutation {
         let tenant = ctx.require(Scope::AuditWrite)?.tenant;
         if events.is_empty() || events.len() > MAX_BATCH {
             return Err(
-                Error::bad_input("events", format!("send 1 to {MAX_BATCH} events (got {})", events.len())).into(),
+                Error::bad_input("events", format!("send 1 to {MAX_BATCH} events (got {})", events.len())).into()
             );
         }
         let now = crate::domain::now();
@@ -75,19 +75,9 @@ impl Mutation {
         let requester = ctx.require(Scope::KeysManage)?;
         let scopes = scopes_of(&input)?;
         let s = ctx.services();
-        let (key, secret) = admin::create_key(
-            &s.store,
-            &s.bus,
-            requester.tenant,
-            &input.name,
-            scopes,
-            Acting::Key(requester),
-        )
-        .await?;
-        Ok(CreateApiKeyPayload {
-            api_key: ApiKey(key),
-            secret,
-        })
+        let (key, secret) =
+            admin::create_key(&s.store, &s.bus, requester.tenant, &input.name, scopes, Acting::Key(requester)).await?;
+        Ok(CreateApiKeyPayload { api_key: ApiKey(key), secret })
     }
 
     /// Revokes an API key of your tenant; it stops working at once. Needs `keys.manage`.
@@ -112,14 +102,8 @@ impl Mutation {
     ) -> async_graphql::Result<CreateTenantPayload> {
         let requester = ctx.require(Scope::Admin)?;
         let s = ctx.services();
-        let tenant = admin::create_tenant(
-            &s.store,
-            &s.bus,
-            &input.slug,
-            input.name.as_deref(),
-            Acting::Key(requester),
-        )
-        .await?;
+        let tenant =
+            admin::create_tenant(&s.store, &s.bus, &input.slug, input.name.as_deref(), Acting::Key(requester)).await?;
         Ok(CreateTenantPayload { tenant: Tenant(tenant) })
     }
 }

@@ -29,16 +29,7 @@ pub async fn resolve(ctx: &Context<'_>, ids: &[ID], path: &str) -> Result<Vec<Op
     let parsed = ids
         .iter()
         .enumerate()
-        .map(|(i, id)| {
-            NodeId::parse_input(
-                id,
-                &if ids.len() == 1 {
-                    path.to_string()
-                } else {
-                    format!("{path}.{i}")
-                },
-            )
-        })
+        .map(|(i, id)| NodeId::parse_input(id, &if ids.len() == 1 { path.to_string() } else { format!("{path}.{i}") }))
         .collect::<Result<Vec<_>>>()?;
     let requester = ctx.requester()?;
     let tenant = requester.tenant;

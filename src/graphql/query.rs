@@ -30,10 +30,7 @@ impl Query {
         ctx: &Context<'_>,
         #[graphql(desc = "A global ID such as `evt_…`.")] id: ID,
     ) -> async_graphql::Result<Option<Node>> {
-        Ok(node::resolve(ctx, std::slice::from_ref(&id), "id")
-            .await?
-            .pop()
-            .flatten())
+        Ok(node::resolve(ctx, std::slice::from_ref(&id), "id").await?.pop().flatten())
     }
 
     /// Fetches objects by global ID, in the order given (at most 500); null for
@@ -65,19 +62,7 @@ impl Query {
     ) -> async_graphql::Result<AuditEventConnection> {
         let tenant = ctx.require(Scope::AuditRead)?.tenant;
         let filter = filter_arg(filter)?;
-        Ok(events_page(
-            ctx,
-            tenant,
-            filter,
-            order_by,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
-        )
-        .await?)
+        Ok(events_page(ctx, tenant, filter, order_by, PageArgs { first, after, last, before }).await?)
     }
 
     /// One audit event by ID; null if it does not exist in your tenant.
@@ -87,16 +72,10 @@ impl Query {
         #[graphql(desc = "The event's global ID (`evt_…`).")] id: ID,
     ) -> async_graphql::Result<Option<AuditEvent>> {
         crate::domain::ids::EventId::parse(&id, "id")?;
-        Ok(
-            match node::resolve(ctx, std::slice::from_ref(&id), "id")
-                .await?
-                .pop()
-                .flatten()
-            {
-                Some(Node::AuditEvent(event)) => Some(event),
-                _ => None,
-            },
-        )
+        Ok(match node::resolve(ctx, std::slice::from_ref(&id), "id").await?.pop().flatten() {
+            Some(Node::AuditEvent(event)) => Some(event),
+            _ => None,
+        })
     }
 
     /// Actors of your tenant, oldest first.
@@ -111,9 +90,7 @@ impl Query {
         #[graphql(desc = "Page backward from this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<ActorConnection> {
         let tenant = ctx.require(Scope::AuditRead)?.tenant;
-        let m = filter
-            .unwrap_or_default()
-            .into_domain(&mut Budget::default(), "filter")?;
+        let m = filter.unwrap_or_default().into_domain(&mut Budget::default(), "filter")?;
         let page = PageArgs { first, after, last, before }.into_page(|text, path| {
             Cursor::decode_as(text, path, |c| match c {
                 Cursor::Actor(id) => Some(id),
@@ -136,9 +113,7 @@ impl Query {
         #[graphql(desc = "Page backward from this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<ResourceConnection> {
         let tenant = ctx.require(Scope::AuditRead)?.tenant;
-        let m = filter
-            .unwrap_or_default()
-            .into_domain(&mut Budget::default(), "filter")?;
+        let m = filter.unwrap_or_default().into_domain(&mut Budget::default(), "filter")?;
         let page = PageArgs { first, after, last, before }.into_page(|text, path| {
             Cursor::decode_as(text, path, |c| match c {
                 Cursor::Resource(id) => Some(id),

@@ -58,19 +58,8 @@ impl Resource {
             ..Default::default()
         }));
         let filter = mine.and(filter_arg(filter)?);
-        Ok(events_page(
-            ctx,
-            TenantId(self.0.tenant_id),
-            filter,
-            order_by,
-            PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
-        )
-        .await?)
+        Ok(events_page(ctx, TenantId(self.0.tenant_id), filter, order_by, PageArgs { first, after, last, before })
+            .await?)
     }
 }
 

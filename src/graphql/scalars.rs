@@ -10,22 +10,17 @@ pub struct DateTime(pub chrono::DateTime<Utc>);
 
 /// An instant: RFC 3339 with any offset in input, UTC with `Z` in output;
 /// kept to the microsecond.
-#[Scalar(
-    name = "DateTime",
-    specified_by_url = "https://datatracker.ietf.org/doc/html/rfc3339"
-)]
+#[Scalar(name = "DateTime", specified_by_url = "https://datatracker.ietf.org/doc/html/rfc3339")]
 impl ScalarType for DateTime {
     fn parse(value: Value) -> InputValueResult<Self> {
         let Value::String(text) = &value else {
             return Err(InputValueError::expected_type(value));
         };
-        chrono::DateTime::parse_from_rfc3339(text.trim())
-            .map(|at| DateTime(at.with_timezone(&Utc)))
-            .map_err(|e| {
-                InputValueError::custom(format!(
-                    "`{text}` is not an RFC 3339 date-time with an offset (e.g. 2026-01-31T12:00:00Z): {e}"
-                ))
-            })
+        chrono::DateTime::parse_from_rfc3339(text.trim()).map(|at| DateTime(at.with_timezone(&Utc))).map_err(|e| {
+            InputValueError::custom(format!(
+                "`{text}` is not an RFC 3339 date-time with an offset (e.g. 2026-01-31T12:00:00Z): {e}"
+            ))
+        })
     }
 
     fn to_value(&self) -> Value {

@@ -6,6 +6,7 @@ use std::time::Instant;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{ServerError, Variables};
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -34,10 +35,7 @@ fn negotiate(headers: &HeaderMap) -> Option<&'static str> {
     for part in accept.split(',') {
         let mut fields = part.split(';');
         let media = fields.next().unwrap_or("").trim().to_ascii_lowercase();
-        let q = fields
-            .filter_map(|p| p.trim().strip_prefix("q="))
-            .find_map(|q| q.parse::<f32>().ok())
-            .unwrap_or(1.0);
+        let q = fields.filter_map(|p| p.trim().strip_prefix("q=")).find_map(|q| q.parse::<f32>().ok()).unwrap_or(1.0);
         let candidate = match media.as_str() {
             GRAPHQL_RESPONSE => GRAPHQL_RESPONSE,
             JSON | "application/*" | "*/*" => JSON,
@@ -65,9 +63,7 @@ struct Params {
 fn transport_error(status: StatusCode, media: &'static str, code: &str, message: &str) -> Response {
     let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
     let mut response = (status, body.to_string()).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(media)));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(media)));
     response
 }
 
@@ -93,6 +89,9 @@ fn object_param(value: Option<Value>, name: &str) -> Result<Map<String, Value>, 
 
 impl Params {
     fn from_json(body: &[u8]) -> Result<Params, String> {
+        if !crate::graphql::nesting_within_bounds(&String::from_utf8_lossy(body), false) {
+            return Err(format!("the body nests JSON more than {} deep", crate::graphql::MAX_NESTING));
+        }
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Body {
@@ -127,10 +126,7 @@ impl Params {
             .map_err(|e| format!("the query string does not decode: {e}"))?;
         for (key, value) in pairs {
             let json = |v: &str, name: &str| -> Result<Map<String, Value>, String> {
-                object_param(
-                    Some(serde_json::from_str(v).map_err(|e| format!("`{name}` is not JSON: {e}"))?),
-                    name,
-                )
+                object_param(Some(serde_json::from_str(v).map_err(|e| format!("`{name}` is not JSON: {e}"))?), name)
             };
             match key.as_str() {
                 "query" => {
@@ -161,6 +157,13 @@ struct ResponseBody<'a> {
     extensions: &'a std::collections::BTreeMap<String, async_graphql::Value>,
 }
 
+/// A document refused before execution: 400 where the media type allows
+/// saying so (`application/graphql-response+json`), else 200, as GraphQL over
+/// HTTP asks.
+fn request_error_status(media: &str) -> StatusCode {
+    if media == GRAPHQL_RESPONSE { StatusCode::BAD_REQUEST } else { StatusCode::OK }
+}
+
 /// The response media type, or HTTP 406 when the client accepts neither.
 fn acceptable(headers: &HeaderMap) -> Result<&'static str, Response> {
     negotiate(headers).ok_or_else(|| {
@@ -174,15 +177,12 @@ fn acceptable(headers: &HeaderMap) -> Result<&'static str, Response> {
 }
 
 /// `POST /graphql`.
-pub async fn post(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn post(State(app): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
     let media = match acceptable(&headers) {
         Ok(media) => media,
         Err(refused) => return refused,
     };
-    let content = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let content = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let essence = content.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     if essence != JSON {
         return transport_error(
@@ -192,6 +192,18 @@ pub async fn post(State(app): State<AppState>, headers: HeaderMap, body: Bytes) 
             "send the request as application/json",
         );
     }
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let status = rejection.status();
+            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                format!("the body is larger than {} bytes", app.settings.max_body_bytes)
+            } else {
+                rejection.body_text()
+            };
+            return transport_error(status, media, "BAD_USER_INPUT", &message);
+        }
+    };
     match Params::from_json(&body) {
         Ok(params) => execute(app, &headers, params, media, false).await,
         Err(message) => bad_request(media, &message),
@@ -200,10 +212,7 @@ pub async fn post(State(app): State<AppState>, headers: HeaderMap, body: Bytes) 
 
 /// `GET /graphql`: the playground for browsers, else a query from the URL.
 pub async fn get(State(app): State<AppState>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
-    let wants_html = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/html"));
+    let wants_html = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
     if wants_html && !raw.as_deref().unwrap_or("").split('&').any(|p| p.starts_with("query=")) {
         return Html(PLAYGROUND).into_response();
     }
@@ -236,35 +245,25 @@ fn operation_label(ty: Option<OperationType>) -> &'static str {
 }
 
 fn error_code(err: &ServerError) -> Option<String> {
-    err.extensions
-        .as_ref()
-        .and_then(|e| e.get("code"))
-        .and_then(|v| match v {
-            async_graphql::Value::String(s) => Some(s.clone()),
-            async_graphql::Value::Enum(s) => Some(s.to_string()),
-            _ => None,
-        })
+    err.extensions.as_ref().and_then(|e| e.get("code")).and_then(|v| match v {
+        async_graphql::Value::String(s) => Some(s.clone()),
+        async_graphql::Value::Enum(s) => Some(s.to_string()),
+        _ => None,
+    })
 }
 
 /// The caller of a request, or the response refusing it (401, 403, 404, 429).
 async fn authenticate(app: &AppState, headers: &HeaderMap, media: &'static str) -> Result<Caller, Response> {
     let secret = auth::secret_from_headers(headers).map_err(|err| refusal(&err, media))?;
     let tenant = headers.get(TENANT_HEADER).and_then(|v| v.to_str().ok());
-    let caller = app
-        .services
-        .auth
-        .authenticate(secret, tenant)
-        .await
-        .map_err(|err| refusal(&err, media))?;
+    let caller = app.services.auth.authenticate(secret, tenant).await.map_err(|err| refusal(&err, media))?;
     if let (Some(limiter), Some(requester)) = (&app.rate_limiter, &caller)
         && let Err(wait) = limiter.check(requester.key_id)
     {
         let retry_after = wait.as_secs_f64().ceil().max(1.0) as u64;
         let message = format!("too many requests for this API key; retry in {retry_after} s");
         let mut response = transport_error(StatusCode::TOO_MANY_REQUESTS, media, "RATE_LIMITED", &message);
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
         return Err(response);
     }
     Ok(Caller(caller))
@@ -296,12 +295,7 @@ fn build_request(params: Params) -> async_graphql::Request {
         params
             .extensions
             .into_iter()
-            .map(|(k, v)| {
-                (
-                    k,
-                    async_graphql::Value::from_json(v).unwrap_or(async_graphql::Value::Null),
-                )
-            })
+            .map(|(k, v)| (k, async_graphql::Value::from_json(v).unwrap_or(async_graphql::Value::Null)))
             .collect(),
     );
     request
@@ -312,10 +306,11 @@ async fn execute(app: AppState, headers: &HeaderMap, params: Params, media: &'st
     let mut request = build_request(params);
     // Parsed once here, reused by the executor.
     let operation_name = request.operation_name.clone();
-    let op_type = request
-        .parsed_query()
-        .ok()
-        .and_then(|doc| operation_type(doc, operation_name.as_deref()));
+    if !crate::graphql::nesting_within_bounds(&request.query, true) {
+        let err = crate::graphql::too_deeply_nested();
+        return transport_error(request_error_status(media), media, "QUERY_TOO_COMPLEX", &err.message);
+    }
+    let op_type = request.parsed_query().ok().and_then(|doc| operation_type(doc, operation_name.as_deref()));
     let op_label = operation_label(op_type);
     let metrics = &app.services.metrics;
     if via_get && matches!(op_type, Some(OperationType::Mutation | OperationType::Subscription)) {
@@ -325,9 +320,7 @@ async fn execute(app: AppState, headers: &HeaderMap, params: Params, media: &'st
             "BAD_USER_INPUT",
             "only queries may be sent with GET; send mutations with POST (and subscriptions over WebSocket)",
         );
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
     let caller = match authenticate(&app, headers, media).await {
@@ -341,11 +334,7 @@ async fn execute(app: AppState, headers: &HeaderMap, params: Params, media: &'st
     let mut response = app.schema.execute(request).await;
 
     let codes: Vec<String> = response.errors.iter().filter_map(error_code).collect();
-    if let Some(denied) = response
-        .errors
-        .iter()
-        .find(|e| error_code(e).as_deref() == Some("UNAUTHENTICATED"))
-    {
+    if let Some(denied) = response.errors.iter().find(|e| error_code(e).as_deref() == Some("UNAUTHENTICATED")) {
         metrics.request(op_label, "denied", started.elapsed());
         return transport_error(StatusCode::UNAUTHORIZED, media, "UNAUTHENTICATED", &denied.message);
     }
@@ -361,15 +350,9 @@ async fn execute(app: AppState, headers: &HeaderMap, params: Params, media: &'st
     // Internal errors are logged with their detail; the caller gets the request
     // id to quote, nothing more.
     let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-    for err in response
-        .errors
-        .iter_mut()
-        .filter(|e| error_code(e).as_deref() == Some("INTERNAL"))
-    {
+    for err in response.errors.iter_mut().filter(|e| error_code(e).as_deref() == Some("INTERNAL")) {
         err.message = format!("internal error (request id {request_id})");
-        err.extensions
-            .get_or_insert_with(Default::default)
-            .set("requestId", request_id);
+        err.extensions.get_or_insert_with(Default::default).set("requestId", request_id);
     }
 
     // Serialised straight from the response, so fields keep their selection order.
@@ -380,14 +363,9 @@ async fn execute(app: AppState, headers: &HeaderMap, params: Params, media: &'st
     };
     let body = serde_json::to_string(&body)
         .unwrap_or_else(|_| r#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#.into());
-    let status = if request_error && media == GRAPHQL_RESPONSE {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
+    let status = if request_error { request_error_status(media) } else { StatusCode::OK };
     let mut http = (status, body).into_response();
-    http.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(media)));
+    http.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(media)));
     http
 }
 

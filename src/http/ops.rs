@@ -18,10 +18,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// 200 when the database answers (within 2 s), 503 when it does not.
 pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
-    if tokio::time::timeout(READY_TIMEOUT, app.services.store.ping())
-        .await
-        .unwrap_or(false)
-    {
+    if tokio::time::timeout(READY_TIMEOUT, app.services.store.ping()).await.unwrap_or(false) {
         (StatusCode::OK, "ready\n")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n")
@@ -31,8 +28,5 @@ pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
 /// Prometheus text format.
 pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     let body = app.services.metrics.render(app.services.store.pool_stats());
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        body,
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
 }

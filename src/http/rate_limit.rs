@@ -24,11 +24,7 @@ struct Bucket {
 impl RateLimiter {
     /// `per_second` requests on average, bursts of up to `burst`.
     pub fn new(per_second: f64, burst: u32) -> Self {
-        Self {
-            per_second,
-            burst: f64::from(burst.max(1)),
-            buckets: Mutex::new(HashMap::new()),
-        }
+        Self { per_second, burst: f64::from(burst.max(1)), buckets: Mutex::new(HashMap::new()) }
     }
 
     /// Takes a token for `key`, or says how long until one is available.
@@ -44,10 +40,7 @@ impl RateLimiter {
             let rate = self.per_second;
             buckets.retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * rate < burst);
         }
-        let bucket = buckets.entry(key).or_insert(Bucket {
-            tokens: self.burst,
-            at: now,
-        });
+        let bucket = buckets.entry(key).or_insert(Bucket { tokens: self.burst, at: now });
         bucket.tokens = (bucket.tokens + now.duration_since(bucket.at).as_secs_f64() * self.per_second).min(self.burst);
         bucket.at = now;
         if bucket.tokens >= 1.0 {
@@ -72,14 +65,8 @@ mod tests {
             assert!(limiter.check_at(key, t0).is_ok());
         }
         let wait = limiter.check_at(key, t0).unwrap_err();
-        assert!(
-            wait > Duration::from_millis(400) && wait <= Duration::from_millis(500),
-            "{wait:?}"
-        );
+        assert!(wait > Duration::from_millis(400) && wait <= Duration::from_millis(500), "{wait:?}");
         assert!(limiter.check_at(key, t0 + Duration::from_millis(500)).is_ok());
-        assert!(
-            limiter.check_at(ApiKeyId::generate(), t0).is_ok(),
-            "keys have their own buckets"
-        );
+        assert!(limiter.check_at(ApiKeyId::generate(), t0).is_ok(), "keys have their own buckets");
     }
 }

@@ -38,10 +38,7 @@ pub struct ConnectionSlot {
 
 impl Connections {
     pub fn new(limit: usize) -> Self {
-        Self {
-            limit,
-            open: Mutex::new(HashMap::new()),
-        }
+        Self { limit, open: Mutex::new(HashMap::new()) }
     }
 
     fn acquire(self: &Arc<Self>, key: ApiKeyId) -> Result<ConnectionSlot, Error> {
@@ -54,10 +51,7 @@ impl Connections {
             )));
         }
         *count += 1;
-        Ok(ConnectionSlot {
-            connections: self.clone(),
-            key,
-        })
+        Ok(ConnectionSlot { connections: self.clone(), key })
     }
 }
 
@@ -77,9 +71,7 @@ impl Drop for ConnectionSlot {
 /// under `headers`, matched case-insensitively.
 fn payload_entry<'a>(payload: &'a Value, name: &str) -> Option<&'a str> {
     let find = |map: &'a serde_json::Map<String, Value>| {
-        map.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .and_then(|(_, v)| v.as_str())
+        map.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.as_str())
     };
     let map = payload.as_object()?;
     find(map).or_else(|| map.get("headers").and_then(Value::as_object).and_then(find))
@@ -104,17 +96,10 @@ pub async fn upgrade(
         Ok(secret) => secret.map(str::to_string),
         Err(err) => return (StatusCode::UNAUTHORIZED, err.to_string()).into_response(),
     };
-    let header_tenant = headers
-        .get(TENANT_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let header_tenant = headers.get(TENANT_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
     // A bad key on the upgrade request is refused before upgrading.
     if header_secret.is_some()
-        && let Err(err) = app
-            .services
-            .auth
-            .authenticate(header_secret.as_deref(), header_tenant.as_deref())
-            .await
+        && let Err(err) = app.services.auth.authenticate(header_secret.as_deref(), header_tenant.as_deref()).await
     {
         return (StatusCode::UNAUTHORIZED, err.to_string()).into_response();
     }
@@ -143,9 +128,7 @@ async fn serve(
     let graphql = GraphQLWebSocket::new_with_pair(outgoing, from_client, app.schema.clone(), protocol)
         .on_connection_init(move |payload| async move {
             let secret = payload_secret(&payload).or(header_secret);
-            let tenant = payload_entry(&payload, TENANT_HEADER)
-                .map(str::to_string)
-                .or(header_tenant);
+            let tenant = payload_entry(&payload, TENANT_HEADER).map(str::to_string).or(header_tenant);
             let caller = services.auth.authenticate(secret.as_deref(), tenant.as_deref()).await?;
             let Some(requester) = caller else {
                 return Err(async_graphql::Error::new(
@@ -202,14 +185,8 @@ mod tests {
 
     #[test]
     fn finds_the_key_in_the_payload() {
-        assert_eq!(
-            payload_secret(&json!({"Authorization": "Bearer agk_a"})).as_deref(),
-            Some("agk_a")
-        );
-        assert_eq!(
-            payload_secret(&json!({"headers": {"x-api-key": "agk_b"}})).as_deref(),
-            Some("agk_b")
-        );
+        assert_eq!(payload_secret(&json!({"Authorization": "Bearer agk_a"})).as_deref(), Some("agk_a"));
+        assert_eq!(payload_secret(&json!({"headers": {"x-api-key": "agk_b"}})).as_deref(), Some("agk_b"));
         assert_eq!(payload_secret(&json!({"authorization": "Basic x"})), None);
         assert_eq!(payload_secret(&json!(null)), None);
     }

@@ -114,10 +114,7 @@ pub async fn upsert(
             changed = true;
         }
         if changed {
-            update
-                .col_expr(actor::Column::UpdatedAt, Expr::val(now).into())
-                .exec(db)
-                .await?;
+            update.col_expr(actor::Column::UpdatedAt, Expr::val(now).into()).exec(db).await?;
         }
         ids.insert(key_of(spec), ActorId(row.id));
     }
@@ -133,20 +130,11 @@ async fn stored(
     let backend = db.get_database_backend();
     let mut found = HashMap::new();
     // One array parameter on PostgreSQL; SQLite binds each value.
-    let size = if backend == DbBackend::Postgres {
-        external_ids.len().max(1)
-    } else {
-        CHUNK
-    };
+    let size = if backend == DbBackend::Postgres { external_ids.len().max(1) } else { CHUNK };
     for chunk in external_ids.chunks(size) {
         let rows = actor::Entity::find()
             .filter(actor::Column::TenantId.eq(tenant.0))
-            .filter(super::any_of(
-                backend,
-                actor::Column::ExternalId,
-                chunk.to_vec(),
-                ArrayType::String,
-            ))
+            .filter(super::any_of(backend, actor::Column::ExternalId, chunk.to_vec(), ArrayType::String))
             .all(db)
             .await?;
         for row in rows {
@@ -181,15 +169,9 @@ async fn insert(
         })
         .collect();
     let created: std::collections::HashSet<Uuid> = if db.get_database_backend() == DbBackend::Postgres {
-        let statement = super::populate(
-            "actor",
-            &rows,
-            "ON CONFLICT (tenant_id, type, external_id) DO NOTHING RETURNING id",
-        )?;
-        super::populate_returning_ids(db, statement)
-            .await?
-            .into_iter()
-            .collect()
+        let statement =
+            super::populate("actor", &rows, "ON CONFLICT (tenant_id, type, external_id) DO NOTHING RETURNING id")?;
+        super::populate_returning_ids(db, statement).await?.into_iter().collect()
     } else {
         insert_values(db, &rows).await?
     };
@@ -247,12 +229,7 @@ pub async fn by_ids(db: &impl ConnectionTrait, tenant: TenantId, ids: &[ActorId]
     let ids = ids.iter().map(|id| id.0).collect();
     Ok(actor::Entity::find()
         .filter(actor::Column::TenantId.eq(tenant.0))
-        .filter(super::any_of(
-            db.get_database_backend(),
-            actor::Column::Id,
-            ids,
-            ArrayType::Uuid,
-        ))
+        .filter(super::any_of(db.get_database_backend(), actor::Column::Id, ids, ArrayType::Uuid))
         .all(db)
         .await?)
 }
@@ -265,20 +242,15 @@ pub async fn page(
     m: &ActorMatch,
     page: &Page<Uuid>,
 ) -> Result<PageResult<actor::Model>> {
-    let mut select = actor::Entity::find()
-        .filter(actor::Column::TenantId.eq(tenant.0))
-        .filter(filter::actor_match(m));
+    let mut select = actor::Entity::find().filter(actor::Column::TenantId.eq(tenant.0)).filter(filter::actor_match(m));
     if let Some(after) = page.after {
         select = select.filter(actor::Column::Id.gt(after));
     }
     if let Some(before) = page.before {
         select = select.filter(actor::Column::Id.lt(before));
     }
-    let select = if page.backward {
-        select.order_by_desc(actor::Column::Id)
-    } else {
-        select.order_by_asc(actor::Column::Id)
-    };
+    let select =
+        if page.backward { select.order_by_desc(actor::Column::Id) } else { select.order_by_asc(actor::Column::Id) };
     let rows = select.limit(page.fetch_limit()).all(db).await?;
     Ok(page.finish(rows))
 }

@@ -72,20 +72,12 @@ pub async fn record_in(
         })
         .collect();
 
-    let actor_ids = actors::upsert(
-        db,
-        tenant,
-        to_store.iter().map(|&i| &batch[i].actor).collect(),
-        received_at,
-    )
-    .await?;
+    let actor_ids =
+        actors::upsert(db, tenant, to_store.iter().map(|&i| &batch[i].actor).collect(), received_at).await?;
     let resource_ids = resources::upsert(
         db,
         tenant,
-        to_store
-            .iter()
-            .flat_map(|&i| batch[i].resource.iter().chain(batch[i].related_resources.iter()))
-            .collect(),
+        to_store.iter().flat_map(|&i| batch[i].resource.iter().chain(batch[i].related_resources.iter())).collect(),
         received_at,
     )
     .await?;
@@ -106,11 +98,7 @@ pub async fn record_in(
             .get(&(e.actor.kind, e.actor.external_id.clone()))
             .ok_or_else(|| Error::internal("actor was not upserted"))?
             .0;
-        let primary = e
-            .resource
-            .as_ref()
-            .map(|r| resource_id(&r.kind, &r.external_id))
-            .transpose()?;
+        let primary = e.resource.as_ref().map(|r| resource_id(&r.kind, &r.external_id)).transpose()?;
         if let Some(primary) = primary {
             links.push(event_resource::Model {
                 event_id: id,
@@ -165,11 +153,8 @@ pub async fn record_in(
     for chunk in rows.chunks(EVENT_CHUNK) {
         inserted.extend(insert_rows(db, chunk).await?);
     }
-    let raced: Vec<&str> = rows
-        .iter()
-        .filter(|r| !inserted.contains(&r.id))
-        .filter_map(|r| r.idempotency_key.as_deref())
-        .collect();
+    let raced: Vec<&str> =
+        rows.iter().filter(|r| !inserted.contains(&r.id)).filter_map(|r| r.idempotency_key.as_deref()).collect();
     if !raced.is_empty() {
         for m in by_idempotency_keys(db, tenant, &raced).await? {
             if let Some(k) = m.idempotency_key.clone() {
@@ -231,11 +216,8 @@ async fn announce(db: &impl ConnectionTrait, tenant: TenantId, created: &[EventI
 
 async fn insert_rows(db: &impl ConnectionTrait, rows: &[ev::Model]) -> Result<Vec<Uuid>> {
     if db.get_database_backend() == DbBackend::Postgres {
-        let statement = super::populate(
-            "audit_event",
-            rows,
-            "ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING id",
-        )?;
+        let statement =
+            super::populate("audit_event", rows, "ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING id")?;
         return super::populate_returning_ids(db, statement).await;
     }
     use ev::Column as C;
@@ -301,11 +283,7 @@ async fn insert_rows(db: &impl ConnectionTrait, rows: &[ev::Model]) -> Result<Ve
         ]);
     }
     insert
-        .on_conflict(
-            OnConflict::columns([C::TenantId, C::IdempotencyKey])
-                .do_nothing()
-                .to_owned(),
-        )
+        .on_conflict(OnConflict::columns([C::TenantId, C::IdempotencyKey]).do_nothing().to_owned())
         .returning_col(C::Id);
     let mut ids = Vec::with_capacity(rows.len());
     for row in db.query_all(&insert).await? {
@@ -321,16 +299,9 @@ async fn insert_links(db: &impl ConnectionTrait, links: &[event_resource::Model]
     }
     use event_resource::Column as C;
     let mut insert = Query::insert();
-    insert
-        .into_table(event_resource::Entity)
-        .columns([C::EventId, C::Position, C::TenantId, C::ResourceId]);
+    insert.into_table(event_resource::Entity).columns([C::EventId, C::Position, C::TenantId, C::ResourceId]);
     for l in links {
-        insert.values_panic([
-            l.event_id.into(),
-            l.position.into(),
-            l.tenant_id.into(),
-            l.resource_id.into(),
-        ]);
+        insert.values_panic([l.event_id.into(), l.position.into(), l.tenant_id.into(), l.resource_id.into()]);
     }
     db.execute(&insert).await?;
     Ok(())
@@ -380,12 +351,7 @@ pub fn sort_key(row: &ev::Model, field: OrderField) -> DateTime<Utc> {
 }
 
 pub fn cursor(row: &ev::Model, order: EventOrder) -> String {
-    Cursor::Event {
-        order,
-        at: sort_key(row, order.field),
-        id: row.id,
-    }
-    .encode()
+    Cursor::Event { order, at: sort_key(row, order.field), id: row.id }.encode()
 }
 
 /// A keyset page: `(sort key, id)` compared as a row value, served by the
@@ -400,9 +366,7 @@ pub async fn page(
     detail: Detail,
 ) -> Result<PageResult<ev::Model>> {
     let query = page_query(tenant, filter, order, page, detail, db.get_database_backend());
-    let rows = ev::Model::find_by_statement(db.get_database_backend().build(&query))
-        .all(db)
-        .await?;
+    let rows = ev::Model::find_by_statement(db.get_database_backend().build(&query)).all(db).await?;
     Ok(page.finish(rows))
 }
 
@@ -418,11 +382,7 @@ pub struct Detail {
 }
 
 impl Detail {
-    pub const ALL: Detail = Detail {
-        metadata: true,
-        changes: true,
-        texts: true,
-    };
+    pub const ALL: Detail = Detail { metadata: true, changes: true, texts: true };
 }
 
 /// Selects every column of `audit_event`, with constants for what `detail` leaves out.
@@ -468,11 +428,7 @@ pub fn page_query(
     let after_op = |k: SimpleExpr, v: SimpleExpr| if ascending { k.gt(v) } else { k.lt(v) };
     let before_op = |k: SimpleExpr, v: SimpleExpr| if ascending { k.lt(v) } else { k.gt(v) };
     // Backward pages walk the display order in reverse, then flip.
-    let travel = if ascending != page.backward {
-        Order::Asc
-    } else {
-        Order::Desc
-    };
+    let travel = if ascending != page.backward { Order::Asc } else { Order::Desc };
 
     let mut query = Query::select();
     select_columns(&mut query, detail, backend);

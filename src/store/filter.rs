@@ -26,14 +26,8 @@ pub fn events(tenant: TenantId, filter: &Filter, backend: DbBackend) -> SimpleEx
         Filter::Cond(c) => condition(tenant, c, backend),
         Filter::And(items) if items.is_empty() => always(),
         Filter::Or(items) if items.is_empty() => never(),
-        Filter::And(items) => items
-            .iter()
-            .fold(Condition::all(), |acc, f| acc.add(events(tenant, f, backend)))
-            .into(),
-        Filter::Or(items) => items
-            .iter()
-            .fold(Condition::any(), |acc, f| acc.add(events(tenant, f, backend)))
-            .into(),
+        Filter::And(items) => items.iter().fold(Condition::all(), |acc, f| acc.add(events(tenant, f, backend))).into(),
+        Filter::Or(items) => items.iter().fold(Condition::any(), |acc, f| acc.add(events(tenant, f, backend))).into(),
         Filter::Not(inner) => events(tenant, inner, backend).not(),
     }
 }
@@ -49,11 +43,7 @@ fn str_column(field: StrField) -> (ev::Column, bool) {
 
 /// `col IS NOT NULL AND test` for nullable columns: false rather than NULL.
 fn present(col: ev::Column, nullable: bool, test: SimpleExpr) -> SimpleExpr {
-    if nullable {
-        Expr::col((ev::Entity, col)).is_not_null().and(test)
-    } else {
-        test
-    }
+    if nullable { Expr::col((ev::Entity, col)).is_not_null().and(test) } else { test }
 }
 
 /// Escapes a literal for `LIKE … ESCAPE '\'`.
@@ -146,11 +136,9 @@ fn condition(tenant: TenantId, cond: &Cond, backend: DbBackend) -> SimpleExpr {
                 .cond_where(actor_match(m))
                 .to_owned(),
         ),
-        Cond::Resource(m) => present(
-            ev::Column::ResourceId,
-            true,
-            col(ev::Column::ResourceId).in_subquery(resource_ids(tenant, m)),
-        ),
+        Cond::Resource(m) => {
+            present(ev::Column::ResourceId, true, col(ev::Column::ResourceId).in_subquery(resource_ids(tenant, m)))
+        }
         Cond::RelatedTo(m) => col(ev::Column::Id).in_subquery(
             Query::select()
                 .column(event_resource::Column::EventId)
@@ -166,17 +154,11 @@ fn condition(tenant: TenantId, cond: &Cond, backend: DbBackend) -> SimpleExpr {
             };
             time_range(col(c), range)
         }
-        Cond::CorrelationId(v) => present(
-            ev::Column::CorrelationId,
-            true,
-            col(ev::Column::CorrelationId).eq(v.as_str()),
-        ),
+        Cond::CorrelationId(v) => {
+            present(ev::Column::CorrelationId, true, col(ev::Column::CorrelationId).eq(v.as_str()))
+        }
         Cond::RequestId(v) => present(ev::Column::RequestId, true, col(ev::Column::RequestId).eq(v.as_str())),
-        Cond::IpAddress(ip) => present(
-            ev::Column::RequestIp,
-            true,
-            col(ev::Column::RequestIp).eq(ip.to_string()),
-        ),
+        Cond::IpAddress(ip) => present(ev::Column::RequestIp, true, col(ev::Column::RequestIp).eq(ip.to_string())),
         Cond::HttpStatus { gte, lte } => {
             let mut c = Condition::all().add(col(ev::Column::RequestStatus).is_not_null());
             if let Some(gte) = gte {
@@ -249,11 +231,7 @@ where
     C: sea_orm::sea_query::IntoColumnRef,
     V: Into<sea_orm::Value>,
 {
-    if values.len() == 0 {
-        never()
-    } else {
-        Expr::col(col).is_in(values)
-    }
+    if values.len() == 0 { never() } else { Expr::col(col).is_in(values) }
 }
 
 fn resource_ids(tenant: TenantId, m: &ResourceMatch) -> SelectStatement {

@@ -55,11 +55,7 @@ pub async fn insert(
 /// The key with this secret hash and its tenant: how a request finds its tenant.
 #[tracing::instrument(name = "db.keys.by_hash", skip_all, err(Debug))]
 pub async fn by_hash(db: &impl ConnectionTrait, secret_hash: &str) -> Result<Option<(api_key::Model, tenant::Model)>> {
-    let Some(key) = api_key::Entity::find()
-        .filter(api_key::Column::SecretHash.eq(secret_hash))
-        .one(db)
-        .await?
-    else {
+    let Some(key) = api_key::Entity::find().filter(api_key::Column::SecretHash.eq(secret_hash)).one(db).await? else {
         return Ok(None);
     };
     let tenant = tenant::Entity::find_by_id(key.tenant_id).one(db).await?;
@@ -76,10 +72,7 @@ pub async fn list(db: &impl ConnectionTrait, tenant: TenantId) -> Result<Vec<api
 }
 
 pub async fn by_id(db: &impl ConnectionTrait, tenant: TenantId, id: ApiKeyId) -> Result<Option<api_key::Model>> {
-    Ok(api_key::Entity::find_by_id(id.0)
-        .filter(api_key::Column::TenantId.eq(tenant.0))
-        .one(db)
-        .await?)
+    Ok(api_key::Entity::find_by_id(id.0).filter(api_key::Column::TenantId.eq(tenant.0)).one(db).await?)
 }
 
 /// A key by ID in any tenant: for the command line, which acts as the operator.
@@ -110,11 +103,7 @@ pub async fn touch(db: &impl ConnectionTrait, id: ApiKeyId, now: DateTime<Utc>) 
     api_key::Entity::update_many()
         .col_expr(api_key::Column::LastUsedAt, Expr::val(now).into())
         .filter(api_key::Column::Id.eq(id.0))
-        .filter(
-            api_key::Column::LastUsedAt
-                .is_null()
-                .or(api_key::Column::LastUsedAt.lt(now - LAST_USED_RESOLUTION)),
-        )
+        .filter(api_key::Column::LastUsedAt.is_null().or(api_key::Column::LastUsedAt.lt(now - LAST_USED_RESOLUTION)))
         .exec(db)
         .await?;
     Ok(())

@@ -96,6 +96,30 @@ impl Store {
         }
     }
 
+    /// Creates (or updates) actors and resources ahead of the events that will
+    /// name them, in one transaction: a bulk load whose writers then never
+    /// race to create the same row.
+    pub async fn create_identities(
+        &self,
+        tenant: crate::domain::ids::TenantId,
+        actors: &[crate::domain::event::ActorSpec],
+        resources: &[crate::domain::event::ResourceSpec],
+    ) -> crate::error::Result<()> {
+        use sea_orm::TransactionTrait;
+        const CHUNK: usize = 1_000;
+        let _gate = self.write_gate().await;
+        let txn = self.db.begin().await?;
+        let now = crate::domain::now();
+        for chunk in actors.chunks(CHUNK) {
+            actors::upsert(&txn, tenant, chunk.iter().collect(), now).await?;
+        }
+        for chunk in resources.chunks(CHUNK) {
+            resources::upsert(&txn, tenant, chunk.iter().collect(), now).await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
     /// Refreshes the planner's statistics (after a bulk load, so plans fit the data).
     pub async fn analyze(&self) -> Result<(), sea_orm::DbErr> {
         self.db.execute_unprepared("ANALYZE").await.map(|_| ())
@@ -111,19 +135,11 @@ impl Store {
         let (size, idle, max) = match self.backend() {
             DbBackend::Postgres => {
                 let pool = self.db.get_postgres_connection_pool();
-                (
-                    pool.size(),
-                    pool.num_idle() as u32,
-                    pool.options().get_max_connections(),
-                )
+                (pool.size(), pool.num_idle() as u32, pool.options().get_max_connections())
             }
             _ => {
                 let pool = self.db.get_sqlite_connection_pool();
-                (
-                    pool.size(),
-                    pool.num_idle() as u32,
-                    pool.options().get_max_connections(),
-                )
+                (pool.size(), pool.num_idle() as u32, pool.options().get_max_connections())
             }
         };
         (size.saturating_sub(idle), idle, max)
@@ -199,10 +215,7 @@ pub(crate) async fn count(
 mod tests {
     #[test]
     fn redacts_passwords_only() {
-        assert_eq!(
-            super::redact_url("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
+        assert_eq!(super::redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
         assert_eq!(super::redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(super::redact_url("sqlite://a.db?mode=rwc"), "sqlite://a.db?mode=rwc");
     }

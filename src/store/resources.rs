@@ -64,9 +64,8 @@ pub async fn upsert(
 
     let mut ids = HashMap::with_capacity(wanted.len());
     for (key, name) in &wanted {
-        let row = stored
-            .get(key)
-            .ok_or_else(|| crate::error::Error::internal("a resource was neither found nor created"))?;
+        let row =
+            stored.get(key).ok_or_else(|| crate::error::Error::internal("a resource was neither found nor created"))?;
         if name.is_some() && *name != row.name {
             resource::Entity::update_many()
                 .col_expr(resource::Column::Name, Expr::val(name.clone()).into())
@@ -89,20 +88,11 @@ async fn stored(
     let backend = db.get_database_backend();
     let mut found = HashMap::new();
     // One array parameter on PostgreSQL; SQLite binds each value.
-    let size = if backend == DbBackend::Postgres {
-        external_ids.len().max(1)
-    } else {
-        CHUNK
-    };
+    let size = if backend == DbBackend::Postgres { external_ids.len().max(1) } else { CHUNK };
     for chunk in external_ids.chunks(size) {
         let rows = resource::Entity::find()
             .filter(resource::Column::TenantId.eq(tenant.0))
-            .filter(super::any_of(
-                backend,
-                resource::Column::ExternalId,
-                chunk.to_vec(),
-                ArrayType::String,
-            ))
+            .filter(super::any_of(backend, resource::Column::ExternalId, chunk.to_vec(), ArrayType::String))
             .all(db)
             .await?;
         found.extend(rows.into_iter().map(|r| ((r.kind.clone(), r.external_id.clone()), r)));
@@ -131,15 +121,9 @@ async fn insert(
         })
         .collect();
     let created: std::collections::HashSet<Uuid> = if db.get_database_backend() == DbBackend::Postgres {
-        let statement = super::populate(
-            "resource",
-            &rows,
-            "ON CONFLICT (tenant_id, type, external_id) DO NOTHING RETURNING id",
-        )?;
-        super::populate_returning_ids(db, statement)
-            .await?
-            .into_iter()
-            .collect()
+        let statement =
+            super::populate("resource", &rows, "ON CONFLICT (tenant_id, type, external_id) DO NOTHING RETURNING id")?;
+        super::populate_returning_ids(db, statement).await?.into_iter().collect()
     } else {
         insert_values(db, &rows).await?
     };
@@ -175,13 +159,9 @@ async fn insert_values(db: &impl ConnectionTrait, rows: &[resource::Model]) -> R
     }
     insert
         .on_conflict(
-            OnConflict::columns([
-                resource::Column::TenantId,
-                resource::Column::Kind,
-                resource::Column::ExternalId,
-            ])
-            .do_nothing()
-            .to_owned(),
+            OnConflict::columns([resource::Column::TenantId, resource::Column::Kind, resource::Column::ExternalId])
+                .do_nothing()
+                .to_owned(),
         )
         .returning_col(resource::Column::Id);
     let mut created = std::collections::HashSet::new();
@@ -267,9 +247,8 @@ pub async fn page(
     m: &ResourceMatch,
     page: &Page<Uuid>,
 ) -> Result<PageResult<resource::Model>> {
-    let mut select = resource::Entity::find()
-        .filter(resource::Column::TenantId.eq(tenant.0))
-        .filter(filter::resource_match(m));
+    let mut select =
+        resource::Entity::find().filter(resource::Column::TenantId.eq(tenant.0)).filter(filter::resource_match(m));
     if let Some(after) = page.after {
         select = select.filter(resource::Column::Id.gt(after));
     }

@@ -36,16 +36,13 @@ pub async fn insert(db: &impl ConnectionTrait, slug: &str, name: &str, now: Date
         name: Set(name.to_string()),
         created_at: Set(now),
     };
-    tenant::Entity::insert(model.clone())
-        .exec_without_returning(db)
-        .await
-        .map_err(|e| {
-            if super::is_unique_violation(&e) {
-                Error::bad_input("slug", format!("a tenant `{slug}` already exists"))
-            } else {
-                e.into()
-            }
-        })?;
+    tenant::Entity::insert(model.clone()).exec_without_returning(db).await.map_err(|e| {
+        if super::is_unique_violation(&e) {
+            Error::bad_input("slug", format!("a tenant `{slug}` already exists"))
+        } else {
+            e.into()
+        }
+    })?;
     Ok(tenant::Model {
         id: model.id.unwrap(),
         slug: model.slug.unwrap(),
@@ -55,10 +52,7 @@ pub async fn insert(db: &impl ConnectionTrait, slug: &str, name: &str, now: Date
 }
 
 pub async fn by_slug(db: &impl ConnectionTrait, slug: &str) -> Result<Option<tenant::Model>> {
-    Ok(tenant::Entity::find()
-        .filter(tenant::Column::Slug.eq(slug))
-        .one(db)
-        .await?)
+    Ok(tenant::Entity::find().filter(tenant::Column::Slug.eq(slug)).one(db).await?)
 }
 
 pub async fn by_id(db: &impl ConnectionTrait, id: TenantId) -> Result<Option<tenant::Model>> {
@@ -67,10 +61,7 @@ pub async fn by_id(db: &impl ConnectionTrait, id: TenantId) -> Result<Option<ten
 
 /// Every tenant with its number of events, oldest tenant first.
 pub async fn list_with_counts(db: &impl ConnectionTrait) -> Result<Vec<(tenant::Model, i64)>> {
-    let tenants = tenant::Entity::find()
-        .order_by_asc(tenant::Column::CreatedAt)
-        .all(db)
-        .await?;
+    let tenants = tenant::Entity::find().order_by_asc(tenant::Column::CreatedAt).all(db).await?;
     let mut out = Vec::with_capacity(tenants.len());
     for t in tenants {
         let count = Query::select()

@@ -16,10 +16,7 @@ const SELF_AUDIT: &str = "query($action: String!) {
 
 /// POSTs a GraphQL request with exactly these headers (besides the JSON body's).
 async fn post(app: &TestApp, headers: &[(&str, &str)], query: &str, variables: Value) -> (StatusCode, Value) {
-    let mut request = app
-        .client
-        .post(app.url("/graphql"))
-        .json(&json!({ "query": query, "variables": variables }));
+    let mut request = app.client.post(app.url("/graphql")).json(&json!({ "query": query, "variables": variables }));
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
@@ -34,26 +31,15 @@ async fn post(app: &TestApp, headers: &[(&str, &str)], query: &str, variables: V
 fn assert_unauthenticated(what: &str, status: StatusCode, body: &Value) {
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}: {body}");
     let top = body.as_object().unwrap_or_else(|| panic!("{what}: {body}"));
-    assert_eq!(
-        top.keys().collect::<Vec<_>>(),
-        ["errors"],
-        "{what}: only `errors`: {body}"
-    );
+    assert_eq!(top.keys().collect::<Vec<_>>(), ["errors"], "{what}: only `errors`: {body}");
     let errors = body["errors"].as_array().expect("errors");
     assert_eq!(errors.len(), 1, "{what}: {body}");
     let error = errors[0].as_object().expect("an error object");
     let mut keys: Vec<&String> = error.keys().collect();
     keys.sort();
     assert_eq!(keys, ["extensions", "message"], "{what}: {body}");
-    assert!(
-        error["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "{what}: a message: {body}"
-    );
-    assert_eq!(
-        error["extensions"],
-        json!({ "code": "UNAUTHENTICATED" }),
-        "{what}: {body}"
-    );
+    assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}: a message: {body}");
+    assert_eq!(error["extensions"], json!({ "code": "UNAUTHENTICATED" }), "{what}: {body}");
 }
 
 /// A field refused for lack of scope: HTTP 200, the field null, `FORBIDDEN`.
@@ -65,9 +51,7 @@ fn assert_forbidden_field(what: &str, status: StatusCode, body: &Value, field: &
 }
 
 async fn total(app: &TestApp, key: &str) -> i64 {
-    app.data(key, COUNT, json!({})).await["auditEvents"]["totalCount"]
-        .as_i64()
-        .expect("totalCount")
+    app.data(key, COUNT, json!({})).await["auditEvents"]["totalCount"].as_i64().expect("totalCount")
 }
 
 async fn key_id(app: &TestApp, key: &str) -> String {
@@ -84,20 +68,11 @@ async fn missing_unknown_and_malformed_keys_are_refused(backend: Backend) {
     let basic_valid = format!("Basic {key}");
     let cases: Vec<(&str, Vec<(&str, &str)>)> = vec![
         ("no key", vec![]),
-        (
-            "unknown bearer key",
-            vec![(
-                "Authorization",
-                "Bearer agk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-            )],
-        ),
+        ("unknown bearer key", vec![("Authorization", "Bearer agk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")]),
         ("unknown X-API-Key", vec![("X-API-Key", unknown)]),
         ("garbage bearer key", vec![("Authorization", "Bearer not-a-key")]),
         ("Basic scheme", vec![("Authorization", "Basic x")]),
-        (
-            "Basic scheme with a valid key",
-            vec![("Authorization", basic_valid.as_str())],
-        ),
+        ("Basic scheme with a valid key", vec![("Authorization", basic_valid.as_str())]),
         ("Bearer without a key", vec![("Authorization", "Bearer")]),
         ("a bare key without a scheme", vec![("Authorization", key.as_str())]),
     ];
@@ -119,16 +94,10 @@ async fn both_header_styles_work(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.key("audit.read,audit.write").await;
     let bearer = format!("Bearer {key}");
-    for headers in [
-        vec![("Authorization", bearer.as_str())],
-        vec![("X-API-Key", key.as_str())],
-    ] {
+    for headers in [vec![("Authorization", bearer.as_str())], vec![("X-API-Key", key.as_str())]] {
         let (status, body) = post(&app, &headers, RECORD, json!({ "e": [event("header.style")] })).await;
         assert_eq!(status, StatusCode::OK, "{headers:?}: {body}");
-        assert_eq!(
-            body["data"]["recordAuditEvents"]["createdCount"], 1,
-            "{headers:?}: {body}"
-        );
+        assert_eq!(body["data"]["recordAuditEvents"]["createdCount"], 1, "{headers:?}: {body}");
         let (status, body) = post(&app, &headers, "{ viewer { tenant { slug } } }", json!({})).await;
         assert_eq!(status, StatusCode::OK, "{headers:?}: {body}");
         assert_eq!(body["data"]["viewer"]["tenant"]["slug"], "acme", "{headers:?}: {body}");
@@ -138,26 +107,14 @@ async fn both_header_styles_work(backend: Backend) {
 
 async fn introspection_needs_no_key(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (status, body) = post(
-        &app,
-        &[],
-        "{ __schema { queryType { name } mutationType { name } } }",
-        json!({}),
-    )
-    .await;
+    let (status, body) = post(&app, &[], "{ __schema { queryType { name } mutationType { name } } }", json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.get("errors").is_none(), "{body}");
     assert_eq!(body["data"]["__schema"]["queryType"]["name"], "Query");
     assert_eq!(body["data"]["__schema"]["mutationType"]["name"], "Mutation");
 
     // `ApiKey` has no field that could expose the secret or its hash.
-    let (status, body) = post(
-        &app,
-        &[],
-        r#"{ __type(name: "ApiKey") { fields { name } } }"#,
-        json!({}),
-    )
-    .await;
+    let (status, body) = post(&app, &[], r#"{ __type(name: "ApiKey") { fields { name } } }"#, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let fields: Vec<String> = body["data"]["__type"]["fields"]
         .as_array()
@@ -165,15 +122,9 @@ async fn introspection_needs_no_key(backend: Backend) {
         .iter()
         .map(|f| f["name"].as_str().unwrap().to_lowercase())
         .collect();
-    assert!(
-        fields.contains(&"id".to_string()) && fields.contains(&"prefix".to_string()),
-        "{fields:?}"
-    );
+    assert!(fields.contains(&"id".to_string()) && fields.contains(&"prefix".to_string()), "{fields:?}");
     for field in &fields {
-        assert!(
-            !["secret", "hash", "token", "digest"].iter().any(|w| field.contains(w)),
-            "ApiKey exposes `{field}`"
-        );
+        assert!(!["secret", "hash", "token", "digest"].iter().any(|w| field.contains(w)), "ApiKey exposes `{field}`");
     }
 }
 
@@ -191,20 +142,12 @@ async fn viewer_shows_tenant_key_and_scopes(backend: Backend) {
     assert_eq!(viewer["tenant"]["slug"], "acme");
     assert_eq!(viewer["tenant"]["name"], "Acme Inc.");
     assert_eq!(viewer["tenant"]["id"], app.tenant.to_string().as_str());
-    let mut scopes: Vec<&str> = viewer["scopes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap())
-        .collect();
+    let mut scopes: Vec<&str> = viewer["scopes"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
     scopes.sort();
     assert_eq!(scopes, ["AUDIT_READ", "AUDIT_WRITE"]);
     assert_eq!(viewer["apiKey"]["scopes"], viewer["scopes"]);
     let prefix = viewer["apiKey"]["prefix"].as_str().expect("prefix");
-    assert!(
-        !prefix.is_empty() && prefix.len() < key.len() && key.starts_with(prefix),
-        "prefix {prefix:?} of the key"
-    );
+    assert!(!prefix.is_empty() && prefix.len() < key.len() && key.starts_with(prefix), "prefix {prefix:?} of the key");
     assert!(viewer["apiKey"]["id"].as_str().unwrap().starts_with("key_"));
     assert!(viewer["apiKey"]["revokedAt"].is_null());
     // Nothing the key says about itself reveals the secret or its hash.
@@ -218,13 +161,7 @@ async fn keys_are_created_and_revoked_through_the_api(backend: Backend) {
     let manager = app.key("keys.manage,audit.read,audit.write").await;
     let manager_id = key_id(&app, &manager).await;
 
-    let data = app
-        .data(
-            &manager,
-            CREATE_KEY,
-            json!({ "name": "ci", "scopes": ["AUDIT_READ", "AUDIT_WRITE"] }),
-        )
-        .await;
+    let data = app.data(&manager, CREATE_KEY, json!({ "name": "ci", "scopes": ["AUDIT_READ", "AUDIT_WRITE"] })).await;
     let payload = &data["createApiKey"];
     let secret = payload["secret"].as_str().expect("secret").to_string();
     let new_id = payload["apiKey"]["id"].as_str().expect("id").to_string();
@@ -236,19 +173,12 @@ async fn keys_are_created_and_revoked_through_the_api(backend: Backend) {
     assert!(!payload["apiKey"].to_string().contains(&secret), "{payload}");
 
     // The secret works at once, with the scopes granted.
-    let data = app
-        .data(&secret, "{ viewer { apiKey { id } scopes } }", json!({}))
-        .await;
+    let data = app.data(&secret, "{ viewer { apiKey { id } scopes } }", json!({})).await;
     assert_eq!(data["viewer"]["apiKey"]["id"], new_id.as_str());
-    assert_eq!(
-        app.record(&secret, json!([event("new.key.write")])).await["createdCount"],
-        1
-    );
+    assert_eq!(app.record(&secret, json!([event("new.key.write")])).await["createdCount"], 1);
 
     // Audited as `api_key.create` by the acting key.
-    let data = app
-        .data(&manager, SELF_AUDIT, json!({ "action": "api_key.create" }))
-        .await;
+    let data = app.data(&manager, SELF_AUDIT, json!({ "action": "api_key.create" })).await;
     let created: Vec<&Value> = data["auditEvents"]["nodes"]
         .as_array()
         .unwrap()
@@ -256,10 +186,7 @@ async fn keys_are_created_and_revoked_through_the_api(backend: Backend) {
         .filter(|e| e["resource"]["externalId"] == new_id.as_str())
         .collect();
     assert_eq!(created.len(), 1, "{data}");
-    assert_eq!(
-        created[0]["actor"],
-        json!({ "type": "API_KEY", "externalId": manager_id })
-    );
+    assert_eq!(created[0]["actor"], json!({ "type": "API_KEY", "externalId": manager_id }));
     assert_eq!(created[0]["resource"]["type"], "api_key");
 
     // Revoked: the key stops working at once, with the contract's 401.
@@ -268,19 +195,11 @@ async fn keys_are_created_and_revoked_through_the_api(backend: Backend) {
     assert!(data["revokeApiKey"]["apiKey"]["revokedAt"].is_string(), "{data}");
     let (status, body) = app.gql(&secret, COUNT, json!({})).await;
     assert_unauthenticated("revoked key", status, &body);
-    let (status, body) = post(
-        &app,
-        &[("X-API-Key", secret.as_str())],
-        RECORD,
-        json!({ "e": [event("x.y")] }),
-    )
-    .await;
+    let (status, body) = post(&app, &[("X-API-Key", secret.as_str())], RECORD, json!({ "e": [event("x.y")] })).await;
     assert_unauthenticated("revoked key via X-API-Key", status, &body);
 
     // Audited as `api_key.revoke` by the acting key.
-    let data = app
-        .data(&manager, SELF_AUDIT, json!({ "action": "api_key.revoke" }))
-        .await;
+    let data = app.data(&manager, SELF_AUDIT, json!({ "action": "api_key.revoke" })).await;
     assert_eq!(
         data["auditEvents"]["nodes"],
         json!([{
@@ -328,13 +247,7 @@ async fn keys_without_the_scope_are_forbidden(backend: Backend) {
     assert_eq!(total(&app, &reader).await, before);
 
     // Creating keys without keys.manage.
-    let (status, body) = app
-        .gql(
-            &read_write,
-            CREATE_KEY,
-            json!({ "name": "x", "scopes": ["AUDIT_READ"] }),
-        )
-        .await;
+    let (status, body) = app.gql(&read_write, CREATE_KEY, json!({ "name": "x", "scopes": ["AUDIT_READ"] })).await;
     assert_forbidden_field("createApiKey without keys.manage", status, &body, "createApiKey");
     // Creating tenants without admin.
     for key in [&read_write, &manager] {
@@ -342,50 +255,25 @@ async fn keys_without_the_scope_are_forbidden(backend: Backend) {
         assert_forbidden_field("createTenant without admin", status, &body, "createTenant");
     }
     // A keys.manage key cannot grant admin (nor any scope it does not hold).
-    let (status, body) = app
-        .gql(&manager, CREATE_KEY, json!({ "name": "root", "scopes": ["ADMIN"] }))
-        .await;
+    let (status, body) = app.gql(&manager, CREATE_KEY, json!({ "name": "root", "scopes": ["ADMIN"] })).await;
     assert_forbidden_field("granting admin", status, &body, "createApiKey");
-    let (status, body) = app
-        .gql(
-            &manager,
-            CREATE_KEY,
-            json!({ "name": "root", "scopes": ["AUDIT_READ", "ADMIN"] }),
-        )
-        .await;
+    let (status, body) =
+        app.gql(&manager, CREATE_KEY, json!({ "name": "root", "scopes": ["AUDIT_READ", "ADMIN"] })).await;
     assert_forbidden_field("granting admin among others", status, &body, "createApiKey");
     // Revoking without keys.manage.
     let victim = key_id(&app, &reader).await;
     let (status, body) = app.gql(&read_write, REVOKE_KEY, json!({ "id": victim })).await;
     assert_forbidden_field("revokeApiKey without keys.manage", status, &body, "revokeApiKey");
-    assert_eq!(
-        total(&app, &reader).await,
-        before,
-        "none of that was audited: nothing happened"
-    );
-    let data = app
-        .data(
-            &manager,
-            "{ viewer { tenant { apiKeys { name revokedAt } } } }",
-            json!({}),
-        )
-        .await;
+    assert_eq!(total(&app, &reader).await, before, "none of that was audited: nothing happened");
+    let data = app.data(&manager, "{ viewer { tenant { apiKeys { name revokedAt } } } }", json!({})).await;
     let keys = data["viewer"]["tenant"]["apiKeys"].as_array().unwrap();
     assert_eq!(keys.len(), 4, "no key was created: {data}");
-    assert!(
-        keys.iter().all(|k| k["revokedAt"].is_null()),
-        "no key was revoked: {data}"
-    );
+    assert!(keys.iter().all(|k| k["revokedAt"].is_null()), "no key was revoked: {data}");
 
     // No tenant was created.
     let admin = format!("Bearer {}", app.key("admin").await);
-    let (status, body) = post(
-        &app,
-        &[("Authorization", admin.as_str()), ("X-Audit-Tenant", "evil")],
-        COUNT,
-        json!({}),
-    )
-    .await;
+    let (status, body) =
+        post(&app, &[("Authorization", admin.as_str()), ("X-Audit-Tenant", "evil")], COUNT, json!({})).await;
     assert_ne!(status, StatusCode::OK, "tenant `evil` must not exist: {body}");
 }
 
@@ -396,23 +284,10 @@ async fn admin_includes_every_scope(backend: Backend) {
     let data = app.data(&admin, "{ viewer { scopes } }", json!({})).await;
     assert_eq!(data["viewer"]["scopes"], json!(["ADMIN"]));
     // audit.write and audit.read
-    assert_eq!(
-        app.record(&admin, json!([event("admin.write")])).await["createdCount"],
-        1
-    );
-    assert_eq!(
-        total(&app, &admin).await,
-        2 + 1,
-        "setup (tenant and admin key creation), one recorded"
-    );
+    assert_eq!(app.record(&admin, json!([event("admin.write")])).await["createdCount"], 1);
+    assert_eq!(total(&app, &admin).await, 2 + 1, "setup (tenant and admin key creation), one recorded");
     // keys.manage, including granting admin
-    let data = app
-        .data(
-            &admin,
-            CREATE_KEY,
-            json!({ "name": "second admin", "scopes": ["ADMIN"] }),
-        )
-        .await;
+    let data = app.data(&admin, CREATE_KEY, json!({ "name": "second admin", "scopes": ["ADMIN"] })).await;
     let second = data["createApiKey"]["secret"].as_str().unwrap().to_string();
     let data = app.data(&second, "{ viewer { scopes } }", json!({})).await;
     assert_eq!(data["viewer"]["scopes"], json!(["ADMIN"]));
@@ -423,9 +298,7 @@ async fn admin_includes_every_scope(backend: Backend) {
     assert_unauthenticated("revoked admin key", status, &body);
 
     // admin: create a tenant, audited in the new tenant with the acting key as actor.
-    let data = app
-        .data(&admin, CREATE_TENANT, json!({ "slug": "initech", "name": "Initech" }))
-        .await;
+    let data = app.data(&admin, CREATE_TENANT, json!({ "slug": "initech", "name": "Initech" })).await;
     let tenant = &data["createTenant"]["tenant"];
     assert_eq!(tenant["slug"], "initech");
     assert_eq!(tenant["name"], "Initech");
@@ -445,28 +318,18 @@ async fn admin_includes_every_scope(backend: Backend) {
     );
     let (status, body) = post(&app, &in_initech, COUNT, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(
-        body["data"]["auditEvents"]["totalCount"], 1,
-        "only the tenant's creation: {body}"
-    );
+    assert_eq!(body["data"]["auditEvents"]["totalCount"], 1, "only the tenant's creation: {body}");
     // acme saw none of it: still one tenant.create, its own.
     let data = app.data(&admin, SELF_AUDIT, json!({ "action": "tenant.create" })).await;
     assert_eq!(data["auditEvents"]["nodes"].as_array().map(Vec::len), Some(1), "{data}");
-    assert_eq!(
-        data["auditEvents"]["nodes"][0]["resource"]["externalId"],
-        app.tenant.to_string().as_str()
-    );
+    assert_eq!(data["auditEvents"]["nodes"][0]["resource"]["externalId"], app.tenant.to_string().as_str());
 }
 
 async fn admin_acts_in_another_tenant(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let globex = app.create_tenant("globex").await;
     let globex_writer = app.key_in(globex, "audit.write,audit.read").await;
-    app.record(
-        &globex_writer,
-        json!([event("globex.secret.plan"), event("globex.other.plan")]),
-    )
-    .await;
+    app.record(&globex_writer, json!([event("globex.secret.plan"), event("globex.other.plan")])).await;
     let acme_writer = app.key("audit.write,audit.read").await;
     app.record(&acme_writer, json!([event("acme.thing.do")])).await;
     let admin = app.key("admin").await;
@@ -486,12 +349,7 @@ async fn admin_acts_in_another_tenant(backend: Backend) {
     actions.sort();
     assert_eq!(
         actions,
-        [
-            "api_key.create",
-            "globex.other.plan",
-            "globex.secret.plan",
-            "tenant.create"
-        ],
+        ["api_key.create", "globex.other.plan", "globex.secret.plan", "tenant.create"],
         "only globex's events: {body}"
     );
     assert_eq!(body["data"]["auditEvents"]["totalCount"], 4);
@@ -501,29 +359,16 @@ async fn admin_acts_in_another_tenant(backend: Backend) {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["recordAuditEvents"]["createdCount"], 1, "{body}");
     let in_globex = app
-        .data(
-            &globex_writer,
-            r#"{ auditEvents(filter: {action: {eq: "admin.in.globex"}}) { totalCount } }"#,
-            json!({}),
-        )
+        .data(&globex_writer, r#"{ auditEvents(filter: {action: {eq: "admin.in.globex"}}) { totalCount } }"#, json!({}))
         .await;
     assert_eq!(in_globex["auditEvents"]["totalCount"], 1);
     // Without the header the admin key acts in its own tenant.
     let data = app.data(&admin, actions_query, json!({})).await;
     assert_eq!(data["viewer"]["tenant"]["slug"], "acme");
-    let acme_actions: Vec<&str> = data["auditEvents"]["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["action"].as_str().unwrap())
-        .collect();
+    let acme_actions: Vec<&str> =
+        data["auditEvents"]["nodes"].as_array().unwrap().iter().map(|n| n["action"].as_str().unwrap()).collect();
     assert!(acme_actions.contains(&"acme.thing.do"), "{data}");
-    assert!(
-        !acme_actions
-            .iter()
-            .any(|a| a.starts_with("globex.") || *a == "admin.in.globex"),
-        "{data}"
-    );
+    assert!(!acme_actions.iter().any(|a| a.starts_with("globex.") || *a == "admin.in.globex"), "{data}");
 
     // A non-admin key naming another tenant is refused outright and sees nothing.
     let acme_bearer = format!("Bearer {acme_writer}");
@@ -531,10 +376,7 @@ async fn admin_acts_in_another_tenant(backend: Backend) {
         vec![("Authorization", acme_bearer.as_str()), ("X-Audit-Tenant", "globex")],
         vec![("X-API-Key", acme_writer.as_str()), ("X-Audit-Tenant", "globex")],
     ] {
-        for (query, vars) in [
-            (actions_query, json!({})),
-            (RECORD, json!({ "e": [event("acme.into.globex")] })),
-        ] {
+        for (query, vars) in [(actions_query, json!({})), (RECORD, json!({ "e": [event("acme.into.globex")] }))] {
             let (status, body) = post(&app, &headers, query, vars).await;
             assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
             assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
@@ -544,28 +386,15 @@ async fn admin_acts_in_another_tenant(backend: Backend) {
     }
     // A keys.manage key is no admin either.
     let manager = format!("Bearer {}", app.key("keys.manage,audit.read").await);
-    let (status, body) = post(
-        &app,
-        &[("Authorization", manager.as_str()), ("X-Audit-Tenant", "globex")],
-        COUNT,
-        json!({}),
-    )
-    .await;
+    let (status, body) =
+        post(&app, &[("Authorization", manager.as_str()), ("X-Audit-Tenant", "globex")], COUNT, json!({})).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
     // Naming its own tenant is fine.
-    let (status, body) = post(
-        &app,
-        &[("Authorization", acme_bearer.as_str()), ("X-Audit-Tenant", "acme")],
-        COUNT,
-        json!({}),
-    )
-    .await;
+    let (status, body) =
+        post(&app, &[("Authorization", acme_bearer.as_str()), ("X-Audit-Tenant", "acme")], COUNT, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(
-        body["data"]["auditEvents"]["totalCount"],
-        total(&app, &acme_writer).await
-    );
+    assert_eq!(body["data"]["auditEvents"]["totalCount"], total(&app, &acme_writer).await);
     // Nothing of acme's leaked into globex.
     assert_eq!(total(&app, &globex_writer).await, 5);
 }
@@ -584,10 +413,7 @@ async fn setup_actions_are_audited_as_system(backend: Backend) {
     assert_eq!(nodes.len(), 2, "{data}");
     assert_eq!(nodes[0]["action"], "tenant.create");
     assert_eq!(nodes[0]["actor"]["type"], "SYSTEM");
-    assert_eq!(
-        nodes[0]["resource"],
-        json!({ "type": "tenant", "externalId": app.tenant.to_string() })
-    );
+    assert_eq!(nodes[0]["resource"], json!({ "type": "tenant", "externalId": app.tenant.to_string() }));
     assert_eq!(nodes[1]["action"], "api_key.create");
     assert_eq!(nodes[1]["actor"]["type"], "SYSTEM");
     assert_eq!(nodes[1]["resource"]["externalId"], key_id(&app, &key).await.as_str());
@@ -595,14 +421,9 @@ async fn setup_actions_are_audited_as_system(backend: Backend) {
     // A tenant created by the operator is audited in that tenant, by SYSTEM.
     let other = app.create_tenant("umbrella").await;
     let other_key = app.key_in(other, "audit.read").await;
-    let data = app
-        .data(&other_key, SELF_AUDIT, json!({ "action": "tenant.create" }))
-        .await;
+    let data = app.data(&other_key, SELF_AUDIT, json!({ "action": "tenant.create" })).await;
     assert_eq!(data["auditEvents"]["nodes"][0]["actor"]["type"], "SYSTEM", "{data}");
-    assert_eq!(
-        data["auditEvents"]["nodes"][0]["resource"]["externalId"],
-        other.to_string().as_str()
-    );
+    assert_eq!(data["auditEvents"]["nodes"][0]["resource"]["externalId"], other.to_string().as_str());
     assert_eq!(data["auditEvents"]["nodes"].as_array().map(Vec::len), Some(1));
 }
 

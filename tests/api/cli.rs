@@ -21,10 +21,7 @@ fn tenant_row(list: &str, slug: &str) -> Vec<String> {
 /// Asserts `tenant list` shows `slug` with `events` events.
 fn assert_listed(list: &str, slug: &str, events: u32) {
     let row = tenant_row(list, slug);
-    assert!(
-        row.iter().any(|f| *f == events.to_string()),
-        "`{slug}` with {events} events:\n{list}"
-    );
+    assert!(row.iter().any(|f| *f == events.to_string()), "`{slug}` with {events} events:\n{list}");
 }
 
 /// The secret printed by `key create`: stdout holds it alone.
@@ -88,44 +85,18 @@ async fn operator_workflow(backend: Backend) {
         .env_remove("AUDITGRAPH_DATABASE_URL")
         .output()
         .expect("sh");
-    assert!(
-        via_shell.status.success(),
-        "{}",
-        String::from_utf8_lossy(&via_shell.stderr)
-    );
+    assert!(via_shell.status.success(), "{}", String::from_utf8_lossy(&via_shell.stderr));
     let shell_key = String::from_utf8(via_shell.stdout).unwrap();
     assert_eq!(secret_of(&shell_key), shell_key, "$(…) yields the secret alone");
 
     // Refusals: an unknown tenant, an unknown scope. Non-zero, a message, no secret.
     for args in [
-        &[
-            "key",
-            "create",
-            "--tenant",
-            "nobody",
-            "--scopes",
-            "audit.read",
-            "--database-url",
-            url,
-        ][..],
-        &[
-            "key",
-            "create",
-            "--tenant",
-            "acme",
-            "--scopes",
-            "audit.read,root",
-            "--database-url",
-            url,
-        ][..],
+        &["key", "create", "--tenant", "nobody", "--scopes", "audit.read", "--database-url", url][..],
+        &["key", "create", "--tenant", "acme", "--scopes", "audit.read,root", "--database-url", url][..],
     ] {
         let out = dir.output(args);
         assert!(!out.status.success(), "{args:?} must fail");
-        assert!(
-            out.stdout.is_empty(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+        assert!(out.stdout.is_empty(), "{args:?}: {}", String::from_utf8_lossy(&out.stdout));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains("nobody") || stderr.contains("root"), "{stderr}");
     }
@@ -146,17 +117,12 @@ async fn operator_workflow(backend: Backend) {
             json!({}),
         )
         .await;
-    assert_eq!(
-        data["viewer"]["tenant"],
-        json!({ "id": tenant_id, "slug": "acme", "name": "Acme Inc." })
-    );
+    assert_eq!(data["viewer"]["tenant"], json!({ "id": tenant_id, "slug": "acme", "name": "Acme Inc." }));
     // tenant.create, three api_key.create, one recorded.
     assert_eq!(data["auditEvents"]["totalCount"], 5);
     let key_id = data["viewer"]["apiKey"]["id"].as_str().unwrap().to_string();
     for other in [&reader, &shell_key] {
-        let data = server
-            .data(other, "{ viewer { scopes } auditEvents { totalCount } }", json!({}))
-            .await;
+        let data = server.data(other, "{ viewer { scopes } auditEvents { totalCount } }", json!({})).await;
         assert_eq!(data["viewer"]["scopes"], json!(["AUDIT_READ"]));
         assert_eq!(data["auditEvents"]["totalCount"], 5);
     }
@@ -167,17 +133,11 @@ async fn operator_workflow(backend: Backend) {
 
     // key list: every key, never a secret.
     let keys = dir.run(&["key", "list", "--tenant", "acme", "--database-url", url]);
-    let row = keys
-        .lines()
-        .find(|l| l.contains(&key_id))
-        .unwrap_or_else(|| panic!("{key_id} in:\n{keys}"));
+    let row = keys.lines().find(|l| l.contains(&key_id)).unwrap_or_else(|| panic!("{key_id} in:\n{keys}"));
     assert!(row.contains(&prefix) && row.contains("active"), "{row}");
     for s in [&secret, &reader, &shell_key] {
         assert!(!keys.contains(s.as_str()), "a secret is listed:\n{keys}");
-        assert!(
-            !keys.contains(&auditgraph::auth::hash_secret(s)),
-            "a hash is listed:\n{keys}"
-        );
+        assert!(!keys.contains(&auditgraph::auth::hash_secret(s)), "a hash is listed:\n{keys}");
     }
     assert_eq!(keys.lines().filter(|l| l.contains("key_")).count(), 3, "{keys}");
 
@@ -202,13 +162,7 @@ async fn operator_workflow(backend: Backend) {
         json!([{ "actor": { "type": "SYSTEM" }, "resource": { "externalId": key_id } }])
     );
     // Revoking an unknown key fails with a message.
-    let out = dir.output(&[
-        "key",
-        "revoke",
-        "key_00000000000000000000000000000000",
-        "--database-url",
-        url,
-    ]);
+    let out = dir.output(&["key", "revoke", "key_00000000000000000000000000000000", "--database-url", url]);
     assert!(!out.status.success());
     assert!(!out.stderr.is_empty());
     drop(server);
@@ -224,24 +178,12 @@ async fn database_url_goes_anywhere(backend: Backend) {
     dir.run(&["--database-url", url, "tenant", "create", "one"]);
     dir.run(&["tenant", "create", "two", "--database-url", url]);
     dir.run(&["tenant", "--database-url", url, "create", "three", "--name", "Three"]);
-    let out = dir
-        .command(&["tenant", "create", "four"])
-        .env("AUDITGRAPH_DATABASE_URL", url)
-        .output()
-        .expect("run");
+    let out = dir.command(&["tenant", "create", "four"]).env("AUDITGRAPH_DATABASE_URL", url).output().expect("run");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = dir
-        .command(&["migrate"])
-        .env("AUDITGRAPH_DATABASE_URL", url)
-        .output()
-        .expect("run");
+    let out = dir.command(&["migrate"]).env("AUDITGRAPH_DATABASE_URL", url).output().expect("run");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
-    let via_env = dir
-        .command(&["tenant", "list"])
-        .env("AUDITGRAPH_DATABASE_URL", url)
-        .output()
-        .expect("run");
+    let via_env = dir.command(&["tenant", "list"]).env("AUDITGRAPH_DATABASE_URL", url).output().expect("run");
     assert!(via_env.status.success());
     let lists = [
         dir.run(&["--database-url", url, "tenant", "list"]),
@@ -257,26 +199,8 @@ async fn database_url_goes_anywhere(backend: Backend) {
     assert_eq!(lists[0], lists[2]);
 
     // key commands too.
-    secret_of(&dir.run(&[
-        "--database-url",
-        url,
-        "key",
-        "create",
-        "--tenant",
-        "one",
-        "--scopes",
-        "audit.read",
-    ]));
-    secret_of(&dir.run(&[
-        "key",
-        "create",
-        "--tenant",
-        "two",
-        "--scopes",
-        "audit.read",
-        "--database-url",
-        url,
-    ]));
+    secret_of(&dir.run(&["--database-url", url, "key", "create", "--tenant", "one", "--scopes", "audit.read"]));
+    secret_of(&dir.run(&["key", "create", "--tenant", "two", "--scopes", "audit.read", "--database-url", url]));
     let keys = dir.run(&["key", "list", "--database-url", url, "--tenant", "one"]);
     assert_eq!(keys.lines().filter(|l| l.contains("key_")).count(), 1, "{keys}");
     assert!(!dir.has_default_db(), "no command fell back to the default database");
@@ -315,15 +239,9 @@ fn unreachable_database_names_the_url_but_not_the_password() {
             "{args:?}: the URL is named: {stderr}"
         );
         assert!(!stderr.contains("pa55word"), "{args:?}: the password leaked: {stderr}");
-        assert!(
-            !String::from_utf8_lossy(&out.stdout).contains("pa55word"),
-            "{args:?}: the password leaked on stdout"
-        );
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("pa55word"), "{args:?}: the password leaked on stdout");
     }
-    assert!(
-        started.elapsed() < Duration::from_secs(60),
-        "the commands gave up in time"
-    );
+    assert!(started.elapsed() < Duration::from_secs(60), "the commands gave up in time");
 }
 
 /// `auditgraph schema` prints exactly `schema.graphql`.

@@ -74,27 +74,16 @@ impl TestDb {
         match backend {
             Backend::Sqlite => {
                 let path = std::env::temp_dir().join(format!("auditgraph-test-{token}.db"));
-                TestDb {
-                    url: format!("sqlite://{}?mode=rwc", path.display()),
-                    cleanup: Cleanup::File(path),
-                }
+                TestDb { url: format!("sqlite://{}?mode=rwc", path.display()), cleanup: Cleanup::File(path) }
             }
             Backend::Postgres => {
                 let admin_url = postgres_url().expect("PostgreSQL URL");
                 let name = format!("auditgraph_test_{token}");
-                let admin = Database::connect(&admin_url)
-                    .await
-                    .expect("connect to the PostgreSQL test server");
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                    .await
-                    .expect("create test database");
+                let admin = Database::connect(&admin_url).await.expect("connect to the PostgreSQL test server");
+                admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create test database");
                 admin.close().await.ok();
                 let (base, _) = admin_url.rsplit_once('/').expect("URL with a database name");
-                TestDb {
-                    url: format!("{base}/{name}"),
-                    cleanup: Cleanup::Database { admin_url, name },
-                }
+                TestDb { url: format!("{base}/{name}"), cleanup: Cleanup::Database { admin_url, name } }
             }
         }
     }
@@ -112,10 +101,7 @@ impl Drop for TestDb {
                 let (admin_url, name) = (admin_url.clone(), name.clone());
                 // Drop runs inside the test's runtime: use a thread with its own.
                 let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .ok()?;
+                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
                     rt.block_on(async {
                         let admin = Database::connect(&admin_url).await.ok()?;
                         admin
@@ -166,10 +152,7 @@ impl TestApp {
     async fn start(db: TestDb, url: &str, backend: Backend, configure: impl FnOnce(&mut ServeSettings)) -> TestApp {
         // AUDITGRAPH_TEST_LOG=debug shows the server's logs.
         if let Ok(filter) = std::env::var("AUDITGRAPH_TEST_LOG") {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_test_writer()
-                .try_init();
+            let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
         }
         let mut settings = ServeSettings::for_url(url);
         settings.db.pool_size = 4;
@@ -205,9 +188,8 @@ impl TestApp {
 
     /// Creates a tenant (as the operator) and returns its ID.
     pub async fn create_tenant(&self, slug: &str) -> TenantId {
-        let t = admin::create_tenant(&self.store, &Bus::new(1), slug, None, Acting::System)
-            .await
-            .expect("create tenant");
+        let t =
+            admin::create_tenant(&self.store, &Bus::new(1), slug, None, Acting::System).await.expect("create tenant");
         TenantId(t.id)
     }
 

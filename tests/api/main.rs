@@ -5,7 +5,9 @@ mod helpers;
 
 mod auth;
 mod cli;
+mod hostile;
 mod http;
+mod isolation;
 mod model;
 mod ops;
 mod plans;

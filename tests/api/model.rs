@@ -109,9 +109,9 @@ fn random_event(rng: &mut StdRng, base: DateTime<Utc>) -> Value {
         o.insert("relatedResources".into(), json!(related));
     }
     for field in ["summary", "reason", "errorMessage"] {
-        if let Some(text) = maybe(rng, 0.5, |rng| {
-            format!("{} {}", WORDS.choose(rng).unwrap(), WORDS.choose(rng).unwrap())
-        }) {
+        if let Some(text) =
+            maybe(rng, 0.5, |rng| format!("{} {}", WORDS.choose(rng).unwrap(), WORDS.choose(rng).unwrap()))
+        {
             o.insert(field.into(), json!(text));
         }
     }
@@ -130,10 +130,7 @@ fn random_event(rng: &mut StdRng, base: DateTime<Utc>) -> Value {
             request.insert("id".into(), json!(format!("q{}", rng.random_range(0..8))));
         }
         if rng.random_bool(0.8) {
-            request.insert(
-                "status".into(),
-                json!([200, 201, 400, 404, 429, 500, 503][rng.random_range(0..7)]),
-            );
+            request.insert("status".into(), json!([200, 201, 400, 404, 429, 500, 503][rng.random_range(0..7)]));
         }
         if rng.random_bool(0.7) {
             request.insert("ipAddress".into(), json!(*IPS.choose(rng).unwrap()));
@@ -161,11 +158,7 @@ const STORED_FIELDS: &str =
     request { id status ipAddress }";
 
 fn parse_stored(v: &Value) -> Stored {
-    let time = |f: &str| {
-        DateTime::parse_from_rfc3339(v[f].as_str().unwrap())
-            .unwrap()
-            .with_timezone(&Utc)
-    };
+    let time = |f: &str| DateTime::parse_from_rfc3339(v[f].as_str().unwrap()).unwrap().with_timezone(&Utc);
     Stored {
         id: v["id"].as_str().unwrap().into(),
         action: v["action"].as_str().unwrap().into(),
@@ -179,16 +172,8 @@ fn parse_stored(v: &Value) -> Stored {
             email: opt_str(&v["actor"]["email"]),
         },
         resource: v["resource"].is_object().then(|| resource_ref(&v["resource"])),
-        related: v["relatedResources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(resource_ref)
-            .collect(),
-        texts: ["action", "summary", "reason", "errorMessage"]
-            .iter()
-            .filter_map(|f| opt_str(&v[*f]))
-            .collect(),
+        related: v["relatedResources"].as_array().unwrap().iter().map(resource_ref).collect(),
+        texts: ["action", "summary", "reason", "errorMessage"].iter().filter_map(|f| opt_str(&v[*f])).collect(),
         environment: opt_str(&v["environment"]),
         source_service: opt_str(&v["sourceService"]),
         correlation_id: opt_str(&v["correlationId"]),
@@ -201,11 +186,7 @@ fn parse_stored(v: &Value) -> Stored {
 // ---- the model: the contract's filter semantics, evaluated in memory ----
 
 fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap().to_string())
-        .collect()
+    v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect()
 }
 
 fn string_match(m: &Value, value: Option<&str>) -> bool {
@@ -226,8 +207,7 @@ fn string_match(m: &Value, value: Option<&str>) -> bool {
 }
 
 fn list_has(m: &Value, key: &str, value: Option<&str>) -> bool {
-    m.get(key)
-        .is_none_or(|list| value.is_some_and(|v| strings(list).iter().any(|s| s == v)))
+    m.get(key).is_none_or(|list| value.is_some_and(|v| strings(list).iter().any(|s| s == v)))
 }
 
 fn actor_match(m: &Value, a: &ActorRef) -> bool {
@@ -244,13 +224,8 @@ fn resource_match(m: &Value, r: &ResourceRef) -> bool {
 }
 
 fn range_match(m: &Value, at: DateTime<Utc>) -> bool {
-    let bound = |k: &str| {
-        m.get(k).map(|v| {
-            DateTime::parse_from_rfc3339(v.as_str().unwrap())
-                .unwrap()
-                .with_timezone(&Utc)
-        })
-    };
+    let bound =
+        |k: &str| m.get(k).map(|v| DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap().with_timezone(&Utc));
     bound("gte").is_none_or(|b| at >= b)
         && bound("gt").is_none_or(|b| at > b)
         && bound("lte").is_none_or(|b| at <= b)
@@ -335,26 +310,11 @@ fn leaf(rng: &mut StdRng, p: &Pools) -> (String, Value) {
             string_matcher(
                 rng,
                 &p.actions,
-                &[
-                    "api_key.",
-                    "apixkey",
-                    "workspace.snapshot.",
-                    "a_",
-                    "users.auth",
-                    "",
-                    "%",
-                    "api%",
-                ],
+                &["api_key.", "apixkey", "workspace.snapshot.", "a_", "users.auth", "", "%", "api%"],
             ),
         ),
-        1 => (
-            "category",
-            string_matcher(rng, &p.categories, &["work", "users", "a_b", "_"]),
-        ),
-        2 => (
-            "outcome",
-            json!(if rng.random_bool(0.5) { "SUCCESS" } else { "FAILURE" }),
-        ),
+        1 => ("category", string_matcher(rng, &p.categories, &["work", "users", "a_b", "_"])),
+        2 => ("outcome", json!(if rng.random_bool(0.5) { "SUCCESS" } else { "FAILURE" })),
         3 => {
             let mut m = Map::new();
             if rng.random_bool(0.4) {
@@ -372,10 +332,7 @@ fn leaf(rng: &mut StdRng, p: &Pools) -> (String, Value) {
             if rng.random_bool(0.3) {
                 m.insert(
                     "email".into(),
-                    json!(pick_some(
-                        rng,
-                        &(0..11).map(|n| format!("user{n}@example.com")).collect::<Vec<_>>()
-                    )),
+                    json!(pick_some(rng, &(0..11).map(|n| format!("user{n}@example.com")).collect::<Vec<_>>())),
                 );
             }
             ("actor", Value::Object(m))
@@ -394,10 +351,7 @@ fn leaf(rng: &mut StdRng, p: &Pools) -> (String, Value) {
                     json!(pick_some(rng, &(0..7).map(|n| format!("r{n}")).collect::<Vec<_>>())),
                 );
             }
-            (
-                if rng.random_bool(0.5) { "resource" } else { "relatedTo" },
-                Value::Object(m),
-            )
+            (if rng.random_bool(0.5) { "resource" } else { "relatedTo" }, Value::Object(m))
         }
         6 | 7 => {
             let mut m = Map::new();
@@ -406,35 +360,18 @@ fn leaf(rng: &mut StdRng, p: &Pools) -> (String, Value) {
                     m.insert(bound.into(), json!(p.times.choose(rng).unwrap()));
                 }
             }
-            (
-                if rng.random_bool(0.8) {
-                    "occurredAt"
-                } else {
-                    "receivedAt"
-                },
-                Value::Object(m),
-            )
+            (if rng.random_bool(0.8) { "occurredAt" } else { "receivedAt" }, Value::Object(m))
         }
-        8 => (
-            "environment",
-            string_matcher(rng, &p.environments, &["prod", "Prod", "prod_", "sand"]),
-        ),
+        8 => ("environment", string_matcher(rng, &p.environments, &["prod", "Prod", "prod_", "sand"])),
         9 => ("sourceService", string_matcher(rng, &p.services, &["u", "led", "x"])),
         10 => ("correlationId", json!(format!("c{}", rng.random_range(0..7)))),
         11 => ("requestId", json!(format!("q{}", rng.random_range(0..9)))),
         12 => (
             "ipAddress",
             json!(
-                *[
-                    "10.0.0.1",
-                    "::ffff:10.0.0.1",
-                    "2001:DB8::1",
-                    "2001:db8:0::1",
-                    "192.168.1.20",
-                    "127.0.0.1"
-                ]
-                .choose(rng)
-                .unwrap()
+                *["10.0.0.1", "::ffff:10.0.0.1", "2001:DB8::1", "2001:db8:0::1", "192.168.1.20", "127.0.0.1"]
+                    .choose(rng)
+                    .unwrap()
             ),
         ),
         13 => {
@@ -449,13 +386,7 @@ fn leaf(rng: &mut StdRng, p: &Pools) -> (String, Value) {
         }
         _ => (
             "text",
-            json!(
-                *[
-                    "snapshot", "ÜBER", "disk", "50%", "under_", "r_s", "zeta", "api_key", "X"
-                ]
-                .choose(rng)
-                .unwrap()
-            ),
+            json!(*["snapshot", "ÜBER", "disk", "50%", "under_", "r_s", "zeta", "api_key", "X"].choose(rng).unwrap()),
         ),
     };
     (field.0.to_string(), field.1)
@@ -472,9 +403,7 @@ fn random_filter(rng: &mut StdRng, p: &Pools, depth: usize) -> Value {
         if key == "not" {
             f.insert(key.into(), random_filter(rng, p, depth + 1));
         } else {
-            let items: Vec<Value> = (0..rng.random_range(0..=3))
-                .map(|_| random_filter(rng, p, depth + 1))
-                .collect();
+            let items: Vec<Value> = (0..rng.random_range(0..=3)).map(|_| random_filter(rng, p, depth + 1)).collect();
             f.insert(key.into(), json!(items));
         }
     }
@@ -483,16 +412,7 @@ fn random_filter(rng: &mut StdRng, p: &Pools, depth: usize) -> Value {
 
 fn expected(events: &[Stored], filter: &Value, field: &str, direction: &str) -> Vec<String> {
     let mut rows: Vec<&Stored> = events.iter().filter(|e| matches(filter, e)).collect();
-    let key = |e: &Stored| {
-        (
-            if field == "OCCURRED_AT" {
-                e.occurred_at
-            } else {
-                e.received_at
-            },
-            e.id.clone(),
-        )
-    };
+    let key = |e: &Stored| (if field == "OCCURRED_AT" { e.occurred_at } else { e.received_at }, e.id.clone());
     rows.sort_by_key(|e| key(e));
     if direction == "DESC" {
         rows.reverse();
@@ -516,34 +436,16 @@ async fn walk(app: &TestApp, key: &str, filter: &Value, order: &Value, size: usi
         };
         let data = app.data(key, PAGE, vars).await;
         let c = &data["auditEvents"];
-        assert_eq!(
-            c["totalCount"].as_u64().unwrap() as usize,
-            want.len(),
-            "totalCount for {filter}"
-        );
-        let ids: Vec<String> = c["edges"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["node"]["id"].as_str().unwrap().to_string())
-            .collect();
+        assert_eq!(c["totalCount"].as_u64().unwrap() as usize, want.len(), "totalCount for {filter}");
+        let ids: Vec<String> =
+            c["edges"].as_array().unwrap().iter().map(|e| e["node"]["id"].as_str().unwrap().to_string()).collect();
         let info = &c["pageInfo"];
         assert_eq!(info["startCursor"], c["edges"][0]["cursor"], "startCursor");
-        let more = if forward {
-            info["hasNextPage"].as_bool().unwrap()
-        } else {
-            info["hasPreviousPage"].as_bool().unwrap()
-        };
-        let other_side = if forward {
-            info["hasPreviousPage"].as_bool().unwrap()
-        } else {
-            info["hasNextPage"].as_bool().unwrap()
-        };
-        assert_eq!(
-            other_side,
-            page_no > 0,
-            "the far side of the page is true exactly when a cursor was given"
-        );
+        let more =
+            if forward { info["hasNextPage"].as_bool().unwrap() } else { info["hasPreviousPage"].as_bool().unwrap() };
+        let other_side =
+            if forward { info["hasPreviousPage"].as_bool().unwrap() } else { info["hasNextPage"].as_bool().unwrap() };
+        assert_eq!(other_side, page_no > 0, "the far side of the page is true exactly when a cursor was given");
         if forward {
             seen.extend(ids);
         } else {
@@ -562,28 +464,18 @@ async fn walk(app: &TestApp, key: &str, filter: &Value, order: &Value, size: usi
             info["startCursor"].as_str().unwrap().to_string()
         });
     }
-    assert_eq!(
-        seen,
-        want,
-        "{} walk of {filter} ordered by {order}",
-        if forward { "forward" } else { "backward" }
-    );
+    assert_eq!(seen, want, "{} walk of {filter} ordered by {order}", if forward { "forward" } else { "backward" });
 }
 
 async fn random_filters_agree_with_the_model(backend: Backend) {
-    let seed: u64 = std::env::var("AUDITGRAPH_MODEL_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20261123);
+    let seed: u64 = std::env::var("AUDITGRAPH_MODEL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261123);
     let mut rng = StdRng::seed_from_u64(seed);
     let app = TestApp::spawn(backend).await;
     let key = app.key("audit.read,audit.write").await;
     // Another tenant's events must never show up.
     let other = app.create_tenant("other").await;
     let other_key = app.key_in(other, "audit.write").await;
-    let base = DateTime::parse_from_rfc3339("2026-03-01T12:00:00Z")
-        .unwrap()
-        .with_timezone(&Utc);
+    let base = DateTime::parse_from_rfc3339("2026-03-01T12:00:00Z").unwrap().with_timezone(&Utc);
 
     let mut events: Vec<Stored> = Vec::with_capacity(EVENTS);
     let record = format!(
@@ -592,13 +484,7 @@ async fn random_filters_agree_with_the_model(backend: Backend) {
     for _ in 0..EVENTS / 500 {
         let batch: Vec<Value> = (0..500).map(|_| random_event(&mut rng, base)).collect();
         let data = app.data(&key, &record, json!({ "e": batch })).await;
-        events.extend(
-            data["recordAuditEvents"]["events"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(parse_stored),
-        );
+        events.extend(data["recordAuditEvents"]["events"].as_array().unwrap().iter().map(parse_stored));
         let noise: Vec<Value> = (0..50).map(|_| random_event(&mut rng, base)).collect();
         app.data(
             &other_key,
@@ -609,13 +495,7 @@ async fn random_filters_agree_with_the_model(backend: Backend) {
     }
     // The setup's self-audit events belong to the tenant too.
     let setup = app.data(&key, &format!(r#"{{ auditEvents(filter: {{sourceService: {{eq: "auditgraph"}}}}) {{ nodes {{ {STORED_FIELDS} }} }} }}"#), json!({})).await;
-    events.extend(
-        setup["auditEvents"]["nodes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(parse_stored),
-    );
+    events.extend(setup["auditEvents"]["nodes"].as_array().unwrap().iter().map(parse_stored));
 
     let unique = |xs: Vec<String>| {
         let mut xs = xs;
@@ -624,45 +504,21 @@ async fn random_filters_agree_with_the_model(backend: Backend) {
         xs
     };
     let pools = Pools {
-        actions: ACTIONS
-            .iter()
-            .map(|s| s.to_string())
-            .chain(["api_key.create".into(), "nope.x".into()])
-            .collect(),
-        categories: unique(
-            events
-                .iter()
-                .map(|e| e.action.split('.').next().unwrap().to_string())
-                .collect(),
-        ),
+        actions: ACTIONS.iter().map(|s| s.to_string()).chain(["api_key.create".into(), "nope.x".into()]).collect(),
+        categories: unique(events.iter().map(|e| e.action.split('.').next().unwrap().to_string()).collect()),
         environments: ENVIRONMENTS.iter().map(|s| s.to_string()).collect(),
         services: SERVICES.iter().map(|s| s.to_string()).collect(),
         actor_ids: unique(events.iter().map(|e| e.actor.id.clone()).collect()),
         resource_ids: unique(
-            events
-                .iter()
-                .flat_map(|e| e.resource.iter().chain(&e.related).map(|r| r.id.clone()))
-                .collect(),
+            events.iter().flat_map(|e| e.resource.iter().chain(&e.related).map(|r| r.id.clone())).collect(),
         ),
-        times: events
-            .iter()
-            .take(40)
-            .flat_map(|e| [ts(e.occurred_at), ts(e.received_at)])
-            .collect(),
+        times: events.iter().take(40).flat_map(|e| [ts(e.occurred_at), ts(e.received_at)]).collect(),
     };
 
     let mut interesting = 0;
     for n in 0..FILTERS {
-        let filter = if n == 0 {
-            json!({})
-        } else {
-            random_filter(&mut rng, &pools, 1)
-        };
-        let field = if rng.random_bool(0.7) {
-            "OCCURRED_AT"
-        } else {
-            "RECEIVED_AT"
-        };
+        let filter = if n == 0 { json!({}) } else { random_filter(&mut rng, &pools, 1) };
+        let field = if rng.random_bool(0.7) { "OCCURRED_AT" } else { "RECEIVED_AT" };
         let direction = if rng.random_bool(0.6) { "DESC" } else { "ASC" };
         let order = json!({ "field": field, "direction": direction });
         let want = expected(&events, &filter, field, direction);
@@ -675,10 +531,7 @@ async fn random_filters_agree_with_the_model(backend: Backend) {
         walk(&app, &key, &filter, &order, size, false, &want).await;
     }
     // The generator must produce filters that select something, but not everything.
-    assert!(
-        interesting * 2 > FILTERS,
-        "only {interesting} of {FILTERS} filters were selective"
-    );
+    assert!(interesting * 2 > FILTERS, "only {interesting} of {FILTERS} filters were selective");
 }
 
 backend_tests!(random_filters_agree_with_the_model);

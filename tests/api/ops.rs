@@ -21,9 +21,7 @@ async fn events_cannot_be_changed_or_deleted(backend: Backend) {
     let mut e = event("kept.forever");
     e["resource"] = json!({ "type": "doc", "externalId": "d" });
     app.record(&key, json!([e])).await;
-    let before = app
-        .data(&key, "{ auditEvents { totalCount nodes { id action } } }", json!({}))
-        .await;
+    let before = app.data(&key, "{ auditEvents { totalCount nodes { id action } } }", json!({})).await;
     let db = app.store.db();
     let mut attempts = vec![
         "UPDATE audit_event SET action = 'forged.action'",
@@ -38,9 +36,7 @@ async fn events_cannot_be_changed_or_deleted(backend: Backend) {
         let err = db.execute_unprepared(sql).await.expect_err(sql);
         assert!(err.to_string().contains("append-only"), "{sql}: {err}");
     }
-    let after = app
-        .data(&key, "{ auditEvents { totalCount nodes { id action } } }", json!({}))
-        .await;
+    let after = app.data(&key, "{ auditEvents { totalCount nodes { id action } } }", json!({})).await;
     assert_eq!(before, after);
 }
 
@@ -49,10 +45,7 @@ async fn rate_limits_answer_429_with_retry_after(backend: Backend) {
     let key = app.key("audit.read").await;
     let other = app.key("audit.read").await;
     for _ in 0..3 {
-        assert_eq!(
-            app.gql(&key, "{ viewer { scopes } }", json!({})).await.0,
-            StatusCode::OK
-        );
+        assert_eq!(app.gql(&key, "{ viewer { scopes } }", json!({})).await.0, StatusCode::OK);
     }
     let response = app
         .client
@@ -68,15 +61,9 @@ async fn rate_limits_answer_429_with_retry_after(backend: Backend) {
     let body: Value = response.json().await.unwrap();
     assert_eq!(error_code(&body), Some("RATE_LIMITED"));
     // Each key has its own bucket, and the bucket refills.
-    assert_eq!(
-        app.gql(&other, "{ viewer { scopes } }", json!({})).await.0,
-        StatusCode::OK
-    );
+    assert_eq!(app.gql(&other, "{ viewer { scopes } }", json!({})).await.0, StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(1_100)).await;
-    assert_eq!(
-        app.gql(&key, "{ viewer { scopes } }", json!({})).await.0,
-        StatusCode::OK
-    );
+    assert_eq!(app.gql(&key, "{ viewer { scopes } }", json!({})).await.0, StatusCode::OK);
 }
 
 async fn internal_errors_show_a_request_id_only(backend: Backend) {
@@ -87,23 +74,11 @@ async fn internal_errors_show_a_request_id_only(backend: Backend) {
     let sql = "INSERT INTO audit_event (id, tenant_id, action, category, outcome, occurred_at, received_at, actor_id, has_request, metadata, changes, search_text)
         SELECT $1, tenant_id, 'odd.event', 'odd', 'MAYBE', occurred_at, received_at, actor_id, false, metadata, changes, 'odd.event'
         FROM audit_event WHERE action = 'fine.event'";
-    let backend_kind = if backend == Backend::Postgres {
-        DbBackend::Postgres
-    } else {
-        DbBackend::Sqlite
-    };
-    let sql = if backend == Backend::Postgres {
-        sql.to_string()
-    } else {
-        sql.replace("$1", "?")
-    };
+    let backend_kind = if backend == Backend::Postgres { DbBackend::Postgres } else { DbBackend::Sqlite };
+    let sql = if backend == Backend::Postgres { sql.to_string() } else { sql.replace("$1", "?") };
     app.store
         .db()
-        .execute_raw(sea_orm::Statement::from_sql_and_values(
-            backend_kind,
-            sql,
-            [uuid::Uuid::now_v7().into()],
-        ))
+        .execute_raw(sea_orm::Statement::from_sql_and_values(backend_kind, sql, [uuid::Uuid::now_v7().into()]))
         .await
         .unwrap();
     let response = app
@@ -156,12 +131,7 @@ impl Outage {
                 }));
             }
         });
-        Outage {
-            port,
-            up,
-            links,
-            accept,
-        }
+        Outage { port, up, links, accept }
     }
 
     fn cut(&self) {
@@ -190,10 +160,7 @@ async fn wait_for_status(app: &TestApp, path: &str, want: StatusCode, within: Du
         if status == Some(want) {
             return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "{path} never answered {want} (last {status:?})"
-        );
+        assert!(Instant::now() < deadline, "{path} never answered {want} (last {status:?})");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -207,12 +174,7 @@ async fn the_server_rides_out_a_database_outage() {
         return;
     };
     let db = TestDb::new(Backend::Postgres).await;
-    let host = admin_url
-        .split('@')
-        .nth(1)
-        .and_then(|h| h.split('/').next())
-        .unwrap_or("127.0.0.1:5432")
-        .to_string();
+    let host = admin_url.split('@').nth(1).and_then(|h| h.split('/').next()).unwrap_or("127.0.0.1:5432").to_string();
     let outage = Outage::start(host.clone()).await;
     let proxied = db.url.replace(&host, &format!("127.0.0.1:{}", outage.port));
     let mut app = TestApp::spawn_on(db, &proxied, Backend::Postgres).await;
@@ -222,13 +184,7 @@ async fn the_server_rides_out_a_database_outage() {
     app.data(&key, "{ viewer { scopes } }", json!({})).await;
 
     outage.cut();
-    wait_for_status(
-        &app,
-        "/readyz",
-        StatusCode::SERVICE_UNAVAILABLE,
-        Duration::from_secs(10),
-    )
-    .await;
+    wait_for_status(&app, "/readyz", StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(10)).await;
     let (status, body) = app.gql(&key, "mutation { recordAuditEvents(events: [{action: \"during.outage\", actor: {type: USER, externalId: \"u\"}}]) { createdCount } }", json!({})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(error_code(&body), Some("INTERNAL"), "{body}");
@@ -237,13 +193,8 @@ async fn the_server_rides_out_a_database_outage() {
     wait_for_status(&app, "/readyz", StatusCode::OK, Duration::from_secs(15)).await;
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let (_, body) = app
-            .gql(
-                &key,
-                "{ auditEvents(filter: {action: {eq: \"after.outage\"}}) { totalCount } }",
-                json!({}),
-            )
-            .await;
+        let (_, body) =
+            app.gql(&key, "{ auditEvents(filter: {action: {eq: \"after.outage\"}}) { totalCount } }", json!({})).await;
         if body.get("errors").is_none() {
             break;
         }
@@ -303,18 +254,9 @@ async fn sigterm_finishes_requests_in_flight(backend: Backend) {
     assert_eq!(status.map(|s| s.success()), Some(true), "exit status after SIGTERM");
     assert!(acknowledged >= 1, "requests accepted before the signal were answered");
     let server = Server::start(&dir, &db.url).await;
-    let data = server
-        .data(
-            &key,
-            "{ auditEvents(filter: {action: {prefix: \"drain.\"}}) { totalCount } }",
-            json!({}),
-        )
-        .await;
-    assert_eq!(
-        data["auditEvents"]["totalCount"],
-        acknowledged * 1_000,
-        "every acknowledged batch, whole"
-    );
+    let data =
+        server.data(&key, "{ auditEvents(filter: {action: {prefix: \"drain.\"}}) { totalCount } }", json!({})).await;
+    assert_eq!(data["auditEvents"]["totalCount"], acknowledged * 1_000, "every acknowledged batch, whole");
 }
 
 async fn json_logs_carry_the_request_id(backend: Backend) {

@@ -53,19 +53,13 @@ async fn plan(app: &TestApp, query: &sea_orm::sea_query::SelectStatement) -> Str
         built.values.map(|v| v.0).unwrap_or_default(),
     );
     let rows = app.store.db().query_all_raw(explain).await.expect("explain");
-    rows.iter()
-        .map(|r| r.try_get_by_index::<String>(0).unwrap())
-        .collect::<Vec<_>>()
-        .join("\n")
+    rows.iter().map(|r| r.try_get_by_index::<String>(0).unwrap()).collect::<Vec<_>>().join("\n")
 }
 
 fn assert_indexed(plan: &str, what: &str) {
     eprintln!("{what}:\n{plan}\n");
     assert!(plan.contains("Index"), "{what} uses no index:\n{plan}");
-    assert!(
-        !plan.contains("Seq Scan on audit_event"),
-        "{what} scans the events table:\n{plan}"
-    );
+    assert!(!plan.contains("Seq Scan on audit_event"), "{what} scans the events table:\n{plan}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,29 +70,12 @@ async fn pages_are_served_by_indexes_on_postgres() {
     }
     let app = TestApp::spawn(Backend::Postgres).await;
     fill(&app, 100_000).await;
-    let order = EventOrder {
-        field: OrderField::OccurredAt,
-        direction: SortDirection::Desc,
-    };
-    let first = PageArgs {
-        first: Some(50),
-        ..Default::default()
-    }
-    .into_page(|_, _| Ok((Utc::now(), Uuid::nil())))
-    .unwrap();
+    let order = EventOrder { field: OrderField::OccurredAt, direction: SortDirection::Desc };
+    let first =
+        PageArgs { first: Some(50), ..Default::default() }.into_page(|_, _| Ok((Utc::now(), Uuid::nil()))).unwrap();
     assert_indexed(
-        &plan(
-            &app,
-            &events::page_query(
-                app.tenant,
-                &Filter::all(),
-                order,
-                &first,
-                Detail::ALL,
-                DbBackend::Postgres,
-            ),
-        )
-        .await,
+        &plan(&app, &events::page_query(app.tenant, &Filter::all(), order, &first, Detail::ALL, DbBackend::Postgres))
+            .await,
         "the first page",
     );
 
@@ -117,41 +94,20 @@ async fn pages_are_served_by_indexes_on_postgres() {
     let mut deep = first.clone();
     deep.after = Some(cursor);
     assert_indexed(
-        &plan(
-            &app,
-            &events::page_query(
-                app.tenant,
-                &Filter::all(),
-                order,
-                &deep,
-                Detail::ALL,
-                DbBackend::Postgres,
-            ),
-        )
-        .await,
+        &plan(&app, &events::page_query(app.tenant, &Filter::all(), order, &deep, Detail::ALL, DbBackend::Postgres))
+            .await,
         "a deep page",
     );
 
     let week = Filter::And(vec![
-        Filter::Cond(Condition::Str(
-            StrField::Action,
-            StrTest::Prefix("workspace.snapshot.".into()),
-        )),
+        Filter::Cond(Condition::Str(StrField::Action, StrTest::Prefix("workspace.snapshot.".into()))),
         Filter::Cond(Condition::Time(
             TimeField::OccurredAt,
-            TimeRange {
-                gte: Some(Utc::now() - Duration::days(7)),
-                lt: Some(Utc::now()),
-                ..Default::default()
-            },
+            TimeRange { gte: Some(Utc::now() - Duration::days(7)), lt: Some(Utc::now()), ..Default::default() },
         )),
     ]);
     assert_indexed(
-        &plan(
-            &app,
-            &events::page_query(app.tenant, &week, order, &first, Detail::ALL, DbBackend::Postgres),
-        )
-        .await,
+        &plan(&app, &events::page_query(app.tenant, &week, order, &first, Detail::ALL, DbBackend::Postgres)).await,
         "an action-prefix + 7-day page",
     );
 }

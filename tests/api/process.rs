@@ -86,15 +86,7 @@ impl Server {
 
     /// Starts `serve` with extra arguments.
     pub async fn start_with(dir: &WorkDir, db_url: &str, extra: &[&str]) -> Server {
-        let mut args = vec![
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--auth-cache-ms",
-            "0",
-            "--database-url",
-            db_url,
-        ];
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--auth-cache-ms", "0", "--database-url", db_url];
         args.extend_from_slice(extra);
         let mut child = dir
             .command(&args)
@@ -105,12 +97,7 @@ impl Server {
             .expect("spawn auditgraph serve");
         let stderr = child.stderr.take().expect("stderr");
         let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let mut server = Server {
-            child,
-            base: String::new(),
-            client: reqwest::Client::new(),
-            log: log.clone(),
-        };
+        let mut server = Server { child, base: String::new(), client: reqwest::Client::new(), log: log.clone() };
         // Reads stderr to the end (so the server never blocks on a full pipe),
         // reporting the address it announces.
         let (tx, rx) = std::sync::mpsc::channel::<String>();
@@ -125,9 +112,7 @@ impl Server {
         });
         let announced = tokio::task::block_in_place(|| rx.recv_timeout(Duration::from_secs(60)))
             .expect("serve announces `auditgraph listening on http://ADDR/graphql` on stderr");
-        let addr = announced
-            .strip_suffix("/graphql")
-            .unwrap_or_else(|| panic!("announced {announced:?}"));
+        let addr = announced.strip_suffix("/graphql").unwrap_or_else(|| panic!("announced {announced:?}"));
         server.base = format!("http://{addr}");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -148,10 +133,7 @@ impl Server {
 
     /// Sends SIGTERM and waits (up to `limit`) for the process to exit.
     pub fn terminate(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status()
-            .expect("kill");
+        Command::new("kill").args(["-TERM", &self.pid().to_string()]).status().expect("kill");
         let deadline = Instant::now() + limit;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {

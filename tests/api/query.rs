@@ -30,11 +30,7 @@ fn ids(page: &Value) -> Vec<String> {
 async fn page_size_rules(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.key("audit.read,audit.write").await;
-    app.record(
-        &key,
-        json!((0..3).map(|i| event(&format!("a.b{i}"))).collect::<Vec<_>>()),
-    )
-    .await;
+    app.record(&key, json!((0..3).map(|i| event(&format!("a.b{i}"))).collect::<Vec<_>>())).await;
     for (vars, field) in [
         (json!({ "first": 1, "last": 1 }), "last"),
         (json!({ "first": -1 }), "first"),
@@ -49,17 +45,11 @@ async fn page_size_rules(backend: Backend) {
     }
     let zero = app.data(&key, PAGE, json!({ "first": 0 })).await;
     assert_eq!(zero["auditEvents"]["edges"], json!([]));
-    assert_eq!(
-        zero["auditEvents"]["totalCount"], 5,
-        "3 recorded + tenant.create + api_key.create"
-    );
+    assert_eq!(zero["auditEvents"]["totalCount"], 5, "3 recorded + tenant.create + api_key.create");
     assert_eq!(zero["auditEvents"]["pageInfo"]["hasNextPage"], true);
     let default = app.data(&key, PAGE, json!({})).await;
     assert_eq!(ids(&default).len(), 5);
-    assert_eq!(
-        app.data(&key, PAGE, json!({ "first": 500 })).await["auditEvents"]["totalCount"],
-        5
-    );
+    assert_eq!(app.data(&key, PAGE, json!({ "first": 500 })).await["auditEvents"]["totalCount"], 5);
 }
 
 async fn cursors_are_bound_to_their_ordering(backend: Backend) {
@@ -67,39 +57,23 @@ async fn cursors_are_bound_to_their_ordering(backend: Backend) {
     let key = app.key("audit.read,audit.write").await;
     app.record(&key, json!([event("a.b"), event("a.c")])).await;
     let page = app.data(&key, PAGE, json!({ "first": 1 })).await;
-    let cursor = page["auditEvents"]["pageInfo"]["endCursor"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let actors = app
-        .data(&key, "{ actors(first: 1) { pageInfo { endCursor } } }", json!({}))
-        .await;
+    let cursor = page["auditEvents"]["pageInfo"]["endCursor"].as_str().unwrap().to_string();
+    let actors = app.data(&key, "{ actors(first: 1) { pageInfo { endCursor } } }", json!({})).await;
     let actor_cursor = actors["actors"]["pageInfo"]["endCursor"].as_str().unwrap().to_string();
     for (vars, what) in [
         (json!({ "after": "" }), "empty cursor"),
         (json!({ "after": "not-a-cursor!" }), "garbage"),
         (json!({ "after": "AAAA" }), "base64 of nothing useful"),
         (json!({ "before": format!("{cursor}x") }), "tampered"),
-        (
-            json!({ "after": cursor, "o": { "field": "RECEIVED_AT" } }),
-            "another field",
-        ),
-        (
-            json!({ "after": cursor, "o": { "direction": "ASC" } }),
-            "another direction",
-        ),
+        (json!({ "after": cursor, "o": { "field": "RECEIVED_AT" } }), "another field"),
+        (json!({ "after": cursor, "o": { "direction": "ASC" } }), "another direction"),
         (json!({ "after": actor_cursor }), "an actor's cursor"),
     ] {
         let (_, body) = app.gql(&key, PAGE, vars).await;
         assert_eq!(error_code(&body), Some("BAD_CURSOR"), "{what}: {body}");
     }
-    let (_, body) = app
-        .gql(
-            &key,
-            "query($c: String) { actors(after: $c) { totalCount } }",
-            json!({ "c": cursor }),
-        )
-        .await;
+    let (_, body) =
+        app.gql(&key, "query($c: String) { actors(after: $c) { totalCount } }", json!({ "c": cursor })).await;
     assert_eq!(error_code(&body), Some("BAD_CURSOR"));
     // The same cursor with its own ordering works.
     let next = app.data(&key, PAGE, json!({ "first": 1, "after": cursor })).await;
@@ -115,21 +89,11 @@ async fn ties_and_microseconds_order_exactly(backend: Backend) {
     batch.push(at("micro.after", "2026-05-01T10:00:00.000002Z"));
     batch.push(at("micro.offset", "2026-05-01T12:00:00.000003+02:00"));
     let payload = app.record(&key, json!(batch)).await;
-    let recorded: Vec<String> = payload["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["id"].as_str().unwrap().to_string())
-        .collect();
+    let recorded: Vec<String> =
+        payload["events"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_string()).collect();
     let filter = json!({ "occurredAt": { "gte": "2026-05-01T09:00:00Z", "lt": "2026-05-02T00:00:00Z" } });
     // Ties break on the ID in the direction of the order (IDs grow in recording order).
-    let asc = app
-        .data(
-            &key,
-            PAGE,
-            json!({ "f": filter, "o": { "direction": "ASC" }, "first": 50 }),
-        )
-        .await;
+    let asc = app.data(&key, PAGE, json!({ "f": filter, "o": { "direction": "ASC" }, "first": 50 })).await;
     let want_asc = vec![
         recorded[5].clone(),
         recorded[0].clone(),
@@ -141,24 +105,17 @@ async fn ties_and_microseconds_order_exactly(backend: Backend) {
         recorded[7].clone(),
     ];
     assert_eq!(ids(&asc), want_asc);
-    assert_eq!(
-        asc["auditEvents"]["edges"][7]["node"]["occurredAt"],
-        "2026-05-01T10:00:00.000003Z"
-    );
+    assert_eq!(asc["auditEvents"]["edges"][7]["node"]["occurredAt"], "2026-05-01T10:00:00.000003Z");
     // Walking DESC two at a time sees each exactly once, in reverse.
     let mut seen = Vec::new();
     let mut after: Option<String> = None;
     loop {
-        let page = app
-            .data(&key, PAGE, json!({ "f": filter, "first": 2, "after": after }))
-            .await;
+        let page = app.data(&key, PAGE, json!({ "f": filter, "first": 2, "after": after })).await;
         seen.extend(ids(&page));
         if page["auditEvents"]["pageInfo"]["hasNextPage"] == false {
             break;
         }
-        after = page["auditEvents"]["pageInfo"]["endCursor"]
-            .as_str()
-            .map(str::to_string);
+        after = page["auditEvents"]["pageInfo"]["endCursor"].as_str().map(str::to_string);
     }
     let mut want_desc = want_asc.clone();
     want_desc.reverse();
@@ -177,24 +134,17 @@ async fn ties_and_microseconds_order_exactly(backend: Backend) {
 async fn paging_while_events_arrive(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.key("audit.read,audit.write").await;
-    let initial: Vec<Value> = (0..60)
-        .map(|i| at("walk.step", &format!("2026-06-01T00:{:02}:{:02}Z", i / 60, i % 60)))
-        .collect();
+    let initial: Vec<Value> =
+        (0..60).map(|i| at("walk.step", &format!("2026-06-01T00:{:02}:{:02}Z", i / 60, i % 60))).collect();
     let stored = app.record(&key, json!(initial)).await;
-    let want: HashSet<String> = stored["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["id"].as_str().unwrap().to_string())
-        .collect();
+    let want: HashSet<String> =
+        stored["events"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_string()).collect();
     let filter = json!({ "action": { "eq": "walk.step" } });
     let mut seen: Vec<String> = Vec::new();
     let mut after: Option<String> = None;
     let mut last_time = String::from("9999");
     for round in 0.. {
-        let page = app
-            .data(&key, PAGE, json!({ "f": filter, "first": 7, "after": after }))
-            .await;
+        let page = app.data(&key, PAGE, json!({ "f": filter, "first": 7, "after": after })).await;
         for edge in page["auditEvents"]["edges"].as_array().unwrap() {
             let t = edge["node"]["occurredAt"].as_str().unwrap().to_string();
             assert!(t <= last_time, "newest first, also across pages");
@@ -202,28 +152,17 @@ async fn paging_while_events_arrive(backend: Backend) {
             seen.push(edge["node"]["id"].as_str().unwrap().to_string());
         }
         // New events land before, inside and after the part already walked.
-        let arriving: Vec<Value> = (0..3)
-            .map(|j| {
-                at(
-                    "walk.step",
-                    &format!("2026-06-01T00:00:{:02}Z", (round * 17 + j * 23) % 60),
-                )
-            })
-            .collect();
+        let arriving: Vec<Value> =
+            (0..3).map(|j| at("walk.step", &format!("2026-06-01T00:00:{:02}Z", (round * 17 + j * 23) % 60))).collect();
         app.record(&key, json!(arriving)).await;
         if page["auditEvents"]["pageInfo"]["hasNextPage"] == false {
             break;
         }
-        after = page["auditEvents"]["pageInfo"]["endCursor"]
-            .as_str()
-            .map(str::to_string);
+        after = page["auditEvents"]["pageInfo"]["endCursor"].as_str().map(str::to_string);
     }
     let unique: HashSet<&String> = seen.iter().collect();
     assert_eq!(unique.len(), seen.len(), "no event twice");
-    assert!(
-        want.iter().all(|id| unique.contains(id)),
-        "every event that existed when the walk began was seen"
-    );
+    assert!(want.iter().all(|id| unique.contains(id)), "every event that existed when the walk began was seen");
 }
 
 async fn nodes_resolve_in_the_tenant_only(backend: Backend) {
@@ -235,17 +174,10 @@ async fn nodes_resolve_in_the_tenant_only(backend: Backend) {
     let event_id = payload["events"][0]["id"].as_str().unwrap().to_string();
     let ids_query = "query($id: ID!) { auditEvent(id: $id) { id actor { id } resource { id } } }";
     let ev = app.data(&key, ids_query, json!({ "id": event_id })).await["auditEvent"].clone();
-    let (actor, resource) = (
-        ev["actor"]["id"].as_str().unwrap(),
-        ev["resource"]["id"].as_str().unwrap(),
-    );
-    let viewer = app
-        .data(&key, "{ viewer { tenant { id } apiKey { id } } }", json!({}))
-        .await;
-    let (tenant, api_key) = (
-        viewer["viewer"]["tenant"]["id"].as_str().unwrap(),
-        viewer["viewer"]["apiKey"]["id"].as_str().unwrap(),
-    );
+    let (actor, resource) = (ev["actor"]["id"].as_str().unwrap(), ev["resource"]["id"].as_str().unwrap());
+    let viewer = app.data(&key, "{ viewer { tenant { id } apiKey { id } } }", json!({})).await;
+    let (tenant, api_key) =
+        (viewer["viewer"]["tenant"]["id"].as_str().unwrap(), viewer["viewer"]["apiKey"]["id"].as_str().unwrap());
     let all = app
         .data(
             &key,
@@ -253,22 +185,10 @@ async fn nodes_resolve_in_the_tenant_only(backend: Backend) {
             json!({ "ids": [event_id, actor, resource, tenant, api_key, event_id] }),
         )
         .await;
-    let types: Vec<&str> = all["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["__typename"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        types,
-        ["AuditEvent", "Actor", "Resource", "Tenant", "ApiKey", "AuditEvent"]
-    );
+    let types: Vec<&str> = all["nodes"].as_array().unwrap().iter().map(|n| n["__typename"].as_str().unwrap()).collect();
+    assert_eq!(types, ["AuditEvent", "Actor", "Resource", "Tenant", "ApiKey", "AuditEvent"]);
     let one = app
-        .data(
-            &key,
-            "query($id: ID!) { node(id: $id) { id ... on Actor { externalId } } }",
-            json!({ "id": actor }),
-        )
+        .data(&key, "query($id: ID!) { node(id: $id) { id ... on Actor { externalId } } }", json!({ "id": actor }))
         .await;
     assert_eq!(one["node"]["externalId"], "u-1");
 
@@ -285,24 +205,11 @@ async fn nodes_resolve_in_the_tenant_only(backend: Backend) {
         .await;
     assert_eq!(missing["nodes"], json!([null, null]));
     assert_eq!(
-        app.data(
-            &key,
-            "query($id: ID!) { auditEvent(id: $id) { id } }",
-            json!({ "id": foreign })
-        )
-        .await["auditEvent"],
+        app.data(&key, "query($id: ID!) { auditEvent(id: $id) { id } }", json!({ "id": foreign })).await["auditEvent"],
         Value::Null
     );
-    for bad in [
-        "",
-        "evt_",
-        "evt_xyz",
-        "usr_0192f3a0b1c27d3e8f9a0b1c2d3e4f50",
-        "EVT_0192F3A0B1C27D3E8F9A0B1C2D3E4F50",
-    ] {
-        let (_, body) = app
-            .gql(&key, "query($id: ID!) { node(id: $id) { id } }", json!({ "id": bad }))
-            .await;
+    for bad in ["", "evt_", "evt_xyz", "usr_0192f3a0b1c27d3e8f9a0b1c2d3e4f50", "EVT_0192F3A0B1C27D3E8F9A0B1C2D3E4F50"] {
+        let (_, body) = app.gql(&key, "query($id: ID!) { node(id: $id) { id } }", json!({ "id": bad })).await;
         assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{bad}");
     }
 }
@@ -336,30 +243,17 @@ async fn actor_and_resource_events(backend: Backend) {
         json!([{ "action": "vm.stop" }, { "action": "session.exec" }, { "action": "vm.start" }])
     );
     assert_eq!(vm["failed"]["nodes"], json!([{ "action": "vm.stop" }]));
-    assert_eq!(
-        vm["oldest"],
-        json!({ "nodes": [{ "action": "vm.start" }], "pageInfo": { "hasNextPage": true } })
-    );
+    assert_eq!(vm["oldest"], json!({ "nodes": [{ "action": "vm.start" }], "pageInfo": { "hasNextPage": true } }));
     // Actors and resources page with cursors too.
     let first = app
-        .data(
-            &key,
-            "{ resources(first: 2) { nodes { externalId } pageInfo { endCursor hasNextPage } } }",
-            json!({}),
-        )
+        .data(&key, "{ resources(first: 2) { nodes { externalId } pageInfo { endCursor hasNextPage } } }", json!({}))
         .await;
     let cursor = first["resources"]["pageInfo"]["endCursor"].clone();
     let rest = app.data(&key, "query($c: String) { resources(first: 10, after: $c) { nodes { externalId } pageInfo { hasNextPage hasPreviousPage } } }", json!({ "c": cursor })).await;
     let seen =
         first["resources"]["nodes"].as_array().unwrap().len() + rest["resources"]["nodes"].as_array().unwrap().len();
-    assert_eq!(
-        seen, 5,
-        "vm-1, s1, s2, and the tenant and API key of the setup's events"
-    );
-    assert_eq!(
-        rest["resources"]["pageInfo"],
-        json!({ "hasNextPage": false, "hasPreviousPage": true })
-    );
+    assert_eq!(seen, 5, "vm-1, s1, s2, and the tenant and API key of the setup's events");
+    assert_eq!(rest["resources"]["pageInfo"], json!({ "hasNextPage": false, "hasPreviousPage": true }));
 }
 
 async fn pages_fetch_what_fragments_and_aliases_select(backend: Backend) {
@@ -415,11 +309,7 @@ async fn a_page_costs_a_fixed_number_of_statements(backend: Backend) {
         "query($n: Int) { auditEvents(first: $n) { totalCount pageInfo { endCursor } edges { cursor node { id action
         actor { id displayName } resource { id name } relatedResources { id type } } } } }";
     for n in [1, 500] {
-        assert_eq!(
-            statements_for(&app, &key, bare, json!({ "n": n })).await,
-            1,
-            "bare page of {n}"
-        );
+        assert_eq!(statements_for(&app, &key, bare, json!({ "n": n })).await, 1, "bare page of {n}");
         assert_eq!(
             statements_for(&app, &key, full, json!({ "n": n })).await,
             4,

@@ -60,10 +60,7 @@ async fn records_and_reads_back(backend: Backend) {
     assert_eq!(e["request"]["ipAddress"], "2001:db8::1");
     assert_eq!(e["request"]["latencyMs"], 12.5);
     assert_eq!(e["metadata"], json!({ "node_ip": "10.0.0.1", "task_id": 7 }));
-    assert_eq!(
-        e["changes"],
-        json!([{ "field": "state", "before": "idle", "after": { "busy": true } }])
-    );
+    assert_eq!(e["changes"], json!([{ "field": "state", "before": "idle", "after": { "busy": true } }]));
     assert_eq!(e["idempotencyKey"], "k-1");
 
     // The second event has no request, metadata {} and no resource.
@@ -84,9 +81,7 @@ async fn idempotency_keys_store_one_event(backend: Backend) {
     first["idempotencyKey"] = json!("dup");
     let p1 = app.record(&key, json!([first.clone()])).await;
     // Again, and twice within one batch next to a new one.
-    let p2 = app
-        .record(&key, json!([first.clone(), event("c.d"), first.clone()]))
-        .await;
+    let p2 = app.record(&key, json!([first.clone(), event("c.d"), first.clone()])).await;
     assert_eq!(p2["createdCount"], 1);
     assert_eq!(p2["duplicateCount"], 2);
     assert_eq!(p2["events"][0]["id"], p1["events"][0]["id"]);
@@ -94,10 +89,7 @@ async fn idempotency_keys_store_one_event(backend: Backend) {
     let mut fresh = event("e.f");
     fresh["idempotencyKey"] = json!("fresh");
     let p3 = app.record(&key, json!([fresh.clone(), fresh.clone()])).await;
-    assert_eq!(
-        (p3["createdCount"].as_i64(), p3["duplicateCount"].as_i64()),
-        (Some(1), Some(1))
-    );
+    assert_eq!((p3["createdCount"].as_i64(), p3["duplicateCount"].as_i64()), (Some(1), Some(1)));
     assert_eq!(p3["events"][0]["id"], p3["events"][1]["id"]);
     let total = app.data(&key, "{ auditEvents { totalCount } }", json!({})).await;
     // acme's tenant.create + api_key.create self-audit events, plus 3 recorded here.
@@ -116,17 +108,9 @@ async fn concurrent_duplicates_store_one_event(backend: Backend) {
     let results = futures_util::future::join_all(calls).await;
     let ids: std::collections::HashSet<&Value> = results.iter().map(|p| &p["events"][0]["id"]).collect();
     assert_eq!(ids.len(), 1, "all 20 clients see the same event");
-    assert_eq!(
-        results.iter().map(|p| p["createdCount"].as_i64().unwrap()).sum::<i64>(),
-        1
-    );
-    let data = app
-        .data(
-            &key,
-            r#"{ auditEvents(filter: {action: {eq: "race.start"}}) { totalCount } }"#,
-            json!({}),
-        )
-        .await;
+    assert_eq!(results.iter().map(|p| p["createdCount"].as_i64().unwrap()).sum::<i64>(), 1);
+    let data =
+        app.data(&key, r#"{ auditEvents(filter: {action: {eq: "race.start"}}) { totalCount } }"#, json!({})).await;
     assert_eq!(data["auditEvents"]["totalCount"], 1);
 }
 
@@ -171,10 +155,7 @@ async fn later_recordings_update_actors_and_resources(backend: Backend) {
         )
         .await;
     assert_eq!(data["actors"]["totalCount"], 1);
-    assert_eq!(
-        data["actors"]["nodes"][0],
-        json!({ "displayName": "New", "email": "o@x.io", "roles": [] })
-    );
+    assert_eq!(data["actors"]["nodes"][0], json!({ "displayName": "New", "email": "o@x.io", "roles": [] }));
     assert_eq!(data["resources"]["nodes"][0]["name"], "Draft");
 }
 

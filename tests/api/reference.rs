@@ -24,9 +24,7 @@ fn ev(label: &str, action: &str, occurred_at: &str, fields: Value) -> Value {
         "actor": { "type": "USER", "externalId": "u-1" },
         "idempotencyKey": label,
     });
-    e.as_object_mut()
-        .unwrap()
-        .extend(fields.as_object().expect("an object").clone());
+    e.as_object_mut().unwrap().extend(fields.as_object().expect("an object").clone());
     e
 }
 
@@ -39,22 +37,14 @@ async fn record(app: &TestApp, key: &str, events: Vec<Value>) -> HashMap<String,
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| {
-            (
-                e["idempotencyKey"].as_str().unwrap().to_string(),
-                e["id"].as_str().unwrap().to_string(),
-            )
-        })
+        .map(|e| (e["idempotencyKey"].as_str().unwrap().to_string(), e["id"].as_str().unwrap().to_string()))
         .collect()
 }
 
 /// POSTs a query with a key and, optionally, `X-Audit-Tenant`.
 async fn gql_in(app: &TestApp, key: &str, tenant: Option<&str>, query: &str, variables: Value) -> (StatusCode, Value) {
-    let mut request = app
-        .client
-        .post(app.url("/graphql"))
-        .bearer_auth(key)
-        .json(&json!({ "query": query, "variables": variables }));
+    let mut request =
+        app.client.post(app.url("/graphql")).bearer_auth(key).json(&json!({ "query": query, "variables": variables }));
     if let Some(tenant) = tenant {
         request = request.header("x-audit-tenant", tenant);
     }
@@ -97,11 +87,7 @@ fn labels(ids: &HashMap<String, String>, nodes: &[Value]) -> Vec<String> {
         .iter()
         .map(|n| match n["idempotencyKey"].as_str() {
             Some(label) => {
-                assert_eq!(
-                    ids.get(label).map(String::as_str),
-                    n["id"].as_str(),
-                    "{label} is another event"
-                );
+                assert_eq!(ids.get(label).map(String::as_str), n["id"].as_str(), "{label} is another event");
                 label.to_string()
             }
             None => "-".to_string(),
@@ -112,20 +98,13 @@ fn labels(ids: &HashMap<String, String>, nodes: &[Value]) -> Vec<String> {
 /// One event by label, with the given selection.
 async fn read(app: &TestApp, key: &str, ids: &HashMap<String, String>, label: &str, selection: &str) -> Value {
     let data = app
-        .data(
-            key,
-            &format!("query($id: ID!) {{ auditEvent(id: $id) {{ {selection} }} }}"),
-            json!({ "id": ids[label] }),
-        )
+        .data(key, &format!("query($id: ID!) {{ auditEvent(id: $id) {{ {selection} }} }}"), json!({ "id": ids[label] }))
         .await;
     data["auditEvent"].clone()
 }
 
 fn is_base64url(cursor: &str) -> bool {
-    !cursor.is_empty()
-        && cursor
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !cursor.is_empty() && cursor.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Walks every page of `size` forward with `first`/`after`, checking
@@ -140,9 +119,7 @@ async fn walk(app: &TestApp, key: &str, ids: &HashMap<String, String>, filter: V
     let mut after: Option<String> = None;
     let mut total = None;
     loop {
-        let data = app
-            .data(key, query, json!({ "f": filter, "n": size, "after": after }))
-            .await;
+        let data = app.data(key, query, json!({ "f": filter, "n": size, "after": after })).await;
         let c = &data["auditEvents"];
         let count = c["totalCount"].as_u64().expect("totalCount");
         assert_eq!(*total.get_or_insert(count), count, "totalCount changed between pages");
@@ -170,14 +147,10 @@ async fn walk(app: &TestApp, key: &str, ids: &HashMap<String, String>, filter: V
 
 /// `first` is at most 500: 500 is accepted, 501 is `BAD_USER_INPUT` on `first`.
 async fn assert_page_size_bounded(app: &TestApp, key: &str) {
-    let (status, body) = app
-        .gql(key, "{ auditEvents(first: 500) { totalCount } }", json!({}))
-        .await;
+    let (status, body) = app.gql(key, "{ auditEvents(first: 500) { totalCount } }", json!({})).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.get("errors").is_none(), "{body}");
-    let (status, body) = app
-        .gql(key, "{ auditEvents(first: 501) { totalCount } }", json!({}))
-        .await;
+    let (status, body) = app.gql(key, "{ auditEvents(first: 501) { totalCount } }", json!({})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
     assert_eq!(body["errors"][0]["extensions"]["field"], "first", "{body}");
@@ -199,25 +172,10 @@ async fn ref000_action_eq(backend: Backend) {
         &app,
         &key,
         vec![
-            ev(
-                "create-old",
-                "workspace.create",
-                &at("10:00:00"),
-                meta("Workspace created"),
-            ),
+            ev("create-old", "workspace.create", &at("10:00:00"), meta("Workspace created")),
             ev("delete", "workspace.delete", &at("10:05:00"), meta("Workspace deleted")),
-            ev(
-                "create-new",
-                "workspace.create",
-                &at("10:10:00"),
-                meta("Workspace created"),
-            ),
-            ev(
-                "rename",
-                "workspace.name.update",
-                &at("10:15:00"),
-                meta("Workspace renamed"),
-            ),
+            ev("create-new", "workspace.create", &at("10:10:00"), meta("Workspace created")),
+            ev("rename", "workspace.name.update", &at("10:15:00"), meta("Workspace renamed")),
             ev("longer", "workspace.create.draft", &at("10:20:00"), json!({})),
             ev("session", "session.create", &at("10:25:00"), json!({})),
         ],
@@ -227,15 +185,8 @@ async fn ref000_action_eq(backend: Backend) {
         select(&app, &key, &ids, json!({ "action": { "eq": "workspace.create" } })).await,
         strings(&["create-new", "create-old"])
     );
-    assert_eq!(
-        select(&app, &key, &ids, json!({ "action": { "eq": "session.create" } })).await,
-        strings(&["session"])
-    );
-    assert!(
-        select(&app, &key, &ids, json!({ "action": { "eq": "Workspace.create" } }))
-            .await
-            .is_empty()
-    );
+    assert_eq!(select(&app, &key, &ids, json!({ "action": { "eq": "session.create" } })).await, strings(&["session"]));
+    assert!(select(&app, &key, &ids, json!({ "action": { "eq": "Workspace.create" } })).await.is_empty());
 }
 
 /// 000 `resource_type`, `resource_id` → `resource: {type, externalId}`.
@@ -247,25 +198,10 @@ async fn ref000_resource_type_and_id(backend: Backend) {
         &app,
         &key,
         vec![
-            ev(
-                "ws1-create",
-                "workspace.create",
-                &at("10:00:00"),
-                res("workspace", "ws-1"),
-            ),
-            ev(
-                "ws2-create",
-                "workspace.create",
-                &at("10:01:00"),
-                res("workspace", "ws-2"),
-            ),
+            ev("ws1-create", "workspace.create", &at("10:00:00"), res("workspace", "ws-1")),
+            ev("ws2-create", "workspace.create", &at("10:01:00"), res("workspace", "ws-2")),
             ev("sess-ws1", "session.create", &at("10:02:00"), res("session", "ws-1")),
-            ev(
-                "ws1-snapshot",
-                "workspace.snapshot.create",
-                &at("10:03:00"),
-                res("workspace", "ws-1"),
-            ),
+            ev("ws1-snapshot", "workspace.snapshot.create", &at("10:03:00"), res("workspace", "ws-1")),
             // Only related to ws-1: not its primary resource.
             ev(
                 "exec-related",
@@ -280,13 +216,7 @@ async fn ref000_resource_type_and_id(backend: Backend) {
     )
     .await;
     assert_eq!(
-        select(
-            &app,
-            &key,
-            &ids,
-            json!({ "resource": { "type": ["workspace"], "externalId": ["ws-1"] } })
-        )
-        .await,
+        select(&app, &key, &ids, json!({ "resource": { "type": ["workspace"], "externalId": ["ws-1"] } })).await,
         strings(&["ws1-snapshot", "ws1-create"])
     );
     assert_eq!(
@@ -318,25 +248,10 @@ async fn ref000_status_failure(backend: Backend) {
         &app,
         &key,
         vec![
-            ev(
-                "ok-create",
-                "workspace.create",
-                &at("10:00:00"),
-                json!({ "outcome": "SUCCESS" }),
-            ),
-            ev(
-                "bad-create",
-                "workspace.create",
-                &at("10:01:00"),
-                failed("quota exceeded"),
-            ),
+            ev("ok-create", "workspace.create", &at("10:00:00"), json!({ "outcome": "SUCCESS" })),
+            ev("bad-create", "workspace.create", &at("10:01:00"), failed("quota exceeded")),
             ev("default-ok", "session.exec", &at("10:02:00"), json!({})),
-            ev(
-                "bad-restore",
-                "workspace.snapshot.restore",
-                &at("10:03:00"),
-                failed("snapshot missing"),
-            ),
+            ev("bad-restore", "workspace.snapshot.restore", &at("10:03:00"), failed("snapshot missing")),
         ],
     )
     .await;
@@ -345,13 +260,7 @@ async fn ref000_status_failure(backend: Backend) {
         strings(&["bad-restore", "bad-create"])
     );
     assert_eq!(
-        select(
-            &app,
-            &key,
-            &ids,
-            json!({ "outcome": "FAILURE", "action": { "eq": "workspace.create" } })
-        )
-        .await,
+        select(&app, &key, &ids, json!({ "outcome": "FAILURE", "action": { "eq": "workspace.create" } })).await,
         strings(&["bad-create"])
     );
     // SUCCESS includes the fixture's own (self-audit) events, which are newest.
@@ -390,23 +299,11 @@ async fn ref000_before_timestamp_cursor(backend: Backend) {
     };
     // Strictly before, exact to the microsecond, any input offset.
     assert_eq!(
-        select(
-            &app,
-            &key,
-            &ids,
-            only(json!({ "occurredAt": { "lt": at("15:03:00.000001") } }))
-        )
-        .await,
+        select(&app, &key, &ids, only(json!({ "occurredAt": { "lt": at("15:03:00.000001") } }))).await,
         strings(&["m3", "m2", "m1"])
     );
     assert_eq!(
-        select(
-            &app,
-            &key,
-            &ids,
-            only(json!({ "occurredAt": { "lt": "2026-03-19T17:03:00+02:00" } }))
-        )
-        .await,
+        select(&app, &key, &ids, only(json!({ "occurredAt": { "lt": "2026-03-19T17:03:00+02:00" } }))).await,
         strings(&["m2", "m1"])
     );
     // Paging as 000 does: the next page is everything before the last one seen.
@@ -441,14 +338,7 @@ async fn ref000_limit_at_most_500(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.key("audit.read,audit.write").await;
     let events: Vec<Value> = (0..502)
-        .map(|i| {
-            ev(
-                &format!("e{i:03}"),
-                "session.exec",
-                &at(&format!("10:{:02}:{:02}", i / 60, i % 60)),
-                json!({}),
-            )
-        })
+        .map(|i| ev(&format!("e{i:03}"), "session.exec", &at(&format!("10:{:02}:{:02}", i / 60, i % 60)), json!({})))
         .collect();
     let ids = record(&app, &key, events).await;
     let newest_first: Vec<String> = (0..502).rev().map(|i| format!("e{i:03}")).collect();
@@ -462,10 +352,7 @@ async fn ref000_limit_at_most_500(backend: Backend) {
         .await;
     let c = &data["auditEvents"];
     assert_eq!(c["totalCount"], 502);
-    assert_eq!(
-        labels(&ids, c["nodes"].as_array().unwrap()),
-        newest_first[..50].to_vec()
-    );
+    assert_eq!(labels(&ids, c["nodes"].as_array().unwrap()), newest_first[..50].to_vec());
     assert_eq!(c["pageInfo"]["hasNextPage"], true);
     assert_page_size_bounded(&app, &key).await;
 }
@@ -476,56 +363,26 @@ async fn ref000_account_header_is_tenant(backend: Backend) {
     let other = app.create_tenant("acme-engineering").await;
     let acme_writer = app.key("audit.write").await;
     let other_writer = app.key_in(other, "audit.write").await;
-    let mut ids = record(
-        &app,
-        &acme_writer,
-        vec![ev("acme-ws", "workspace.create", &at("10:00:00"), json!({}))],
-    )
-    .await;
-    ids.extend(
-        record(
-            &app,
-            &other_writer,
-            vec![ev("eng-ws", "workspace.create", &at("10:01:00"), json!({}))],
-        )
-        .await,
-    );
+    let mut ids = record(&app, &acme_writer, vec![ev("acme-ws", "workspace.create", &at("10:00:00"), json!({}))]).await;
+    ids.extend(record(&app, &other_writer, vec![ev("eng-ws", "workspace.create", &at("10:01:00"), json!({}))]).await);
     let filter = json!({ "action": { "eq": "workspace.create" } });
 
     // A key reads its own tenant.
     let acme_reader = app.key("audit.read").await;
     let other_reader = app.key_in(other, "audit.read").await;
-    assert_eq!(
-        select(&app, &acme_reader, &ids, filter.clone()).await,
-        strings(&["acme-ws"])
-    );
-    assert_eq!(
-        select(&app, &other_reader, &ids, filter.clone()).await,
-        strings(&["eng-ws"])
-    );
+    assert_eq!(select(&app, &acme_reader, &ids, filter.clone()).await, strings(&["acme-ws"]));
+    assert_eq!(select(&app, &other_reader, &ids, filter.clone()).await, strings(&["eng-ws"]));
 
     // An admin key acts in the tenant it names.
     let admin = app.key("admin").await;
     assert_eq!(select(&app, &admin, &ids, filter.clone()).await, strings(&["acme-ws"]));
-    assert_eq!(
-        select_in(&app, &admin, Some("acme-engineering"), &ids, filter.clone()).await,
-        strings(&["eng-ws"])
-    );
-    let (status, body) = gql_in(
-        &app,
-        &admin,
-        Some("acme-engineering"),
-        "{ viewer { tenant { slug } } }",
-        json!({}),
-    )
-    .await;
+    assert_eq!(select_in(&app, &admin, Some("acme-engineering"), &ids, filter.clone()).await, strings(&["eng-ws"]));
+    let (status, body) =
+        gql_in(&app, &admin, Some("acme-engineering"), "{ viewer { tenant { slug } } }", json!({})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["data"]["viewer"]["tenant"]["slug"], "acme-engineering", "{body}");
     // Naming its own tenant is fine for any key.
-    assert_eq!(
-        select_in(&app, &acme_reader, Some("acme"), &ids, filter.clone()).await,
-        strings(&["acme-ws"])
-    );
+    assert_eq!(select_in(&app, &acme_reader, Some("acme"), &ids, filter.clone()).await, strings(&["acme-ws"]));
 
     // A non-admin key may not switch tenants.
     let (_, body) = gql_in(
@@ -553,27 +410,15 @@ async fn ref000_account_header_is_tenant(backend: Backend) {
 async fn ref000_scoped_keys_need_audit_read(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let writer = app.key("audit.write").await;
-    let ids = record(
-        &app,
-        &writer,
-        vec![ev("ws", "workspace.create", &at("10:00:00"), json!({}))],
-    )
-    .await;
+    let ids = record(&app, &writer, vec![ev("ws", "workspace.create", &at("10:00:00"), json!({}))]).await;
     for scopes in ["audit.write", "keys.manage", "audit.write,keys.manage"] {
         let key = app.key(scopes).await;
-        let (status, body) = app
-            .gql(&key, "{ auditEvents { totalCount nodes { id } } }", json!({}))
-            .await;
+        let (status, body) = app.gql(&key, "{ auditEvents { totalCount nodes { id } } }", json!({})).await;
         assert_eq!(status, StatusCode::OK, "{scopes}: {body}");
         assert_eq!(error_code(&body), Some("FORBIDDEN"), "{scopes}: {body}");
         assert!(body["data"].is_null(), "{scopes}: {body}");
-        let (status, body) = app
-            .gql(
-                &key,
-                "query($id: ID!) { auditEvent(id: $id) { id action } }",
-                json!({ "id": ids["ws"] }),
-            )
-            .await;
+        let (status, body) =
+            app.gql(&key, "query($id: ID!) { auditEvent(id: $id) { id action } }", json!({ "id": ids["ws"] })).await;
         assert_eq!(status, StatusCode::OK, "{scopes}: {body}");
         assert_eq!(error_code(&body), Some("FORBIDDEN"), "{scopes}: {body}");
         assert!(body["data"]["auditEvent"].is_null(), "{scopes}: {body}");
@@ -612,12 +457,7 @@ async fn ref001_event_group_and_type(backend: Backend) {
             ev("vmx", "vmx.start", &at("10:02:00"), json!({})),
             ev("sess-create", "session.create", &at("10:03:00"), json!({})),
             ev("sess-exec", "session.exec", &at("10:04:00"), json!({})),
-            ev(
-                "sess-exec-2",
-                "session.exec",
-                &at("10:05:00"),
-                json!({ "outcome": "FAILURE" }),
-            ),
+            ev("sess-exec-2", "session.exec", &at("10:05:00"), json!({ "outcome": "FAILURE" })),
         ],
     )
     .await;
@@ -630,24 +470,13 @@ async fn ref001_event_group_and_type(backend: Backend) {
         strings(&["sess-exec-2", "sess-exec"])
     );
     assert_eq!(
-        select(
-            &app,
-            &key,
-            &ids,
-            json!({ "category": { "eq": "session" }, "action": { "eq": "session.create" } })
-        )
-        .await,
+        select(&app, &key, &ids, json!({ "category": { "eq": "session" }, "action": { "eq": "session.create" } }))
+            .await,
         strings(&["sess-create"])
     );
     // 001's `status` with a group.
     assert_eq!(
-        select(
-            &app,
-            &key,
-            &ids,
-            json!({ "category": { "eq": "session" }, "outcome": "FAILURE" })
-        )
-        .await,
+        select(&app, &key, &ids, json!({ "category": { "eq": "session" }, "outcome": "FAILURE" })).await,
         strings(&["sess-exec-2"])
     );
     let e = read(&app, &key, &ids, "vmx", "category action").await;
@@ -692,12 +521,7 @@ async fn ref001_user_vm_session_relatedto(backend: Backend) {
                 json!({ "actor": { "type": "SERVICE_ACCOUNT", "externalId": "42" },
             "resource": r("vm", "vm-1") }),
             ),
-            ev(
-                "e",
-                "vm.stop",
-                &at("10:04:00"),
-                json!({ "actor": user("42"), "resource": r("vm", "vm-1") }),
-            ),
+            ev("e", "vm.stop", &at("10:04:00"), json!({ "actor": user("42"), "resource": r("vm", "vm-1") })),
             // vm-1 and vm appear, but not on the same resource: no match for vm vm-1.
             ev(
                 "f",
@@ -711,35 +535,17 @@ async fn ref001_user_vm_session_relatedto(backend: Backend) {
     .await;
     // user_id=42
     assert_eq!(
-        select(
-            &app,
-            &key,
-            &ids,
-            json!({ "actor": { "type": ["USER"], "externalId": ["42"] } })
-        )
-        .await,
+        select(&app, &key, &ids, json!({ "actor": { "type": ["USER"], "externalId": ["42"] } })).await,
         strings(&["f", "e", "b", "a"])
     );
     // vm_id=vm-1: primary or related, one resource matching both type and ID.
     assert_eq!(
-        select(
-            &app,
-            &key,
-            &ids,
-            json!({ "relatedTo": { "type": ["vm"], "externalId": ["vm-1"] } })
-        )
-        .await,
+        select(&app, &key, &ids, json!({ "relatedTo": { "type": ["vm"], "externalId": ["vm-1"] } })).await,
         strings(&["e", "d", "c", "a"])
     );
     // session_id=s-1
     assert_eq!(
-        select(
-            &app,
-            &key,
-            &ids,
-            json!({ "relatedTo": { "type": ["session"], "externalId": ["s-1"] } })
-        )
-        .await,
+        select(&app, &key, &ids, json!({ "relatedTo": { "type": ["session"], "externalId": ["s-1"] } })).await,
         strings(&["a"])
     );
     // user_id=42 & vm_id=vm-1
@@ -757,23 +563,14 @@ async fn ref001_user_vm_session_relatedto(backend: Backend) {
     );
     // `resource` is the primary only.
     assert_eq!(
-        select(
-            &app,
-            &key,
-            &ids,
-            json!({ "resource": { "type": ["vm"], "externalId": ["vm-1"] } })
-        )
-        .await,
+        select(&app, &key, &ids, json!({ "resource": { "type": ["vm"], "externalId": ["vm-1"] } })).await,
         strings(&["e", "d"])
     );
     // Resource.events lists primary and related.
     let data = app
         .data(&key, r#"{ resources(filter: {type: ["vm"], externalId: ["vm-1"]}) { nodes { events { nodes { id idempotencyKey } } } } }"#, json!({}))
         .await;
-    let nodes = data["resources"]["nodes"][0]["events"]["nodes"]
-        .as_array()
-        .unwrap()
-        .clone();
+    let nodes = data["resources"]["nodes"][0]["events"]["nodes"].as_array().unwrap().clone();
     assert_eq!(labels(&ids, &nodes), strings(&["e", "d", "c", "a"]));
 }
 
@@ -791,47 +588,24 @@ async fn ref001_request_context_and_filters(backend: Backend) {
         ev("no-request", "session.create", &at("10:03:00"), json!({ "correlationId": "corr-2" })),
     ])
     .await;
-    let e = read(
-        &app,
-        &key,
-        &ids,
-        "boom",
-        "correlationId request { id method path status latencyMs ipAddress userAgent }",
-    )
-    .await;
+    let e =
+        read(&app, &key, &ids, "boom", "correlationId request { id method path status latencyMs ipAddress userAgent }")
+            .await;
     assert_eq!(
         e,
         json!({ "correlationId": "corr-2", "request": { "id": "req-3", "method": "POST", "path": "/v1/sessions/s-1/exec",
             "status": 502, "latencyMs": 12.5, "ipAddress": "2001:db8::1", "userAgent": "python-httpx/0.27" } })
     );
-    assert_eq!(
-        read(&app, &key, &ids, "no-request", "request { id }").await,
-        json!({ "request": null })
-    );
+    assert_eq!(read(&app, &key, &ids, "no-request", "request { id }").await, json!({ "request": null }));
     assert_eq!(
         select(&app, &key, &ids, json!({ "httpStatus": { "gte": 400 } })).await,
         strings(&["boom", "not-found"])
     );
-    assert_eq!(
-        select(&app, &key, &ids, json!({ "httpStatus": { "lte": 404 } })).await,
-        strings(&["not-found", "ok"])
-    );
-    assert_eq!(
-        select(&app, &key, &ids, json!({ "ipAddress": "10.0.0.2" })).await,
-        strings(&["not-found"])
-    );
-    assert_eq!(
-        select(&app, &key, &ids, json!({ "ipAddress": "2001:db8:0::1" })).await,
-        strings(&["boom"])
-    );
-    assert_eq!(
-        select(&app, &key, &ids, json!({ "requestId": "req-1" })).await,
-        strings(&["ok"])
-    );
-    assert_eq!(
-        select(&app, &key, &ids, json!({ "correlationId": "corr-2" })).await,
-        strings(&["no-request", "boom"])
-    );
+    assert_eq!(select(&app, &key, &ids, json!({ "httpStatus": { "lte": 404 } })).await, strings(&["not-found", "ok"]));
+    assert_eq!(select(&app, &key, &ids, json!({ "ipAddress": "10.0.0.2" })).await, strings(&["not-found"]));
+    assert_eq!(select(&app, &key, &ids, json!({ "ipAddress": "2001:db8:0::1" })).await, strings(&["boom"]));
+    assert_eq!(select(&app, &key, &ids, json!({ "requestId": "req-1" })).await, strings(&["ok"]));
+    assert_eq!(select(&app, &key, &ids, json!({ "correlationId": "corr-2" })).await, strings(&["no-request", "boom"]));
     assert!(select(&app, &key, &ids, json!({ "requestId": "req" })).await.is_empty());
 }
 
@@ -854,14 +628,8 @@ async fn ref001_worker_fields_in_metadata(backend: Backend) {
         ],
     )
     .await;
-    assert_eq!(
-        read(&app, &key, &ids, "exec", "metadata").await,
-        json!({ "metadata": metadata })
-    );
-    assert_eq!(
-        read(&app, &key, &ids, "plain", "metadata").await,
-        json!({ "metadata": {} })
-    );
+    assert_eq!(read(&app, &key, &ids, "exec", "metadata").await, json!({ "metadata": metadata }));
+    assert_eq!(read(&app, &key, &ids, "plain", "metadata").await, json!({ "metadata": {} }));
 }
 
 /// 001 422 with `loc`/`msg` → `BAD_USER_INPUT` with the field path.
@@ -909,10 +677,7 @@ async fn ref001_validation_error_has_field_path(backend: Backend) {
         assert_eq!(status, StatusCode::OK, "{field}: {body}");
         assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{field}: {body}");
         assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body}");
-        assert!(
-            body["errors"][0]["message"].as_str().is_some_and(|m| !m.is_empty()),
-            "{body}"
-        );
+        assert!(body["errors"][0]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
         assert!(body["data"].is_null(), "{body}");
     }
     let after = app.data(&key, "{ auditEvents { totalCount } }", json!({})).await;
@@ -970,54 +735,21 @@ async fn ref002_user_resource_since_until(backend: Backend) {
     let key = app.key("audit.read,audit.write").await;
     let ids = record(&app, &key, operator_events()).await;
     assert_eq!(
-        select(
-            &app,
-            &key,
-            &ids,
-            json!({ "actor": { "email": ["carlos.silva@empresa.com"] } })
-        )
-        .await,
+        select(&app, &key, &ids, json!({ "actor": { "email": ["carlos.silva@empresa.com"] } })).await,
         strings(&["approve", "ack"])
     );
     assert_eq!(
-        select(
-            &app,
-            &key,
-            &ids,
-            json!({ "actor": { "externalId": ["carlos", "ana"] } })
-        )
-        .await,
+        select(&app, &key, &ids, json!({ "actor": { "externalId": ["carlos", "ana"] } })).await,
         strings(&["approve", "ack", "reject"])
     );
-    assert!(
-        select(
-            &app,
-            &key,
-            &ids,
-            json!({ "actor": { "email": ["Carlos.Silva@empresa.com"] } })
-        )
-        .await
-        .is_empty()
-    );
+    assert!(select(&app, &key, &ids, json!({ "actor": { "email": ["Carlos.Silva@empresa.com"] } })).await.is_empty());
     assert_eq!(
-        select(
-            &app,
-            &key,
-            &ids,
-            json!({ "resource": { "externalId": ["INC-20260319-001"] } })
-        )
-        .await,
+        select(&app, &key, &ids, json!({ "resource": { "externalId": ["INC-20260319-001"] } })).await,
         strings(&["ack", "remediate"])
     );
     // since/until: both bounds included.
     assert_eq!(
-        select(
-            &app,
-            &key,
-            &ids,
-            json!({ "occurredAt": { "gte": at("15:21:05"), "lte": at("15:30:00") } })
-        )
-        .await,
+        select(&app, &key, &ids, json!({ "occurredAt": { "gte": at("15:21:05"), "lte": at("15:30:00") } })).await,
         strings(&["ack", "remediate"])
     );
     assert_eq!(
@@ -1042,33 +774,14 @@ async fn ref002_user_resource_since_until(backend: Backend) {
 async fn ref002_total_count_and_cursor_pages(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.key("audit.read,audit.write").await;
-    let events: Vec<Value> = (1..=7)
-        .map(|i| {
-            ev(
-                &format!("p{i}"),
-                "incident.snooze",
-                &at(&format!("15:0{i}:00")),
-                json!({}),
-            )
-        })
-        .collect();
+    let events: Vec<Value> =
+        (1..=7).map(|i| ev(&format!("p{i}"), "incident.snooze", &at(&format!("15:0{i}:00")), json!({}))).collect();
     let mut ids = record(&app, &key, events).await;
-    ids.extend(
-        record(
-            &app,
-            &key,
-            vec![ev("other", "config.update", &at("15:04:30"), json!({}))],
-        )
-        .await,
-    );
+    ids.extend(record(&app, &key, vec![ev("other", "config.update", &at("15:04:30"), json!({}))]).await);
     let filter = json!({ "action": { "eq": "incident.snooze" } });
     assert_eq!(
         walk(&app, &key, &ids, filter.clone(), 3).await,
-        vec![
-            strings(&["p7", "p6", "p5"]),
-            strings(&["p4", "p3", "p2"]),
-            strings(&["p1"])
-        ]
+        vec![strings(&["p7", "p6", "p5"]), strings(&["p4", "p3", "p2"]), strings(&["p1"])]
     );
     // totalCount alone, with `first: 0`.
     let data = app
@@ -1116,10 +829,7 @@ async fn ref002_role_namespace_details_source_ip(backend: Backend) {
         select(&app, &key, &ids, json!({ "environment": { "notIn": ["production"] }, "action": { "notIn": ["tenant.create", "api_key.create"] } })).await,
         strings(&["reject"])
     );
-    assert_eq!(
-        select(&app, &key, &ids, json!({ "ipAddress": "10.0.1.50" })).await,
-        strings(&["approve", "ack"])
-    );
+    assert_eq!(select(&app, &key, &ids, json!({ "ipAddress": "10.0.1.50" })).await, strings(&["approve", "ack"]));
     let selection = "environment metadata actor { roles email } request { ipAddress userAgent }";
     assert_eq!(
         read(&app, &key, &ids, "approve", selection).await,
@@ -1179,11 +889,7 @@ async fn ref003_type_prefix(backend: Backend) {
         select(&app, &key, &ids, json!({ "action": { "prefix": "api_key.created" } })).await,
         strings(&["key-created"])
     );
-    assert!(
-        select(&app, &key, &ids, json!({ "action": { "prefix": "Sandbox." } }))
-            .await
-            .is_empty()
-    );
+    assert!(select(&app, &key, &ids, json!({ "action": { "prefix": "Sandbox." } })).await.is_empty());
 }
 
 /// 003 `actor_id`, `resource_type`, `resource_id` → `actor: {externalId}`, `resource: {type, externalId}`.
@@ -1224,23 +930,11 @@ async fn ref003_actor_and_resource(backend: Backend) {
     )
     .await;
     assert_eq!(
-        select(
-            &app,
-            &key,
-            &ids,
-            json!({ "actor": { "externalId": ["user_clinic_42"] } })
-        )
-        .await,
+        select(&app, &key, &ids, json!({ "actor": { "externalId": ["user_clinic_42"] } })).await,
         strings(&["k-sbx2", "u-cmp", "k-sbx"])
     );
     assert_eq!(
-        select(
-            &app,
-            &key,
-            &ids,
-            json!({ "resource": { "type": ["sandbox"], "externalId": ["sbx_abc123"] } })
-        )
-        .await,
+        select(&app, &key, &ids, json!({ "resource": { "type": ["sandbox"], "externalId": ["sbx_abc123"] } })).await,
         strings(&["o-sbx", "k-sbx"])
     );
     assert_eq!(
@@ -1270,9 +964,8 @@ async fn ref003_actor_and_resource(backend: Backend) {
 async fn ref003_opaque_cursor_and_bad_cursor(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.key("audit.read,audit.write").await;
-    let events: Vec<Value> = (1..=5)
-        .map(|i| ev(&format!("s{i}"), "sandbox.exec", &at(&format!("10:1{i}:00")), json!({})))
-        .collect();
+    let events: Vec<Value> =
+        (1..=5).map(|i| ev(&format!("s{i}"), "sandbox.exec", &at(&format!("10:1{i}:00")), json!({}))).collect();
     let ids = record(&app, &key, events).await;
     let filter = json!({ "action": { "prefix": "sandbox." } });
     assert_eq!(
@@ -1281,16 +974,9 @@ async fn ref003_opaque_cursor_and_bad_cursor(backend: Backend) {
     );
     // A cursor of another ordering, and ones that do not decode.
     let data = app
-        .data(
-            &key,
-            "{ auditEvents(first: 1, orderBy: {direction: ASC}) { pageInfo { endCursor } } }",
-            json!({}),
-        )
+        .data(&key, "{ auditEvents(first: 1, orderBy: {direction: ASC}) { pageInfo { endCursor } } }", json!({}))
         .await;
-    let asc = data["auditEvents"]["pageInfo"]["endCursor"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let asc = data["auditEvents"]["pageInfo"]["endCursor"].as_str().unwrap().to_string();
     for bad in [
         asc.as_str(),
         "",
@@ -1300,11 +986,7 @@ async fn ref003_opaque_cursor_and_bad_cursor(backend: Backend) {
         "%%%",
     ] {
         let (status, body) = app
-            .gql(
-                &key,
-                "query($a: String) { auditEvents(first: 2, after: $a) { nodes { id } } }",
-                json!({ "a": bad }),
-            )
+            .gql(&key, "query($a: String) { auditEvents(first: 2, after: $a) { nodes { id } } }", json!({ "a": bad }))
             .await;
         assert_eq!(status, StatusCode::OK, "{bad:?}: {body}");
         assert_eq!(error_code(&body), Some("BAD_CURSOR"), "{bad:?}: {body}");
@@ -1361,12 +1043,7 @@ fn service_events() -> Vec<Value> {
             json!({ "outcome": "FAILURE", "environment": "sandbox" }),
         ),
         // A 4xx recorded as a success (e.g. an expected 409) is not a client error.
-        ev(
-            "ok-409",
-            "users.beta.apply",
-            &at("09:07:00"),
-            json!({ "request": req(409), "environment": "sandbox" }),
-        ),
+        ev("ok-409", "users.beta.apply", &at("09:07:00"), json!({ "request": req(409), "environment": "sandbox" })),
     ]
 }
 
@@ -1376,23 +1053,11 @@ async fn ref004_client_error_is_failure_with_4xx(backend: Backend) {
     let key = app.key("audit.read,audit.write").await;
     let ids = record(&app, &key, service_events()).await;
     assert_eq!(
-        select(
-            &app,
-            &key,
-            &ids,
-            json!({ "outcome": "FAILURE", "httpStatus": { "gte": 400, "lte": 499 } })
-        )
-        .await,
+        select(&app, &key, &ids, json!({ "outcome": "FAILURE", "httpStatus": { "gte": 400, "lte": 499 } })).await,
         strings(&["unprocessable", "notfound"])
     );
     assert_eq!(
-        select(
-            &app,
-            &key,
-            &ids,
-            json!({ "outcome": "FAILURE", "httpStatus": { "gte": 500 } })
-        )
-        .await,
+        select(&app, &key, &ids, json!({ "outcome": "FAILURE", "httpStatus": { "gte": 500 } })).await,
         strings(&["unavailable", "internal"])
     );
     // outcome=success
@@ -1446,23 +1111,11 @@ async fn ref004_environment_range_and_target(backend: Backend) {
     );
     // from (included) … to (excluded).
     assert_eq!(
-        select(
-            &app,
-            &key,
-            &ids,
-            json!({ "occurredAt": { "gte": at("09:01:00"), "lt": at("09:04:00") } })
-        )
-        .await,
+        select(&app, &key, &ids, json!({ "occurredAt": { "gte": at("09:01:00"), "lt": at("09:04:00") } })).await,
         strings(&["unprocessable", "redirect", "notfound"])
     );
     assert_eq!(
-        select(
-            &app,
-            &key,
-            &ids,
-            json!({ "resource": { "type": ["account"], "externalId": ["acc-1"] } })
-        )
-        .await,
+        select(&app, &key, &ids, json!({ "resource": { "type": ["account"], "externalId": ["acc-1"] } })).await,
         strings(&["unavailable", "unprocessable", "deposit"])
     );
     assert_eq!(
@@ -1516,35 +1169,17 @@ async fn ref004_roles_service_reason_request(backend: Backend) {
         read(&app, &key, &ids, "post", "actor { type roles } reason request { id }").await,
         json!({ "actor": { "type": "INTERNAL_SERVICE", "roles": [] }, "reason": null, "request": null })
     );
+    assert_eq!(select(&app, &key, &ids, json!({ "sourceService": { "eq": "ledger" } })).await, strings(&["post"]));
     assert_eq!(
-        select(&app, &key, &ids, json!({ "sourceService": { "eq": "ledger" } })).await,
-        strings(&["post"])
-    );
-    assert_eq!(
-        select(
-            &app,
-            &key,
-            &ids,
-            json!({ "sourceService": { "in": ["users", "accounts"] } })
-        )
-        .await,
+        select(&app, &key, &ids, json!({ "sourceService": { "in": ["users", "accounts"] } })).await,
         strings(&["close", "register"])
     );
     assert_eq!(
-        select(
-            &app,
-            &key,
-            &ids,
-            json!({ "actor": { "type": ["INTERNAL_SERVICE", "ANONYMOUS"] } })
-        )
-        .await,
+        select(&app, &key, &ids, json!({ "actor": { "type": ["INTERNAL_SERVICE", "ANONYMOUS"] } })).await,
         strings(&["close", "post"])
     );
     // `reason` is searchable as text.
-    assert_eq!(
-        select(&app, &key, &ids, json!({ "text": "Customer REQUEST" })).await,
-        strings(&["close"])
-    );
+    assert_eq!(select(&app, &key, &ids, json!({ "text": "Customer REQUEST" })).await, strings(&["close"]));
 }
 
 /// 004 `page`, `per_page`, `total_count`, `total_pages` → cursor pages, `totalCount`.
@@ -1558,11 +1193,7 @@ async fn ref004_total_count_and_cursor_pages(backend: Backend) {
     let pages = walk(&app, &key, &ids, filter.clone(), per_page).await;
     assert_eq!(
         pages,
-        vec![
-            strings(&["ok-409", "no-status"]),
-            strings(&["unavailable", "notfound"]),
-            strings(&["deposit"])
-        ]
+        vec![strings(&["ok-409", "no-status"]), strings(&["unavailable", "notfound"]), strings(&["deposit"])]
     );
     let data = app
         .data(
@@ -1575,9 +1206,7 @@ async fn ref004_total_count_and_cursor_pages(backend: Backend) {
     assert_eq!(total, 5);
     assert_eq!(total.div_ceil(per_page), pages.len(), "total_pages");
     // Without a filter, totalCount counts the tenant's events (8 + the fixture's 2).
-    let data = app
-        .data(&key, "{ auditEvents(first: 1) { totalCount } }", json!({}))
-        .await;
+    let data = app.data(&key, "{ auditEvents(first: 1) { totalCount } }", json!({})).await;
     assert_eq!(data["auditEvents"]["totalCount"], 10);
     assert_page_size_bounded(&app, &key).await;
 }

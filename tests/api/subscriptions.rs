@@ -52,17 +52,11 @@ enum Received {
 
 impl Client {
     async fn open(base: &str, protocol: Protocol, headers: &[(&str, &str)]) -> Result<Client, tungstenite::Error> {
-        let mut request = format!("{}/graphql/ws", base.replacen("http", "ws", 1))
-            .into_client_request()
-            .unwrap();
-        request
-            .headers_mut()
-            .insert("sec-websocket-protocol", HeaderValue::from_static(protocol.name()));
+        let mut request = format!("{}/graphql/ws", base.replacen("http", "ws", 1)).into_client_request().unwrap();
+        request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static(protocol.name()));
         for (name, value) in headers {
             let name = tungstenite::http::HeaderName::from_bytes(name.as_bytes()).unwrap();
-            request
-                .headers_mut()
-                .insert(name, HeaderValue::from_str(value).unwrap());
+            request.headers_mut().insert(name, HeaderValue::from_str(value).unwrap());
         }
         let (ws, response) = connect_async(request).await?;
         assert_eq!(response.headers()["sec-websocket-protocol"], protocol.name());
@@ -70,18 +64,13 @@ impl Client {
     }
 
     async fn send(&mut self, message: Value) {
-        self.ws
-            .send(Message::Text(message.to_string().into()))
-            .await
-            .expect("send");
+        self.ws.send(Message::Text(message.to_string().into())).await.expect("send");
     }
 
     /// Opens a connection and completes `connection_init` with `payload`.
     async fn connect(base: &str, protocol: Protocol, payload: Value) -> Client {
         let mut client = Client::open(base, protocol, &[]).await.expect("upgrade");
-        client
-            .send(json!({ "type": "connection_init", "payload": payload }))
-            .await;
+        client.send(json!({ "type": "connection_init", "payload": payload })).await;
         match client.next_message().await {
             Some(m) if m["type"] == "connection_ack" => client,
             other => panic!("expected connection_ack, got {other:?}"),
@@ -93,13 +82,8 @@ impl Client {
     }
 
     async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
-        let kind = if self.protocol == Protocol::TransportWs {
-            "subscribe"
-        } else {
-            "start"
-        };
-        self.send(json!({ "id": id, "type": kind, "payload": { "query": query, "variables": variables } }))
-            .await;
+        let kind = if self.protocol == Protocol::TransportWs { "subscribe" } else { "start" };
+        self.send(json!({ "id": id, "type": kind, "payload": { "query": query, "variables": variables } })).await;
     }
 
     /// The next protocol message, answering pings and skipping keep-alives.
@@ -178,21 +162,14 @@ async fn delivers_matching_events_in_order(backend: Backend) {
     let key = app.key("audit.read,audit.write").await;
     for protocol in [Protocol::TransportWs, Protocol::LegacyWs] {
         let mut client = Client::connect_with_key(&base(&app), protocol, &key).await;
-        client
-            .subscribe("1", SUBSCRIBE, json!({ "f": { "action": { "prefix": "live." } } }))
-            .await;
+        client.subscribe("1", SUBSCRIBE, json!({ "f": { "action": { "prefix": "live." } } })).await;
         wait_for_subscribers(&app, 1).await;
-        app.record(&key, json!([event("live.a"), event("other.b"), event("live.c")]))
-            .await;
+        app.record(&key, json!([event("live.a"), event("other.b"), event("live.c")])).await;
         app.record(&key, json!([event("live.d")])).await;
         let mut failed = event("live.e");
         failed["outcome"] = json!("FAILURE");
         app.record(&key, json!([failed])).await;
-        assert_eq!(
-            client.actions(4).await,
-            ["live.a", "live.c", "live.d", "live.e"],
-            "{protocol:?}"
-        );
+        assert_eq!(client.actions(4).await, ["live.a", "live.c", "live.d", "live.e"], "{protocol:?}");
         client.quiet().await;
         drop(client);
         for _ in 0..200 {
@@ -251,16 +228,11 @@ async fn authentication_is_required(backend: Backend) {
     for protocol in [Protocol::TransportWs, Protocol::LegacyWs] {
         // A bad key on the upgrade request: refused before upgrading.
         let refused = Client::open(&base(&app), protocol, &[("authorization", "Bearer agk_nope")]).await;
-        assert!(
-            matches!(refused, Err(tungstenite::Error::Http(ref r)) if r.status() == 401),
-            "{protocol:?}"
-        );
+        assert!(matches!(refused, Err(tungstenite::Error::Http(ref r)) if r.status() == 401), "{protocol:?}");
         // No key, or an unknown one, in connection_init: the connection is refused.
         for payload in [json!({}), json!({ "Authorization": "Bearer agk_unknown" })] {
             let mut client = Client::open(&base(&app), protocol, &[]).await.unwrap();
-            client
-                .send(json!({ "type": "connection_init", "payload": payload }))
-                .await;
+            client.send(json!({ "type": "connection_init", "payload": payload })).await;
             match client.receive(Duration::from_secs(5)).await {
                 Some(Received::Errors(_)) | Some(Received::Closed(_)) => {}
                 other => panic!("{protocol:?}: expected a refusal, got {other:?}"),
@@ -274,9 +246,7 @@ async fn authentication_is_required(backend: Backend) {
             other => panic!("{protocol:?}: expected FORBIDDEN, got {other:?}"),
         }
         // The key may also come on the upgrade request itself.
-        let mut client = Client::open(&base(&app), protocol, &[("x-api-key", &reader)])
-            .await
-            .unwrap();
+        let mut client = Client::open(&base(&app), protocol, &[("x-api-key", &reader)]).await.unwrap();
         client.send(json!({ "type": "connection_init", "payload": {} })).await;
         assert_eq!(client.next_message().await.unwrap()["type"], "connection_ack");
     }
@@ -315,9 +285,8 @@ async fn a_rolled_back_batch_announces_nothing(backend: Backend) {
         idempotency_key: None,
     };
     let txn = app.store.db().begin().await.unwrap();
-    let recorded = auditgraph::store::events::record_in(&txn, app.tenant, vec![doomed], auditgraph::domain::now())
-        .await
-        .unwrap();
+    let recorded =
+        auditgraph::store::events::record_in(&txn, app.tenant, vec![doomed], auditgraph::domain::now()).await.unwrap();
     assert_eq!(recorded.created.len(), 1, "stored inside the transaction");
     txn.rollback().await.unwrap();
     app.record(&key, json!([event("kept.event")])).await;
@@ -330,11 +299,7 @@ async fn vanished_clients_free_their_subscriptions(backend: Backend) {
     let key = app.key("audit.read,audit.write").await;
     let mut clients = Vec::new();
     for n in 0..5 {
-        let protocol = if n % 2 == 0 {
-            Protocol::TransportWs
-        } else {
-            Protocol::LegacyWs
-        };
+        let protocol = if n % 2 == 0 { Protocol::TransportWs } else { Protocol::LegacyWs };
         let mut client = Client::connect_with_key(&base(&app), protocol, &key).await;
         client.subscribe("1", SUBSCRIBE, json!({})).await;
         clients.push(client);
@@ -359,9 +324,7 @@ async fn connections_per_key_are_bounded(backend: Backend) {
     let first = Client::connect_with_key(&base(&app), Protocol::TransportWs, &key).await;
     let _second = Client::connect_with_key(&base(&app), Protocol::LegacyWs, &key).await;
     let mut third = Client::open(&base(&app), Protocol::TransportWs, &[]).await.unwrap();
-    third
-        .send(json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {key}") } }))
-        .await;
+    third.send(json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {key}") } })).await;
     match third.receive(Duration::from_secs(5)).await {
         Some(Received::Closed(Some(reason))) => assert!(reason.contains("WebSocket connections"), "{reason}"),
         other => panic!("expected the third connection to be refused, got {other:?}"),
@@ -376,11 +339,9 @@ async fn a_slow_subscriber_is_dropped_without_slowing_anyone(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| s.subscriber_buffer = 4).await;
     let key = app.key("audit.read,audit.write").await;
     let mut slow = Client::connect_with_key(&base(&app), Protocol::TransportWs, &key).await;
-    slow.subscribe("slow", "subscription { auditEventRecorded { id summary } }", json!({}))
-        .await;
+    slow.subscribe("slow", "subscription { auditEventRecorded { id summary } }", json!({})).await;
     let mut fast = Client::connect_with_key(&base(&app), Protocol::TransportWs, &key).await;
-    fast.subscribe("fast", SUBSCRIBE, json!({ "f": { "action": { "eq": "flood.tick" } } }))
-        .await;
+    fast.subscribe("fast", SUBSCRIBE, json!({ "f": { "action": { "eq": "flood.tick" } } })).await;
     wait_for_subscribers(&app, 2).await;
     // The slow client reads nothing while large events flood in.
     let summary = "x".repeat(4_000);
@@ -421,10 +382,7 @@ async fn a_slow_subscriber_is_dropped_without_slowing_anyone(backend: Backend) {
     };
     assert!(delivered < 4_000, "it did fall behind");
     assert_eq!(reason[0]["extensions"]["code"], "RATE_LIMITED", "{reason}");
-    assert!(
-        reason[0]["message"].as_str().unwrap().contains("fell behind"),
-        "{reason}"
-    );
+    assert!(reason[0]["message"].as_str().unwrap().contains("fell behind"), "{reason}");
 }
 
 /// Two `serve` processes on one PostgreSQL database: what is recorded through
@@ -453,9 +411,7 @@ async fn events_cross_server_processes_on_postgres() {
     let one = Server::start(&dir, &db.url).await;
     let two = Server::start(&dir, &db.url).await;
     let mut client = Client::connect_with_key(&one.base, Protocol::TransportWs, key).await;
-    client
-        .subscribe("1", SUBSCRIBE, json!({ "f": { "action": { "prefix": "cross." } } }))
-        .await;
+    client.subscribe("1", SUBSCRIBE, json!({ "f": { "action": { "prefix": "cross." } } })).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut want = Vec::new();
     for batch in 0..5 {

@@ -40,13 +40,7 @@ async fn refused(app: &TestApp, key: &str, events: Value, field: &str) {
 
 /// Sends one event after a valid one: the path is `events.1.…`.
 async fn refused_second(app: &TestApp, key: &str, bad: Value, field_in_event: &str) {
-    refused(
-        app,
-        key,
-        json!([event("ok.first"), bad]),
-        &format!("events.1.{field_in_event}"),
-    )
-    .await;
+    refused(app, key, json!([event("ok.first"), bad]), &format!("events.1.{field_in_event}")).await;
 }
 
 /// Records `events` and asserts all of them were created.
@@ -111,12 +105,7 @@ async fn action_pattern_and_length(backend: Backend) {
     assert_eq!(counts(&app, &key).await, before, "refused batches store nothing");
 
     let max = format!("a.{}", "b".repeat(126)); // 128 characters
-    let payload = accepted(
-        &app,
-        &key,
-        json!([event(&max), event("x-y.z_1.2"), event("a.b"), event("a0.1.-._")]),
-    )
-    .await;
+    let payload = accepted(&app, &key, json!([event(&max), event("x-y.z_1.2"), event("a.b"), event("a0.1.-._")])).await;
     assert_eq!(payload["events"][0]["action"], max.as_str());
     assert_eq!(event_count(&app, &key).await, SETUP_EVENTS + 4);
 }
@@ -163,27 +152,9 @@ async fn identifier_lengths_count_characters(backend: Backend) {
     let a256 = "a".repeat(256);
     let resource = |t: &str, x: &str| json!({ "type": t, "externalId": x });
     for bad in ["", a256.as_str(), e256.as_str()] {
-        refused_second(
-            &app,
-            &key,
-            with(json!({ "actor": { "externalId": bad } })),
-            "actor.externalId",
-        )
-        .await;
-        refused_second(
-            &app,
-            &key,
-            with(json!({ "resource": resource(bad, "r-1") })),
-            "resource.type",
-        )
-        .await;
-        refused_second(
-            &app,
-            &key,
-            with(json!({ "resource": resource("doc", bad) })),
-            "resource.externalId",
-        )
-        .await;
+        refused_second(&app, &key, with(json!({ "actor": { "externalId": bad } })), "actor.externalId").await;
+        refused_second(&app, &key, with(json!({ "resource": resource(bad, "r-1") })), "resource.type").await;
+        refused_second(&app, &key, with(json!({ "resource": resource("doc", bad) })), "resource.externalId").await;
         refused_second(
             &app,
             &key,
@@ -243,12 +214,8 @@ async fn long_texts(backend: Backend) {
     }
     assert_eq!(counts(&app, &key).await, before, "refused batches store nothing");
 
-    let payload = accepted(
-        &app,
-        &key,
-        json!([with(json!({ "summary": max, "reason": max, "errorMessage": max }))]),
-    )
-    .await;
+    let payload =
+        accepted(&app, &key, json!([with(json!({ "summary": max, "reason": max, "errorMessage": max }))])).await;
     let data = app
         .data(
             &key,
@@ -256,50 +223,24 @@ async fn long_texts(backend: Backend) {
             json!({ "id": payload["events"][0]["id"] }),
         )
         .await;
-    assert_eq!(
-        data["auditEvent"],
-        json!({ "summary": max, "reason": max, "errorMessage": max })
-    );
+    assert_eq!(data["auditEvent"], json!({ "summary": max, "reason": max, "errorMessage": max }));
 }
 
 async fn roles_and_related_resources_counts(backend: Backend) {
     let (app, key) = setup(backend).await;
     let before = counts(&app, &key).await;
     let roles = |n: usize| (0..n).map(|i| format!("role-{i}")).collect::<Vec<_>>();
-    let related = |n: usize| {
-        (0..n)
-            .map(|i| json!({ "type": "vm", "externalId": format!("vm-{i}") }))
-            .collect::<Vec<_>>()
-    };
-    refused_second(
-        &app,
-        &key,
-        with(json!({ "actor": { "roles": roles(51) } })),
-        "actor.roles",
-    )
-    .await;
-    refused_second(
-        &app,
-        &key,
-        with(json!({ "relatedResources": related(21) })),
-        "relatedResources",
-    )
-    .await;
-    refused(
-        &app,
-        &key,
-        json!([with(json!({ "relatedResources": related(100) }))]),
-        "events.0.relatedResources",
-    )
-    .await;
+    let related =
+        |n: usize| (0..n).map(|i| json!({ "type": "vm", "externalId": format!("vm-{i}") })).collect::<Vec<_>>();
+    refused_second(&app, &key, with(json!({ "actor": { "roles": roles(51) } })), "actor.roles").await;
+    refused_second(&app, &key, with(json!({ "relatedResources": related(21) })), "relatedResources").await;
+    refused(&app, &key, json!([with(json!({ "relatedResources": related(100) }))]), "events.0.relatedResources").await;
     assert_eq!(counts(&app, &key).await, before, "refused batches store nothing");
 
     let payload = accepted(
         &app,
         &key,
-        json!([with(
-            json!({ "actor": { "roles": roles(50) }, "relatedResources": related(20) })
-        )]),
+        json!([with(json!({ "actor": { "roles": roles(50) }, "relatedResources": related(20) }))]),
     )
     .await;
     let data = app
@@ -310,10 +251,7 @@ async fn roles_and_related_resources_counts(backend: Backend) {
         )
         .await;
     assert_eq!(data["auditEvent"]["actor"]["roles"], json!(roles(50)));
-    assert_eq!(
-        data["auditEvent"]["relatedResources"].as_array().map(Vec::len),
-        Some(20)
-    );
+    assert_eq!(data["auditEvent"]["relatedResources"].as_array().map(Vec::len), Some(20));
 }
 
 async fn metadata_must_be_a_small_object(backend: Backend) {
@@ -332,30 +270,14 @@ async fn metadata_must_be_a_small_object(backend: Backend) {
     ] {
         refused_second(&app, &key, with(json!({ "metadata": bad })), "metadata").await;
     }
-    refused(
-        &app,
-        &key,
-        json!([with(json!({ "metadata": ["not", "an", "object"] }))]),
-        "events.0.metadata",
-    )
-    .await;
+    refused(&app, &key, json!([with(json!({ "metadata": ["not", "an", "object"] }))]), "events.0.metadata").await;
     assert_eq!(counts(&app, &key).await, before, "refused batches store nothing");
 
-    let payload = accepted(
-        &app,
-        &key,
-        json!([
-            with(json!({ "metadata": sized(16_384) })),
-            with(json!({ "metadata": {} }))
-        ]),
-    )
-    .await;
+    let payload =
+        accepted(&app, &key, json!([with(json!({ "metadata": sized(16_384) })), with(json!({ "metadata": {} }))]))
+            .await;
     let data = app
-        .data(
-            &key,
-            "query($id: ID!) { auditEvent(id: $id) { metadata } }",
-            json!({ "id": payload["events"][0]["id"] }),
-        )
+        .data(&key, "query($id: ID!) { auditEvent(id: $id) { metadata } }", json!({ "id": payload["events"][0]["id"] }))
         .await;
     assert_eq!(data["auditEvent"]["metadata"], sized(16_384));
 }
@@ -365,13 +287,7 @@ async fn changes_count_field_and_size(backend: Backend) {
     let before = counts(&app, &key).await;
     let change = |field: &str| json!({ "field": field, "before": 1, "after": 2 });
     let changes = |n: usize| (0..n).map(|i| change(&format!("f{i}"))).collect::<Vec<_>>();
-    refused(
-        &app,
-        &key,
-        json!([with(json!({ "changes": changes(101) }))]),
-        "events.0.changes",
-    )
-    .await;
+    refused(&app, &key, json!([with(json!({ "changes": changes(101) }))]), "events.0.changes").await;
     refused_second(&app, &key, with(json!({ "changes": changes(101) })), "changes").await;
     for bad in [String::new(), "f".repeat(256), "ß".repeat(256)] {
         refused(
@@ -384,19 +300,12 @@ async fn changes_count_field_and_size(backend: Backend) {
     }
     // Every change is small, together they exceed 64 KiB.
     let big = |i: usize| json!({ "field": format!("f{i}"), "after": "x".repeat(20_000) });
+    refused(&app, &key, json!([with(json!({ "changes": (0..4).map(big).collect::<Vec<_>>() }))]), "events.0.changes")
+        .await;
     refused(
         &app,
         &key,
-        json!([with(json!({ "changes": (0..4).map(big).collect::<Vec<_>>() }))]),
-        "events.0.changes",
-    )
-    .await;
-    refused(
-        &app,
-        &key,
-        json!([with(
-            json!({ "changes": [{ "field": "one", "before": "y".repeat(70_000) }] })
-        )]),
+        json!([with(json!({ "changes": [{ "field": "one", "before": "y".repeat(70_000) }] }))]),
         "events.0.changes",
     )
     .await;
@@ -440,13 +349,7 @@ async fn request_context_rules(backend: Backend) {
     ] {
         refused_second(&app, &key, req(json!({ "ipAddress": bad })), "request.ipAddress").await;
     }
-    refused(
-        &app,
-        &key,
-        json!([req(json!({ "ipAddress": "localhost" }))]),
-        "events.0.request.ipAddress",
-    )
-    .await;
+    refused(&app, &key, json!([req(json!({ "ipAddress": "localhost" }))]), "events.0.request.ipAddress").await;
     for bad in [99, 600, 0, -200, 1000] {
         refused_second(&app, &key, req(json!({ "status": bad })), "request.status").await;
     }
@@ -502,21 +405,8 @@ async fn ip_addresses_are_stored_canonically(backend: Backend) {
             json!({ "ids": ids }),
         )
         .await;
-    let stored: Vec<&Value> = data["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| &n["request"]["ipAddress"])
-        .collect();
-    assert_eq!(
-        stored,
-        [
-            &json!("2001:db8::1"),
-            &json!("::ffff:10.0.0.1"),
-            &json!("10.0.0.1"),
-            &json!("2001:db8::2")
-        ]
-    );
+    let stored: Vec<&Value> = data["nodes"].as_array().unwrap().iter().map(|n| &n["request"]["ipAddress"]).collect();
+    assert_eq!(stored, [&json!("2001:db8::1"), &json!("::ffff:10.0.0.1"), &json!("10.0.0.1"), &json!("2001:db8::2")]);
 
     // Filtered by address equality, whatever the spelling.
     for (filter, expected) in [
@@ -534,12 +424,8 @@ async fn ip_addresses_are_stored_canonically(backend: Backend) {
                 json!({ "ip": filter }),
             )
             .await;
-        let actions: Vec<&str> = data["auditEvents"]["nodes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|n| n["action"].as_str().unwrap())
-            .collect();
+        let actions: Vec<&str> =
+            data["auditEvents"]["nodes"].as_array().unwrap().iter().map(|n| n["action"].as_str().unwrap()).collect();
         assert_eq!(actions, expected, "filter ipAddress {filter}");
     }
 }
@@ -554,26 +440,14 @@ async fn no_string_may_contain_nul(backend: Backend) {
         (json!({ "actor": { "displayName": nul } }), "actor.displayName"),
         (json!({ "actor": { "email": nul } }), "actor.email"),
         (json!({ "actor": { "roles": ["ok", nul] } }), "actor.roles.1"),
-        (
-            json!({ "resource": { "type": nul, "externalId": "d-1" } }),
-            "resource.type",
-        ),
-        (
-            json!({ "resource": { "type": "doc", "externalId": nul } }),
-            "resource.externalId",
-        ),
-        (
-            json!({ "resource": patched(&resource, json!({ "name": nul })) }),
-            "resource.name",
-        ),
+        (json!({ "resource": { "type": nul, "externalId": "d-1" } }), "resource.type"),
+        (json!({ "resource": { "type": "doc", "externalId": nul } }), "resource.externalId"),
+        (json!({ "resource": patched(&resource, json!({ "name": nul })) }), "resource.name"),
         (
             json!({ "relatedResources": [resource.clone(), { "type": "doc", "externalId": nul }] }),
             "relatedResources.1.externalId",
         ),
-        (
-            json!({ "relatedResources": [patched(&resource, json!({ "name": nul }))] }),
-            "relatedResources.0.name",
-        ),
+        (json!({ "relatedResources": [patched(&resource, json!({ "name": nul }))] }), "relatedResources.0.name"),
         (json!({ "summary": nul }), "summary"),
         (json!({ "reason": nul }), "reason"),
         (json!({ "errorMessage": nul }), "errorMessage"),
@@ -611,9 +485,7 @@ async fn nul_inside_change_values(backend: Backend) {
     refused(
         &app,
         &key,
-        json!([with(
-            json!({ "changes": [{ "field": "f" }, { "field": "g", "after": { "k\u{0}": 1 } }] })
-        )]),
+        json!([with(json!({ "changes": [{ "field": "f" }, { "field": "g", "after": { "k\u{0}": 1 } }] }))]),
         "events.0.changes.1.after",
     )
     .await;
