@@ -13,7 +13,7 @@ use super::scalars::{DateTime, Json};
 use crate::domain::cursor::{Cursor, EventOrder, OrderField, SortDirection};
 use crate::domain::event::{FieldChange as DomainChange, Outcome};
 use crate::domain::filter::Filter;
-use crate::domain::ids::{ActorId, EventId, TenantId};
+use crate::domain::ids::{ActorId, EventId, ResourceId, TenantId};
 use crate::domain::page::PageArgs;
 use crate::error::{Error, Result, shared};
 use crate::store::events;
@@ -123,12 +123,9 @@ impl AuditEvent {
 
     /// The primary target, if any.
     async fn resource(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Resource>> {
-        if self.0.resource_id.is_none() {
-            return Ok(None);
-        }
-        let found =
-            ctx.loaders().event_resources.load_one((self.tenant(), EventId(self.0.id))).await.map_err(shared)?;
-        Ok(found.and_then(|r| r.primary).map(Resource))
+        let Some(id) = self.0.resource_id else { return Ok(None) };
+        let found = ctx.loaders().resources.load_one((self.tenant(), ResourceId(id))).await.map_err(shared)?;
+        Ok(found.map(Resource))
     }
 
     /// Other things involved (session, vm, incident…), in the order recorded.

@@ -9,12 +9,13 @@ use async_graphql::Lookahead;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::{actor, audit_event, resource};
 
-use crate::domain::ids::{ActorId, EventId, TenantId};
+use crate::domain::ids::{ActorId, EventId, ResourceId, TenantId};
 use crate::error::Error;
 use crate::store::{Store, actors, resources};
 
 pub struct Loaders {
     pub actors: DataLoader<ActorLoader, HashMapCache>,
+    pub resources: DataLoader<ResourceLoader, HashMapCache>,
     pub event_resources: DataLoader<EventResourcesLoader, HashMapCache>,
 }
 
@@ -22,6 +23,7 @@ impl Loaders {
     pub fn new(store: &Store) -> Self {
         Self {
             actors: DataLoader::with_cache(ActorLoader(store.clone()), tokio::spawn, HashMapCache::default()),
+            resources: DataLoader::with_cache(ResourceLoader(store.clone()), tokio::spawn, HashMapCache::default()),
             event_resources: DataLoader::with_cache(
                 EventResourcesLoader(store.clone()),
                 tokio::spawn,
@@ -46,10 +48,23 @@ impl Loaders {
             let found = self.actors.loader().load(&keys).await?;
             self.actors.feed_many(found).await;
         }
-        if selected("resource") || selected("relatedResources") {
+        if selected("relatedResources") {
+            // The links give the primary resources too: no statement of their own.
             let keys: Vec<_> = rows.iter().map(|r| (TenantId(r.tenant_id), EventId(r.id))).collect();
             let found = self.event_resources.loader().load(&keys).await?;
+            let primaries: Vec<_> = found
+                .iter()
+                .filter_map(|((tenant, _), r)| r.primary.clone().map(|p| ((*tenant, ResourceId(p.id)), p)))
+                .collect();
+            self.resources.feed_many(primaries).await;
             self.event_resources.feed_many(found).await;
+        } else if selected("resource") {
+            let mut keys: Vec<_> =
+                rows.iter().filter_map(|r| r.resource_id.map(|id| (TenantId(r.tenant_id), ResourceId(id)))).collect();
+            keys.sort();
+            keys.dedup();
+            let found = self.resources.loader().load(&keys).await?;
+            self.resources.feed_many(found).await;
         }
         Ok(())
     }
@@ -78,6 +93,26 @@ impl Loader<(TenantId, ActorId)> for ActorLoader {
         for (tenant, ids) in by_tenant(keys) {
             for row in actors::by_ids(self.0.db(), tenant, &ids).await? {
                 out.insert((tenant, ActorId(row.id)), row);
+            }
+        }
+        Ok(out)
+    }
+}
+
+pub struct ResourceLoader(Store);
+
+impl Loader<(TenantId, ResourceId)> for ResourceLoader {
+    type Value = resource::Model;
+    type Error = Arc<Error>;
+
+    async fn load(
+        &self,
+        keys: &[(TenantId, ResourceId)],
+    ) -> Result<HashMap<(TenantId, ResourceId), resource::Model>, Self::Error> {
+        let mut out = HashMap::with_capacity(keys.len());
+        for (tenant, ids) in by_tenant(keys) {
+            for row in resources::by_ids(self.0.db(), tenant, &ids).await? {
+                out.insert((tenant, ResourceId(row.id)), row);
             }
         }
         Ok(out)
