@@ -26,6 +26,10 @@ pub enum Error {
     /// `RATE_LIMITED`: too many requests, or a subscriber too slow to keep up.
     #[error("{0}")]
     RateLimited(String),
+    /// `INTERNAL`, with a message: the database is out of reach for now (the
+    /// message says what to do; there is no detail to hide).
+    #[error("{0}")]
+    Unavailable(String),
     /// `INTERNAL`: the detail is logged, never shown.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -48,7 +52,7 @@ impl Error {
             Self::BadCursor(_) => "BAD_CURSOR",
             Self::NotFound(_) => "NOT_FOUND",
             Self::RateLimited(_) => "RATE_LIMITED",
-            Self::Internal(_) => "INTERNAL",
+            Self::Unavailable(_) | Self::Internal(_) => "INTERNAL",
         }
     }
 }

@@ -6,7 +6,7 @@ use futures_util::Stream;
 use super::context::ContextExt;
 use super::event::{AuditEvent, filter_arg};
 use super::inputs::AuditEventFilter;
-use crate::bus::{Lagged, Notice};
+use crate::bus::{Broadcast, Lagged};
 use crate::domain::filter::{Condition, Filter};
 use crate::domain::scope::Scope;
 use crate::error::Error;
@@ -33,15 +33,21 @@ impl Subscription {
             // Dropped with the stream, however it ends (client gone, error, lag).
             let _running = running;
             loop {
-                let notice = match subscription.next().await {
-                    Ok(Some(notice)) => notice,
+                let broadcast = match subscription.next().await {
+                    Ok(Some(broadcast)) => broadcast,
                     Ok(None) => break,
                     Err(Lagged(missed)) => {
                         yield Err(Error::RateLimited(format!("this subscription fell behind by {missed} batches of events and was closed; subscribe again (and use a narrower filter or a faster consumer)")).into());
                         break;
                     }
                 };
-                let Notice::Events(announcement) = &*notice else { continue };
+                let announcement = match broadcast {
+                    Broadcast::Events(announcement) => announcement,
+                    Broadcast::Interrupted => {
+                        yield Err(Error::Unavailable("this subscription was closed because the server lost its database connection, so events may have been missed; subscribe again and catch up with auditEvents".into()).into());
+                        break;
+                    }
+                };
                 if announcement.tenant != tenant {
                     continue;
                 }

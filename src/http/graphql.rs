@@ -252,11 +252,13 @@ fn error_code(err: &ServerError) -> Option<String> {
     })
 }
 
-/// The caller of a request, or the response refusing it (401, 403, 404, 429).
+/// The caller of a request, or the response refusing it (401, 403, 404, 429,
+/// or 503 when the key cannot be checked).
 async fn authenticate(app: &AppState, headers: &HeaderMap, media: &'static str) -> Result<Caller, Response> {
-    let secret = auth::secret_from_headers(headers).map_err(|err| refusal(&err, media))?;
+    let refuse = |err: Error| refusal(&err, media, request_id(headers));
+    let secret = auth::secret_from_headers(headers).map_err(refuse)?;
     let tenant = headers.get(TENANT_HEADER).and_then(|v| v.to_str().ok());
-    let caller = app.services.auth.authenticate(secret, tenant).await.map_err(|err| refusal(&err, media))?;
+    let caller = app.services.auth.authenticate(secret, tenant).await.map_err(refuse)?;
     if let (Some(limiter), Some(requester)) = (&app.rate_limiter, &caller)
         && let Err(wait) = limiter.check(requester.key_id)
     {
@@ -269,18 +271,27 @@ async fn authenticate(app: &AppState, headers: &HeaderMap, media: &'static str) 
     Ok(Caller(caller))
 }
 
+/// The request id every response carries (set by the request-id layer).
+fn request_id(headers: &HeaderMap) -> &str {
+    headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-")
+}
+
 /// The response to a request refused before execution.
-fn refusal(err: &Error, media: &'static str) -> Response {
+fn refusal(err: &Error, media: &'static str, request_id: &str) -> Response {
     let status = match err {
         Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
         Error::Forbidden(_) => StatusCode::FORBIDDEN,
         Error::NotFound(_) => StatusCode::NOT_FOUND,
         Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-        Error::Internal(source) => {
-            tracing::error!(error = %source, "authentication failed");
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
         Error::BadInput { .. } | Error::BadCursor(_) => StatusCode::BAD_REQUEST,
+        // The key could not be checked: the database is most likely out of reach.
+        Error::Internal(_) | Error::Unavailable(_) => {
+            if let Error::Internal(source) = err {
+                tracing::error!(error = %source, "authentication failed");
+            }
+            let message = format!("internal error (request id {request_id}); retry shortly");
+            return transport_error(StatusCode::SERVICE_UNAVAILABLE, media, "INTERNAL", &message);
+        }
     };
     transport_error(status, media, err.code(), &err.to_string())
 }
@@ -349,7 +360,7 @@ async fn execute(app: AppState, headers: &HeaderMap, params: Params, media: &'st
     metrics.request(op_label, outcome, started.elapsed());
     // Internal errors are logged with their detail; the caller gets the request
     // id to quote, nothing more.
-    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+    let request_id = request_id(headers);
     for err in response.errors.iter_mut().filter(|e| error_code(e).as_deref() == Some("INTERNAL")) {
         err.message = format!("internal error (request id {request_id})");
         err.extensions.get_or_insert_with(Default::default).set("requestId", request_id);

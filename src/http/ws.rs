@@ -105,6 +105,11 @@ pub async fn upgrade(
     }
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        // Clients send small protocol messages: small buffers keep an idle
+        // connection cheap, and a bound on messages keeps input bounded.
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(8 * 1024)
+        .max_message_size(1024 * 1024)
         .on_upgrade(move |socket| serve(socket, app, protocol, header_secret, header_tenant))
 }
 

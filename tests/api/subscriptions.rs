@@ -204,6 +204,24 @@ async fn nothing_from_before_the_start(backend: Backend) {
     }
 }
 
+/// Other subscriptions starting take no room in an idle subscriber's buffer.
+async fn new_subscriptions_do_not_crowd_out_idle_ones(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| s.subscriber_buffer = 4).await;
+    let key = app.key("audit.read,audit.write").await;
+    let mut idle = Client::connect_with_key(&base(&app), Protocol::TransportWs, &key).await;
+    idle.subscribe("idle", SUBSCRIBE, json!({})).await;
+    wait_for_subscribers(&app, 1).await;
+    let mut others = Vec::new();
+    for n in 0..20 {
+        let mut client = Client::connect_with_key(&base(&app), Protocol::LegacyWs, &key).await;
+        client.subscribe(&format!("{n}"), SUBSCRIBE, json!({})).await;
+        others.push(client);
+    }
+    wait_for_subscribers(&app, 21).await;
+    app.record(&key, json!([event("after.crowd")])).await;
+    assert_eq!(idle.actions(1).await, ["after.crowd"]);
+}
+
 async fn each_tenant_sees_only_its_own(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.key("audit.read,audit.write").await;
@@ -431,6 +449,7 @@ async fn events_cross_server_processes_on_postgres() {
 backend_tests!(
     delivers_matching_events_in_order,
     nothing_from_before_the_start,
+    new_subscriptions_do_not_crowd_out_idle_ones,
     each_tenant_sees_only_its_own,
     authentication_is_required,
     a_rolled_back_batch_announces_nothing,
