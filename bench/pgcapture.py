@@ -60,6 +60,18 @@ def decode(oid, fmt, raw):
             return raw.decode("utf-8")
         if oid == 3802:  # jsonb: version byte 1, then text
             return raw[1:].decode("utf-8")
+        if oid in (2951, 1009, 1015):  # uuid[], text[], varchar[]: binary array to text
+            ndim, _nulls, elem = struct.unpack(">iiI", raw[:12])
+            if ndim == 0:
+                return "{}"
+            count = struct.unpack(">i", raw[12:16])[0]
+            i, items = 20, []
+            for _ in range(count):
+                n = struct.unpack(">i", raw[i:i + 4])[0]
+                item = raw[i + 4:i + 4 + n]
+                i += 4 + n
+                items.append(str(uuid.UUID(bytes=item)) if elem == 2950 else '"%s"' % item.decode("utf-8").replace('"', '\\"'))
+            return "{" + ",".join(items) + "}"
         if oid in (1184, 1114):
             micros = struct.unpack(">q", raw)[0]
             ts = PG_EPOCH + datetime.timedelta(microseconds=micros)

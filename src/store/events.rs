@@ -457,7 +457,7 @@ pub async fn count(db: &impl ConnectionTrait, tenant: TenantId, filter: &Filter)
         .expr(Expr::cust("COUNT(*)"))
         .from(ev::Entity)
         .and_where(Expr::col((ev::Entity, ev::Column::TenantId)).eq(tenant.0))
-        .and_where(filter::events(tenant, filter, backend))
+        .and_where(filter::events_to_count(tenant, filter, backend))
         .to_owned();
     super::count(db, &query).await
 }

@@ -22,8 +22,31 @@ fn never() -> SimpleExpr {
 /// The SQL condition selecting the tenant's events that `filter` matches
 /// (the tenant's own condition is added by the caller).
 pub fn events(tenant: TenantId, filter: &Filter, backend: DbBackend) -> SimpleExpr {
+    translate(tenant, filter, backend, Purpose::Page)
+}
+
+/// The same condition, for counting every match rather than walking an order.
+pub fn events_to_count(tenant: TenantId, filter: &Filter, backend: DbBackend) -> SimpleExpr {
+    translate(tenant, filter, backend, Purpose::Count)
+}
+
+/// What a condition serves. A page walks the time index newest first and stops
+/// at its limit; a count visits every match, best through the action index.
+/// Under a prepared statement's generic plan PostgreSQL guesses that an index
+/// range on a prefix matches one row: for a page it then picks the action
+/// index and sorts every match (14 ms where the time index takes under 1 ms,
+/// on a 341,000-event tenant, measured), for a count that range is what makes
+/// it fast. So only counts get the range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Purpose {
+    Page,
+    Count,
+}
+
+fn translate(tenant: TenantId, filter: &Filter, backend: DbBackend, purpose: Purpose) -> SimpleExpr {
+    let events = |tenant, f, backend| translate(tenant, f, backend, purpose);
     match filter {
-        Filter::Cond(c) => condition(tenant, c, backend),
+        Filter::Cond(c) => condition(tenant, c, backend, purpose),
         Filter::And(items) if items.is_empty() => always(),
         Filter::Or(items) if items.is_empty() => never(),
         Filter::And(items) => items.iter().fold(Condition::all(), |acc, f| acc.add(events(tenant, f, backend))).into(),
@@ -94,15 +117,18 @@ pub fn prefix_end(prefix: &str) -> Option<String> {
 }
 
 /// `col` starts with the literal `prefix`, case-sensitively, on either backend.
-/// The range bounds let an index serve it even in a prepared statement whose
-/// plan cannot look inside the pattern; the pattern keeps it exact.
-fn starts_with(col: SimpleExpr, prefix: &str, backend: DbBackend) -> SimpleExpr {
+/// For counts, range bounds let an index serve it even in a prepared statement
+/// whose plan cannot look inside the pattern; the pattern keeps it exact.
+fn starts_with(col: SimpleExpr, prefix: &str, backend: DbBackend, purpose: Purpose) -> SimpleExpr {
     let pattern = match backend {
         // SQLite's LIKE ignores ASCII case; GLOB does not.
         DbBackend::Sqlite => col.clone().binary(BinOper::Custom("GLOB"), format!("{}*", glob_literal(prefix))),
         // The column is `COLLATE "C"`, so LIKE is bytewise.
         _ => col.clone().like(sea_orm::sea_query::LikeExpr::new(format!("{}%", like_literal(prefix))).escape('\\')),
     };
+    if purpose == Purpose::Page {
+        return pattern;
+    }
     let mut c = Condition::all().add(col.clone().gte(prefix));
     if let Some(end) = prefix_end(prefix) {
         c = c.add(col.lt(end));
@@ -110,7 +136,7 @@ fn starts_with(col: SimpleExpr, prefix: &str, backend: DbBackend) -> SimpleExpr 
     c.add(pattern).into()
 }
 
-fn condition(tenant: TenantId, cond: &Cond, backend: DbBackend) -> SimpleExpr {
+fn condition(tenant: TenantId, cond: &Cond, backend: DbBackend, purpose: Purpose) -> SimpleExpr {
     let col = |c: ev::Column| Expr::col((ev::Entity, c));
     match cond {
         Cond::Str(field, test) => {
@@ -119,7 +145,7 @@ fn condition(tenant: TenantId, cond: &Cond, backend: DbBackend) -> SimpleExpr {
                 StrTest::Eq(v) => present(c, nullable, col(c).eq(v.as_str())),
                 StrTest::In(vs) if vs.is_empty() => never(),
                 StrTest::In(vs) => present(c, nullable, col(c).is_in(vs.iter().map(String::as_str))),
-                StrTest::Prefix(p) => present(c, nullable, starts_with(col(c), p, backend)),
+                StrTest::Prefix(p) => present(c, nullable, starts_with(col(c), p, backend, purpose)),
                 StrTest::NotIn(vs) if vs.is_empty() => always(),
                 StrTest::NotIn(vs) => {
                     let not_in = col(c).is_not_in(vs.iter().map(String::as_str));
