@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entity::actor;
-use sea_orm::sea_query::{ArrayType, Expr, ExprTrait, OnConflict, Query};
+use sea_orm::sea_query::{ArrayType, Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
@@ -168,59 +168,14 @@ async fn insert(
             updated_at: now,
         })
         .collect();
-    let created: std::collections::HashSet<Uuid> = if db.get_database_backend() == DbBackend::Postgres {
-        let statement =
-            super::populate("actor", &rows, "ON CONFLICT (tenant_id, type, external_id) DO NOTHING RETURNING id")?;
-        super::populate_returning_ids(db, statement).await?.into_iter().collect()
-    } else {
-        insert_values(db, &rows).await?
-    };
+    let identity = [actor::Column::TenantId, actor::Column::Kind, actor::Column::ExternalId];
+    let created: std::collections::HashSet<Uuid> =
+        super::insert_skipping_conflicts::<actor::Entity>(db, &rows, &identity).await?.into_iter().collect();
     Ok(rows
         .into_iter()
         .filter(|r| created.contains(&r.id))
         .filter_map(|r| ActorType::from_stored(&r.kind).map(|kind| ((kind, r.external_id.clone()), r)))
         .collect())
-}
-
-/// The portable insert: one multi-row `INSERT … VALUES`.
-async fn insert_values(db: &impl ConnectionTrait, rows: &[actor::Model]) -> Result<std::collections::HashSet<Uuid>> {
-    let mut insert = Query::insert();
-    insert.into_table(actor::Entity).columns([
-        actor::Column::Id,
-        actor::Column::TenantId,
-        actor::Column::Kind,
-        actor::Column::ExternalId,
-        actor::Column::DisplayName,
-        actor::Column::Email,
-        actor::Column::Roles,
-        actor::Column::CreatedAt,
-        actor::Column::UpdatedAt,
-    ]);
-    for row in rows {
-        insert.values_panic([
-            row.id.into(),
-            row.tenant_id.into(),
-            row.kind.clone().into(),
-            row.external_id.clone().into(),
-            row.display_name.clone().into(),
-            row.email.clone().into(),
-            row.roles.clone().into(),
-            row.created_at.into(),
-            row.updated_at.into(),
-        ]);
-    }
-    insert
-        .on_conflict(
-            OnConflict::columns([actor::Column::TenantId, actor::Column::Kind, actor::Column::ExternalId])
-                .do_nothing()
-                .to_owned(),
-        )
-        .returning_col(actor::Column::Id);
-    let mut created = std::collections::HashSet::new();
-    for row in db.query_all(&insert).await? {
-        created.insert(row.try_get::<Uuid>("", "id")?);
-    }
-    Ok(created)
 }
 
 /// The actors with these IDs in the tenant (missing ones are absent).

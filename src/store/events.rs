@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use entity::{audit_event as ev, event_resource};
-use sea_orm::sea_query::{ArrayType, Expr, ExprTrait, OnConflict, Order, Query, SelectStatement, SimpleExpr};
+use sea_orm::sea_query::{ArrayType, Expr, ExprTrait, Order, Query, SelectStatement, SimpleExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, Iterable, QueryFilter, QueryOrder,
     TransactionTrait,
@@ -215,81 +215,7 @@ async fn announce(db: &impl ConnectionTrait, tenant: TenantId, created: &[EventI
 }
 
 async fn insert_rows(db: &impl ConnectionTrait, rows: &[ev::Model]) -> Result<Vec<Uuid>> {
-    if db.get_database_backend() == DbBackend::Postgres {
-        let statement =
-            super::populate("audit_event", rows, "ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING id")?;
-        return super::populate_returning_ids(db, statement).await;
-    }
-    use ev::Column as C;
-    let mut insert = Query::insert();
-    insert.into_table(ev::Entity).columns([
-        C::Id,
-        C::TenantId,
-        C::Action,
-        C::Category,
-        C::Outcome,
-        C::OccurredAt,
-        C::ReceivedAt,
-        C::ActorId,
-        C::ResourceId,
-        C::Summary,
-        C::Reason,
-        C::ErrorMessage,
-        C::Environment,
-        C::SourceService,
-        C::CorrelationId,
-        C::HasRequest,
-        C::RequestId,
-        C::RequestMethod,
-        C::RequestPath,
-        C::RequestStatus,
-        C::RequestLatencyMs,
-        C::RequestIp,
-        C::RequestUserAgent,
-        C::Metadata,
-        C::Changes,
-        C::IdempotencyKey,
-        C::SearchText,
-    ]);
-    for r in rows {
-        insert.values_panic([
-            r.id.into(),
-            r.tenant_id.into(),
-            r.action.clone().into(),
-            r.category.clone().into(),
-            r.outcome.clone().into(),
-            r.occurred_at.into(),
-            r.received_at.into(),
-            r.actor_id.into(),
-            r.resource_id.into(),
-            r.summary.clone().into(),
-            r.reason.clone().into(),
-            r.error_message.clone().into(),
-            r.environment.clone().into(),
-            r.source_service.clone().into(),
-            r.correlation_id.clone().into(),
-            r.has_request.into(),
-            r.request_id.clone().into(),
-            r.request_method.clone().into(),
-            r.request_path.clone().into(),
-            r.request_status.into(),
-            r.request_latency_ms.into(),
-            r.request_ip.clone().into(),
-            r.request_user_agent.clone().into(),
-            r.metadata.clone().into(),
-            r.changes.clone().into(),
-            r.idempotency_key.clone().into(),
-            r.search_text.clone().into(),
-        ]);
-    }
-    insert
-        .on_conflict(OnConflict::columns([C::TenantId, C::IdempotencyKey]).do_nothing().to_owned())
-        .returning_col(C::Id);
-    let mut ids = Vec::with_capacity(rows.len());
-    for row in db.query_all(&insert).await? {
-        ids.push(row.try_get::<Uuid>("", "id")?);
-    }
-    Ok(ids)
+    super::insert_skipping_conflicts::<ev::Entity>(db, rows, &[ev::Column::TenantId, ev::Column::IdempotencyKey]).await
 }
 
 async fn insert_links(db: &impl ConnectionTrait, links: &[event_resource::Model]) -> Result<()> {

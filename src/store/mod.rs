@@ -190,6 +190,46 @@ pub(crate) fn populate<M: serde::Serialize>(
     ))
 }
 
+/// Inserts `rows` of entity `E`, skipping any that conflict on `conflict`, and
+/// returns the `id` of each row inserted. PostgreSQL gets the rows as one JSON
+/// parameter ([`populate`]); SQLite a multi-row `INSERT … VALUES`.
+pub(crate) async fn insert_skipping_conflicts<E>(
+    db: &impl ConnectionTrait,
+    rows: &[E::Model],
+    conflict: &[E::Column],
+) -> crate::error::Result<Vec<uuid::Uuid>>
+where
+    E: sea_orm::EntityTrait,
+    E::Model: serde::Serialize + sea_orm::IntoActiveModel<E::ActiveModel>,
+{
+    use sea_orm::{ActiveModelTrait, IdenStatic, IntoActiveModel, Iterable};
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let statement = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let target: Vec<&str> = conflict.iter().map(|c| c.as_str()).collect();
+            let suffix = format!("ON CONFLICT ({}) DO NOTHING RETURNING id", target.join(", "));
+            populate(E::default().table_name(), rows, &suffix)?
+        }
+        backend => {
+            let mut insert = sea_orm::sea_query::Query::insert();
+            insert.into_table(E::default()).columns(E::Column::iter());
+            for row in rows {
+                let row = row.clone().into_active_model();
+                insert.values_panic(
+                    E::Column::iter().map(|c| row.get(c).into_value().map_or_else(|| Expr::cust("NULL"), Expr::val)),
+                );
+            }
+            insert
+                .on_conflict(sea_orm::sea_query::OnConflict::columns(conflict.iter().copied()).do_nothing().to_owned())
+                .returning_col(sea_orm::sea_query::Alias::new("id"));
+            backend.build(&insert)
+        }
+    };
+    populate_returning_ids(db, statement).await
+}
+
 /// Runs a `populate` statement that returns `id`, and collects the IDs.
 pub(crate) async fn populate_returning_ids(
     db: &impl ConnectionTrait,

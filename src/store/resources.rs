@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entity::{event_resource, resource};
-use sea_orm::sea_query::{ArrayType, Expr, ExprTrait, OnConflict, Query};
+use sea_orm::sea_query::{ArrayType, Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -120,55 +120,14 @@ async fn insert(
             updated_at: now,
         })
         .collect();
-    let created: std::collections::HashSet<Uuid> = if db.get_database_backend() == DbBackend::Postgres {
-        let statement =
-            super::populate("resource", &rows, "ON CONFLICT (tenant_id, type, external_id) DO NOTHING RETURNING id")?;
-        super::populate_returning_ids(db, statement).await?.into_iter().collect()
-    } else {
-        insert_values(db, &rows).await?
-    };
+    let identity = [resource::Column::TenantId, resource::Column::Kind, resource::Column::ExternalId];
+    let created: std::collections::HashSet<Uuid> =
+        super::insert_skipping_conflicts::<resource::Entity>(db, &rows, &identity).await?.into_iter().collect();
     Ok(rows
         .into_iter()
         .filter(|r| created.contains(&r.id))
         .map(|r| ((r.kind.clone(), r.external_id.clone()), r))
         .collect())
-}
-
-/// The portable insert: one multi-row `INSERT … VALUES`.
-async fn insert_values(db: &impl ConnectionTrait, rows: &[resource::Model]) -> Result<std::collections::HashSet<Uuid>> {
-    let mut insert = Query::insert();
-    insert.into_table(resource::Entity).columns([
-        resource::Column::Id,
-        resource::Column::TenantId,
-        resource::Column::Kind,
-        resource::Column::ExternalId,
-        resource::Column::Name,
-        resource::Column::CreatedAt,
-        resource::Column::UpdatedAt,
-    ]);
-    for row in rows {
-        insert.values_panic([
-            row.id.into(),
-            row.tenant_id.into(),
-            row.kind.clone().into(),
-            row.external_id.clone().into(),
-            row.name.clone().into(),
-            row.created_at.into(),
-            row.updated_at.into(),
-        ]);
-    }
-    insert
-        .on_conflict(
-            OnConflict::columns([resource::Column::TenantId, resource::Column::Kind, resource::Column::ExternalId])
-                .do_nothing()
-                .to_owned(),
-        )
-        .returning_col(resource::Column::Id);
-    let mut created = std::collections::HashSet::new();
-    for row in db.query_all(&insert).await? {
-        created.insert(row.try_get::<Uuid>("", "id")?);
-    }
-    Ok(created)
 }
 
 /// A resource as linked to an event: position 0 is the primary resource.
