@@ -213,18 +213,7 @@ async fn the_server_rides_out_a_database_outage() {
 async fn sigterm_finishes_requests_in_flight(backend: Backend) {
     let db = TestDb::new(backend).await;
     let dir = WorkDir::new();
-    dir.run(&["tenant", "create", "acme", "--database-url", &db.url]);
-    let key = dir.run(&[
-        "key",
-        "create",
-        "--tenant",
-        "acme",
-        "--scopes",
-        "audit.read,audit.write",
-        "--database-url",
-        &db.url,
-    ]);
-    let key = key.trim().to_string();
+    let key = dir.tenant_with_key(&db.url);
     let mut server = Server::start(&dir, &db.url).await;
     let batch: Vec<Value> = (0..1_000).map(|i| event(&format!("drain.e{i}"))).collect();
     let requests: Vec<_> = (0..6)

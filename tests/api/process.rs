@@ -50,6 +50,22 @@ impl WorkDir {
         String::from_utf8(out.stdout).expect("UTF-8 stdout")
     }
 
+    /// Creates tenant `acme` on `db_url` and returns a new read-write key of it.
+    pub fn tenant_with_key(&self, db_url: &str) -> String {
+        self.run(&["tenant", "create", "acme", "--database-url", db_url]);
+        let key = self.run(&[
+            "key",
+            "create",
+            "--tenant",
+            "acme",
+            "--scopes",
+            "audit.read,audit.write",
+            "--database-url",
+            db_url,
+        ]);
+        key.trim().to_string()
+    }
+
     /// The default database a command would create here without a URL.
     pub fn has_default_db(&self) -> bool {
         self.0.join("auditgraph.db").exists()

@@ -414,18 +414,8 @@ async fn events_cross_server_processes_on_postgres() {
     let db = TestDb::new(Backend::Postgres).await;
     let dir = WorkDir::new();
     dir.run(&["migrate", "--database-url", &db.url]);
-    dir.run(&["tenant", "create", "acme", "--database-url", &db.url]);
-    let key = dir.run(&[
-        "key",
-        "create",
-        "--tenant",
-        "acme",
-        "--scopes",
-        "audit.read,audit.write",
-        "--database-url",
-        &db.url,
-    ]);
-    let key = key.trim();
+    let key = dir.tenant_with_key(&db.url);
+    let key = key.as_str();
     let one = Server::start(&dir, &db.url).await;
     let two = Server::start(&dir, &db.url).await;
     let mut client = Client::connect_with_key(&one.base, Protocol::TransportWs, key).await;
