@@ -120,16 +120,14 @@ impl Drop for TestDb {
 /// A running server with a tenant `acme` and helpers to call it.
 pub struct TestApp {
     pub addr: SocketAddr,
-    pub backend: Backend,
     pub store: Store,
     pub metrics: Arc<Metrics>,
     pub client: reqwest::Client,
     pub tenant: TenantId,
-    pub settings: ServeSettings,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     // Last: dropped after the server has stopped.
-    pub db: TestDb,
+    _db: TestDb,
 }
 
 impl TestApp {
@@ -141,15 +139,15 @@ impl TestApp {
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut ServeSettings)) -> TestApp {
         let db = TestDb::new(backend).await;
         let url = db.url.clone();
-        Self::start(db, &url, backend, configure).await
+        Self::start(db, &url, configure).await
     }
 
     /// Spawns on `db`, reached through `url` (e.g. through a proxy).
-    pub async fn spawn_on(db: TestDb, url: &str, backend: Backend) -> TestApp {
-        Self::start(db, url, backend, |_| {}).await
+    pub async fn spawn_on(db: TestDb, url: &str) -> TestApp {
+        Self::start(db, url, |_| {}).await
     }
 
-    async fn start(db: TestDb, url: &str, backend: Backend, configure: impl FnOnce(&mut ServeSettings)) -> TestApp {
+    async fn start(db: TestDb, url: &str, configure: impl FnOnce(&mut ServeSettings)) -> TestApp {
         // AUDITGRAPH_TEST_LOG=debug shows the server's logs.
         if let Ok(filter) = std::env::var("AUDITGRAPH_TEST_LOG") {
             let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
@@ -170,15 +168,13 @@ impl TestApp {
             .expect("create tenant");
         TestApp {
             addr,
-            backend,
             store,
             metrics,
             client: reqwest::Client::new(),
             tenant: TenantId(tenant.id),
-            settings,
             shutdown: Some(tx),
             server: Some(server),
-            db,
+            _db: db,
         }
     }
 

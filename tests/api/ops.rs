@@ -177,7 +177,7 @@ async fn the_server_rides_out_a_database_outage() {
     let host = admin_url.split('@').nth(1).and_then(|h| h.split('/').next()).unwrap_or("127.0.0.1:5432").to_string();
     let outage = Outage::start(host.clone()).await;
     let proxied = db.url.replace(&host, &format!("127.0.0.1:{}", outage.port));
-    let mut app = TestApp::spawn_on(db, &proxied, Backend::Postgres).await;
+    let mut app = TestApp::spawn_on(db, &proxied).await;
     let key = app.key("audit.read,audit.write").await;
     wait_for_status(&app, "/readyz", StatusCode::OK, Duration::from_secs(5)).await;
     // Known to the server before the outage (verified keys are cached briefly).
