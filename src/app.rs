@@ -24,6 +24,7 @@ use crate::config::ServeSettings;
 use crate::graphql::{self, Services};
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
+use crate::service::{self, ledger::Ledger};
 use crate::store::{Store, redact_url};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -41,6 +42,8 @@ pub enum StartError {
     Listen { url: String, source: sea_orm::sqlx::Error },
     #[error("invalid --cors-origin `{0}`")]
     CorsOrigin(String),
+    #[error("cannot prepare the ledger: {}", crate::error::describe(.0))]
+    Ledger(crate::error::Error),
 }
 
 /// Opens and migrates the database.
@@ -63,10 +66,31 @@ pub async fn bus_for(settings: &ServeSettings, store: &Store) -> Result<Bus, Sta
     }
 }
 
+/// The checkpoint signer: builds the trees of events stored before the ledger
+/// existed, then loads (or generates) the signing key.
+pub async fn ledger_for(settings: &ServeSettings, store: &Store) -> Result<Arc<Ledger>, StartError> {
+    service::ledger::catch_up(store).await.map_err(StartError::Ledger)?;
+    let signer = service::ledger::load_signer(store, settings.ledger.signing_key.as_deref())
+        .await
+        .map_err(StartError::Ledger)?;
+    Ok(Arc::new(Ledger::new(signer, &settings.ledger.log_origin)))
+}
+
 /// Builds the router over an open store.
-pub fn router(settings: &ServeSettings, store: Store, bus: Bus, metrics: Arc<Metrics>) -> Result<Router, StartError> {
-    let services =
-        Services { auth: Arc::new(Authenticator::new(store.clone(), settings.auth_cache_ttl)), bus, store, metrics };
+pub fn router(
+    settings: &ServeSettings,
+    store: Store,
+    bus: Bus,
+    metrics: Arc<Metrics>,
+    ledger: Arc<Ledger>,
+) -> Result<Router, StartError> {
+    let services = Services {
+        auth: Arc::new(Authenticator::new(store.clone(), settings.auth_cache_ttl)),
+        bus,
+        store,
+        metrics,
+        ledger,
+    };
     let state = AppState {
         schema: graphql::build(services.clone(), &settings.limits),
         services,
@@ -142,6 +166,8 @@ pub struct App {
     pub router: Router,
     pub store: Store,
     pub metrics: Arc<Metrics>,
+    pub ledger: Arc<Ledger>,
+    checkpoint_interval: std::time::Duration,
 }
 
 impl App {
@@ -150,20 +176,39 @@ impl App {
         let metrics = Arc::new(Metrics::default());
         let store = open_store(settings, metrics.clone()).await?;
         let bus = bus_for(settings, &store).await?;
-        let router = router(settings, store.clone(), bus, metrics.clone())?;
+        let ledger = ledger_for(settings, &store).await?;
+        let router = router(settings, store.clone(), bus, metrics.clone(), ledger.clone())?;
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|source| StartError::Bind { addr: settings.listen, source })?;
-        Ok(App { listener, router, store, metrics })
+        Ok(App { listener, router, store, metrics, ledger, checkpoint_interval: settings.ledger.checkpoint_interval })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("a bound listener has an address")
     }
 
-    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    /// Serves until `shutdown` resolves, then finishes in-flight requests and
+    /// persists a last checkpoint of every tree that grew. Checkpoints are
+    /// persisted every `--checkpoint-interval` meanwhile.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await
+        let (store, ledger) = (self.store.clone(), self.ledger.clone());
+        let interval = self.checkpoint_interval.max(std::time::Duration::from_millis(100));
+        let checkpoints = tokio::spawn(async move {
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+            loop {
+                ticks.tick().await;
+                if let Err(e) = ledger.persist_grown(&store).await {
+                    tracing::warn!(error = %e, "could not persist checkpoints; will retry");
+                }
+            }
+        });
+        let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
+        checkpoints.abort();
+        if let Err(e) = self.ledger.persist_grown(&self.store).await {
+            tracing::error!(error = %e, "could not persist the last checkpoints");
+        }
+        served
     }
 }
 

@@ -57,6 +57,37 @@ pub enum Command {
     Schema,
     /// Bulk-load realistic, deterministic data into new tenants seed-1 … seed-T.
     Seed(crate::seed::SeedArgs),
+    /// Write a new checkpoint signing key (a note private key, mode 0600) and
+    /// print its verifier key.
+    Keygen {
+        /// The key's name, shown in every signature line.
+        #[arg(long, env = "AUDITGRAPH_KEY_NAME")]
+        name: String,
+        /// Where to write the private key (default: `<NAME>.key`); never overwritten.
+        #[arg(long, env = "AUDITGRAPH_KEY_OUTPUT")]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Verify the log without trusting the server: an NDJSON export against a
+    /// signed checkpoint, or a tenant's stored events against its tree.
+    Verify(VerifyArgs),
+}
+
+#[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["export", "tenant"])))]
+pub struct VerifyArgs {
+    /// An NDJSON export that starts at sequence 1 (`-` for stdin).
+    #[arg(long, requires_all = ["checkpoint", "key"])]
+    pub export: Option<std::path::PathBuf>,
+    /// The signed checkpoint: the note (`ledger.checkpoint.signedNote`) or its
+    /// base64 (the export's `Audit-Checkpoint` header).
+    #[arg(long)]
+    pub checkpoint: Option<std::path::PathBuf>,
+    /// The note verifier key (`<name>+<hex id>+<base64>`).
+    #[arg(long, env = "AUDITGRAPH_VERIFIER_KEY")]
+    pub key: Option<String>,
+    /// Check this tenant's stored events, tree and checkpoints (with --database-url).
+    #[arg(long)]
+    pub tenant: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -107,6 +138,17 @@ pub enum CliError {
     Usage(String),
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
+    #[error("verification failed: {0}")]
+    Verify(String),
+}
+
+impl From<crate::service::verify::VerifyError> for CliError {
+    fn from(err: crate::service::verify::VerifyError) -> Self {
+        match err {
+            crate::service::verify::VerifyError::Failed(reason) => CliError::Verify(reason),
+            crate::service::verify::VerifyError::Server(e) => CliError::Api(e),
+        }
+    }
 }
 
 async fn open(db: &DatabaseArgs) -> Result<Store, CliError> {
@@ -136,8 +178,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let secret = crate::demo::prepare(&app.store, events).await?;
             let addr = app.local_addr();
             println!("auditgraph demo is running.");
-            println!("  Playground: http://{addr}/graphql");
-            println!("  Read key:   {secret}");
+            println!("  Playground:   http://{addr}/graphql");
+            println!("  Read key:     {secret}");
+            println!("  Verifier key: {}", app.ledger.verifier_key());
             println!(
                 "  Try:        curl -s http://{addr}/graphql -H 'Authorization: Bearer {secret}' -H 'Content-Type: application/json' -d '{{\"query\":\"{{ auditEvents(first: 3) {{ totalCount nodes {{ action occurredAt actor {{ displayName }} }} }} }}\"}}'"
             );
@@ -196,6 +239,54 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let store = open(&cli.db).await?;
             crate::seed::run(&store, &args).await?;
         }
+        Command::Keygen { name, output } => keygen(&name, output)?,
+        Command::Verify(args) => verify(&cli.db, args).await?,
     }
+    Ok(())
+}
+
+fn keygen(name: &str, output: Option<std::path::PathBuf>) -> Result<(), CliError> {
+    use std::io::Write as _;
+    let (signer, private_key) =
+        crate::ledger::NoteSigner::generate(name).map_err(|e| CliError::Usage(format!("--name: {e}")))?;
+    let path = output.unwrap_or_else(|| format!("{name}.key").into());
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path).map_err(|e| {
+        CliError::Usage(format!("cannot create {}: {e} (an existing key is never overwritten)", path.display()))
+    })?;
+    writeln!(file, "{private_key}")?;
+    eprintln!("wrote the private key to {} (mode 0600); pass it with --signing-key", path.display());
+    println!("{}", signer.verifier_key());
+    Ok(())
+}
+
+async fn verify(db: &DatabaseArgs, args: VerifyArgs) -> Result<(), CliError> {
+    use crate::service::verify;
+    if let Some(slug) = args.tenant {
+        let store = open(db).await?;
+        let tenant = tenant_by_slug(&store, &slug).await?;
+        let report = verify::tenant(&store, TenantId(tenant.id)).await?;
+        println!(
+            "verified {} events of tenant {slug} against its tree of size {} and {} persisted checkpoints",
+            report.events, report.size, report.checkpoints
+        );
+        return Ok(());
+    }
+    let (Some(export), Some(checkpoint), Some(key)) = (args.export, args.checkpoint, args.key) else {
+        return Err(CliError::Usage("--export needs --checkpoint and --key".into()));
+    };
+    let checkpoint = std::fs::read_to_string(&checkpoint)
+        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", checkpoint.display())))?;
+    let (events, size) = if export.as_os_str() == "-" {
+        verify::export(std::io::stdin().lock(), &checkpoint, &key)?
+    } else {
+        let file = std::fs::File::open(&export)
+            .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", export.display())))?;
+        verify::export(std::io::BufReader::new(file), &checkpoint, &key)?
+    };
+    println!("verified {events} events against checkpoint of size {size}");
     Ok(())
 }

@@ -92,6 +92,9 @@ pub struct ServeArgs {
     /// WebSocket connections one API key may hold open at once.
     #[arg(long, env = "AUDITGRAPH_WS_MAX_CONNECTIONS_PER_KEY", default_value_t = 32)]
     pub ws_max_connections_per_key: usize,
+
+    #[command(flatten)]
+    pub ledger: LedgerArgs,
 }
 
 impl Default for ServeArgs {
@@ -104,6 +107,26 @@ impl Default for ServeArgs {
         }
         Defaults::parse_from(["auditgraph"]).serve
     }
+}
+
+/// How checkpoints are signed and kept.
+#[derive(clap::Args, Clone, Debug)]
+pub struct LedgerArgs {
+    /// The checkpoint signing key: a file holding a note private key
+    /// (`PRIVATE+KEY+…`, as `auditgraph keygen` writes it). Without it the server
+    /// generates one and keeps it in the database, where anyone who can write
+    /// the database could use it to forge checkpoints.
+    #[arg(long, env = "AUDITGRAPH_SIGNING_KEY")]
+    pub signing_key: Option<std::path::PathBuf>,
+
+    /// The log origin: checkpoints name `<origin>/<tenant ID>`.
+    #[arg(long, env = "AUDITGRAPH_LOG_ORIGIN", default_value = "auditgraph")]
+    pub log_origin: String,
+
+    /// How often a checkpoint is persisted for every tenant whose tree grew
+    /// (e.g. `60s`, `5m`); one is also persisted at shutdown.
+    #[arg(long, env = "AUDITGRAPH_CHECKPOINT_INTERVAL", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub checkpoint_interval: Duration,
 }
 
 /// Everything `serve` needs, resolved.
@@ -121,6 +144,7 @@ pub struct ServeSettings {
     pub ws_max_connections_per_key: usize,
     /// (requests per second, burst) per key, when limiting is on.
     pub rate_limit: Option<(f64, u32)>,
+    pub ledger: LedgerArgs,
 }
 
 impl ServeSettings {
@@ -143,6 +167,7 @@ impl ServeSettings {
             ws_max_connections_per_key: serve.ws_max_connections_per_key,
             rate_limit: (serve.rate_limit_per_second > 0.0)
                 .then_some((serve.rate_limit_per_second, serve.rate_limit_burst)),
+            ledger: serve.ledger.clone(),
         }
     }
 

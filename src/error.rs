@@ -96,3 +96,11 @@ impl From<Error> for async_graphql::Error {
 pub fn shared(err: std::sync::Arc<Error>) -> async_graphql::Error {
     err.extend()
 }
+
+/// An error in full, for operators (logs, the command line): internal detail included.
+pub fn describe(err: &Error) -> String {
+    match err {
+        Error::Internal(source) => source.to_string(),
+        other => other.to_string(),
+    }
+}

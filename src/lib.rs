@@ -17,6 +17,8 @@ pub mod domain;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod ledger;
 pub mod metrics;
 pub mod seed;
+pub mod service;
 pub mod store;

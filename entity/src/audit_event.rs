@@ -41,6 +41,11 @@ pub struct Model {
     pub idempotency_key: Option<String>,
     /// Lower-cased action, summary, reason and error message, for the `text` filter.
     pub search_text: String,
+    /// Position in the tenant's log: 1, 2, 3, … in commit order, no gap.
+    pub sequence: i64,
+    /// The actor and resources exactly as the producer described them in this
+    /// event: `{"actor", "resource", "relatedResources"}` of the canonical event.
+    pub recorded: Json,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -3,7 +3,6 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::error::Error;
@@ -17,7 +16,14 @@ pub enum OrderField {
     OccurredAt,
     /// When this server stored the event.
     ReceivedAt,
+    /// The event's position in its tenant's log: gapless and in commit order,
+    /// the order to follow the log by.
+    Sequence,
 }
+
+/// Where an event stands in an ordering: an instant in microseconds, or its
+/// sequence number.
+pub type SortKey = i64;
 
 /// Which way an ordering runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, async_graphql::Enum)]
@@ -40,11 +46,13 @@ pub struct EventOrder {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cursor {
     /// After or before this event, in this ordering.
-    Event { order: EventOrder, at: DateTime<Utc>, id: Uuid },
+    Event { order: EventOrder, key: SortKey, id: Uuid },
     /// Actors, by ID.
     Actor(Uuid),
     /// Resources, by ID.
     Resource(Uuid),
+    /// Persisted checkpoints, by tree size.
+    Checkpoint(i64),
 }
 
 const VERSION: u8 = 1;
@@ -55,17 +63,18 @@ impl Cursor {
     pub fn encode(&self) -> String {
         let mut bytes = vec![VERSION];
         match self {
-            Cursor::Event { order, at, id } => {
+            Cursor::Event { order, key, id } => {
                 bytes.push(1);
                 bytes.push(match order.field {
                     OrderField::OccurredAt => 0,
                     OrderField::ReceivedAt => 1,
+                    OrderField::Sequence => 2,
                 });
                 bytes.push(match order.direction {
                     SortDirection::Asc => 0,
                     SortDirection::Desc => 1,
                 });
-                bytes.extend_from_slice(&at.timestamp_micros().to_be_bytes());
+                bytes.extend_from_slice(&key.to_be_bytes());
                 bytes.extend_from_slice(id.as_bytes());
             }
             Cursor::Actor(id) => {
@@ -75,6 +84,10 @@ impl Cursor {
             Cursor::Resource(id) => {
                 bytes.push(3);
                 bytes.extend_from_slice(id.as_bytes());
+            }
+            Cursor::Checkpoint(size) => {
+                bytes.push(4);
+                bytes.extend_from_slice(&size.to_be_bytes());
             }
         }
         URL_SAFE_NO_PAD.encode(bytes)
@@ -94,6 +107,7 @@ impl Cursor {
                 let field = match rest[0] {
                     0 => OrderField::OccurredAt,
                     1 => OrderField::ReceivedAt,
+                    2 => OrderField::Sequence,
                     _ => return None,
                 };
                 let direction = match rest[1] {
@@ -101,16 +115,30 @@ impl Cursor {
                     1 => SortDirection::Desc,
                     _ => return None,
                 };
-                let micros = i64::from_be_bytes(rest[2..10].try_into().ok()?);
-                // Our cursors hold instants of stored events: 1970 to year 9999.
-                if !(0..=MAX_MICROS).contains(&micros) {
+                let key = i64::from_be_bytes(rest[2..10].try_into().ok()?);
+                // Our cursors hold instants of stored events (1970 to year
+                // 9999) or sequence numbers (from 1).
+                let bound = if field == OrderField::Sequence { i64::MAX } else { MAX_MICROS };
+                if !(0..=bound).contains(&key) {
                     return None;
                 }
-                let at = DateTime::from_timestamp_micros(micros)?;
-                Some(Cursor::Event { order: EventOrder { field, direction }, at, id: uuid(&rest[10..])? })
+                Some(Cursor::Event { order: EventOrder { field, direction }, key, id: uuid(&rest[10..])? })
             }
             (2, 16) => Some(Cursor::Actor(uuid(rest)?)),
             (3, 16) => Some(Cursor::Resource(uuid(rest)?)),
+            (4, 8) => Some(Cursor::Checkpoint(i64::from_be_bytes(rest.try_into().ok()?))).filter(Cursor::is_valid),
+            _ => None,
+        }
+    }
+
+    fn is_valid(&self) -> bool {
+        !matches!(self, Cursor::Checkpoint(size) if *size < 0)
+    }
+
+    /// The tree size of a checkpoint cursor.
+    pub fn checkpoint_size(self) -> Option<i64> {
+        match self {
+            Cursor::Checkpoint(size) => Some(size),
             _ => None,
         }
     }
@@ -121,9 +149,9 @@ impl Cursor {
     }
 
     /// Decodes an event cursor issued for `order`.
-    pub fn decode_event(text: &str, order: EventOrder, path: &str) -> Result<(DateTime<Utc>, Uuid), Error> {
+    pub fn decode_event(text: &str, order: EventOrder, path: &str) -> Result<(SortKey, Uuid), Error> {
         match Self::decode(text) {
-            Some(Cursor::Event { order: issued, at, id }) if issued == order => Ok((at, id)),
+            Some(Cursor::Event { order: issued, key, id }) if issued == order => Ok((key, id)),
             Some(Cursor::Event { .. }) => Err(Error::BadCursor(format!(
                 "{path}: the cursor was issued for another ordering; use cursors with the orderBy they came from"
             ))),
@@ -143,10 +171,14 @@ mod tests {
     #[test]
     fn round_trips_and_binds_the_ordering() {
         let order = EventOrder { field: OrderField::ReceivedAt, direction: SortDirection::Asc };
-        let at = DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap();
+        let key = 1_700_000_000_123_456;
         let id = Uuid::now_v7();
-        let text = Cursor::Event { order, at, id }.encode();
-        assert_eq!(Cursor::decode_event(&text, order, "after").unwrap(), (at, id));
+        let text = Cursor::Event { order, key, id }.encode();
+        assert_eq!(Cursor::decode_event(&text, order, "after").unwrap(), (key, id));
+        let by_sequence = EventOrder { field: OrderField::Sequence, direction: SortDirection::Asc };
+        let text = Cursor::Event { order: by_sequence, key: 42, id }.encode();
+        assert_eq!(Cursor::decode_event(&text, by_sequence, "after").unwrap(), (42, id));
+        assert!(Cursor::decode_event(&text, order, "after").is_err());
         let other = EventOrder::default();
         assert!(matches!(Cursor::decode_event(&text, other, "after"), Err(Error::BadCursor(_))));
         assert_eq!(Cursor::decode(&Cursor::Actor(id).encode()), Some(Cursor::Actor(id)));

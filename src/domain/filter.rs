@@ -49,13 +49,22 @@ pub struct ResourceMatch {
     pub external_ids: Option<Vec<String>>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct TimeRange {
-    pub gte: Option<DateTime<Utc>>,
-    pub gt: Option<DateTime<Utc>>,
-    pub lte: Option<DateTime<Utc>>,
-    pub lt: Option<DateTime<Utc>>,
+/// Bounds on an ordered value; every bound given must hold.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Range<T> {
+    pub gte: Option<T>,
+    pub gt: Option<T>,
+    pub lte: Option<T>,
+    pub lt: Option<T>,
 }
+
+impl<T> Default for Range<T> {
+    fn default() -> Self {
+        Range { gte: None, gt: None, lte: None, lt: None }
+    }
+}
+
+pub type TimeRange = Range<DateTime<Utc>>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TimeField {
@@ -75,6 +84,8 @@ pub enum Condition {
     /// The primary resource or one related resource matches the whole match.
     RelatedTo(ResourceMatch),
     Time(TimeField, TimeRange),
+    /// The event's position in its tenant's log.
+    Sequence(Range<i64>),
     CorrelationId(String),
     RequestId(String),
     IpAddress(IpAddr),

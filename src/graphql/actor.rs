@@ -74,3 +74,45 @@ impl Actor {
 }
 
 connection!(ActorConnection, ActorEdge, Actor, "actor");
+
+/// An actor exactly as one event described it when it was recorded.
+#[derive(async_graphql::SimpleObject, Clone, Debug)]
+pub struct ActorSnapshot {
+    /// What kind of actor.
+    #[graphql(name = "type")]
+    pub kind: ActorType,
+    /// Its ID in the producer's system.
+    pub external_id: String,
+    /// Its display name as sent.
+    pub display_name: Option<String>,
+    /// Its email as sent.
+    pub email: Option<String>,
+    /// Its roles as sent (empty when none were sent).
+    pub roles: Vec<String>,
+}
+
+impl ActorSnapshot {
+    /// From the event's `recorded` copy (`{"actor": {…}, …}`).
+    pub fn from_recorded(recorded: &serde_json::Value) -> Result<Self> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Stored {
+            #[serde(rename = "type")]
+            kind: String,
+            external_id: String,
+            display_name: Option<String>,
+            email: Option<String>,
+            roles: Option<Vec<String>>,
+        }
+        let stored: Stored =
+            serde_json::from_value(recorded.get("actor").cloned().unwrap_or_default()).map_err(Error::internal)?;
+        Ok(ActorSnapshot {
+            kind: ActorType::from_stored(&stored.kind)
+                .ok_or_else(|| Error::internal("stored actor type is unknown"))?,
+            external_id: stored.external_id,
+            display_name: stored.display_name,
+            email: stored.email,
+            roles: stored.roles.unwrap_or_default(),
+        })
+    }
+}

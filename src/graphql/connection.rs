@@ -6,7 +6,7 @@ use async_graphql::SimpleObject;
 use crate::domain::filter::{ActorMatch, Filter, ResourceMatch};
 use crate::domain::ids::TenantId;
 use crate::error::Result;
-use crate::store::{Store, actors, events, resources};
+use crate::store::{Store, actors, events, ledger, resources};
 
 /// Where a page is in its list.
 #[derive(SimpleObject, Clone, Debug)]
@@ -28,6 +28,8 @@ pub enum Count {
     Events(TenantId, Filter),
     Actors(TenantId, ActorMatch),
     Resources(TenantId, ResourceMatch),
+    /// A tenant's persisted checkpoints.
+    Checkpoints(TenantId),
 }
 
 impl Count {
@@ -36,6 +38,7 @@ impl Count {
             Count::Events(tenant, filter) => events::count(store.db(), *tenant, filter).await?,
             Count::Actors(tenant, m) => actors::count(store.db(), *tenant, m).await?,
             Count::Resources(tenant, m) => resources::count(store.db(), *tenant, m).await?,
+            Count::Checkpoints(tenant) => ledger::count_checkpoints(store.db(), *tenant).await?,
         };
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }

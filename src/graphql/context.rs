@@ -21,6 +21,8 @@ pub struct Services {
     pub bus: Bus,
     pub auth: Arc<Authenticator>,
     pub metrics: Arc<Metrics>,
+    /// Signs checkpoints of the tenants' trees.
+    pub ledger: Arc<crate::service::ledger::Ledger>,
 }
 
 /// The caller of one request (`None` when no key was sent).

@@ -4,24 +4,26 @@
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use entity::audit_event as ev;
 
-use super::actor::Actor;
+use super::actor::{Actor, ActorSnapshot};
 use super::connection::{Count, connection};
 use super::context::ContextExt;
 use super::inputs::AuditEventFilter;
+use super::ledger::InclusionProof;
 use super::resource::Resource;
-use super::scalars::{DateTime, Json};
+use super::scalars::{BigInt, DateTime, Json};
 use crate::domain::cursor::{Cursor, EventOrder, OrderField, SortDirection};
 use crate::domain::event::{FieldChange as DomainChange, Outcome};
 use crate::domain::filter::Filter;
 use crate::domain::ids::{ActorId, EventId, ResourceId, TenantId};
 use crate::domain::page::PageArgs;
 use crate::error::{Error, Result, shared};
+use crate::service::ledger::b64;
 use crate::store::events;
 
 /// How to order events; ties break on the event ID in the same direction.
 #[derive(InputObject, Clone, Copy, Debug, Default)]
 pub struct AuditEventOrder {
-    /// The instant to order by.
+    /// The field to order by.
     #[graphql(default)]
     pub field: OrderField,
     /// `DESC` is newest first.
@@ -201,6 +203,52 @@ impl AuditEvent {
     async fn idempotency_key(&self) -> Option<&str> {
         self.0.idempotency_key.as_deref()
     }
+
+    /// The event's position in its tenant's log: 1, 2, 3, … in commit order,
+    /// with no gap. Page by `SEQUENCE` to follow the log without missing an event.
+    async fn sequence(&self) -> BigInt {
+        BigInt(self.0.sequence)
+    }
+
+    /// The actor exactly as the producer described it in this event (roles at
+    /// the time of the action); `actor` resolves the current profile.
+    async fn recorded_actor(&self) -> Result<ActorSnapshot> {
+        ActorSnapshot::from_recorded(&self.0.recorded)
+    }
+
+    /// The canonical event: the RFC 8785 (JCS) bytes of this event's ledger leaf.
+    async fn canonical_json(&self) -> Result<String> {
+        String::from_utf8(crate::ledger::event::bytes(&self.0)).map_err(Error::internal)
+    }
+
+    /// SHA-256(0x00 ‖ canonical event), base64: the event's leaf hash.
+    async fn leaf_hash(&self) -> String {
+        b64(&crate::ledger::event::hash(&self.0))
+    }
+
+    /// The RFC 9162 inclusion proof of this event in the tree of `treeSize`
+    /// leaves (default: the current size).
+    async fn inclusion_proof(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The tree size (default: the current size); at least this event's sequence.")]
+        tree_size: Option<BigInt>,
+    ) -> async_graphql::Result<InclusionProof> {
+        let leaf_index = (self.0.sequence - 1) as u64;
+        let proof = crate::service::ledger::inclusion_proof(
+            ctx.store().db(),
+            self.tenant(),
+            leaf_index,
+            tree_size.map(|n| n.0),
+        )
+        .await?;
+        Ok(InclusionProof {
+            leaf_index: proof.leaf_index.into(),
+            tree_size: proof.tree_size.into(),
+            leaf_hash: b64(&crate::ledger::event::hash(&self.0)),
+            hashes: proof.hashes.iter().map(b64).collect(),
+        })
+    }
 }
 
 connection!(AuditEventConnection, AuditEventEdge, AuditEvent, "audit event");
@@ -218,10 +266,12 @@ pub async fn events_page(
     let look = ctx.look_ahead();
     let nodes = [look.field("edges").field("node"), look.field("nodes")];
     let selected = |field: &str| nodes.iter().any(|n| n.field(field).exists());
+    // The leaf is the whole event: whoever asks for it needs every column.
+    let whole = ["canonicalJson", "leafHash", "inclusionProof"].iter().any(|f| selected(f));
     let detail = events::Detail {
-        metadata: selected("metadata"),
-        changes: selected("changes"),
-        texts: selected("summary") || selected("reason") || selected("errorMessage"),
+        metadata: whole || selected("metadata"),
+        changes: whole || selected("changes"),
+        texts: whole || selected("summary") || selected("reason") || selected("errorMessage"),
     };
     let rows = events::page(ctx.store().db(), tenant, &filter, order, &page, detail).await?;
     ctx.loaders().prefetch(&rows.items, &nodes).await.map_err(shared)?;

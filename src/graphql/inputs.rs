@@ -3,11 +3,11 @@
 
 use async_graphql::{ID, InputObject};
 
-use super::scalars::{DateTime, Json};
+use super::scalars::{BigInt, DateTime, Json};
 use crate::domain::event::{
     self, ActorSpec, ActorType, FieldChange, NewEvent, Outcome, RequestContext, ResourceSpec, check,
 };
-use crate::domain::filter::{self, Budget, Condition, Filter, StrField, StrTest, TimeField, TimeRange};
+use crate::domain::filter::{self, Budget, Condition, Filter, Range, StrField, StrTest, TimeField, TimeRange};
 use crate::domain::ids::{ActorId, ResourceId};
 use crate::error::{Error, Result};
 
@@ -96,6 +96,8 @@ pub struct AuditEventFilter {
     pub occurred_at: Option<DateTimeRange>,
     /// When this server stored the event.
     pub received_at: Option<DateTimeRange>,
+    /// The event's position in its tenant's log (see `AuditEvent.sequence`).
+    pub sequence: Option<BigIntRange>,
     /// The environment, e.g. `production`.
     pub environment: Option<StringMatch>,
     /// The producing service.
@@ -196,6 +198,30 @@ impl StringMatch {
     }
 }
 
+/// Bounds on a 64-bit integer; every bound given must hold.
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct BigIntRange {
+    /// At least.
+    pub gte: Option<BigInt>,
+    /// More than.
+    pub gt: Option<BigInt>,
+    /// At most.
+    pub lte: Option<BigInt>,
+    /// Less than.
+    pub lt: Option<BigInt>,
+}
+
+impl BigIntRange {
+    fn into_domain(self) -> Range<i64> {
+        Range {
+            gte: self.gte.map(|n| n.0),
+            gt: self.gt.map(|n| n.0),
+            lte: self.lte.map(|n| n.0),
+            lt: self.lt.map(|n| n.0),
+        }
+    }
+}
+
 impl DateTimeRange {
     fn into_domain(self) -> TimeRange {
         TimeRange {
@@ -256,6 +282,9 @@ impl AuditEventFilter {
         }
         if let Some(r) = self.received_at {
             all.push(cond(budget, "receivedAt", Condition::Time(TimeField::ReceivedAt, r.into_domain()))?);
+        }
+        if let Some(r) = self.sequence {
+            all.push(cond(budget, "sequence", Condition::Sequence(r.into_domain()))?);
         }
         if let Some(m) = self.environment {
             m.into_conditions(StrField::Environment, budget, &at("environment"), &mut all)?;

@@ -7,6 +7,7 @@ pub mod context;
 pub mod event;
 pub mod inputs;
 pub mod key;
+pub mod ledger;
 pub mod loaders;
 pub mod mutation;
 pub mod node;

@@ -8,6 +8,7 @@ use super::context::ContextExt;
 use super::event::{AuditEvent, AuditEventConnection, AuditEventOrder, events_page, filter_arg};
 use super::inputs::{ActorMatch, AuditEventFilter, ResourceMatch};
 use super::key::Viewer;
+use super::ledger::Ledger;
 use super::node::{self, Node};
 use super::resource::{Resource, ResourceConnection};
 use crate::domain::cursor::Cursor;
@@ -127,5 +128,11 @@ impl Query {
     /// Who is asking: the key and the tenant it acts in.
     async fn viewer(&self, ctx: &Context<'_>) -> async_graphql::Result<Viewer> {
         Ok(Viewer(ctx.requester()?.clone()))
+    }
+
+    /// Your tenant's log as a signed Merkle tree: its size, checkpoints and
+    /// consistency proofs. Needs `audit.read`.
+    async fn ledger(&self, ctx: &Context<'_>) -> async_graphql::Result<Ledger> {
+        Ok(Ledger(ctx.require(Scope::AuditRead)?.tenant))
     }
 }

@@ -1,4 +1,5 @@
-//! Scalars of the contract: `DateTime` (RFC 3339 in, UTC with `Z` out) and `JSON`.
+//! Scalars of the contract: `DateTime` (RFC 3339 in, UTC with `Z` out),
+//! `BigInt` (64-bit, a decimal string out) and `JSON`.
 
 use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
 use chrono::{SecondsFormat, Utc};
@@ -36,3 +37,38 @@ impl From<chrono::DateTime<Utc>> for DateTime {
 
 /// Any JSON value.
 pub type Json = async_graphql::Json<serde_json::Value>;
+
+/// A 64-bit integer: a string of decimal digits in output (JSON numbers lose
+/// precision past 2^53 in many clients); a string or an Int in input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct BigInt(pub i64);
+
+/// A 64-bit integer. Output: a JSON string of decimal digits. Input: such a
+/// string, or an Int.
+#[Scalar(name = "BigInt")]
+impl ScalarType for BigInt {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::Number(n) => {
+                n.as_i64().map(BigInt).ok_or_else(|| InputValueError::custom(format!("`{n}` is not a 64-bit integer")))
+            }
+            Value::String(text) => text
+                .parse::<i64>()
+                .ok()
+                .filter(|_| text.bytes().all(|b| b.is_ascii_digit() || b == b'-'))
+                .map(BigInt)
+                .ok_or_else(|| InputValueError::custom(format!("`{text}` is not a 64-bit integer in decimal digits"))),
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.to_string())
+    }
+}
+
+impl From<u64> for BigInt {
+    fn from(n: u64) -> Self {
+        BigInt(n as i64)
+    }
+}

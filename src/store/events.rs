@@ -8,11 +8,11 @@ use entity::{audit_event as ev, event_resource};
 use sea_orm::sea_query::{ArrayType, Expr, ExprTrait, Order, Query, SelectStatement, SimpleExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, Iterable, QueryFilter, QueryOrder,
-    TransactionTrait,
+    QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
 
-use crate::domain::cursor::{Cursor, EventOrder, OrderField, SortDirection};
+use crate::domain::cursor::{Cursor, EventOrder, OrderField, SortDirection, SortKey};
 use crate::domain::event::NewEvent;
 use crate::domain::filter::Filter;
 use crate::domain::ids::{EventId, TenantId};
@@ -88,9 +88,28 @@ pub async fn record_in(
             .ok_or_else(|| Error::internal(format!("resource {kind}/{external_id} was not upserted")))
     };
 
+    // The tenant's critical section, held to commit: take the head, then the
+    // sequence numbers, leaves and tree hashes follow it with no gap.
+    let mut head = super::ledger::lock_head(db, tenant).await?;
+    // A batch that committed the same idempotency key while this one waited
+    // for the head is now visible: its inputs become duplicates.
+    let pending: Vec<&str> = to_store.iter().filter_map(|&i| batch[i].idempotency_key.as_deref()).collect();
+    if db.get_database_backend() == DbBackend::Postgres && !pending.is_empty() {
+        for m in by_idempotency_keys(db, tenant, &pending).await? {
+            if let Some(k) = m.idempotency_key.clone() {
+                by_key.insert(k, m);
+            }
+        }
+    }
+    let to_store: Vec<usize> = to_store
+        .into_iter()
+        .filter(|&i| batch[i].idempotency_key.as_ref().is_none_or(|k| !by_key.contains_key(k)))
+        .collect();
+
     // Rows and links, IDs allocated in input order so they sort as recorded.
     let mut rows: Vec<ev::Model> = Vec::with_capacity(to_store.len());
     let mut links: Vec<event_resource::Model> = Vec::new();
+    let mut hashes = Vec::with_capacity(to_store.len() * 2);
     for &i in &to_store {
         let e = &batch[i];
         let id = EventId::generate().0;
@@ -116,7 +135,7 @@ pub async fn record_in(
             });
         }
         let request = e.request.clone();
-        rows.push(ev::Model {
+        let row = ev::Model {
             id,
             tenant_id: tenant.0,
             action: e.action.clone(),
@@ -144,27 +163,28 @@ pub async fn record_in(
             changes: serde_json::to_value(&e.changes).map_err(Error::internal)?,
             idempotency_key: e.idempotency_key.clone(),
             search_text: e.search_text(),
-        });
+            sequence: head.size() as i64 + 1,
+            recorded: crate::ledger::event::recorded(e),
+        };
+        hashes.extend(head.frontier.append(crate::ledger::event::hash(&row)));
+        rows.push(row);
     }
 
-    // Insert; a key stored meanwhile by a concurrent batch is skipped here and
-    // read back below, so one event is stored per key, never two.
+    // Nobody else inserts into this tenant while the head is held, so every
+    // row goes in; a skipped one would leave a gap in the sequence.
     let mut inserted: HashSet<Uuid> = HashSet::with_capacity(rows.len());
     for chunk in rows.chunks(EVENT_CHUNK) {
         inserted.extend(insert_rows(db, chunk).await?);
     }
-    let raced: Vec<&str> =
-        rows.iter().filter(|r| !inserted.contains(&r.id)).filter_map(|r| r.idempotency_key.as_deref()).collect();
-    if !raced.is_empty() {
-        for m in by_idempotency_keys(db, tenant, &raced).await? {
-            if let Some(k) = m.idempotency_key.clone() {
-                by_key.insert(k, m);
-            }
-        }
+    if inserted.len() != rows.len() {
+        return Err(Error::internal("an event of the batch conflicted while the ledger head was held"));
     }
-    links.retain(|l| inserted.contains(&l.event_id));
     for chunk in links.chunks(LINK_CHUNK) {
         insert_links(db, chunk).await?;
+    }
+    if !rows.is_empty() {
+        super::ledger::insert_hashes(db, tenant, &hashes).await?;
+        super::ledger::save_head(db, tenant, &head, received_at).await?;
     }
 
     // Each input is either the row this batch inserted for it, or the event
@@ -266,18 +286,29 @@ fn sort_column(field: OrderField) -> ev::Column {
     match field {
         OrderField::OccurredAt => ev::Column::OccurredAt,
         OrderField::ReceivedAt => ev::Column::ReceivedAt,
+        OrderField::Sequence => ev::Column::Sequence,
     }
 }
 
-pub fn sort_key(row: &ev::Model, field: OrderField) -> DateTime<Utc> {
+pub fn sort_key(row: &ev::Model, field: OrderField) -> SortKey {
     match field {
-        OrderField::OccurredAt => row.occurred_at,
-        OrderField::ReceivedAt => row.received_at,
+        OrderField::OccurredAt => row.occurred_at.timestamp_micros(),
+        OrderField::ReceivedAt => row.received_at.timestamp_micros(),
+        OrderField::Sequence => row.sequence,
+    }
+}
+
+/// A sort key as the SQL value its column compares with.
+fn sort_value(field: OrderField, key: SortKey) -> SimpleExpr {
+    match field {
+        OrderField::Sequence => Expr::val(key),
+        // Cursors only hold instants from 1970 to 9999 (checked on decode).
+        _ => Expr::val(DateTime::<Utc>::from_timestamp_micros(key).unwrap_or_default()),
     }
 }
 
 pub fn cursor(row: &ev::Model, order: EventOrder) -> String {
-    Cursor::Event { order, at: sort_key(row, order.field), id: row.id }.encode()
+    Cursor::Event { order, key: sort_key(row, order.field), id: row.id }.encode()
 }
 
 /// A keyset page: `(sort key, id)` compared as a row value, served by the
@@ -288,7 +319,7 @@ pub async fn page(
     tenant: TenantId,
     filter: &Filter,
     order: EventOrder,
-    page: &Page<(DateTime<Utc>, Uuid)>,
+    page: &Page<(SortKey, Uuid)>,
     detail: Detail,
 ) -> Result<PageResult<ev::Model>> {
     let query = page_query(tenant, filter, order, page, detail, db.get_database_backend());
@@ -342,13 +373,22 @@ pub fn page_query(
     tenant: TenantId,
     filter: &Filter,
     order: EventOrder,
-    page: &Page<(DateTime<Utc>, Uuid)>,
+    page: &Page<(SortKey, Uuid)>,
     detail: Detail,
     backend: DbBackend,
 ) -> SelectStatement {
     let sort = sort_column(order.field);
-    let key = || Expr::tuple([Expr::col((ev::Entity, sort)), Expr::col((ev::Entity, ev::Column::Id))]);
-    let value = |(at, id): (DateTime<Utc>, Uuid)| Expr::tuple([Expr::val(at), Expr::val(id)]);
+    // A sequence is unique in its tenant: it alone is the key, and the
+    // `(tenant_id, sequence)` index serves it. Instants tie-break on the ID.
+    let unique = order.field == OrderField::Sequence;
+    let key = || match unique {
+        true => Expr::col((ev::Entity, sort)),
+        false => Expr::tuple([Expr::col((ev::Entity, sort)), Expr::col((ev::Entity, ev::Column::Id))]),
+    };
+    let value = |(at, id): (SortKey, Uuid)| match unique {
+        true => sort_value(order.field, at),
+        false => Expr::tuple([sort_value(order.field, at), Expr::val(id)]),
+    };
     let ascending = order.direction == SortDirection::Asc;
     // "after" is further along the display order, whichever way that runs.
     let after_op = |k: SimpleExpr, v: SimpleExpr| if ascending { k.gt(v) } else { k.lt(v) };
@@ -368,10 +408,11 @@ pub fn page_query(
     if let Some(before) = page.before {
         query.and_where(before_op(key(), value(before)));
     }
-    query
-        .order_by((ev::Entity, sort), travel.clone())
-        .order_by((ev::Entity, ev::Column::Id), travel)
-        .limit(page.fetch_limit());
+    query.order_by((ev::Entity, sort), travel.clone());
+    if !unique {
+        query.order_by((ev::Entity, ev::Column::Id), travel);
+    }
+    query.limit(page.fetch_limit());
     query
 }
 
@@ -397,6 +438,19 @@ pub async fn matching_in_order(db: &impl ConnectionTrait, tenant: TenantId, filt
         .filter(ev::Column::TenantId.eq(tenant.0))
         .filter(filter::events(tenant, filter, backend))
         .order_by_asc(ev::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// The tenant's events from sequence `from` on, in sequence order, at most
+/// `limit`: how exporters, deliverers and verifiers walk the log in chunks.
+#[tracing::instrument(name = "db.events.by_sequence", skip_all, fields(tenant = %tenant, from), err(Debug))]
+pub async fn by_sequence(db: &impl ConnectionTrait, tenant: TenantId, from: u64, limit: u64) -> Result<Vec<ev::Model>> {
+    Ok(ev::Entity::find()
+        .filter(ev::Column::TenantId.eq(tenant.0))
+        .filter(ev::Column::Sequence.gte(from as i64))
+        .order_by_asc(ev::Column::Sequence)
+        .limit(limit)
         .all(db)
         .await?)
 }

@@ -7,7 +7,7 @@ use sea_orm::DbBackend;
 use sea_orm::sea_query::{BinOper, Condition, Expr, ExprTrait, Query, SelectStatement, SimpleExpr};
 
 use crate::domain::filter::{
-    ActorMatch, Condition as Cond, Filter, ResourceMatch, StrField, StrTest, TimeField, TimeRange,
+    ActorMatch, Condition as Cond, Filter, Range, ResourceMatch, StrField, StrTest, TimeField,
 };
 use crate::domain::ids::TenantId;
 
@@ -173,13 +173,14 @@ fn condition(tenant: TenantId, cond: &Cond, backend: DbBackend, purpose: Purpose
                 .and_where(Expr::col(event_resource::Column::ResourceId).in_subquery(resource_ids(tenant, m)))
                 .to_owned(),
         ),
-        Cond::Time(field, range) => {
+        Cond::Time(field, bounds) => {
             let c = match field {
                 TimeField::OccurredAt => ev::Column::OccurredAt,
                 TimeField::ReceivedAt => ev::Column::ReceivedAt,
             };
-            time_range(col(c), range)
+            range(col(c), bounds)
         }
+        Cond::Sequence(bounds) => range(col(ev::Column::Sequence), bounds),
         Cond::CorrelationId(v) => {
             present(ev::Column::CorrelationId, true, col(ev::Column::CorrelationId).eq(v.as_str()))
         }
@@ -201,19 +202,19 @@ fn condition(tenant: TenantId, cond: &Cond, backend: DbBackend, purpose: Purpose
     }
 }
 
-fn time_range(col: SimpleExpr, r: &TimeRange) -> SimpleExpr {
+fn range<T: Clone + Into<sea_orm::Value>>(col: SimpleExpr, r: &Range<T>) -> SimpleExpr {
     let mut c = Condition::all();
-    if let Some(at) = r.gte {
-        c = c.add(col.clone().gte(at));
+    if let Some(v) = r.gte.clone() {
+        c = c.add(col.clone().gte(v));
     }
-    if let Some(at) = r.gt {
-        c = c.add(col.clone().gt(at));
+    if let Some(v) = r.gt.clone() {
+        c = c.add(col.clone().gt(v));
     }
-    if let Some(at) = r.lte {
-        c = c.add(col.clone().lte(at));
+    if let Some(v) = r.lte.clone() {
+        c = c.add(col.clone().lte(v));
     }
-    if let Some(at) = r.lt {
-        c = c.add(col.lt(at));
+    if let Some(v) = r.lt.clone() {
+        c = c.add(col.lt(v));
     }
     if c.is_empty() { always() } else { c.into() }
 }

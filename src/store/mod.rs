@@ -5,6 +5,7 @@ pub mod actors;
 pub mod events;
 pub mod filter;
 pub mod keys;
+pub mod ledger;
 pub mod resources;
 pub mod tenants;
 
@@ -64,8 +65,11 @@ impl Store {
             .connect_timeout(Duration::from_secs(5))
             .sqlx_logging(false)
             .map_sqlx_sqlite_opts(|o| {
+                // FULL: a commit is on disk before it is acknowledged (NORMAL
+                // survives a killed process but may lose the last commits on
+                // power loss), as an audit log must promise.
                 o.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-                    .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+                    .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true)
             });

@@ -43,6 +43,7 @@ pub async fn insert(db: &impl ConnectionTrait, slug: &str, name: &str, now: Date
             e.into()
         }
     })?;
+    super::ledger::create(db, TenantId(model.id.clone().unwrap()), now).await?;
     Ok(tenant::Model {
         id: model.id.unwrap(),
         slug: model.slug.unwrap(),

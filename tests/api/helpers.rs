@@ -124,6 +124,10 @@ pub struct TestApp {
     pub metrics: Arc<Metrics>,
     pub client: reqwest::Client,
     pub tenant: TenantId,
+    /// The database URL the app was started with.
+    pub db_url: String,
+    /// The app's checkpoint signer.
+    pub ledger: Arc<auditgraph::service::ledger::Ledger>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     // Last: dropped after the server has stopped.
@@ -159,6 +163,7 @@ impl TestApp {
         let addr = app.local_addr();
         let store = app.store.clone();
         let metrics = app.metrics.clone();
+        let ledger = app.ledger.clone();
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(app.serve(async move {
             let _ = rx.await;
@@ -172,6 +177,8 @@ impl TestApp {
             metrics,
             client: reqwest::Client::new(),
             tenant: TenantId(tenant.id),
+            db_url: url.to_string(),
+            ledger,
             shutdown: Some(tx),
             server: Some(server),
             _db: db,

@@ -726,7 +726,9 @@ fn cursor_cases(c: &mut Corpus, s: &Seeded, rng: &mut StdRng) {
     // Real and crafted cursors of every kind on every entry point: accepted
     // only where issued for exactly that ordering.
     let mut cursors = s.cursors.clone();
-    let crafted = |order: EventOrder, at: DateTime<Utc>, id: Uuid| Cursor::Event { order, at, id }.encode();
+    let crafted = |order: EventOrder, at: DateTime<Utc>, id: Uuid| {
+        Cursor::Event { order, key: at.timestamp_micros(), id }.encode()
+    };
     for at in [DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC, DateTime::UNIX_EPOCH] {
         for (field, direction) in [(OccurredAt, Desc), (ReceivedAt, Asc)] {
             cursors.push((Kind::Event(field, direction), crafted(EventOrder { field, direction }, at, Uuid::max())));

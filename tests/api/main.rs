@@ -8,6 +8,7 @@ mod cli;
 mod hostile;
 mod http;
 mod isolation;
+mod ledger;
 mod model;
 mod ops;
 mod plans;

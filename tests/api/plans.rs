@@ -71,8 +71,9 @@ async fn pages_are_served_by_indexes_on_postgres() {
     let app = TestApp::spawn(Backend::Postgres).await;
     fill(&app, 100_000).await;
     let order = EventOrder { field: OrderField::OccurredAt, direction: SortDirection::Desc };
-    let first =
-        PageArgs { first: Some(50), ..Default::default() }.into_page(|_, _| Ok((Utc::now(), Uuid::nil()))).unwrap();
+    let first = PageArgs { first: Some(50), ..Default::default() }
+        .into_page(|_, _| Ok((Utc::now().timestamp_micros(), Uuid::nil())))
+        .unwrap();
     assert_indexed(
         &plan(&app, &events::page_query(app.tenant, &Filter::all(), order, &first, Detail::ALL, DbBackend::Postgres))
             .await,
@@ -90,7 +91,8 @@ async fn pages_are_served_by_indexes_on_postgres() {
         .await
         .unwrap()
         .expect("50,000 events");
-    let cursor: (DateTime<Utc>, Uuid) = (row.try_get_by_index(0).unwrap(), row.try_get_by_index(1).unwrap());
+    let at: DateTime<Utc> = row.try_get_by_index(0).unwrap();
+    let cursor = (at.timestamp_micros(), row.try_get_by_index(1).unwrap());
     let mut deep = first.clone();
     deep.after = Some(cursor);
     assert_indexed(
@@ -110,4 +112,19 @@ async fn pages_are_served_by_indexes_on_postgres() {
         &plan(&app, &events::page_query(app.tenant, &week, order, &first, Detail::ALL, DbBackend::Postgres)).await,
         "an action-prefix + 7-day page",
     );
+
+    // Following the log: the next page after a deep sequence, in both directions.
+    for direction in [SortDirection::Asc, SortDirection::Desc] {
+        let by_sequence = EventOrder { field: OrderField::Sequence, direction };
+        let mut tail = first.clone();
+        tail.after = Some((50_000, Uuid::nil()));
+        assert_indexed(
+            &plan(
+                &app,
+                &events::page_query(app.tenant, &Filter::all(), by_sequence, &tail, Detail::ALL, DbBackend::Postgres),
+            )
+            .await,
+            "a sequence page",
+        );
+    }
 }

@@ -1,0 +1,110 @@
+//! `Query.ledger`: the caller's tenant's Merkle tree, its signed checkpoints
+//! and consistency proofs.
+
+use async_graphql::{Context, Object, SimpleObject};
+
+use super::connection::{Count, connection};
+use super::context::ContextExt;
+use super::scalars::{BigInt, DateTime};
+use crate::domain::cursor::Cursor;
+use crate::domain::ids::TenantId;
+use crate::domain::page::PageArgs;
+use crate::service::ledger::{self as service, SignedCheckpoint, b64};
+
+/// A signed tree head: a C2SP checkpoint (`c2sp.org/tlog-checkpoint`) in a
+/// signed note (`c2sp.org/signed-note`), signed with Ed25519.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Checkpoint {
+    /// `<log origin>/<tenant ID>`.
+    pub origin: String,
+    /// Leaves in the tree: the events with sequence 1 to `size`.
+    pub size: BigInt,
+    /// The RFC 9162 root hash, base64.
+    pub root_hash: String,
+    /// The whole signed note: the checkpoint text, a blank line, the signature line.
+    pub signed_note: String,
+    /// When it was signed.
+    pub issued_at: DateTime,
+}
+
+impl From<SignedCheckpoint> for Checkpoint {
+    fn from(c: SignedCheckpoint) -> Self {
+        Checkpoint {
+            origin: c.origin,
+            size: c.size.into(),
+            root_hash: b64(&c.root),
+            signed_note: c.note,
+            issued_at: c.issued_at.into(),
+        }
+    }
+}
+
+/// An RFC 9162 §2.1.3 inclusion proof of one event's leaf.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct InclusionProof {
+    /// The leaf's index: the event's sequence minus one.
+    pub leaf_index: BigInt,
+    /// The size of the tree the proof is for.
+    pub tree_size: BigInt,
+    /// SHA-256(0x00 ‖ canonical event), base64.
+    pub leaf_hash: String,
+    /// The audit path, leaf to root, base64.
+    pub hashes: Vec<String>,
+}
+
+connection!(CheckpointConnection, CheckpointEdge, Checkpoint, "checkpoint");
+
+/// Your tenant's log as a Merkle tree (RFC 9162, SHA-256): leaf i is the
+/// canonical event with sequence i + 1.
+pub struct Ledger(pub TenantId);
+
+#[Object]
+impl Ledger {
+    /// Leaves in the tree: the highest sequence assigned.
+    async fn size(&self, ctx: &Context<'_>) -> async_graphql::Result<BigInt> {
+        Ok(crate::store::ledger::head(ctx.store().db(), self.0).await?.size().into())
+    }
+
+    /// The note verifier key checkpoints are signed with (`<name>+<hex id>+<base64>`).
+    async fn verifier_key(&self, ctx: &Context<'_>) -> String {
+        ctx.services().ledger.verifier_key()
+    }
+
+    /// The current tree head, signed now.
+    async fn checkpoint(&self, ctx: &Context<'_>) -> async_graphql::Result<Checkpoint> {
+        Ok(ctx.services().ledger.current(ctx.store().db(), self.0).await?.into())
+    }
+
+    /// Checkpoints the server persisted, newest first.
+    #[graphql(complexity = "PageArgs::cost(first, last) * child_complexity")]
+    async fn checkpoints(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page forward: this many items (default 50, at most 500).")] first: Option<i32>,
+        #[graphql(desc = "Page forward from this cursor.")] after: Option<String>,
+        #[graphql(desc = "Page backward: this many items (at most 500).")] last: Option<i32>,
+        #[graphql(desc = "Page backward from this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<CheckpointConnection> {
+        let args = PageArgs { first, after, last, before };
+        let page = args.into_page(|text, path| Cursor::decode_as(text, path, Cursor::checkpoint_size))?;
+        let rows = ctx.services().ledger.checkpoints(ctx.store().db(), self.0, &page).await?;
+        Ok(CheckpointConnection::from_page(
+            rows,
+            |c| Cursor::Checkpoint(c.size as i64).encode(),
+            Checkpoint::from,
+            Count::Checkpoints(self.0),
+        ))
+    }
+
+    /// The RFC 9162 §2.1.4 consistency proof from the tree of `fromSize` leaves
+    /// to the tree of `toSize` (default: the current size), base64 hashes.
+    async fn consistency_proof(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The older tree's size.")] from_size: BigInt,
+        #[graphql(desc = "The newer tree's size (default: the current size).")] to_size: Option<BigInt>,
+    ) -> async_graphql::Result<Vec<String>> {
+        let proof = service::consistency_proof(ctx.store().db(), self.0, from_size.0, to_size.map(|n| n.0)).await?;
+        Ok(proof.iter().map(b64).collect())
+    }
+}

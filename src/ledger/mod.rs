@@ -1,0 +1,67 @@
+//! Tamper evidence, without I/O: the canonical bytes of an event, the RFC 9162
+//! Merkle tree over a tenant's events, its inclusion and consistency proofs,
+//! and checkpoints signed as C2SP signed notes.
+//!
+//! The tree follows Go's `golang.org/x/mod/sumdb/tlog` (through the
+//! `tlog_tiles` port): every node hash that ever becomes final is stored once,
+//! under a dense "stored hash index", so that proofs are a handful of reads.
+//! Proofs come in two phases so that the store can fetch every hash a proof
+//! needs in one query: first the indexes, then the proof from those hashes.
+
+pub mod canonical;
+pub mod note;
+pub mod proof;
+pub mod tree;
+
+pub use canonical::{instant, jcs, leaf_hash};
+pub use note::{Checkpoint, NoteSigner, NoteVerifier};
+pub use proof::{
+    consistency_indexes, consistency_proof, inclusion_indexes, inclusion_proof, tree_root, tree_root_indexes,
+    verify_consistency, verify_inclusion,
+};
+pub use tree::{Frontier, node_hash, root_of};
+
+/// A SHA-256 digest: a leaf hash, a node hash or a tree root.
+pub type Hash = [u8; 32];
+
+pub type Result<T, E = LedgerError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LedgerError {
+    /// A leaf index, tree size or pair of sizes outside what the tree holds.
+    #[error("{0}")]
+    OutOfRange(String),
+    /// The store did not hand over a hash that a proof or root needs.
+    #[error("stored hash {0} is missing")]
+    MissingHash(u64),
+    /// A proof that does not lead from the leaf or old root to the root given.
+    #[error("{0}")]
+    ProofFailed(&'static str),
+    /// A persisted frontier whose bytes do not fit its tree size.
+    #[error("a frontier of size {size} needs {expected} bytes, got {got}")]
+    MalformedFrontier { size: u64, expected: usize, got: usize },
+    /// A key, note or checkpoint that does not parse.
+    #[error("{0}")]
+    Malformed(String),
+    /// A note that carries no valid signature by the expected key.
+    #[error("{0}")]
+    BadSignature(String),
+    /// The operating system's random source failed.
+    #[error("the random number generator failed: {0}")]
+    Random(String),
+}
+
+/// The largest tree the ledger handles: far beyond any real log, and low enough
+/// that stored-hash indexes (about twice the leaf count) never overflow.
+pub const MAX_TREE_SIZE: u64 = 1 << 62;
+
+fn to_tlog(hash: &Hash) -> tlog_tiles::Hash {
+    tlog_tiles::Hash(*hash)
+}
+
+pub mod event;
+
+/// The stored-hash index of leaf `n` (from 0).
+pub fn leaf_stored_index(n: u64) -> u64 {
+    tlog_tiles::stored_hash_index(0, n)
+}

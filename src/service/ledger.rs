@@ -1,0 +1,275 @@
+//! The ledger's operations: signed checkpoints, proofs, the checkpoint job,
+//! and building the tree of events stored before the ledger existed.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
+use entity::ledger_checkpoint;
+use sea_orm::{ConnectionTrait, TransactionTrait};
+
+use crate::domain::ids::TenantId;
+use crate::error::{Error, Result};
+use crate::ledger::{self, Checkpoint, Hash, NoteSigner};
+use crate::store::{Store, events, ledger as stored};
+
+/// The name a generated signing key gets.
+const GENERATED_KEY_NAME: &str = "auditgraph";
+/// Events hashed per transaction when building the tree of older events.
+const CATCH_UP_CHUNK: u64 = 5_000;
+
+/// A tree head signed as a C2SP checkpoint.
+#[derive(Clone, Debug)]
+pub struct SignedCheckpoint {
+    pub origin: String,
+    pub size: u64,
+    pub root: Hash,
+    /// The whole signed note.
+    pub note: String,
+    pub issued_at: DateTime<Utc>,
+}
+
+impl SignedCheckpoint {
+    fn from_stored(origin: String, row: ledger_checkpoint::Model) -> Result<Self> {
+        Ok(SignedCheckpoint {
+            origin,
+            size: row.size as u64,
+            root: row
+                .root_hash
+                .as_slice()
+                .try_into()
+                .map_err(|_| Error::internal("a checkpoint root is not 32 bytes"))?,
+            note: row.signed_note,
+            issued_at: row.issued_at,
+        })
+    }
+}
+
+/// An RFC 9162 inclusion proof.
+#[derive(Clone, Debug)]
+pub struct InclusionProof {
+    pub leaf_index: u64,
+    pub tree_size: u64,
+    pub hashes: Vec<Hash>,
+}
+
+/// Base64 (standard, padded) of a hash, as the API shows hashes.
+pub fn b64(hash: &Hash) -> String {
+    STANDARD.encode(hash)
+}
+
+/// Signs checkpoints of every tenant's tree.
+pub struct Ledger {
+    signer: NoteSigner,
+    log_origin: String,
+}
+
+impl Ledger {
+    pub fn new(signer: NoteSigner, log_origin: &str) -> Self {
+        Ledger { signer, log_origin: log_origin.trim_end_matches('/').to_string() }
+    }
+
+    /// `<log origin>/<tenant ID>`.
+    pub fn origin(&self, tenant: TenantId) -> String {
+        format!("{}/{tenant}", self.log_origin)
+    }
+
+    /// The note verifier key (`<name>+<hex id>+<base64>`) checkpoints verify with.
+    pub fn verifier_key(&self) -> String {
+        self.signer.verifier_key()
+    }
+
+    fn sign(&self, tenant: TenantId, size: u64, root: Hash, at: DateTime<Utc>) -> Result<SignedCheckpoint> {
+        let origin = self.origin(tenant);
+        let checkpoint = Checkpoint::new(origin.clone(), size, root).map_err(Error::internal)?;
+        let note = self.signer.sign_checkpoint(&checkpoint).map_err(Error::internal)?;
+        Ok(SignedCheckpoint { origin, size, root, note, issued_at: at })
+    }
+
+    /// The tenant's current tree head, signed now.
+    pub async fn current(&self, db: &impl ConnectionTrait, tenant: TenantId) -> Result<SignedCheckpoint> {
+        let head = stored::head(db, tenant).await?;
+        self.sign(tenant, head.size(), head.frontier.root(), crate::domain::now())
+    }
+
+    /// Persisted checkpoints, newest first.
+    pub async fn checkpoints(
+        &self,
+        db: &impl ConnectionTrait,
+        tenant: TenantId,
+        page: &crate::domain::page::Page<i64>,
+    ) -> Result<crate::domain::page::PageResult<SignedCheckpoint>> {
+        let rows = stored::checkpoints(db, tenant, page).await?;
+        let origin = self.origin(tenant);
+        let items = rows
+            .items
+            .into_iter()
+            .map(|row| SignedCheckpoint::from_stored(origin.clone(), row))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(crate::domain::page::PageResult {
+            items,
+            has_next_page: rows.has_next_page,
+            has_previous_page: rows.has_previous_page,
+        })
+    }
+
+    /// Persists a signed checkpoint of every tenant whose tree grew since its
+    /// last one; returns how many.
+    pub async fn persist_grown(&self, store: &Store) -> Result<usize> {
+        let db = store.db();
+        let done = stored::checkpointed_sizes(db).await?;
+        let mut persisted = 0;
+        for (tenant, head) in stored::heads(db).await? {
+            if head.size() == 0 || done.get(&tenant).copied().unwrap_or(0) >= head.size() {
+                continue;
+            }
+            let signed = self.sign(tenant, head.size(), head.frontier.root(), crate::domain::now())?;
+            stored::insert_checkpoint(
+                db,
+                tenant,
+                ledger_checkpoint::Model {
+                    tenant_id: tenant.0,
+                    size: signed.size as i64,
+                    root_hash: signed.root.to_vec(),
+                    signed_note: signed.note,
+                    issued_at: signed.issued_at,
+                },
+            )
+            .await?;
+            persisted += 1;
+        }
+        Ok(persisted)
+    }
+}
+
+/// The signer: the operator's key file, else the key generated earlier and kept
+/// in the database, else a new one kept there (with a warning each start).
+pub async fn load_signer(store: &Store, key_file: Option<&Path>) -> Result<NoteSigner> {
+    if let Some(path) = key_file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::bad_input("--signing-key", format!("cannot read {}: {e}", path.display())))?;
+        return NoteSigner::from_private_key(text.trim()).map_err(|e| {
+            Error::bad_input("--signing-key", format!("{} is not a note private key: {e}", path.display()))
+        });
+    }
+    let db = store.db();
+    if stored::generated_key(db).await?.is_none() {
+        let (_, private_key) = NoteSigner::generate(GENERATED_KEY_NAME).map_err(Error::internal)?;
+        stored::store_generated_key(db, GENERATED_KEY_NAME, &private_key, crate::domain::now()).await?;
+    }
+    let row = stored::generated_key(db).await?.ok_or_else(|| Error::internal("the generated key was not stored"))?;
+    tracing::warn!(
+        "checkpoints are signed with a key kept in the database: anyone who can write the database could forge \
+         them. Create a key with `auditgraph keygen` and pass it with --signing-key"
+    );
+    NoteSigner::from_private_key(&row.private_key).map_err(Error::internal)
+}
+
+fn size_arg(value: i64, path: &str) -> Result<u64> {
+    u64::try_from(value).map_err(|_| Error::bad_input(path, "must not be negative"))
+}
+
+/// The inclusion proof of leaf `leaf_index` in the tree of `tree_size` leaves
+/// (default: the current size), from one read of the head and one of hashes.
+pub async fn inclusion_proof(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    leaf_index: u64,
+    tree_size: Option<i64>,
+) -> Result<InclusionProof> {
+    let current = stored::head(db, tenant).await?.size();
+    let tree_size = match tree_size {
+        None => current,
+        Some(n) => size_arg(n, "treeSize")?,
+    };
+    if tree_size > current {
+        return Err(Error::bad_input(
+            "treeSize",
+            format!("the tree has {current} leaves; treeSize {tree_size} is beyond it"),
+        ));
+    }
+    if tree_size <= leaf_index {
+        return Err(Error::bad_input(
+            "treeSize",
+            format!("the event is leaf {leaf_index}; a tree of {tree_size} leaves does not contain it"),
+        ));
+    }
+    let indexes = ledger::inclusion_indexes(leaf_index, tree_size).map_err(Error::internal)?;
+    let hashes = stored::read_hashes(db, tenant, &indexes).await?;
+    let hashes = ledger::inclusion_proof(leaf_index, tree_size, &hashes).map_err(Error::internal)?;
+    Ok(InclusionProof { leaf_index, tree_size, hashes })
+}
+
+/// The consistency proof between the trees of `from` and `to` (default: the
+/// current size) leaves.
+pub async fn consistency_proof(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    from: i64,
+    to: Option<i64>,
+) -> Result<Vec<Hash>> {
+    let current = stored::head(db, tenant).await?.size();
+    let from = size_arg(from, "fromSize")?;
+    let to = match to {
+        None => current,
+        Some(n) => size_arg(n, "toSize")?,
+    };
+    if to > current {
+        return Err(Error::bad_input("toSize", format!("the tree has {current} leaves; toSize {to} is beyond it")));
+    }
+    if from > to {
+        return Err(Error::bad_input("fromSize", format!("fromSize {from} is above toSize {to}")));
+    }
+    // Every tree is consistent with the empty tree and with itself: nothing to prove.
+    if from == 0 || from == to {
+        return Ok(Vec::new());
+    }
+    let indexes = ledger::consistency_indexes(from, to).map_err(Error::internal)?;
+    let hashes = stored::read_hashes(db, tenant, &indexes).await?;
+    ledger::consistency_proof(from, to, &hashes).map_err(Error::internal)
+}
+
+/// The root of the tenant's tree when it had `size` leaves.
+pub async fn root_at(db: &impl ConnectionTrait, tenant: TenantId, size: u64) -> Result<Hash> {
+    let indexes = ledger::tree_root_indexes(size).map_err(Error::internal)?;
+    let hashes: HashMap<u64, Hash> = stored::read_hashes(db, tenant, &indexes).await?;
+    ledger::tree_root(size, &hashes).map_err(Error::internal)
+}
+
+/// Builds the tree of events that were numbered before the ledger existed
+/// (a database migrated from an earlier version), in chunks, under the
+/// tenant's head lock. A no-op once every tree is whole.
+pub async fn catch_up(store: &Store) -> Result<u64> {
+    let db = store.db();
+    let mut hashed = 0;
+    for (tenant, head) in stored::heads(db).await? {
+        if stored::max_sequence(db, tenant).await? <= head.size() {
+            continue;
+        }
+        tracing::info!(%tenant, "building the ledger of events stored before it existed");
+        loop {
+            let _gate = store.write_gate().await;
+            let txn = db.begin().await?;
+            let mut head = stored::lock_head(&txn, tenant).await?;
+            let rows = events::by_sequence(&txn, tenant, head.size() + 1, CATCH_UP_CHUNK).await?;
+            if rows.is_empty() {
+                txn.commit().await?;
+                break;
+            }
+            let mut hashes = Vec::with_capacity(rows.len() * 2);
+            for row in &rows {
+                if row.sequence as u64 != head.size() + 1 {
+                    return Err(Error::internal(format!("{tenant}: sequence {} is missing", head.size() + 1)));
+                }
+                hashes.extend(head.frontier.append(ledger::event::hash(row)));
+            }
+            stored::insert_hashes(&txn, tenant, &hashes).await?;
+            stored::save_head(&txn, tenant, &head, crate::domain::now()).await?;
+            txn.commit().await?;
+            hashed += rows.len() as u64;
+        }
+    }
+    Ok(hashed)
+}

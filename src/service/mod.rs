@@ -1,0 +1,5 @@
+//! The application layer: each operation once, whichever door (GraphQL, REST,
+//! WebSocket, command line) asks for it.
+
+pub mod ledger;
+pub mod verify;

@@ -1,0 +1,177 @@
+//! Checking the log without trusting the server: an NDJSON export against a
+//! signed checkpoint, or a tenant's stored events against its stored tree and
+//! persisted checkpoints (finds rows edited or deleted behind the server's back).
+
+use std::io::BufRead;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::domain::ids::TenantId;
+use crate::error::{Error, Result};
+use crate::ledger::{self, Frontier, NoteVerifier};
+use crate::store::{Store, events, ledger as stored};
+
+/// Events read per chunk when verifying a tenant.
+const CHUNK: u64 = 2_000;
+
+/// Why a verification failed: said so a person can act on it.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("{0}")]
+    Failed(String),
+    #[error(transparent)]
+    Server(#[from] Error),
+}
+
+fn failed(message: impl Into<String>) -> VerifyError {
+    VerifyError::Failed(message.into())
+}
+
+/// A checkpoint as `--checkpoint` gives it: the signed note itself, or its
+/// base64 (the `Audit-Checkpoint` header of an export).
+pub fn checkpoint_text(raw: &str) -> String {
+    let trimmed = raw.trim();
+    if !trimmed.contains('\n')
+        && let Ok(bytes) = STANDARD.decode(trimmed)
+        && let Ok(text) = String::from_utf8(bytes)
+    {
+        return text;
+    }
+    raw.to_string()
+}
+
+/// Checks an NDJSON export that starts at sequence 1 against a signed
+/// checkpoint: every line is a leaf, in sequence order; their tree must have
+/// the checkpoint's size and root, and the checkpoint the key's signature.
+/// Returns (events, checkpoint size).
+pub fn export(lines: impl BufRead, checkpoint: &str, verifier_key: &str) -> Result<(u64, u64), VerifyError> {
+    let verifier = NoteVerifier::from_verifier_key(verifier_key.trim())
+        .map_err(|e| failed(format!("--key is not a note verifier key: {e}")))?;
+    let checkpoint = verifier
+        .verify_checkpoint(&checkpoint_text(checkpoint))
+        .map_err(|e| failed(format!("the checkpoint's signature does not verify with this key: {e}")))?;
+    let mut frontier = Frontier::empty();
+    let mut tenant: Option<String> = None;
+    for (n, line) in lines.split(b'\n').enumerate() {
+        let line = line.map_err(|e| failed(format!("cannot read the export: {e}")))?;
+        let line = line.strip_suffix(b"\r").unwrap_or(&line);
+        if line.is_empty() {
+            continue;
+        }
+        let expected = frontier.size() + 1;
+        let at = format!("line {}", n + 1);
+        let event: serde_json::Value =
+            serde_json::from_slice(line).map_err(|e| failed(format!("{at} is not JSON: {e}")))?;
+        if event.get("sequence").and_then(|s| s.as_str()) != Some(expected.to_string().as_str()) {
+            return Err(failed(format!(
+                "{at}: expected the event with sequence {expected}; the export must start at 1 and have no gap"
+            )));
+        }
+        let owner = event.get("tenantId").and_then(|t| t.as_str()).unwrap_or_default().to_string();
+        if tenant.get_or_insert_with(|| owner.clone()) != &owner {
+            return Err(failed(format!("{at}: an event of another tenant ({owner})")));
+        }
+        frontier.append(ledger::leaf_hash(line));
+    }
+    if let Some(tenant) = &tenant
+        && !checkpoint.origin.ends_with(&format!("/{tenant}"))
+    {
+        return Err(failed(format!("the checkpoint is for log `{}`, not for tenant {tenant}", checkpoint.origin)));
+    }
+    if frontier.size() != checkpoint.size {
+        return Err(failed(format!(
+            "the export holds {} events but the checkpoint is of size {}",
+            frontier.size(),
+            checkpoint.size
+        )));
+    }
+    if frontier.root() != checkpoint.root {
+        return Err(failed(format!(
+            "the events do not hash to the checkpoint's root: the export was changed (root {} ≠ {})",
+            STANDARD.encode(frontier.root()),
+            STANDARD.encode(checkpoint.root)
+        )));
+    }
+    Ok((frontier.size(), checkpoint.size))
+}
+
+/// What `verify --tenant` found when everything holds.
+pub struct TenantReport {
+    pub events: u64,
+    pub size: u64,
+    pub checkpoints: usize,
+}
+
+/// Recomputes every stored event's leaf from its row and the tree from the
+/// leaves, and checks them against the stored hashes, the head and every
+/// persisted checkpoint. The first mismatch names its sequence.
+pub async fn tenant(store: &Store, tenant: TenantId) -> Result<TenantReport, VerifyError> {
+    let db = store.db();
+    let head = stored::head(db, tenant).await?;
+    let checkpoints = stored::all_checkpoints(db, tenant).await?;
+    let mut pending = checkpoints.iter().peekable();
+    let mut frontier = Frontier::empty();
+    loop {
+        let rows = events::by_sequence(db, tenant, frontier.size() + 1, CHUNK).await?;
+        if rows.is_empty() {
+            break;
+        }
+        let indexes: Vec<u64> = rows.iter().map(|r| ledger::leaf_stored_index(r.sequence as u64 - 1)).collect();
+        let stored_leaves = stored::read_hashes(db, tenant, &indexes).await?;
+        for row in rows {
+            let expected = frontier.size() + 1;
+            if row.sequence as u64 != expected {
+                return Err(failed(format!(
+                    "sequence {expected} is missing from the stored events (next is {})",
+                    row.sequence
+                )));
+            }
+            let leaf = ledger::event::hash(&row);
+            match stored_leaves.get(&ledger::leaf_stored_index(expected - 1)) {
+                Some(hash) if *hash == leaf => {}
+                Some(_) => {
+                    return Err(failed(format!(
+                        "sequence {expected}: the stored event no longer matches its leaf hash (event {} was changed)",
+                        crate::domain::ids::EventId(row.id)
+                    )));
+                }
+                None => return Err(failed(format!("sequence {expected}: the ledger has no leaf for it"))),
+            }
+            frontier.append(leaf);
+            while let Some(c) = pending.next_if(|c| c.size as u64 == frontier.size()) {
+                if c.root_hash != frontier.root() {
+                    return Err(failed(format!(
+                        "the events up to sequence {} do not hash to the root of the checkpoint of size {}",
+                        frontier.size(),
+                        c.size
+                    )));
+                }
+            }
+        }
+    }
+    if let Some(last) = checkpoints.last()
+        && (last.size as u64) > frontier.size()
+    {
+        return Err(failed(format!(
+            "the log holds {} events but a checkpoint of size {} was persisted: events {} to {} are missing",
+            frontier.size(),
+            last.size,
+            frontier.size() + 1,
+            last.size
+        )));
+    }
+    if head.size() != frontier.size() {
+        return Err(failed(format!(
+            "the log holds {} events but its tree has {} leaves: events {} to {} are missing",
+            frontier.size(),
+            head.size(),
+            frontier.size() + 1,
+            head.size()
+        )));
+    }
+    if head.frontier.root() != frontier.root() {
+        return Err(failed("the tree's head does not match the stored events"));
+    }
+    Ok(TenantReport { events: frontier.size(), size: head.size(), checkpoints: checkpoints.len() })
+}
