@@ -17,6 +17,7 @@ pub mod domain;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod ledger;
 pub mod metrics;
 pub mod seed;
 pub mod store;
