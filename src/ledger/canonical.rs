@@ -30,6 +30,7 @@ pub fn instant(t: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::reference::{RFC6962_ROOTS, hex};
     use chrono::TimeZone;
     use serde_json::{Value, json};
 
@@ -182,8 +183,9 @@ mod tests {
     #[test]
     fn leaf_hash_prefixes_a_zero_byte() {
         use sha2::{Digest, Sha256};
-        // RFC 6962 test vectors: the empty leaf, and the leaf "\x00".
-        assert_eq!(hex(&leaf_hash(b"")), "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d");
+        // RFC 6962 test vectors: the empty leaf (the root of the tree of that
+        // one leaf), and the leaf "\x00" (the first hash of a published proof).
+        assert_eq!(hex(&leaf_hash(b"")), RFC6962_ROOTS[0]);
         assert_eq!(hex(&leaf_hash(&[0])), "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7");
         let leaf = b"{\"a\":1}";
         assert_eq!(leaf_hash(leaf), <[u8; 32]>::from(Sha256::new().chain_update([0]).chain_update(leaf).finalize()));
@@ -197,9 +199,5 @@ mod tests {
         assert_eq!(instant(at), "2024-02-29T23:59:07.123456Z");
         let at = Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::microseconds(5);
         assert_eq!(instant(at), "0001-01-01T00:00:00.000005Z");
-    }
-
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 }

@@ -8,9 +8,14 @@
 //! Proofs come in two phases so that the store can fetch every hash a proof
 //! needs in one query: first the indexes, then the proof from those hashes.
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
 pub mod canonical;
 pub mod note;
 pub mod proof;
+#[cfg(test)]
+mod reference;
 pub mod tree;
 
 pub use canonical::{instant, jcs, leaf_hash};
@@ -19,6 +24,9 @@ pub use proof::{
     consistency_indexes, consistency_proof, inclusion_indexes, inclusion_proof, tree_root, tree_root_indexes,
     verify_consistency, verify_inclusion,
 };
+/// Go tlog's stored-hash numbering: where the hash of the subtree `n` at
+/// `level` is kept, and how many hashes a tree of `n` leaves keeps.
+pub use tlog_tiles::{stored_hash_count, stored_hash_index};
 pub use tree::{Frontier, node_hash, root_of};
 
 /// A SHA-256 digest: a leaf hash, a node hash or a tree root.
@@ -55,13 +63,40 @@ pub enum LedgerError {
 /// that stored-hash indexes (about twice the leaf count) never overflow.
 pub const MAX_TREE_SIZE: u64 = 1 << 62;
 
+/// A hash as the API writes it: standard base64 with padding.
+pub fn encode_hash(hash: &Hash) -> String {
+    BASE64.encode(hash)
+}
+
+/// A hash written by [`encode_hash`].
+pub fn decode_hash(text: &str) -> Result<Hash> {
+    let bytes = BASE64.decode(text).map_err(|err| LedgerError::Malformed(format!("a hash must be base64: {err}")))?;
+    let got = bytes.len();
+    bytes.try_into().map_err(|_| LedgerError::Malformed(format!("a hash has 32 bytes, not {got}")))
+}
+
 fn to_tlog(hash: &Hash) -> tlog_tiles::Hash {
     tlog_tiles::Hash(*hash)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_are_standard_padded_base64() {
+        let hash = leaf_hash(b"");
+        assert_eq!(encode_hash(&hash), "bjQLnP+zepicpUTmu3gKLHiQHT+zNzh2hRGjBhevoB0=");
+        assert_eq!(decode_hash(&encode_hash(&hash)), Ok(hash));
+        assert!(decode_hash("bjQLnP-zepicpUTmu3gKLHiQHT-zNzh2hRGjBhevoB0=").is_err());
+        assert!(decode_hash("bjQLnP+zepicpUTmu3gKLHiQHT+zNzh2hRGjBhevoB0").is_err());
+        assert_eq!(decode_hash("AAAA"), Err(LedgerError::Malformed("a hash has 32 bytes, not 3".into())));
+    }
 }
 
 pub mod event;
 
 /// The stored-hash index of leaf `n` (from 0).
 pub fn leaf_stored_index(n: u64) -> u64 {
-    tlog_tiles::stored_hash_index(0, n)
+    stored_hash_index(0, n)
 }

@@ -11,7 +11,7 @@ use signed_note::{
     Note, NoteError, Signer as _, StandardSigner, StandardVerifier, VerificationError, Verifier, Verifiers,
 };
 
-use super::{Hash, LedgerError, Result};
+use super::{Hash, LedgerError, Result, encode_hash};
 
 /// The algorithm byte that starts an Ed25519 key in note key texts.
 const ALG_ED25519: u8 = 1;
@@ -55,6 +55,7 @@ impl NoteSigner {
         let signer = StandardSigner::new(text).map_err(|err| malformed(&err.to_string()))?;
         // The crate checked the format and the key ID; the verifier key needs
         // the public key, which it keeps to itself.
+        // (`PRIVATE+KEY+<name>+<id>+<key>`: base64 may hold '+' too.)
         let key = text.splitn(5, '+').nth(4).ok_or_else(|| malformed("no key data"))?;
         let key = BASE64.decode(key).map_err(|err| malformed(&err.to_string()))?;
         let seed = key.get(1..).ok_or_else(|| malformed("no key data"))?;
@@ -183,7 +184,7 @@ impl Checkpoint {
 
     /// The checkpoint note text: `<origin>\n<size>\n<base64 root>\n`.
     pub fn body(&self) -> String {
-        format!("{}\n{}\n{}\n", self.origin, self.size, BASE64.encode(self.root))
+        format!("{}\n{}\n{}\n", self.origin, self.size, encode_hash(&self.root))
     }
 
     /// Reads a checkpoint note text (the text of a verified note). Extension
@@ -394,7 +395,7 @@ mod tests {
         for text in [
             String::new(),
             format!("example.com/log\n5\n{hash}"),
-            format!("example.com/log\n5\n"),
+            "example.com/log\n5\n".to_string(),
             format!("\n5\n{hash}\n"),
             format!("example.com/log\n05\n{hash}\n"),
             format!("example.com/log\n+5\n{hash}\n"),

@@ -168,6 +168,7 @@ impl HashReader for MapReader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::reference::{RFC6962_LEAVES, RFC6962_ROOTS, hash_from_hex as dh};
     use crate::ledger::{Frontier, leaf_hash};
     use rand::{Rng, SeedableRng, rngs::StdRng};
     use sha2::{Digest, Sha256};
@@ -391,39 +392,14 @@ mod tests {
         assert_eq!(tree_root_indexes(0).unwrap(), Vec::<u64>::new());
     }
 
-    fn dh(hex: &str) -> Hash {
-        let bytes: Vec<u8> =
-            (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
-        bytes.try_into().unwrap()
-    }
-
     /// transparency-dev/merkle proof/verify_test.go: the RFC 6962 reference
     /// tree of 8 leaves, with its published inclusion and consistency proofs.
     #[test]
     fn rfc6962_reference_proofs() {
-        let inputs: [&[u8]; 8] = [
-            b"",
-            b"\x00",
-            b"\x10",
-            b"\x20\x21",
-            b"\x30\x31",
-            b"\x40\x41\x42\x43",
-            b"\x50\x51\x52\x53\x54\x55\x56\x57",
-            b"\x60\x61\x62\x63\x64\x65\x66\x67\x68\x69\x6a\x6b\x6c\x6d\x6e\x6f",
-        ];
-        let roots = [
-            dh("6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"),
-            dh("fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"),
-            dh("aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77"),
-            dh("d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"),
-            dh("4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4"),
-            dh("76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef"),
-            dh("ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c"),
-            dh("5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"),
-        ];
+        let roots = RFC6962_ROOTS.map(dh);
         let mut frontier = Frontier::empty();
         let mut stored = HashMap::new();
-        for input in inputs {
+        for input in RFC6962_LEAVES {
             stored.extend(frontier.append(leaf_hash(input)));
         }
         assert_eq!(frontier.root(), roots[7]);
@@ -462,7 +438,7 @@ mod tests {
         ];
         for (leaf, size, want) in inclusions {
             assert_eq!(inclusion_proof(leaf, size, &stored).unwrap(), want, "leaf {leaf} size {size}");
-            let (hash, root) = (leaf_hash(inputs[leaf as usize]), roots[size as usize - 1]);
+            let (hash, root) = (leaf_hash(RFC6962_LEAVES[leaf as usize]), roots[size as usize - 1]);
             assert!(rfc_verify_inclusion(leaf, size, &hash, &want, &root));
             assert_eq!(verify_inclusion(leaf, size, &hash, &want, &root), Ok(()));
         }

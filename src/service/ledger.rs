@@ -4,8 +4,6 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use entity::ledger_checkpoint;
 use sea_orm::{ConnectionTrait, TransactionTrait};
@@ -56,9 +54,7 @@ pub struct InclusionProof {
 }
 
 /// Base64 (standard, padded) of a hash, as the API shows hashes.
-pub fn b64(hash: &Hash) -> String {
-    STANDARD.encode(hash)
-}
+pub use crate::ledger::encode_hash as b64;
 
 /// Signs checkpoints of every tenant's tree.
 pub struct Ledger {
