@@ -58,6 +58,8 @@ connection!(CheckpointConnection, CheckpointEdge, Checkpoint, "checkpoint");
 /// canonical event with sequence i + 1.
 pub struct Ledger(pub TenantId);
 
+/// Your tenant's log as a Merkle tree (RFC 9162, SHA-256): leaf i is the
+/// canonical event with sequence i + 1.
 #[Object]
 impl Ledger {
     /// Leaves in the tree: the highest sequence assigned.

@@ -71,8 +71,8 @@ async fn internal_errors_show_a_request_id_only(backend: Backend) {
     let key = app.key("audit.read,audit.write").await;
     app.record(&key, json!([event("fine.event")])).await;
     // A row no code path can write: the server must not explain it to the caller.
-    let sql = "INSERT INTO audit_event (id, tenant_id, action, category, outcome, occurred_at, received_at, actor_id, has_request, metadata, changes, search_text)
-        SELECT $1, tenant_id, 'odd.event', 'odd', 'MAYBE', occurred_at, received_at, actor_id, false, metadata, changes, 'odd.event'
+    let sql = "INSERT INTO audit_event (id, tenant_id, action, category, outcome, occurred_at, received_at, actor_id, has_request, metadata, changes, search_text, sequence, recorded)
+        SELECT $1, tenant_id, 'odd.event', 'odd', 'MAYBE', occurred_at, received_at, actor_id, false, metadata, changes, 'odd.event', sequence + 1000, recorded
         FROM audit_event WHERE action = 'fine.event'";
     let backend_kind = if backend == Backend::Postgres { DbBackend::Postgres } else { DbBackend::Sqlite };
     let sql = if backend == Backend::Postgres { sql.to_string() } else { sql.replace("$1", "?") };

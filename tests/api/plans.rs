@@ -25,13 +25,13 @@ async fn fill(app: &TestApp, events: u32) {
         INSERT INTO actor (id, tenant_id, type, external_id, created_at, updated_at)
             VALUES (md5('other')::uuid, '{other}', 'USER', 'x', now(), now());
         INSERT INTO audit_event (id, tenant_id, action, category, outcome, occurred_at, received_at, actor_id, resource_id,
-                                 has_request, metadata, changes, search_text)
+                                 has_request, metadata, changes, search_text, sequence, recorded)
             SELECT md5('e' || i)::uuid, CASE WHEN i % 5 = 0 THEN '{other}'::uuid ELSE '{tenant}'::uuid END,
                    a.action, split_part(a.action, '.', 1), CASE WHEN i % 10 = 0 THEN 'FAILURE' ELSE 'SUCCESS' END,
                    now() - i * interval '37 seconds', now() - i * interval '37 seconds',
                    CASE WHEN i % 5 = 0 THEN md5('other')::uuid ELSE md5('a' || (1 + i % 200))::uuid END,
                    CASE WHEN i % 5 = 0 THEN NULL ELSE md5('r' || (1 + i % 2000))::uuid END,
-                   false, '{{}}'::jsonb, '[]'::jsonb, a.action
+                   false, '{{}}'::jsonb, '[]'::jsonb, a.action, 1000 + i, '{{}}'::jsonb
             FROM generate_series(1, {total}) i,
                  LATERAL (SELECT (ARRAY['workspace.create', 'workspace.snapshot.create', 'session.exec', 'api_key.create',
                                         'users.auth.login', 'sandbox.created', 'ledger.transaction.post'])[1 + i % 7] AS action) a;
