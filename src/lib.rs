@@ -20,3 +20,4 @@ pub mod http;
 pub mod metrics;
 pub mod seed;
 pub mod store;
+pub mod viewer_token;

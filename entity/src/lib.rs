@@ -10,3 +10,4 @@ pub mod audit_event;
 pub mod event_resource;
 pub mod resource;
 pub mod tenant;
+pub mod viewer_token;

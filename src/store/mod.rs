@@ -7,6 +7,7 @@ pub mod filter;
 pub mod keys;
 pub mod resources;
 pub mod tenants;
+pub mod viewer_tokens;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -18,3 +18,4 @@ mod reference;
 mod schema;
 mod subscriptions;
 mod validation;
+mod viewer_tokens;
