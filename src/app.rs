@@ -13,6 +13,7 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 use tower_http::LatencyUnit;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -135,6 +136,10 @@ pub fn router(
     Ok(Router::new()
         .route("/graphql", get(http::graphql::get).post(http::graphql::post))
         .route("/graphql/ws", get(http::ws::upgrade))
+        .route("/", get(http::console::root))
+        .route("/console", get(http::console::console))
+        .route("/console/", get(http::console::console))
+        .route("/console/assets/{name}", get(http::console::asset).layer(CompressionLayer::new()))
         .route("/healthz", get(http::ops::healthz))
         .route("/readyz", get(http::ops::readyz))
         .route("/metrics", get(http::ops::metrics))

@@ -2,7 +2,7 @@
 //! every resolver checks.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
@@ -13,10 +13,12 @@ use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 
 use crate::domain::event::{ActorSpec, ActorType};
+use crate::domain::filter::Filter;
 use crate::domain::ids::{ApiKeyId, TenantId};
 use crate::domain::scope::{Scope, Scopes};
 use crate::error::{Error, Result};
 use crate::store::{Store, keys, tenants};
+use crate::viewer_token::{self, ViewerGrant};
 
 /// Every secret starts with this, so leaked keys are easy to recognise and scan for.
 pub const SECRET_PREFIX: &str = "agk_";
@@ -35,10 +37,15 @@ pub struct NewSecret {
 }
 
 pub fn generate_secret() -> NewSecret {
+    let secret = random_secret(SECRET_PREFIX);
+    NewSecret { prefix: secret[..DISPLAY_CHARS].to_string(), hash: hash_secret(&secret), secret }
+}
+
+/// `prefix` and 256 random bits, base64url.
+pub fn random_secret(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    let secret = format!("{SECRET_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
-    NewSecret { prefix: secret[..DISPLAY_CHARS].to_string(), hash: hash_secret(&secret), secret }
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// SHA-256: secrets carry 256 random bits, so a slow password hash adds nothing.
@@ -55,6 +62,9 @@ pub struct Requester {
     pub key_id: ApiKeyId,
     pub key_name: String,
     pub scopes: Scopes,
+    /// Set when the credential is a viewer token: what it is fixed to. Its
+    /// `key_id` is then the key that minted it (whose limits it shares).
+    pub viewer: Option<Arc<ViewerGrant>>,
 }
 
 impl Requester {
@@ -62,8 +72,27 @@ impl Requester {
     pub fn require(&self, scope: Scope) -> Result<()> {
         if self.scopes.allows(scope) {
             Ok(())
+        } else if self.viewer.is_some() {
+            Err(Error::Forbidden("a viewer token may only read the events of its filter".into()))
         } else {
             Err(Error::Forbidden(format!("this API key lacks the `{scope}` scope")))
+        }
+    }
+
+    /// `FORBIDDEN` for a viewer token: for what only an API key may do.
+    pub fn require_api_key(&self, what: &str) -> Result<()> {
+        match self.viewer {
+            Some(_) => Err(Error::Forbidden(format!("a viewer token may not {what}; use an API key"))),
+            None => Ok(()),
+        }
+    }
+
+    /// `filter` narrowed to what this caller may see: a viewer token's fixed
+    /// filter is AND-ed into it. Every read of events goes through here.
+    pub fn scope_filter(&self, filter: Filter) -> Filter {
+        match &self.viewer {
+            Some(grant) => filter.and(grant.filter.clone()),
+            None => filter,
         }
     }
 
@@ -107,11 +136,17 @@ pub struct Authenticator {
     store: Store,
     ttl: Duration,
     cache: Mutex<HashMap<String, (Instant, KeyAndTenant)>>,
+    viewer_tokens: viewer_token::Tokens,
 }
 
 impl Authenticator {
     pub fn new(store: Store, ttl: Duration) -> Self {
-        Self { store, ttl, cache: Mutex::new(HashMap::new()) }
+        Self {
+            viewer_tokens: viewer_token::Tokens::new(store.clone(), ttl),
+            store,
+            ttl,
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The requester of a request: `None` without a key, `UNAUTHENTICATED` for an
@@ -120,6 +155,9 @@ impl Authenticator {
         let Some(secret) = secret else {
             return Ok(None);
         };
+        if secret.starts_with(viewer_token::SECRET_PREFIX) {
+            return self.viewer_tokens.authenticate(secret, tenant_header).await.map(Some);
+        }
         let (key, home) =
             self.key(&hash_secret(secret)).await?.ok_or(Error::Unauthenticated("unknown or revoked API key"))?;
         let scopes =
@@ -146,6 +184,7 @@ impl Authenticator {
             key_id: ApiKeyId(key.id),
             key_name: key.name,
             scopes,
+            viewer: None,
         }))
     }
 
@@ -174,6 +213,7 @@ impl Authenticator {
     /// Drops a key from the cache (after it was revoked here).
     pub fn forget(&self, key: ApiKeyId) {
         self.cache.lock().unwrap().retain(|_, (_, (k, _))| k.id != key.0);
+        self.viewer_tokens.forget(key);
     }
 
     /// Refreshes `last_used_at` off the request path.

@@ -22,3 +22,4 @@ pub mod metrics;
 pub mod seed;
 pub mod service;
 pub mod store;
+pub mod viewer_token;

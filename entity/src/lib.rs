@@ -14,3 +14,4 @@ pub mod ledger_head;
 pub mod resource;
 pub mod signing_key;
 pub mod tenant;
+pub mod viewer_token;

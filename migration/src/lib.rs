@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_initial;
 mod m20261123_000002_append_only;
 mod m20261129_000003_ledger;
+mod m20261129_000010_viewer_tokens;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_initial::Migration),
             Box::new(m20261123_000002_append_only::Migration),
             Box::new(m20261129_000003_ledger::Migration),
+            Box::new(m20261129_000010_viewer_tokens::Migration),
         ]
     }
 }

@@ -245,6 +245,32 @@ impl AuditEventFilter {
         filter.map_or_else(|| Ok(Filter::all()), |f| f.into_domain(path))
     }
 
+    /// The filter as the API writes it in JSON, without its unset fields.
+    pub fn to_json(&self) -> serde_json::Value {
+        fn prune(value: serde_json::Value) -> serde_json::Value {
+            match value {
+                serde_json::Value::Object(map) => {
+                    map.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, prune(v))).collect()
+                }
+                serde_json::Value::Array(items) => items.into_iter().map(prune).collect(),
+                other => other,
+            }
+        }
+        prune(async_graphql::InputType::to_value(self).into_json().unwrap_or_default())
+    }
+
+    /// A filter written in the API's JSON (as a viewer token stores it, or a
+    /// URL carries it), validated like the argument.
+    pub fn from_json(json: serde_json::Value, path: &str) -> Result<Filter> {
+        if !json.is_object() {
+            return Err(Error::bad_input(path, "the filter must be a JSON object"));
+        }
+        let value = async_graphql::Value::from_json(json).map_err(|e| Error::bad_input(path, e.to_string()))?;
+        let input = <Self as async_graphql::InputType>::parse(Some(value))
+            .map_err(|e| Error::bad_input(path, e.into_server_error(Default::default()).message))?;
+        input.into_domain(path)
+    }
+
     fn convert(self, budget: &mut Budget, path: &str, depth: usize) -> Result<Filter> {
         budget.depth(depth, path)?;
         let at = |name: &str| format!("{path}.{name}");

@@ -5,6 +5,7 @@ use entity::{api_key, tenant};
 
 use super::context::ContextExt;
 use super::scalars::DateTime;
+use super::viewer_token::ViewerRestriction;
 use crate::auth::Requester;
 use crate::domain::ids::{ApiKeyId, TenantId};
 use crate::domain::scope::{Scope, Scopes};
@@ -106,8 +107,9 @@ impl Viewer {
         Ok(Tenant(tenant))
     }
 
-    /// The key the request was made with.
+    /// The key the request was made with (a viewer token has none to show).
     async fn api_key(&self, ctx: &Context<'_>) -> async_graphql::Result<ApiKey> {
+        self.0.require_api_key("see the API key that minted it")?;
         let key = keys::by_id_any_tenant(ctx.store().db(), self.0.key_id)
             .await?
             .ok_or_else(|| crate::error::Error::NotFound("the key no longer exists".into()))?;
@@ -117,6 +119,11 @@ impl Viewer {
     /// The scopes the key carries.
     async fn scopes(&self) -> Vec<Scope> {
         self.0.scopes.iter().collect()
+    }
+
+    /// What the viewer token the request was made with is fixed to; null for an API key.
+    async fn restriction(&self) -> Option<ViewerRestriction> {
+        self.0.viewer.as_deref().map(ViewerRestriction::from)
     }
 }
 

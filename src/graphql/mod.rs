@@ -15,6 +15,7 @@ pub mod query;
 pub mod resource;
 pub mod scalars;
 pub mod subscription;
+pub mod viewer_token;
 
 use std::sync::Arc;
 

@@ -9,6 +9,7 @@ use super::key::{
     ApiKey, CreateApiKeyInput, CreateApiKeyPayload, CreateTenantInput, CreateTenantPayload, RevokeApiKeyPayload,
     Tenant, scopes_of,
 };
+use super::viewer_token::{self, CreateViewerTokenInput, ViewerToken};
 use crate::admin::{self, Acting};
 use crate::domain::event::MAX_BATCH;
 use crate::domain::ids::ApiKeyId;
@@ -92,6 +93,16 @@ impl Mutation {
         let key = admin::revoke_key(&s.store, &s.bus, requester.tenant, id, Acting::Key(requester)).await?;
         s.auth.forget(id);
         Ok(RevokeApiKeyPayload { api_key: ApiKey(key) })
+    }
+
+    /// Mints a viewer token: a read-only credential for your tenant's events
+    /// matching `filter`, until it expires. Needs `audit.read` and an API key.
+    async fn create_viewer_token(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The token's filter and lifetime.")] input: CreateViewerTokenInput,
+    ) -> async_graphql::Result<ViewerToken> {
+        viewer_token::create(ctx, input).await
     }
 
     /// Creates a tenant. Needs `admin`.

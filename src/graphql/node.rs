@@ -7,7 +7,10 @@ use super::context::ContextExt;
 use super::event::AuditEvent;
 use super::key::{ApiKey, Tenant};
 use super::resource::Resource;
+use crate::auth::Requester;
+use crate::domain::filter::{self, Condition, Filter};
 use crate::domain::ids::{ActorId, EventId, NodeId, ResourceId};
+use crate::domain::page::Page;
 use crate::domain::scope::Scope;
 use crate::error::Result;
 use crate::store::{actors, events, keys, resources, tenants};
@@ -54,17 +57,36 @@ pub async fn resolve(ctx: &Context<'_>, ids: &[ID], path: &str) -> Result<Vec<Op
 
     let mut found: std::collections::HashMap<NodeId, Node> = std::collections::HashMap::new();
     if !event_ids.is_empty() {
-        for row in events::by_ids(db, tenant, &event_ids).await? {
+        let rows = match requester.viewer {
+            None => events::by_ids(db, tenant, &event_ids).await?,
+            Some(_) => {
+                let ids = Filter::Cond(Condition::Ids(event_ids.clone()));
+                events::matching_in_order(db, tenant, &requester.scope_filter(ids)).await?
+            }
+        };
+        for row in rows {
             found.insert(NodeId::EventId(EventId(row.id)), Node::AuditEvent(AuditEvent(row)));
         }
     }
     if !actor_ids.is_empty() {
         for row in actors::by_ids(db, tenant, &actor_ids).await? {
+            let involved =
+                Condition::Actor(filter::ActorMatch { ids: Some(vec![ActorId(row.id)]), ..Default::default() });
+            if !sees_any(db, requester, involved).await? {
+                continue;
+            }
             found.insert(NodeId::ActorId(ActorId(row.id)), Node::Actor(Actor(row)));
         }
     }
     if !resource_ids.is_empty() {
         for row in resources::by_ids(db, tenant, &resource_ids).await? {
+            let involved = Condition::RelatedTo(filter::ResourceMatch {
+                ids: Some(vec![ResourceId(row.id)]),
+                ..Default::default()
+            });
+            if !sees_any(db, requester, involved).await? {
+                continue;
+            }
             found.insert(NodeId::ResourceId(ResourceId(row.id)), Node::Resource(Resource(row)));
         }
     }
@@ -78,4 +100,18 @@ pub async fn resolve(ctx: &Context<'_>, ids: &[ID], path: &str) -> Result<Vec<Op
         });
     }
     Ok(out)
+}
+
+/// Whether the caller sees an event meeting `involved`: always for an API key;
+/// for a viewer token, an actor or resource exists for it only through the
+/// events of its filter (one indexed lookup of at most one row).
+async fn sees_any(db: &sea_orm::DatabaseConnection, requester: &Requester, involved: Condition) -> Result<bool> {
+    if requester.viewer.is_none() {
+        return Ok(true);
+    }
+    let filter = requester.scope_filter(Filter::Cond(involved));
+    let page = Page { limit: 1, backward: false, after: None, before: None };
+    let detail = events::Detail { metadata: false, changes: false, texts: false };
+    let rows = events::page(db, requester.tenant, &filter, Default::default(), &page, detail).await?;
+    Ok(!rows.items.is_empty())
 }

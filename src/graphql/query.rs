@@ -61,9 +61,9 @@ impl Query {
         #[graphql(desc = "Page backward: this many items (at most 500).")] last: Option<i32>,
         #[graphql(desc = "Page backward from this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<AuditEventConnection> {
-        let tenant = ctx.require(Scope::AuditRead)?.tenant;
-        let filter = filter_arg(filter)?;
-        Ok(events_page(ctx, tenant, filter, order_by, PageArgs { first, after, last, before }).await?)
+        let requester = ctx.require(Scope::AuditRead)?;
+        let filter = requester.scope_filter(filter_arg(filter)?);
+        Ok(events_page(ctx, requester.tenant, filter, order_by, PageArgs { first, after, last, before }).await?)
     }
 
     /// One audit event by ID; null if it does not exist in your tenant.
@@ -91,6 +91,7 @@ impl Query {
         #[graphql(desc = "Page backward from this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<ActorConnection> {
         let tenant = ctx.require(Scope::AuditRead)?.tenant;
+        ctx.requester()?.require_api_key("list actors")?;
         let m = filter.unwrap_or_default().into_domain(&mut Budget::default(), "filter")?;
         let page = PageArgs { first, after, last, before }.into_page(|text, path| {
             Cursor::decode_as(text, path, |c| match c {
@@ -114,6 +115,7 @@ impl Query {
         #[graphql(desc = "Page backward from this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<ResourceConnection> {
         let tenant = ctx.require(Scope::AuditRead)?.tenant;
+        ctx.requester()?.require_api_key("list resources")?;
         let m = filter.unwrap_or_default().into_domain(&mut Budget::default(), "filter")?;
         let page = PageArgs { first, after, last, before }.into_page(|text, path| {
             Cursor::decode_as(text, path, |c| match c {

@@ -52,12 +52,12 @@ impl Resource {
         #[graphql(desc = "Page backward: this many items (at most 500).")] last: Option<i32>,
         #[graphql(desc = "Page backward from this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<AuditEventConnection> {
-        ctx.require(Scope::AuditRead)?;
+        let requester = ctx.require(Scope::AuditRead)?;
         let mine = Filter::Cond(Condition::RelatedTo(ResourceMatch {
             ids: Some(vec![ResourceId(self.0.id)]),
             ..Default::default()
         }));
-        let filter = mine.and(filter_arg(filter)?);
+        let filter = requester.scope_filter(mine.and(filter_arg(filter)?));
         Ok(events_page(ctx, TenantId(self.0.tenant_id), filter, order_by, PageArgs { first, after, last, before })
             .await?)
     }

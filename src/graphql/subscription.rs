@@ -24,8 +24,11 @@ impl Subscription {
         ctx: &Context<'_>,
         #[graphql(desc = "Only events matching this filter (default: all).")] filter: Option<AuditEventFilter>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<AuditEvent>> + use<>> {
-        let tenant = ctx.require(Scope::AuditRead)?.tenant;
-        let filter = filter_arg(filter)?;
+        let requester = ctx.require(Scope::AuditRead)?;
+        let tenant = requester.tenant;
+        let filter = requester.scope_filter(filter_arg(filter)?);
+        // A viewer token's subscription ends when the token expires.
+        let expires_at = requester.viewer.as_ref().map(|grant| grant.expires_at);
         let store = ctx.store().clone();
         let mut subscription = ctx.services().bus.subscribe(&store).await?;
         let running = ctx.services().metrics.subscription_started();
@@ -33,7 +36,20 @@ impl Subscription {
             // Dropped with the stream, however it ends (client gone, error, lag).
             let _running = running;
             loop {
-                let broadcast = match subscription.next().await {
+                let next = match expires_at {
+                    Some(at) => {
+                        let left = (at - chrono::Utc::now()).to_std().unwrap_or_default();
+                        match tokio::time::timeout(left, subscription.next()).await {
+                            Ok(next) => next,
+                            Err(_) => {
+                                yield Err(Error::Unauthenticated("the viewer token has expired; ask for a new one").into());
+                                break;
+                            }
+                        }
+                    }
+                    None => subscription.next().await,
+                };
+                let broadcast = match next {
                     Ok(Some(broadcast)) => broadcast,
                     Ok(None) => break,
                     Err(Lagged(missed)) => {

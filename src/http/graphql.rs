@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -22,9 +22,6 @@ const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
 /// Codes of errors raised before execution: their responses carry no `data`.
 const REQUEST_ERROR_CODES: [&str; 3] = ["GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "QUERY_TOO_COMPLEX"];
-
-/// The GraphiQL page, pointed at this server.
-const PLAYGROUND: &str = include_str!("playground.html");
 
 /// The response media type the client accepts; `None` if it accepts neither.
 fn negotiate(headers: &HeaderMap) -> Option<&'static str> {
@@ -214,7 +211,7 @@ pub async fn post(State(app): State<AppState>, headers: HeaderMap, body: Result<
 pub async fn get(State(app): State<AppState>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
     let wants_html = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
     if wants_html && !raw.as_deref().unwrap_or("").split('&').any(|p| p.starts_with("query=")) {
-        return Html(PLAYGROUND).into_response();
+        return super::console::graphiql(&app, &headers);
     }
     let media = match acceptable(&headers) {
         Ok(media) => media,

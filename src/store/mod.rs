@@ -8,6 +8,7 @@ pub mod keys;
 pub mod ledger;
 pub mod resources;
 pub mod tenants;
+pub mod viewer_tokens;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -240,6 +240,18 @@ impl TestApp {
         data["recordAuditEvents"].clone()
     }
 
+    /// Mints a viewer token with `key` for `filter`, living `ttl_seconds`.
+    pub async fn viewer_token(&self, key: &str, filter: Value, ttl_seconds: i32) -> String {
+        let data = self
+            .data(
+                key,
+                "mutation($i: CreateViewerTokenInput!) { createViewerToken(input: $i) { token expiresAt } }",
+                json!({ "i": { "filter": filter, "ttlSeconds": ttl_seconds } }),
+            )
+            .await;
+        data["createViewerToken"]["token"].as_str().expect("a token").to_string()
+    }
+
     /// SQL statements sent so far by this app.
     pub fn statements(&self) -> u64 {
         self.metrics.db_statements()

@@ -19,3 +19,4 @@ mod reference;
 mod schema;
 mod subscriptions;
 mod validation;
+mod viewer_tokens;

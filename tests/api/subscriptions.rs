@@ -16,7 +16,7 @@ use crate::helpers::{Backend, TestApp, TestDb, backend_tests, event};
 use crate::process::{Server, WorkDir};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Protocol {
+pub(crate) enum Protocol {
     /// `graphql-transport-ws` (the graphql-ws library).
     TransportWs,
     /// `graphql-ws` (the older subscriptions-transport-ws).
@@ -36,14 +36,14 @@ const SUBSCRIBE: &str =
     "subscription($f: AuditEventFilter) { auditEventRecorded(filter: $f) { id action actor { externalId } } }";
 
 /// A GraphQL WebSocket client.
-struct Client {
+pub(crate) struct Client {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     protocol: Protocol,
 }
 
 /// What the server said about a subscription.
 #[derive(Debug)]
-enum Received {
+pub(crate) enum Received {
     Data(Value),
     Errors(Value),
     Complete,
@@ -77,11 +77,11 @@ impl Client {
         }
     }
 
-    async fn connect_with_key(app_base: &str, protocol: Protocol, key: &str) -> Client {
+    pub(crate) async fn connect_with_key(app_base: &str, protocol: Protocol, key: &str) -> Client {
         Client::connect(app_base, protocol, json!({ "Authorization": format!("Bearer {key}") })).await
     }
 
-    async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+    pub(crate) async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
         let kind = if self.protocol == Protocol::TransportWs { "subscribe" } else { "start" };
         self.send(json!({ "id": id, "type": kind, "payload": { "query": query, "variables": variables } })).await;
     }
@@ -107,7 +107,7 @@ impl Client {
         }
     }
 
-    async fn receive(&mut self, wait: Duration) -> Option<Received> {
+    pub(crate) async fn receive(&mut self, wait: Duration) -> Option<Received> {
         let message = tokio::time::timeout(wait, self.next_message()).await.ok()?;
         let Some(m) = message else {
             return Some(Received::Closed(None));
@@ -123,7 +123,7 @@ impl Client {
     }
 
     /// The actions of the next `n` events delivered.
-    async fn actions(&mut self, n: usize) -> Vec<String> {
+    pub(crate) async fn actions(&mut self, n: usize) -> Vec<String> {
         let mut out = Vec::new();
         while out.len() < n {
             match self.receive(Duration::from_secs(10)).await {
@@ -135,19 +135,19 @@ impl Client {
     }
 
     /// Asserts that nothing arrives for a while.
-    async fn quiet(&mut self) {
+    pub(crate) async fn quiet(&mut self) {
         if let Some(r) = self.receive(Duration::from_millis(300)).await {
             panic!("expected nothing, got {r:?}");
         }
     }
 }
 
-fn base(app: &TestApp) -> String {
+pub(crate) fn base(app: &TestApp) -> String {
     format!("http://{}", app.addr)
 }
 
 /// Subscribing takes effect when the server has registered the stream.
-async fn wait_for_subscribers(app: &TestApp, n: u64) {
+pub(crate) async fn wait_for_subscribers(app: &TestApp, n: u64) {
     for _ in 0..200 {
         if app.metrics.subscriptions() >= n {
             return;

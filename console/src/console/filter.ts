@@ -1,0 +1,96 @@
+// The filter bar's state: read from and written to the URL (so a view can be
+// shared), and turned into the API's AuditEventFilter.
+
+export type Outcome = "" | "SUCCESS" | "FAILURE";
+
+export type FilterState = {
+  action: string; // a prefix of the action
+  actor: string; // act_… ID, email, or external ID
+  resource: string; // res_… ID, type:externalId, or external ID (primary or related)
+  outcome: Outcome;
+  range: string; // a preset ("1h", …), "custom", or "" for all time
+  from: string; // custom range, datetime-local text
+  to: string;
+  text: string;
+};
+
+export const EMPTY: FilterState = { action: "", actor: "", resource: "", outcome: "", range: "", from: "", to: "", text: "" };
+
+export const RANGES: [string, string, number][] = [
+  ["", "All time", 0],
+  ["15m", "Last 15 minutes", 15 * 60],
+  ["1h", "Last hour", 3600],
+  ["24h", "Last 24 hours", 24 * 3600],
+  ["7d", "Last 7 days", 7 * 24 * 3600],
+  ["30d", "Last 30 days", 30 * 24 * 3600],
+  ["custom", "Custom…", 0],
+];
+
+const PARAMS: [keyof FilterState, string][] = [
+  ["action", "action"],
+  ["actor", "actor"],
+  ["resource", "resource"],
+  ["outcome", "outcome"],
+  ["range", "range"],
+  ["from", "from"],
+  ["to", "to"],
+  ["text", "q"],
+];
+
+export function fromUrl(search: string): FilterState {
+  const params = new URLSearchParams(search);
+  const state = { ...EMPTY };
+  for (const [field, name] of PARAMS) state[field] = (params.get(name) ?? "") as never;
+  if (!["", "SUCCESS", "FAILURE"].includes(state.outcome)) state.outcome = "";
+  return state;
+}
+
+export function toUrl(state: FilterState): string {
+  const params = new URLSearchParams();
+  for (const [field, name] of PARAMS) {
+    const value = state[field].trim();
+    if (value && (field !== "from" && field !== "to" ? true : state.range === "custom")) params.set(name, value);
+  }
+  const text = params.toString();
+  return text ? `?${text}` : "";
+}
+
+function localToIso(text: string): string | undefined {
+  if (!text) return undefined;
+  const at = new Date(text);
+  return Number.isNaN(at.getTime()) ? undefined : at.toISOString();
+}
+
+/** The API filter for the state, with a preset range measured from `now`. */
+export function toApi(state: FilterState, now = Date.now()): Record<string, unknown> {
+  const filter: Record<string, unknown> = {};
+  const action = state.action.trim();
+  if (action) filter.action = { prefix: action };
+  const actor = state.actor.trim();
+  if (actor) {
+    if (/^act_[0-9a-f]{32}$/.test(actor)) filter.actor = { id: [actor] };
+    else if (actor.includes("@")) filter.actor = { email: [actor] };
+    else filter.actor = { externalId: [actor] };
+  }
+  const resource = state.resource.trim();
+  if (resource) {
+    if (/^res_[0-9a-f]{32}$/.test(resource)) filter.relatedTo = { id: [resource] };
+    else if (resource.includes(":")) {
+      const [type, ...rest] = resource.split(":");
+      const externalId = rest.join(":");
+      filter.relatedTo = { ...(type && { type: [type] }), ...(externalId && { externalId: [externalId] }) };
+    } else filter.relatedTo = { externalId: [resource] };
+  }
+  if (state.outcome) filter.outcome = state.outcome;
+  const preset = RANGES.find(([key]) => key === state.range);
+  if (preset && preset[2] > 0) {
+    filter.occurredAt = { gte: new Date(now - preset[2] * 1000).toISOString() };
+  } else if (state.range === "custom") {
+    const gte = localToIso(state.from);
+    const lt = localToIso(state.to);
+    if (gte || lt) filter.occurredAt = { ...(gte && { gte }), ...(lt && { lt }) };
+  }
+  const text = state.text.trim();
+  if (text) filter.text = text;
+  return filter;
+}

@@ -1,0 +1,157 @@
+//! Viewer tokens: bearer credentials that can only read, in one tenant, the
+//! events matching a filter fixed when the token was minted, until it expires.
+//! They let a product embed the console for its own customers' admins.
+//!
+//! A token is stored like an API key (a SHA-256 hash of a random secret), not
+//! signed: the server needs no signing secret shared between replicas, and a
+//! token ends the moment the key that minted it is revoked.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+use crate::auth::{self, Requester};
+use crate::domain::filter::Filter;
+use crate::domain::ids::{ApiKeyId, TenantId};
+use crate::domain::scope::{Scope, Scopes};
+use crate::error::{Error, Result};
+use crate::graphql::inputs::AuditEventFilter;
+use crate::store::{Store, viewer_tokens};
+
+/// Every viewer token starts with this (API keys start with `agk_`).
+pub const SECRET_PREFIX: &str = "agv_";
+/// The longest life a token may be given: 30 days.
+pub const MAX_TTL_SECONDS: i32 = 30 * 24 * 3600;
+/// Entries kept by the cache before it is cleared.
+const CACHE_CAPACITY: usize = 10_000;
+
+/// What a viewer token fixes for every request made with it.
+#[derive(Clone, Debug)]
+pub struct ViewerGrant {
+    /// AND-ed into every filter the holder sends.
+    pub filter: Filter,
+    /// The same filter as the API writes it, shown to the holder.
+    pub filter_json: serde_json::Value,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A minted token: the secret is shown once.
+pub struct Minted {
+    pub secret: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Mints a token reading `requester`'s tenant through `filter` for `ttl_seconds`.
+/// Needs `audit.read`, and an API key: a viewer token mints nothing, so it can
+/// never widen its own view.
+pub async fn mint(store: &Store, requester: &Requester, filter: AuditEventFilter, ttl_seconds: i32) -> Result<Minted> {
+    requester.require(Scope::AuditRead)?;
+    requester.require_api_key("mint viewer tokens")?;
+    if !(1..=MAX_TTL_SECONDS).contains(&ttl_seconds) {
+        return Err(Error::bad_input(
+            "input.ttlSeconds",
+            format!("a viewer token lives 1 to {MAX_TTL_SECONDS} seconds (got {ttl_seconds})"),
+        ));
+    }
+    let filter_json = filter.to_json();
+    // Validated now, so that authenticating with the token never fails on it.
+    filter.into_domain("input.filter")?;
+    let secret = auth::random_secret(SECRET_PREFIX);
+    let now = crate::domain::now();
+    let expires_at = now + chrono::Duration::seconds(i64::from(ttl_seconds));
+    let _gate = store.write_gate().await;
+    viewer_tokens::insert(
+        store.db(),
+        requester.tenant,
+        viewer_tokens::NewToken {
+            minted_by: requester.key_id,
+            secret_hash: &auth::hash_secret(&secret),
+            filter: filter_json,
+            expires_at,
+        },
+        now,
+    )
+    .await?;
+    tracing::info!(tenant = %requester.tenant, key = %requester.key_id, %expires_at, "viewer token minted");
+    Ok(Minted { secret, expires_at })
+}
+
+/// Turns viewer-token secrets into requesters, with a short cache like the
+/// one for keys. Expiry is checked on every use, cached or not.
+pub struct Tokens {
+    store: Store,
+    ttl: Duration,
+    cache: Mutex<HashMap<String, (Instant, Requester)>>,
+}
+
+impl Tokens {
+    pub fn new(store: Store, ttl: Duration) -> Self {
+        Self { store, ttl, cache: Mutex::new(HashMap::new()) }
+    }
+
+    /// The requester of a viewer token; `UNAUTHENTICATED` when it is unknown,
+    /// expired or its key was revoked, `FORBIDDEN` for another tenant's header.
+    pub async fn authenticate(&self, secret: &str, tenant_header: Option<&str>) -> Result<Requester> {
+        let hash = auth::hash_secret(secret);
+        let requester = match self.cached(&hash) {
+            Some(requester) => requester,
+            None => {
+                let requester = self.load(&hash).await?;
+                let mut cache = self.cache.lock().unwrap();
+                if !self.ttl.is_zero() {
+                    if cache.len() >= CACHE_CAPACITY {
+                        cache.clear();
+                    }
+                    cache.insert(hash.clone(), (Instant::now(), requester.clone()));
+                }
+                requester
+            }
+        };
+        let grant = requester.viewer.as_ref().ok_or_else(|| Error::internal("a viewer token without a grant"))?;
+        if grant.expires_at <= Utc::now() {
+            self.cache.lock().unwrap().remove(&hash);
+            return Err(Error::Unauthenticated("the viewer token has expired; ask for a new one"));
+        }
+        if let Some(slug) = tenant_header.map(str::trim).filter(|s| !s.is_empty())
+            && slug != requester.tenant_slug
+        {
+            return Err(Error::Forbidden("a viewer token reads only its own tenant (header X-Audit-Tenant)".into()));
+        }
+        Ok(requester)
+    }
+
+    fn cached(&self, hash: &str) -> Option<Requester> {
+        let cache = self.cache.lock().unwrap();
+        cache.get(hash).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, r)| r.clone())
+    }
+
+    async fn load(&self, hash: &str) -> Result<Requester> {
+        let found = viewer_tokens::by_hash(self.store.db(), hash)
+            .await?
+            .ok_or(Error::Unauthenticated("unknown viewer token"))?;
+        if found.key.revoked_at.is_some() {
+            return Err(Error::Unauthenticated("the API key that minted this viewer token was revoked"));
+        }
+        let filter = AuditEventFilter::from_json(found.token.filter.clone(), "filter")
+            .map_err(|e| Error::internal(format!("a stored viewer token filter no longer parses: {e}")))?;
+        Ok(Requester {
+            tenant: TenantId(found.tenant.id),
+            tenant_slug: found.tenant.slug,
+            key_id: ApiKeyId(found.key.id),
+            key_name: found.key.name,
+            scopes: Scopes::new(vec![Scope::AuditRead]),
+            viewer: Some(Arc::new(ViewerGrant {
+                filter,
+                filter_json: found.token.filter,
+                expires_at: found.token.expires_at,
+            })),
+        })
+    }
+
+    /// Drops the tokens minted by `key` from the cache (after it was revoked here).
+    pub fn forget(&self, key: ApiKeyId) {
+        self.cache.lock().unwrap().retain(|_, (_, r)| r.key_id != key);
+    }
+}
