@@ -135,6 +135,7 @@ pub fn router(
     Ok(Router::new()
         .route("/graphql", get(http::graphql::get).post(http::graphql::post))
         .route("/graphql/ws", get(http::ws::upgrade))
+        .route("/export", get(http::export::get))
         .route("/healthz", get(http::ops::healthz))
         .route("/readyz", get(http::ops::readyz))
         .route("/metrics", get(http::ops::metrics))

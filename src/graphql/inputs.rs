@@ -245,6 +245,21 @@ impl AuditEventFilter {
         filter.map_or_else(|| Ok(Filter::all()), |f| f.into_domain(path))
     }
 
+    /// Converts a filter written as JSON (as GraphQL variables carry it), for
+    /// the doors outside GraphQL: the same input type, checks and budget.
+    pub fn from_json(text: &str, path: &str) -> Result<Filter> {
+        use async_graphql::InputType as _;
+        if !super::nesting_within_bounds(text, false) {
+            return Err(Error::bad_input(path, format!("nests JSON more than {} deep", super::MAX_NESTING)));
+        }
+        let json: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| Error::bad_input(path, format!("is not JSON: {e}")))?;
+        let value = async_graphql::Value::from_json(json).map_err(|e| Error::bad_input(path, e.to_string()))?;
+        let filter = Self::parse(Some(value))
+            .map_err(|e| Error::bad_input(path, e.into_server_error(Default::default()).message))?;
+        filter.into_domain(path)
+    }
+
     fn convert(self, budget: &mut Budget, path: &str, depth: usize) -> Result<Filter> {
         budget.depth(depth, path)?;
         let at = |name: &str| format!("{path}.{name}");

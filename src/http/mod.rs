@@ -1,6 +1,7 @@
 //! HTTP endpoints: GraphQL over HTTP, the WebSocket transport, the playground,
 //! health, readiness and metrics.
 
+pub mod export;
 pub mod graphql;
 pub mod ops;
 pub mod rate_limit;
