@@ -233,6 +233,38 @@ impl DateTimeRange {
     }
 }
 
+/// Refuses fields an input object does not have, as GraphQL's validation does
+/// for variables (async-graphql's coercion alone would ignore them).
+fn known_fields_only(
+    registry: &async_graphql::registry::Registry,
+    ty: &str,
+    value: &serde_json::Value,
+    path: &str,
+) -> Result<()> {
+    use async_graphql::registry::{MetaType, MetaTypeName};
+    match value {
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, item)| known_fields_only(registry, ty, item, &format!("{path}.{i}"))),
+        serde_json::Value::Object(fields) => {
+            let name = MetaTypeName::concrete_typename(ty);
+            let Some(MetaType::InputObject { input_fields, .. }) = registry.types.get(name) else {
+                return Ok(());
+            };
+            for (key, field) in fields {
+                let at = format!("{path}.{key}");
+                let known = input_fields
+                    .get(key)
+                    .ok_or_else(|| Error::bad_input(&at, format!("`{name}` has no field `{key}`")))?;
+                known_fields_only(registry, &known.ty, field, &at)?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
 impl AuditEventFilter {
     /// Converts the whole tree, refusing one deeper than 5 levels or with more
     /// than 100 conditions. `path` is where the filter sits in the arguments.
@@ -254,6 +286,9 @@ impl AuditEventFilter {
         }
         let json: serde_json::Value =
             serde_json::from_str(text).map_err(|e| Error::bad_input(path, format!("is not JSON: {e}")))?;
+        let mut registry = async_graphql::registry::Registry::default();
+        let name = Self::create_type_info(&mut registry);
+        known_fields_only(&registry, &name, &json, path)?;
         let value = async_graphql::Value::from_json(json).map_err(|e| Error::bad_input(path, e.to_string()))?;
         let filter = Self::parse(Some(value))
             .map_err(|e| Error::bad_input(path, e.into_server_error(Default::default()).message))?;
