@@ -140,6 +140,7 @@ pub fn router(
         .route("/console", get(http::console::console))
         .route("/console/", get(http::console::console))
         .route("/console/assets/{name}", get(http::console::asset).layer(CompressionLayer::new()))
+        .route("/export", get(http::export::get))
         .route("/healthz", get(http::ops::healthz))
         .route("/readyz", get(http::ops::readyz))
         .route("/metrics", get(http::ops::metrics))

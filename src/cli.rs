@@ -1,4 +1,5 @@
-//! The command line: `serve`, `demo`, `migrate`, `tenant`, `key`, `schema`, `seed`.
+//! The command line: `serve`, `demo`, `migrate`, `tenant`, `key`, `schema`, `seed`,
+//! `keygen`, `verify`, `export`.
 
 use std::sync::Arc;
 
@@ -70,6 +71,32 @@ pub enum Command {
     /// Verify the log without trusting the server: an NDJSON export against a
     /// signed checkpoint, or a tenant's stored events against its tree.
     Verify(VerifyArgs),
+    /// Export a tenant's events, in sequence order, up to the tree size signed
+    /// when the export begins (as `GET /export` does).
+    Export(ExportArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ExportArgs {
+    /// The tenant's slug.
+    #[arg(long, env = "AUDITGRAPH_TENANT")]
+    pub tenant: String,
+    /// `ndjson` (one canonical event a line) or `csv`.
+    #[arg(long, default_value = "ndjson")]
+    pub format: String,
+    /// Only events matching this AuditEventFilter, written as JSON.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Where to write the export (default: stdout). The signed checkpoint of
+    /// the tree size it covers goes to `FILE.checkpoint`.
+    #[arg(long)]
+    pub output: Option<std::path::PathBuf>,
+    /// Where to write the signed checkpoint (default: `FILE.checkpoint` with
+    /// --output, else stderr).
+    #[arg(long)]
+    pub checkpoint: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub ledger: crate::config::LedgerArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -241,6 +268,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Keygen { name, output } => keygen(&name, output)?,
         Command::Verify(args) => verify(&cli.db, args).await?,
+        Command::Export(args) => export(&cli.db, args).await?,
     }
     Ok(())
 }
@@ -288,5 +316,74 @@ async fn verify(db: &DatabaseArgs, args: VerifyArgs) -> Result<(), CliError> {
         verify::export(std::io::BufReader::new(file), &checkpoint, &key)?
     };
     println!("verified {events} events against checkpoint of size {size}");
+    Ok(())
+}
+
+async fn export(db: &DatabaseArgs, args: ExportArgs) -> Result<(), CliError> {
+    use std::io::{IsTerminal as _, Write as _};
+
+    use futures_util::StreamExt as _;
+
+    use crate::service::export::{self, Format};
+    let usage = |e: crate::error::Error| CliError::Usage(e.to_string());
+    let format = Format::parse(&args.format, "--format").map_err(usage)?;
+    let filter = match args.filter.as_deref().filter(|f| !f.trim().is_empty()) {
+        Some(text) => crate::graphql::inputs::AuditEventFilter::from_json_text(text, "--filter").map_err(usage)?,
+        None => crate::domain::filter::Filter::all(),
+    };
+    let mut settings = ServeSettings::new(db, &ServeArgs::default());
+    settings.ledger = args.ledger;
+    let store = app::open_store(&settings, Arc::new(Metrics::default())).await?;
+    let ledger = app::ledger_for(&settings, &store).await?;
+    let tenant = TenantId(tenant_by_slug(&store, &args.tenant).await?.id);
+    let checkpoint = ledger.current(store.db(), tenant).await?;
+
+    let create = |path: &std::path::Path| {
+        std::fs::File::create(path).map_err(|e| CliError::Usage(format!("cannot create {}: {e}", path.display())))
+    };
+    let mut out: Box<dyn std::io::Write> = match &args.output {
+        Some(path) => Box::new(std::io::BufWriter::new(create(path)?)),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let progress = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(checkpoint.size)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    progress.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} of the log, {msg} ({elapsed})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut written = 0u64;
+    let mut chunks =
+        std::pin::pin!(export::read_ahead(export::chunks(store.clone(), tenant, filter, format, checkpoint.size)));
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk?;
+        out.write_all(&chunk.bytes)?;
+        written += chunk.events;
+        progress.set_position(chunk.through);
+        progress.set_message(format!("{written} events exported"));
+    }
+    out.flush()?;
+    drop(out);
+    progress.finish_and_clear();
+
+    let checkpoint_path = args.checkpoint.or_else(|| {
+        args.output.as_ref().map(|p| {
+            let mut name = p.as_os_str().to_owned();
+            name.push(".checkpoint");
+            std::path::PathBuf::from(name)
+        })
+    });
+    match &checkpoint_path {
+        Some(path) => create(path)?.write_all(checkpoint.note.as_bytes())?,
+        None => eprint!("{}", checkpoint.note),
+    }
+    eprintln!(
+        "exported {written} events of tenant {} up to sequence {}{}",
+        args.tenant,
+        checkpoint.size,
+        checkpoint_path.map(|p| format!("; checkpoint in {}", p.display())).unwrap_or_default()
+    );
     Ok(())
 }

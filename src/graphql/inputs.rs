@@ -233,6 +233,38 @@ impl DateTimeRange {
     }
 }
 
+/// Refuses fields an input object does not have, as GraphQL's validation does
+/// for variables (async-graphql's coercion alone would ignore them).
+fn known_fields_only(
+    registry: &async_graphql::registry::Registry,
+    ty: &str,
+    value: &serde_json::Value,
+    path: &str,
+) -> Result<()> {
+    use async_graphql::registry::{MetaType, MetaTypeName};
+    match value {
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, item)| known_fields_only(registry, ty, item, &format!("{path}.{i}"))),
+        serde_json::Value::Object(fields) => {
+            let name = MetaTypeName::concrete_typename(ty);
+            let Some(MetaType::InputObject { input_fields, .. }) = registry.types.get(name) else {
+                return Ok(());
+            };
+            for (key, field) in fields {
+                let at = format!("{path}.{key}");
+                let known = input_fields
+                    .get(key)
+                    .ok_or_else(|| Error::bad_input(&at, format!("`{name}` has no field `{key}`")))?;
+                known_fields_only(registry, &known.ty, field, &at)?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
 impl AuditEventFilter {
     /// Converts the whole tree, refusing one deeper than 5 levels or with more
     /// than 100 conditions. `path` is where the filter sits in the arguments.
@@ -259,14 +291,30 @@ impl AuditEventFilter {
         prune(async_graphql::InputType::to_value(self).into_json().unwrap_or_default())
     }
 
+    /// Converts a filter written as JSON text (a query parameter, a command-line
+    /// flag), for the doors outside GraphQL: the same input type, checks and budget.
+    pub fn from_json_text(text: &str, path: &str) -> Result<Filter> {
+        if !super::nesting_within_bounds(text, false) {
+            return Err(Error::bad_input(path, format!("nests JSON more than {} deep", super::MAX_NESTING)));
+        }
+        let json: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| Error::bad_input(path, format!("is not JSON: {e}")))?;
+        Self::from_json(json, path)
+    }
+
     /// A filter written in the API's JSON (as a viewer token stores it, or a
-    /// URL carries it), validated like the argument.
+    /// URL carries it), validated like the argument; unknown fields are refused
+    /// as GraphQL validation refuses them.
     pub fn from_json(json: serde_json::Value, path: &str) -> Result<Filter> {
+        use async_graphql::InputType as _;
         if !json.is_object() {
             return Err(Error::bad_input(path, "the filter must be a JSON object"));
         }
+        let mut registry = async_graphql::registry::Registry::default();
+        let name = Self::create_type_info(&mut registry);
+        known_fields_only(&registry, &name, &json, path)?;
         let value = async_graphql::Value::from_json(json).map_err(|e| Error::bad_input(path, e.to_string()))?;
-        let input = <Self as async_graphql::InputType>::parse(Some(value))
+        let input = Self::parse(Some(value))
             .map_err(|e| Error::bad_input(path, e.into_server_error(Default::default()).message))?;
         input.into_domain(path)
     }

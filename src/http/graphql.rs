@@ -57,7 +57,7 @@ struct Params {
 }
 
 /// An error before any GraphQL: malformed HTTP request, or authentication.
-fn transport_error(status: StatusCode, media: &'static str, code: &str, message: &str) -> Response {
+pub(super) fn transport_error(status: StatusCode, media: &'static str, code: &str, message: &str) -> Response {
     let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
     let mut response = (status, body.to_string()).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(media)));
@@ -251,7 +251,7 @@ fn error_code(err: &ServerError) -> Option<String> {
 
 /// The caller of a request, or the response refusing it (401, 403, 404, 429,
 /// or 503 when the key cannot be checked).
-async fn authenticate(app: &AppState, headers: &HeaderMap, media: &'static str) -> Result<Caller, Response> {
+pub(super) async fn authenticate(app: &AppState, headers: &HeaderMap, media: &'static str) -> Result<Caller, Response> {
     let refuse = |err: Error| refusal(&err, media, request_id(headers));
     let secret = auth::secret_from_headers(headers).map_err(refuse)?;
     let tenant = headers.get(TENANT_HEADER).and_then(|v| v.to_str().ok());
@@ -269,12 +269,12 @@ async fn authenticate(app: &AppState, headers: &HeaderMap, media: &'static str) 
 }
 
 /// The request id every response carries (set by the request-id layer).
-fn request_id(headers: &HeaderMap) -> &str {
+pub(super) fn request_id(headers: &HeaderMap) -> &str {
     headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-")
 }
 
 /// The response to a request refused before execution.
-fn refusal(err: &Error, media: &'static str, request_id: &str) -> Response {
+pub(super) fn refusal(err: &Error, media: &'static str, request_id: &str) -> Response {
     let status = match err {
         Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
         Error::Forbidden(_) => StatusCode::FORBIDDEN,

@@ -2,6 +2,7 @@
 //! the playground, health, readiness and metrics.
 
 pub mod console;
+pub mod export;
 pub mod graphql;
 pub mod ops;
 pub mod rate_limit;

@@ -1,5 +1,6 @@
 //! The application layer: each operation once, whichever door (GraphQL, REST,
 //! WebSocket, command line) asks for it.
 
+pub mod export;
 pub mod ledger;
 pub mod verify;

@@ -454,3 +454,30 @@ pub async fn by_sequence(db: &impl ConnectionTrait, tenant: TenantId, from: u64,
         .all(db)
         .await?)
 }
+
+/// The tenant's events matching `filter` with a sequence above `after` and at
+/// most `through`, in sequence order, at most `limit`: one keyset chunk of an
+/// export, served by the `(tenant_id, sequence)` index.
+#[tracing::instrument(name = "db.events.matching_by_sequence", skip_all, fields(tenant = %tenant, after), err(Debug))]
+pub async fn matching_by_sequence(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    filter: &Filter,
+    after: u64,
+    through: u64,
+    limit: u64,
+) -> Result<Vec<ev::Model>> {
+    let backend = db.get_database_backend();
+    let sequence = || Expr::col((ev::Entity, ev::Column::Sequence));
+    let mut query = Query::select();
+    select_columns(&mut query, Detail::ALL, backend);
+    query
+        .from(ev::Entity)
+        .and_where(Expr::col((ev::Entity, ev::Column::TenantId)).eq(tenant.0))
+        .and_where(sequence().gt(after as i64))
+        .and_where(sequence().lte(through as i64))
+        .and_where(filter::events(tenant, filter, backend))
+        .order_by((ev::Entity, ev::Column::Sequence), Order::Asc)
+        .limit(limit);
+    Ok(ev::Model::find_by_statement(backend.build(&query)).all(db).await?)
+}

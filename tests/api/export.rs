@@ -1,0 +1,300 @@
+//! Export over real HTTP and through the real binary: sequence order, filters,
+//! CSV that a CSV parser reads back, a pinned tree size, the checkpoint in the
+//! headers verified by `auditgraph verify`, and coded refusals.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, backend_tests, error_code, event};
+use crate::process::WorkDir;
+
+backend_tests!(
+    exports_every_event_in_sequence_order,
+    filter_selects_what_graphql_selects,
+    csv_round_trips_awkward_text,
+    unfiltered_export_verifies_against_its_checkpoint,
+    size_is_pinned_while_events_arrive,
+    bad_requests_are_refused_with_codes,
+    command_line_export_matches_http,
+);
+
+/// What an export response carried.
+struct Export {
+    size: u64,
+    /// The signed note, decoded from `Audit-Checkpoint`.
+    note: String,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+async fn start(app: &TestApp, key: &str, query: &[(&str, &str)]) -> reqwest::Response {
+    let response = app.client.get(app.url("/export")).bearer_auth(key).query(query).send().await.expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    response
+}
+
+fn pinned(response: &reqwest::Response) -> (u64, String) {
+    let header = |name: &str| response.headers().get(name).unwrap_or_else(|| panic!("no {name}")).to_str().unwrap();
+    let size = header("audit-tree-size").parse().unwrap();
+    let note = String::from_utf8(STANDARD.decode(header("audit-checkpoint")).unwrap()).unwrap();
+    (size, note)
+}
+
+async fn export(app: &TestApp, key: &str, query: &[(&str, &str)]) -> Export {
+    let response = start(app, key, query).await;
+    let (size, note) = pinned(&response);
+    let headers = response.headers().clone();
+    let body = response.text().await.expect("the whole body");
+    Export { size, note, headers, body }
+}
+
+fn lines(body: &str) -> Vec<Value> {
+    body.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect()
+}
+
+fn sequences(events: &[Value]) -> Vec<u64> {
+    events.iter().map(|e| e["sequence"].as_str().unwrap().parse().unwrap()).collect()
+}
+
+/// `n` events `prefix.e0`, `prefix.e1`, …
+fn batch(prefix: &str, n: usize) -> Value {
+    Value::Array((0..n).map(|i| event(&format!("{prefix}.e{i}"))).collect())
+}
+
+async fn exports_every_event_in_sequence_order(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = app.key("audit.read,audit.write").await;
+    for round in 0..3 {
+        app.record(&key, batch(&format!("round{round}"), 30)).await;
+    }
+    let out = export(&app, &key, &[("format", "ndjson")]).await;
+    let events = lines(&out.body);
+    // The tenant's own records (tenant and key creation) are events too.
+    assert!(out.size >= 90);
+    assert_eq!(sequences(&events), (1..=out.size).collect::<Vec<_>>());
+    assert!(events.iter().all(|e| e["tenantId"] == app.tenant.to_string()));
+    assert_eq!(out.headers["content-type"], "application/x-ndjson");
+    assert_eq!(out.headers["cache-control"], "no-store");
+    let disposition = out.headers["content-disposition"].to_str().unwrap();
+    assert!(disposition.starts_with("attachment; filename=") && disposition.contains(".ndjson"), "{disposition}");
+    // Without `format`, NDJSON; another tenant's export holds none of these.
+    assert_eq!(export(&app, &key, &[]).await.body, out.body);
+    let other = app.create_tenant("globex").await;
+    let other_key = app.key_in(other, "audit.read").await;
+    let theirs = lines(&export(&app, &other_key, &[]).await.body);
+    assert!(theirs.iter().all(|e| e["tenantId"] == other.to_string()) && theirs.len() < 5);
+}
+
+async fn filter_selects_what_graphql_selects(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = app.key("audit.read,audit.write").await;
+    app.record(&key, batch("document", 25)).await;
+    app.record(&key, batch("user", 10)).await;
+    app.record(&key, batch("document", 5)).await;
+    let filter = json!({ "action": { "prefix": "document." }, "not": { "action": { "eq": "document.e3" } } });
+    let out = export(&app, &key, &[("format", "ndjson"), ("filter", &filter.to_string())]).await;
+    let events = lines(&out.body);
+    assert_eq!(events.len(), 28);
+    assert!(
+        events.iter().all(|e| e["action"].as_str().unwrap().starts_with("document.") && e["action"] != "document.e3")
+    );
+    let seqs = sequences(&events);
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    let q = "query($f: AuditEventFilter) { auditEvents(first: 100, filter: $f, orderBy: {field: SEQUENCE, direction: ASC}) { nodes { sequence } } }";
+    let d = app.data(&key, q, json!({ "f": filter })).await;
+    let expected: Vec<u64> = d["auditEvents"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["sequence"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(seqs, expected);
+}
+
+async fn csv_round_trips_awkward_text(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = app.key("audit.read,audit.write").await;
+    let mut e = event("doc.edit");
+    e["summary"] = json!("line one,\n\"line\" two\r\nthree");
+    e["metadata"] = json!({ "note": "a, \"quoted\"\nline", "n": 3.25, "list": [1, "x,y"] });
+    e["actor"]["displayName"] = json!("Doe, \"Jane\"");
+    e["actor"]["roles"] = json!(["admin", "a,b"]);
+    e["resource"] = json!({ "type": "doc", "externalId": "d-1", "name": "Q3, \"final\"" });
+    e["changes"] = json!([{ "field": "title", "before": "a\nb", "after": "c,d" }]);
+    app.record(&key, json!([e, event("plain.event")])).await;
+    let ndjson = lines(&export(&app, &key, &[]).await.body);
+    let out = export(&app, &key, &[("format", "csv")]).await;
+    assert_eq!(out.headers["content-type"], "text/csv; charset=utf-8");
+    assert!(out.headers["content-disposition"].to_str().unwrap().contains(".csv"));
+
+    let mut reader = csv::Reader::from_reader(out.body.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_string).collect();
+    assert_eq!(
+        &header[..8],
+        ["id", "tenantId", "sequence", "action", "outcome", "occurredAt", "receivedAt", "actor.type"]
+    );
+    assert!(header.iter().any(|h| h == "request.userAgent") && header.last().unwrap() == "idempotencyKey");
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("a CSV record")).collect();
+    assert_eq!(rows.len(), ndjson.len());
+    for (row, canonical) in rows.iter().zip(&ndjson) {
+        assert_eq!(row.len(), header.len());
+        for (column, cell) in header.iter().zip(row.iter()) {
+            let value = column.split('.').fold(canonical, |v, k| &v[k]);
+            let expected = match value {
+                Value::Null => String::new(),
+                Value::String(s) => s.clone(),
+                Value::Array(_) | Value::Object(_) => {
+                    assert_eq!(&serde_json::from_str::<Value>(cell).unwrap(), value, "{column}");
+                    continue;
+                }
+                other => other.to_string(),
+            };
+            assert_eq!(cell, expected, "{column}");
+        }
+    }
+    let edited = rows.iter().find(|r| &r[3] == "doc.edit").unwrap();
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    assert_eq!(&edited[column("summary")], "line one,\n\"line\" two\r\nthree");
+    assert_eq!(&edited[column("actor.displayName")], "Doe, \"Jane\"");
+    assert_eq!(&edited[column("resource.name")], "Q3, \"final\"");
+    let metadata: Value = serde_json::from_str(&edited[column("metadata")]).unwrap();
+    assert_eq!(metadata["note"], "a, \"quoted\"\nline");
+}
+
+async fn unfiltered_export_verifies_against_its_checkpoint(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = app.key("audit.read,audit.write").await;
+    let mut e = event("with.metadata");
+    e["metadata"] = json!({ "note": "a, \"quoted\"\nline" });
+    app.record(&key, json!([e])).await;
+    app.record(&key, batch("verify", 60)).await;
+    let out = export(&app, &key, &[("format", "ndjson")]).await;
+    let dir = WorkDir::new();
+    std::fs::write(dir.0.join("events.ndjson"), &out.body).unwrap();
+    let b64 = out.headers["audit-checkpoint"].to_str().unwrap();
+    std::fs::write(dir.0.join("checkpoint"), b64).unwrap();
+    let vkey = app.ledger.verifier_key();
+    let args = ["verify", "--export", "events.ndjson", "--checkpoint", "checkpoint", "--key", &vkey];
+    assert_eq!(dir.run(&args).trim(), format!("verified {0} events against checkpoint of size {0}", out.size));
+    assert!(out.note.lines().nth(1) == Some(out.size.to_string().as_str()), "{}", out.note);
+    let mut changed = out.body.clone().into_bytes();
+    let at = changed.len() / 2;
+    changed[at] = if changed[at] == b'a' { b'b' } else { b'a' };
+    std::fs::write(dir.0.join("events.ndjson"), &changed).unwrap();
+    let failed = dir.output(&args);
+    assert!(!failed.status.success(), "a changed character went unnoticed");
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("verification failed"));
+}
+
+/// 20,000 events: the export streams them all, in order, and covers exactly
+/// the tree size of its start while more are recorded.
+async fn size_is_pinned_while_events_arrive(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = app.key("audit.read,audit.write").await;
+    for round in 0..20 {
+        app.record(&key, batch(&format!("bulk{round}"), 1_000)).await;
+    }
+    let mut response = start(&app, &key, &[("format", "ndjson")]).await;
+    let (size, _) = pinned(&response);
+    assert!(size >= 20_000);
+    // The first bytes have arrived: the export is under way.
+    let mut body = response.chunk().await.unwrap().expect("a first chunk").to_vec();
+    app.record(&key, batch("during", 1_000)).await;
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        body.extend_from_slice(&chunk);
+    }
+    let events = lines(std::str::from_utf8(&body).unwrap());
+    assert_eq!(sequences(&events), (1..=size).collect::<Vec<_>>());
+    assert!(events.iter().all(|e| !e["action"].as_str().unwrap().starts_with("during.")));
+    // The next export has them.
+    let next = export(&app, &key, &[]).await;
+    assert_eq!(next.size, size + 1_000);
+    assert_eq!(lines(&next.body).len() as u64, size + 1_000);
+}
+
+async fn bad_requests_are_refused_with_codes(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = app.key("audit.read").await;
+    let refused = |query: Vec<(&'static str, String)>, key: Option<String>| {
+        let mut request = app.client.get(app.url("/export")).query(&query);
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status(), response.json::<Value>().await.unwrap())
+        }
+    };
+    for (query, field) in [
+        (vec![("format", "xml".to_string())], "format"),
+        (vec![("filter", "{not json".to_string())], "filter"),
+        (vec![("filter", "[]".to_string())], "filter"),
+        (vec![("filter", json!({ "nope": 1 }).to_string())], "filter"),
+        (vec![("filter", json!({ "outcome": "MAYBE" }).to_string())], "filter"),
+        (vec![("filter", json!({ "actor": { "id": ["act_nonsense"] } }).to_string())], "filter.actor.id"),
+        (vec![("filter", "[".repeat(100))], "filter"),
+    ] {
+        let (status, body) = refused(query.clone(), Some(key.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query:?}: {body}");
+        assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+        let got = body["errors"][0]["extensions"]["field"].as_str().unwrap();
+        assert!(got.starts_with(field), "{query:?}: field {got}, expected {field}");
+    }
+    let deep = (0..7).fold(json!({ "action": { "eq": "x" } }), |f, _| json!({ "not": f }));
+    let (status, body) = refused(vec![("filter", deep.to_string())], Some(key.clone())).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, Some("BAD_USER_INPUT")), "{body}");
+
+    let (status, body) = refused(vec![], None).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::UNAUTHORIZED, Some("UNAUTHENTICATED")), "{body}");
+    let (status, body) = refused(vec![], Some("agk_unknown".into())).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::UNAUTHORIZED, Some("UNAUTHENTICATED")), "{body}");
+    let writer = app.key("audit.write").await;
+    let (status, body) = refused(vec![], Some(writer)).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::FORBIDDEN, Some("FORBIDDEN")), "{body}");
+}
+
+async fn command_line_export_matches_http(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = app.key("audit.read,audit.write").await;
+    let mut e = event("cli.edit");
+    e["metadata"] = json!({ "note": "a, \"quoted\"\nline" });
+    app.record(&key, json!([e])).await;
+    for round in 0..3 {
+        app.record(&key, batch(&format!("cli.r{round}"), 1_000)).await;
+    }
+    let dir = WorkDir::new();
+    let db = app.db_url.as_str();
+    let filter = json!({ "action": { "prefix": "cli." } }).to_string();
+    for (format, filter) in [("ndjson", ""), ("csv", ""), ("ndjson", filter.as_str()), ("csv", filter.as_str())] {
+        let http = export(&app, &key, &[("format", format), ("filter", filter)]).await;
+        let file = format!("out.{format}");
+        dir.run(&[
+            "export",
+            "--tenant",
+            "acme",
+            "--format",
+            format,
+            "--filter",
+            filter,
+            "--output",
+            &file,
+            "--database-url",
+            db,
+        ]);
+        assert_eq!(std::fs::read_to_string(dir.0.join(&file)).unwrap(), http.body, "{format} {filter}");
+        assert_eq!(std::fs::read_to_string(dir.0.join(format!("{file}.checkpoint"))).unwrap(), http.note);
+    }
+    // To stdout, the checkpoint on stderr; it verifies like the server's.
+    let out = dir.output(&["export", "--tenant", "acme", "--database-url", db]);
+    assert!(out.status.success(), "{out:?}");
+    std::fs::write(dir.0.join("stdout.ndjson"), &out.stdout).unwrap();
+    std::fs::write(dir.0.join("stdout.ndjson.checkpoint"), std::fs::read(dir.0.join("out.ndjson.checkpoint")).unwrap())
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("auditgraph/{}", app.tenant)));
+    let vkey = app.ledger.verifier_key();
+    dir.run(&["verify", "--export", "stdout.ndjson", "--checkpoint", "stdout.ndjson.checkpoint", "--key", &vkey]);
+    let bad = dir.output(&["export", "--tenant", "acme", "--format", "xml", "--database-url", db]);
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("--format"));
+}
