@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chromiumoxide::browser::{Browser, BrowserConfig, HeadlessMode};
-use chromiumoxide::cdp::browser_protocol::emulation::SetDeviceMetricsOverrideParams;
+use chromiumoxide::cdp::browser_protocol::emulation::{MediaFeature, SetDeviceMetricsOverrideParams};
 use chromiumoxide::cdp::browser_protocol::log::EventEntryAdded;
 use chromiumoxide::cdp::browser_protocol::network::{EventRequestWillBeSent, EventWebSocketCreated};
 use chromiumoxide::cdp::js_protocol::runtime::{EventConsoleApiCalled, EventExceptionThrown};
@@ -418,11 +418,23 @@ async fn a_viewer_token_sees_only_its_filter() {
     tab.fill("input[name=action]", "").await;
     tab.wait_rows(10, "the token's rows").await;
 
-    // An expired or unknown token lands on the sign-in form with the reason.
+    tab.assert_same_origin_only(&origin(&app));
+
+    // An unknown token lands on the sign-in form with the reason; so does one
+    // that expires while the console is open, at its next request.
     let bad = chromium.tab().await;
     bad.open(&format!("{}/console#token=agv_unknown", origin(&app))).await;
     bad.wait("!!document.querySelector('.signin .error')", "the refusal").await;
-    tab.assert_same_origin_only(&origin(&app));
+    let brief = app.viewer_token(&key, json!({}), 1).await;
+    let expiring = chromium.tab().await;
+    expiring.open(&format!("{}/console#token={brief}", origin(&app))).await;
+    expiring.wait(ROWS_LOADED, "the rows").await;
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    expiring.fill("input[name=action]", "workspace.").await;
+    expiring
+        .wait("(document.querySelector('.signin .error')?.textContent || '').includes('expired')", "the sign-out")
+        .await;
+    assert!(expiring.eval::<bool>("sessionStorage.getItem('auditgraph.credential') === null").await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -478,6 +490,14 @@ async fn the_demo_at_desktop_and_phone_width() {
     tab.page.execute(SetDeviceMetricsOverrideParams::new(1280, 800, 1.0, false)).await.unwrap();
     tab.open(&format!("{}/console#token={key}", origin(&app))).await;
     tab.wait(ROWS_LOADED, "the demo's events").await;
+
+    // Light or dark, as the system says.
+    let background = "getComputedStyle(document.body).backgroundColor";
+    assert_eq!(tab.eval::<String>(background).await, "rgb(255, 255, 255)");
+    let dark = |value: &str| MediaFeature { name: "prefers-color-scheme".into(), value: value.into() };
+    tab.page.emulate_media_features(vec![dark("dark")]).await.unwrap();
+    assert_eq!(tab.eval::<String>(background).await, "rgb(13, 17, 23)");
+    tab.page.emulate_media_features(vec![dark("light")]).await.unwrap();
 
     // Open the newest update, which records what it changed, and show its diff.
     let opened: bool = tab
