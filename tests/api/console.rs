@@ -152,7 +152,8 @@ impl Tab {
 
     /// Waits until `js` is true, or fails naming `what`.
     async fn wait(&self, js: &str, what: &str) {
-        for _ in 0..200 {
+        // Generous: CI runs these beside the rest of the suite on two cores.
+        for _ in 0..400 {
             if self.page.evaluate(js).await.ok().and_then(|r| r.into_value::<bool>().ok()) == Some(true) {
                 return;
             }
@@ -384,7 +385,7 @@ async fn live_tail_shows_new_events_and_counts_them_while_paused() {
 }
 
 async fn wait_for_subscribers(app: &TestApp) {
-    for _ in 0..200 {
+    for _ in 0..500 {
         if app.metrics.subscriptions() >= 1 {
             return;
         }
