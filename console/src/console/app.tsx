@@ -378,7 +378,8 @@ function Console({ secret, viewer, onSignOut }: { secret: string; viewer: Viewer
               >
                 <td class="c-time">
                   <time dateTime={row.occurredAt} title={`${row.occurredAt} (UTC)`}>
-                    {localTime(row.occurredAt)}
+                    <span class="day">{localTime(row.occurredAt).slice(0, 10)}</span>{" "}
+                    <span class="clock">{localTime(row.occurredAt).slice(11)}</span>
                   </time>
                 </td>
                 <td class="c-action">{row.action}</td>
