@@ -426,11 +426,13 @@ async fn a_viewer_token_sees_only_its_filter() {
     let bad = chromium.tab().await;
     bad.open(&format!("{}/console#token=agv_unknown", origin(&app))).await;
     bad.wait("!!document.querySelector('.signin .error')", "the refusal").await;
-    let brief = app.viewer_token(&key, json!({}), 1).await;
+    // Long enough to load under a busy CI, then wait out the rest.
+    let expires = std::time::Instant::now() + Duration::from_secs(6);
+    let brief = app.viewer_token(&key, json!({}), 6).await;
     let expiring = chromium.tab().await;
     expiring.open(&format!("{}/console#token={brief}", origin(&app))).await;
     expiring.wait(ROWS_LOADED, "the rows").await;
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    tokio::time::sleep(expires.saturating_duration_since(std::time::Instant::now()) + Duration::from_millis(100)).await;
     expiring.fill("input[name=action]", "workspace.").await;
     expiring
         .wait("(document.querySelector('.signin .error')?.textContent || '').includes('expired')", "the sign-out")
