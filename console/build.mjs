@@ -5,6 +5,7 @@
 // dist/console.html and dist/graphiql.html name their scripts and styles by
 // content hash, so the server can let browsers cache assets for good.
 import { build } from "esbuild";
+import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -41,9 +42,14 @@ for (const [file, meta] of Object.entries(result.metafile.outputs)) {
   outputs[name] = { js: "/console/assets/" + basename(file), css: meta.cssBundle && "/console/assets/" + basename(meta.cssBundle) };
 }
 
+// The icon, copied under its content hash (browsers ask for one on every page).
+const icon = readFileSync(join(root, "src", "icon.svg"));
+const iconName = `icon-${createHash("sha256").update(icon).digest("hex").slice(0, 8)}.svg`;
+writeFileSync(join(dist, "assets", iconName), icon);
+
 for (const page of ["console", "graphiql"]) {
   const template = readFileSync(join(root, "src", page, "index.html"), "utf8");
   const { js, css } = outputs[page];
-  const html = template.replace("%SCRIPT%", js).replace("%STYLE%", css);
+  const html = template.replace("%SCRIPT%", js).replace("%STYLE%", css).replace("%ICON%", "/console/assets/" + iconName);
   writeFileSync(join(dist, `${page}.html`), html);
 }

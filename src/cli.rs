@@ -38,7 +38,8 @@ pub enum LogFormat {
 pub enum Command {
     /// Migrate the database, then serve the API.
     Serve(ServeArgs),
-    /// Serve on the embedded default with a demo tenant and sample events; prints a read key.
+    /// Serve on the embedded default with a demo tenant and sample events; prints the
+    /// console URL and a read key.
     Demo {
         #[command(flatten)]
         serve: ServeArgs,
@@ -205,6 +206,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let secret = crate::demo::prepare(&app.store, events).await?;
             let addr = app.local_addr();
             println!("auditgraph demo is running.");
+            // The key rides in the fragment, which browsers never send; the
+            // console moves it into the tab's session storage at once.
+            println!("  Console:      http://{addr}/console#token={secret}");
             println!("  Playground:   http://{addr}/graphql");
             println!("  Read key:     {secret}");
             println!("  Verifier key: {}", app.ledger.verifier_key());

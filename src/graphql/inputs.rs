@@ -621,3 +621,38 @@ impl AuditEventInput {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn filters_round_trip_through_json() {
+        let written = json!({
+            "outcome": "FAILURE",
+            "actor": { "type": ["USER", "API_KEY"], "externalId": ["42"] },
+            "occurredAt": { "gte": "2026-01-01T00:00:00+02:00" },
+            "or": [{ "action": { "prefix": "workspace." } }, { "not": { "text": "Snapshot" } }],
+        });
+        let parsed = AuditEventFilter::from_json(written.clone(), "filter").unwrap();
+        let input = <AuditEventFilter as async_graphql::InputType>::parse(Some(
+            async_graphql::Value::from_json(written).unwrap(),
+        ))
+        .unwrap();
+        let stored = input.to_json();
+        assert_eq!(stored["actor"], json!({ "type": ["USER", "API_KEY"], "externalId": ["42"] }));
+        assert_eq!(stored["occurredAt"], json!({ "gte": "2025-12-31T22:00:00Z" }));
+        assert!(stored.get("category").is_none(), "unset fields are left out: {stored}");
+        assert_eq!(AuditEventFilter::from_json(stored, "filter").unwrap(), parsed);
+    }
+
+    #[test]
+    fn bad_json_filters_are_bad_input() {
+        for bad in [json!([]), json!({ "outcome": "MAYBE" }), json!({ "actor": { "id": ["nope"] } })] {
+            let err = AuditEventFilter::from_json(bad.clone(), "filter").unwrap_err();
+            assert_eq!(err.code(), "BAD_USER_INPUT", "{bad}: {err}");
+        }
+    }
+}

@@ -221,6 +221,12 @@ async fn browsers_get_the_graphiql_playground(backend: Backend) {
         html.contains("/graphql/ws") || (html.contains("\"/graphql\"") && html.contains("\"/ws\"")),
         "the page does not point subscriptions at /graphql/ws"
     );
+    // Its script comes from this server (no CDN) and carries that client.
+    let script =
+        html.split("<script type=\"module\" src=\"").nth(1).and_then(|s| s.split('"').next()).expect("a script");
+    assert!(script.starts_with("/console/assets/"), "{script}");
+    let bundle = app.client.get(app.url(script)).send().await.unwrap().text().await.unwrap();
+    assert!(bundle.contains("graphql-transport-ws") && bundle.contains("/ws"), "the bundle has no graphql-ws client");
     // And that endpoint speaks graphql-transport-ws.
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let mut request = format!("ws://{}/graphql/ws", app.addr).into_client_request().unwrap();

@@ -5,6 +5,7 @@ mod helpers;
 
 mod auth;
 mod cli;
+mod console;
 mod export;
 mod hostile;
 mod http;

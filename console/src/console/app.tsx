@@ -32,10 +32,12 @@ export function App() {
       });
   }, [secret]);
 
-  const signOut = () => {
+  // Also when the server stops accepting the credential (an expired token).
+  const signOut = (why?: string) => {
     saveCredential(null);
     setViewer(null);
     setSecret(null);
+    setError(why ?? null);
   };
 
   if (!secret) {
@@ -88,7 +90,7 @@ function SignIn({ error, onSubmit }: { error: string | null; onSubmit(secret: st
 
 type Live = "off" | "connecting" | "on" | "paused";
 
-function Console({ secret, viewer, onSignOut }: { secret: string; viewer: Viewer; onSignOut(): void }) {
+function Console({ secret, viewer, onSignOut }: { secret: string; viewer: Viewer; onSignOut(why?: string): void }) {
   const [filter, setFilter] = useState<FilterState>(() => fromUrl(location.search));
   const [draft, setDraft] = useState<FilterState>(filter);
   const [rows, setRows] = useState<Row[]>([]);
@@ -127,7 +129,8 @@ function Console({ secret, viewer, onSignOut }: { secret: string; viewer: Viewer
         setRows((old) => (reset ? page.nodes : [...old, ...page.nodes]));
         setError(null);
       } catch (err) {
-        if (mine === generation.current) setError((err as Error).message);
+        if ((err as ApiError).status === 401) onSignOut(`Signed out: ${(err as Error).message}`);
+        else if (mine === generation.current) setError((err as Error).message);
       } finally {
         if (mine === generation.current) {
           busy.current = false;
@@ -274,7 +277,7 @@ function Console({ secret, viewer, onSignOut }: { secret: string; viewer: Viewer
             GraphiQL
           </a>
         )}
-        <button type="button" class="link" onClick={onSignOut}>
+        <button type="button" class="link" onClick={() => onSignOut()}>
           Sign out
         </button>
       </header>
@@ -375,7 +378,8 @@ function Console({ secret, viewer, onSignOut }: { secret: string; viewer: Viewer
               >
                 <td class="c-time">
                   <time dateTime={row.occurredAt} title={`${row.occurredAt} (UTC)`}>
-                    {localTime(row.occurredAt)}
+                    <span class="day">{localTime(row.occurredAt).slice(0, 10)}</span>{" "}
+                    <span class="clock">{localTime(row.occurredAt).slice(11)}</span>
                   </time>
                 </td>
                 <td class="c-action">{row.action}</td>

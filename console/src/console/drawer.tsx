@@ -25,7 +25,13 @@ type Ledger =
   | { state: "unavailable"; why: string }
   | { state: "done"; sequence: string; verdict: Verdict; checkpoint: Checkpoint; verifierKey: string };
 
+// Whether the schema has the ledger (when introspection is off, assume it does).
+const HAS_LEDGER = `query HasLedger { __type(name: "InclusionProof") { name } }`;
+let hasLedger: Promise<boolean> | null = null;
+
 async function checkLedger(secret: string, id: string): Promise<Ledger> {
+  hasLedger ??= gql<{ __type: { name: string } | null }>(secret, HAS_LEDGER).then((d) => d.__type !== null, () => true);
+  if (!(await hasLedger)) return { state: "unavailable", why: "this server keeps no ledger" };
   try {
     const head = await gql<{ ledger: { verifierKey: string; checkpoint: Checkpoint } }>(secret, HEAD);
     const { checkpoint, verifierKey } = head.ledger;
@@ -44,7 +50,7 @@ async function checkLedger(secret: string, id: string): Promise<Ledger> {
 }
 
 function Field({ name, children }: { name: string; children: ComponentChildren }) {
-  if (children === null || children === undefined || children === "") return null;
+  if (children === null || children === undefined || children === "" || children === false) return null;
   return (
     <>
       <dt>{name}</dt>

@@ -80,7 +80,9 @@ export async function checkNote(
   const text = note.slice(0, split + 1);
   const [origin = "", size = "", root = ""] = text.split("\n");
   // <name>+<hex key id>+<base64(0x01 ‖ public key)>
-  const [name, hexId, keyData] = verifierKey.split("+");
+  // (The base64 part may itself hold "+".)
+  const [name, hexId, ...rest] = verifierKey.split("+");
+  const keyData = rest.join("+");
   if (!name || !hexId || !keyData) return { origin, size, root, signed: false };
   const key = fromBase64(keyData);
   if (key[0] !== 1 || key.length !== 33) return { origin, size, root, signed: false };

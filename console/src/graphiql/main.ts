@@ -55,6 +55,40 @@ function fetcher(params: Params, options?: { headers?: Headers }) {
   }).then((response) => response.json());
 }
 
+// GraphiQL keeps tabs and history in localStorage, headers included (even
+// with shouldPersistHeaders off): this storage drops every `headers` field
+// before anything is written, so no key is ever persisted.
+function withoutHeaders(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutHeaders);
+  if (value && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value as Record<string, unknown>)
+        .filter(([key]) => key !== "headers")
+        .map(([key, v]) => [key, withoutHeaders(v)]),
+    );
+  }
+  return value;
+}
+
+const storage = {
+  getItem: (key: string) => localStorage.getItem(key),
+  setItem(key: string, value: string) {
+    if (/headers/i.test(key)) return;
+    let scrubbed = value;
+    try {
+      scrubbed = JSON.stringify(withoutHeaders(JSON.parse(value)));
+    } catch {
+      // Not JSON: a plain value such as the last query's text.
+    }
+    localStorage.setItem(key, scrubbed);
+  },
+  removeItem: (key: string) => localStorage.removeItem(key),
+  clear: () => localStorage.clear(),
+  get length() {
+    return localStorage.length;
+  },
+};
+
 // A key the console holds for this tab (sessionStorage) fills the Headers tab.
 const credential = sessionStorage.getItem("auditgraph.credential");
 const headers = credential ? JSON.stringify({ Authorization: `Bearer ${credential}` }, null, 2) : undefined;
@@ -64,6 +98,7 @@ root.render(
   createElement(GraphiQL, {
     fetcher: fetcher as never,
     shouldPersistHeaders: false,
+    storage,
     headers,
     isHeadersEditorEnabled: true,
     defaultEditorToolsVisibility: headers ? "headers" : undefined,
