@@ -3,8 +3,10 @@
 
 mod helpers;
 
+mod abuse;
 mod auth;
 mod cli;
+mod filter_property;
 mod hostile;
 mod http;
 mod isolation;
@@ -16,5 +18,6 @@ mod query;
 mod record;
 mod reference;
 mod schema;
+mod sockets;
 mod subscriptions;
 mod validation;

@@ -16,7 +16,7 @@ use crate::helpers::{Backend, TestApp, TestDb, backend_tests, event};
 use crate::process::{Server, WorkDir};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Protocol {
+pub(crate) enum Protocol {
     /// `graphql-transport-ws` (the graphql-ws library).
     TransportWs,
     /// `graphql-ws` (the older subscriptions-transport-ws).
@@ -32,18 +32,18 @@ impl Protocol {
     }
 }
 
-const SUBSCRIBE: &str =
+pub(crate) const SUBSCRIBE: &str =
     "subscription($f: AuditEventFilter) { auditEventRecorded(filter: $f) { id action actor { externalId } } }";
 
 /// A GraphQL WebSocket client.
-struct Client {
+pub(crate) struct Client {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     protocol: Protocol,
 }
 
 /// What the server said about a subscription.
 #[derive(Debug)]
-enum Received {
+pub(crate) enum Received {
     Data(Value),
     Errors(Value),
     Complete,
@@ -51,7 +51,11 @@ enum Received {
 }
 
 impl Client {
-    async fn open(base: &str, protocol: Protocol, headers: &[(&str, &str)]) -> Result<Client, tungstenite::Error> {
+    pub(crate) async fn open(
+        base: &str,
+        protocol: Protocol,
+        headers: &[(&str, &str)],
+    ) -> Result<Client, tungstenite::Error> {
         let mut request = format!("{}/graphql/ws", base.replacen("http", "ws", 1)).into_client_request().unwrap();
         request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static(protocol.name()));
         for (name, value) in headers {
@@ -63,12 +67,12 @@ impl Client {
         Ok(Client { ws, protocol })
     }
 
-    async fn send(&mut self, message: Value) {
+    pub(crate) async fn send(&mut self, message: Value) {
         self.ws.send(Message::Text(message.to_string().into())).await.expect("send");
     }
 
     /// Opens a connection and completes `connection_init` with `payload`.
-    async fn connect(base: &str, protocol: Protocol, payload: Value) -> Client {
+    pub(crate) async fn connect(base: &str, protocol: Protocol, payload: Value) -> Client {
         let mut client = Client::open(base, protocol, &[]).await.expect("upgrade");
         client.send(json!({ "type": "connection_init", "payload": payload })).await;
         match client.next_message().await {
@@ -77,17 +81,17 @@ impl Client {
         }
     }
 
-    async fn connect_with_key(app_base: &str, protocol: Protocol, key: &str) -> Client {
+    pub(crate) async fn connect_with_key(app_base: &str, protocol: Protocol, key: &str) -> Client {
         Client::connect(app_base, protocol, json!({ "Authorization": format!("Bearer {key}") })).await
     }
 
-    async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+    pub(crate) async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
         let kind = if self.protocol == Protocol::TransportWs { "subscribe" } else { "start" };
         self.send(json!({ "id": id, "type": kind, "payload": { "query": query, "variables": variables } })).await;
     }
 
     /// The next protocol message, answering pings and skipping keep-alives.
-    async fn next_message(&mut self) -> Option<Value> {
+    pub(crate) async fn next_message(&mut self) -> Option<Value> {
         loop {
             match self.ws.next().await? {
                 Ok(Message::Text(text)) => {
@@ -99,7 +103,8 @@ impl Client {
                     }
                 }
                 Ok(Message::Close(frame)) => {
-                    return Some(json!({ "type": "closed", "reason": frame.map(|f| f.reason.to_string()) }));
+                    let (code, reason) = frame.map(|f| (u16::from(f.code), f.reason.to_string())).unzip();
+                    return Some(json!({ "type": "closed", "code": code, "reason": reason }));
                 }
                 Ok(_) => {}
                 Err(_) => return None,
@@ -107,7 +112,7 @@ impl Client {
         }
     }
 
-    async fn receive(&mut self, wait: Duration) -> Option<Received> {
+    pub(crate) async fn receive(&mut self, wait: Duration) -> Option<Received> {
         let message = tokio::time::timeout(wait, self.next_message()).await.ok()?;
         let Some(m) = message else {
             return Some(Received::Closed(None));
@@ -123,7 +128,7 @@ impl Client {
     }
 
     /// The actions of the next `n` events delivered.
-    async fn actions(&mut self, n: usize) -> Vec<String> {
+    pub(crate) async fn actions(&mut self, n: usize) -> Vec<String> {
         let mut out = Vec::new();
         while out.len() < n {
             match self.receive(Duration::from_secs(10)).await {
@@ -135,19 +140,19 @@ impl Client {
     }
 
     /// Asserts that nothing arrives for a while.
-    async fn quiet(&mut self) {
+    pub(crate) async fn quiet(&mut self) {
         if let Some(r) = self.receive(Duration::from_millis(300)).await {
             panic!("expected nothing, got {r:?}");
         }
     }
 }
 
-fn base(app: &TestApp) -> String {
+pub(crate) fn base(app: &TestApp) -> String {
     format!("http://{}", app.addr)
 }
 
 /// Subscribing takes effect when the server has registered the stream.
-async fn wait_for_subscribers(app: &TestApp, n: u64) {
+pub(crate) async fn wait_for_subscribers(app: &TestApp, n: u64) {
     for _ in 0..200 {
         if app.metrics.subscriptions() >= n {
             return;
@@ -155,6 +160,17 @@ async fn wait_for_subscribers(app: &TestApp, n: u64) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("{n} subscriptions never started (have {})", app.metrics.subscriptions());
+}
+
+/// Every subscription stream has ended.
+pub(crate) async fn wait_for_no_subscribers(app: &TestApp) {
+    for _ in 0..300 {
+        if app.metrics.subscriptions() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{} subscriptions never ended", app.metrics.subscriptions());
 }
 
 async fn delivers_matching_events_in_order(backend: Backend) {
@@ -172,12 +188,7 @@ async fn delivers_matching_events_in_order(backend: Backend) {
         assert_eq!(client.actions(4).await, ["live.a", "live.c", "live.d", "live.e"], "{protocol:?}");
         client.quiet().await;
         drop(client);
-        for _ in 0..200 {
-            if app.metrics.subscriptions() == 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        wait_for_no_subscribers(&app).await;
     }
 }
 
@@ -195,12 +206,7 @@ async fn nothing_from_before_the_start(backend: Backend) {
         assert_eq!(client.actions(1).await, [format!("after.r{round}")]);
         client.quiet().await;
         drop(client);
-        for _ in 0..200 {
-            if app.metrics.subscriptions() == 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        wait_for_no_subscribers(&app).await;
     }
 }
 
@@ -325,13 +331,7 @@ async fn vanished_clients_free_their_subscriptions(backend: Backend) {
     wait_for_subscribers(&app, 5).await;
     // Dropped without a close handshake: the TCP connection just goes away.
     drop(clients);
-    for _ in 0..300 {
-        if app.metrics.subscriptions() == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(app.metrics.subscriptions(), 0, "every subscription stream ended");
+    wait_for_no_subscribers(&app).await;
     // Recording afterwards is unaffected.
     app.record(&key, json!([event("after.vanish")])).await;
 }
