@@ -48,6 +48,8 @@ pub struct Store {
     /// SQLite allows one writer at a time; writers queue here instead of failing
     /// with "database is locked". `None` on PostgreSQL.
     write_gate: Option<Arc<Mutex<()>>>,
+    /// How it was opened: migrations open their own connection from it.
+    settings: DbSettings,
 }
 
 /// A database URL with its password hidden, for messages: in the user
@@ -113,12 +115,22 @@ impl Store {
         let mut db = Database::connect(options).await?;
         db.set_metric_callback(move |info| metrics.db_statement(info.failed));
         let write_gate = (db.get_database_backend() == DbBackend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Ok(Store { db, write_gate })
+        Ok(Store { db, write_gate, settings: settings.clone() })
     }
 
     /// Applies pending migrations.
+    /// Applies pending migrations. They may take longer than any request:
+    /// when statements are bounded, they run on a connection of their own
+    /// without the bound.
     pub async fn migrate(&self) -> Result<(), sea_orm::DbErr> {
-        Migrator::up(&self.db, None).await
+        if self.settings.statement_timeout.is_none() || self.backend() != DbBackend::Postgres {
+            return Migrator::up(&self.db, None).await;
+        }
+        let unbounded = DbSettings { statement_timeout: None, pool_size: 1, ..self.settings.clone() };
+        let store = Store::connect(&unbounded, Arc::default()).await?;
+        let migrated = Migrator::up(&store.db, None).await;
+        store.db.close().await?;
+        migrated
     }
 
     pub fn db(&self) -> &DatabaseConnection {
