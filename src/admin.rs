@@ -54,7 +54,7 @@ fn self_audit(
         reason: None,
         error_message: None,
         environment: None,
-        source_service: Some("auditgraph".into()),
+        source_service: Some(crate::domain::event::SELF_AUDIT_SOURCE.into()),
         correlation_id: None,
         request: None,
         metadata: metadata.as_object().cloned().unwrap_or_default(),
@@ -130,6 +130,19 @@ pub async fn create_key(
     Ok((key, secret.secret))
 }
 
+/// A key may revoke only keys whose every scope it holds: `keys.manage` alone
+/// cannot take away an `admin` key it could never have created.
+fn may_revoke(requester: &Requester, key: &api_key::Model) -> Result<()> {
+    let scopes =
+        Scopes::parse_list(&key.scopes, "scopes").map_err(|_| Error::internal("stored scopes do not parse"))?;
+    match scopes.iter().find(|s| !requester.scopes.allows(*s)) {
+        Some(missing) => Err(Error::Forbidden(format!(
+            "a key may only revoke keys whose scopes it holds; this one lacks `{missing}`"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Revokes a key of `tenant`, audited as `api_key.revoke`. `NOT_FOUND` if the
 /// tenant has no such key; revoking twice keeps the first revocation.
 pub async fn revoke_key(
@@ -145,6 +158,9 @@ pub async fn revoke_key(
     let before = keys::by_id(&txn, tenant, id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("no API key {id} in this tenant")))?;
+    if let Acting::Key(requester) = &acting {
+        may_revoke(requester, &before)?;
+    }
     let key = keys::revoke(&txn, tenant, id, now)
         .await?
         .ok_or_else(|| Error::NotFound(format!("no API key {id} in this tenant")))?;

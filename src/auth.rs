@@ -129,24 +129,59 @@ pub fn secret_from_headers(headers: &HeaderMap) -> Result<Option<&str>> {
 
 type KeyAndTenant = (api_key::Model, tenant::Model);
 
+/// Verified keys by secret hash, and how many times keys were forgotten: a
+/// look-up that began before a revocation must not cache what it read.
+#[derive(Default)]
+struct Cache {
+    entries: HashMap<String, (Instant, KeyAndTenant)>,
+    generation: u64,
+}
+
+/// Revocations this process announces before old receivers must catch up.
+const REVOCATIONS_BUFFERED: usize = 1_024;
+
 /// Turns secrets into requesters, with a short cache so a hot key costs no query.
 /// A key revoked through this process leaves the cache at once; one revoked
 /// through another replica is refused here within `ttl`.
 pub struct Authenticator {
     store: Store,
     ttl: Duration,
-    cache: Mutex<HashMap<String, (Instant, KeyAndTenant)>>,
+    cache: Mutex<Cache>,
     viewer_tokens: viewer_token::Tokens,
+    /// Keys revoked (or found revoked) by this process, for open WebSockets.
+    revocations: tokio::sync::broadcast::Sender<ApiKeyId>,
 }
 
 impl Authenticator {
     pub fn new(store: Store, ttl: Duration) -> Self {
+        let (revocations, _) = tokio::sync::broadcast::channel(REVOCATIONS_BUFFERED);
         Self {
             viewer_tokens: viewer_token::Tokens::new(store.clone(), ttl),
             store,
             ttl,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::default(),
+            revocations,
         }
+    }
+
+    /// How long a verified key is trusted before it is looked up again.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// Every key this process revokes, or finds revoked, from now on.
+    pub fn revocations(&self) -> tokio::sync::broadcast::Receiver<ApiKeyId> {
+        self.revocations.subscribe()
+    }
+
+    /// Those of `keys` that are revoked or gone, read from the database (not
+    /// the cache); each is forgotten, and announced, at once.
+    pub async fn find_revoked(&self, keys: &[ApiKeyId]) -> Result<Vec<ApiKeyId>> {
+        let revoked = keys::revoked_among(self.store.db(), keys).await?;
+        for key in &revoked {
+            self.forget(*key);
+        }
+        Ok(revoked)
     }
 
     /// The requester of a request: `None` without a key, `UNAUTHENTICATED` for an
@@ -189,36 +224,53 @@ impl Authenticator {
     }
 
     async fn key(&self, hash: &str) -> Result<Option<KeyAndTenant>> {
-        if let Some((at, entry)) = self.cache.lock().unwrap().get(hash)
-            && at.elapsed() < self.ttl
-        {
-            return Ok(Some(entry.clone()));
-        }
+        let generation = {
+            let cache = self.cache.lock().unwrap();
+            if let Some((at, entry)) = cache.entries.get(hash)
+                && at.elapsed() < self.ttl
+            {
+                return Ok(Some(entry.clone()));
+            }
+            cache.generation
+        };
         let found = keys::by_hash(self.store.db(), hash).await?.filter(|(k, _)| k.revoked_at.is_none());
-        let mut cache = self.cache.lock().unwrap();
-        match &found {
-            Some(entry) if !self.ttl.is_zero() => {
-                if cache.len() >= CACHE_CAPACITY {
-                    cache.clear();
-                }
-                cache.insert(hash.to_string(), (Instant::now(), entry.clone()));
-            }
-            _ => {
-                cache.remove(hash);
-            }
-        }
+        self.remember(hash, found.as_ref(), generation);
         Ok(found)
     }
 
-    /// Drops a key from the cache (after it was revoked here).
+    /// Caches what a look-up begun at `generation` found, unless a key was
+    /// forgotten since: the row it read may predate that revocation.
+    fn remember(&self, hash: &str, found: Option<&KeyAndTenant>, generation: u64) {
+        let mut cache = self.cache.lock().unwrap();
+        match found {
+            Some(entry) if !self.ttl.is_zero() && cache.generation == generation => {
+                if cache.entries.len() >= CACHE_CAPACITY {
+                    cache.entries.clear();
+                }
+                cache.entries.insert(hash.to_string(), (Instant::now(), entry.clone()));
+            }
+            _ => {
+                cache.entries.remove(hash);
+            }
+        }
+    }
+
+    /// Drops a key from the cache (after it was revoked here), so that no
+    /// request from now on is let in with it, and tells open WebSockets.
     pub fn forget(&self, key: ApiKeyId) {
-        self.cache.lock().unwrap().retain(|_, (_, (k, _))| k.id != key.0);
+        {
+            let mut cache = self.cache.lock().unwrap();
+            cache.generation += 1;
+            cache.entries.retain(|_, (_, (k, _))| k.id != key.0);
+        }
         self.viewer_tokens.forget(key);
+        // Nobody listening is fine.
+        let _ = self.revocations.send(key);
     }
 
     /// Refreshes `last_used_at` off the request path.
     fn mark_used(&self, key: &api_key::Model, now: chrono::DateTime<chrono::Utc>) {
-        for (_, (k, _)) in self.cache.lock().unwrap().values_mut() {
+        for (_, (k, _)) in self.cache.lock().unwrap().entries.values_mut() {
             if k.id == key.id {
                 k.last_used_at = Some(now);
             }
@@ -247,6 +299,42 @@ mod tests {
         assert!(a.secret.starts_with(&a.prefix));
         assert_eq!(a.hash, hash_secret(&a.secret));
         assert_eq!(a.hash.len(), 64);
+    }
+
+    /// A look-up that read the key before it was revoked, and returns after
+    /// the revocation, must not put it back in the cache.
+    #[tokio::test]
+    async fn a_revocation_racing_a_look_up_wins() {
+        let settings = crate::store::DbSettings {
+            url: "sqlite::memory:".into(),
+            pool_size: 1,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: None,
+        };
+        let store = Store::connect(&settings, Default::default()).await.unwrap();
+        store.migrate().await.unwrap();
+        let bus = crate::bus::Bus::new(1);
+        let tenant = crate::admin::create_tenant(&store, &bus, "t", None, crate::admin::Acting::System).await.unwrap();
+        let scopes = Scopes::parse_list("audit.read", "scopes").unwrap();
+        let (key, secret) =
+            crate::admin::create_key(&store, &bus, TenantId(tenant.id), "k", scopes, crate::admin::Acting::System)
+                .await
+                .unwrap();
+        let auth = Authenticator::new(store.clone(), Duration::from_secs(60));
+        let mut revocations = auth.revocations();
+        let hash = hash_secret(&secret);
+
+        // The look-up reads the row, then the key is revoked before it caches it.
+        let began = auth.cache.lock().unwrap().generation;
+        let read = keys::by_hash(store.db(), &hash).await.unwrap();
+        auth.forget(ApiKeyId(key.id));
+        auth.remember(&hash, read.as_ref(), began);
+        assert!(auth.cache.lock().unwrap().entries.is_empty(), "the stale read was cached");
+        assert_eq!(revocations.try_recv().unwrap(), ApiKeyId(key.id));
+
+        // A look-up begun afterwards is cached as usual.
+        assert!(auth.authenticate(Some(&secret), None).await.unwrap().is_some());
+        assert_eq!(auth.cache.lock().unwrap().entries.len(), 1);
     }
 
     #[test]

@@ -29,6 +29,7 @@ impl DatabaseArgs {
             url: self.database_url.clone(),
             pool_size: self.db_pool_size.max(1),
             acquire_timeout: Duration::from_secs(5),
+            statement_timeout: None,
         }
     }
 }
@@ -51,6 +52,11 @@ pub struct ServeArgs {
     /// Largest query complexity (a connection costs its page size times its selection).
     #[arg(long, env = "AUDITGRAPH_MAX_COMPLEXITY", default_value_t = 50_000)]
     pub max_complexity: usize,
+
+    /// What each `totalCount` adds to a query's complexity (multiplied by the
+    /// page sizes above it, like any field).
+    #[arg(long, env = "AUDITGRAPH_COUNT_COST", default_value_t = crate::graphql::complexity::DEFAULT_COUNT_COST)]
+    pub count_cost: usize,
 
     /// Most aliases one query may use.
     #[arg(long, env = "AUDITGRAPH_MAX_ALIASES", default_value_t = 100)]
@@ -92,6 +98,14 @@ pub struct ServeArgs {
     /// WebSocket connections one API key may hold open at once.
     #[arg(long, env = "AUDITGRAPH_WS_MAX_CONNECTIONS_PER_KEY", default_value_t = 32)]
     pub ws_max_connections_per_key: usize,
+
+    /// Seconds a WebSocket has to send `connection_init` before it is closed (4408).
+    #[arg(long, env = "AUDITGRAPH_WS_INIT_TIMEOUT_SECS", default_value_t = 10)]
+    pub ws_init_timeout_secs: u64,
+
+    /// Operations (subscriptions, queries, mutations) one WebSocket may run at once.
+    #[arg(long, env = "AUDITGRAPH_WS_MAX_OPERATIONS", default_value_t = 100)]
+    pub ws_max_operations: usize,
 
     #[command(flatten)]
     pub ledger: LedgerArgs,
@@ -142,6 +156,10 @@ pub struct ServeSettings {
     pub subscriber_buffer: usize,
     pub ws_keepalive: Duration,
     pub ws_max_connections_per_key: usize,
+    /// How long a WebSocket may wait before sending `connection_init`.
+    pub ws_init_timeout: Duration,
+    /// Operations one WebSocket may run at once.
+    pub ws_max_operations: usize,
     /// (requests per second, burst) per key, when limiting is on.
     pub rate_limit: Option<(f64, u32)>,
     pub ledger: LedgerArgs,
@@ -149,22 +167,27 @@ pub struct ServeSettings {
 
 impl ServeSettings {
     pub fn new(db: &DatabaseArgs, serve: &ServeArgs) -> Self {
+        let request_timeout = Duration::from_secs(serve.request_timeout_secs.max(1));
         Self {
-            db: db.settings(),
+            // No statement outlives the request that sent it.
+            db: DbSettings { statement_timeout: Some(request_timeout), ..db.settings() },
             listen: serve.listen,
             cors_origins: serve.cors_origins.iter().map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect(),
             limits: Limits {
                 depth: serve.max_depth,
                 complexity: serve.max_complexity,
                 aliases: serve.max_aliases,
+                count_cost: serve.count_cost,
                 introspection: !serve.no_introspection,
             },
             max_body_bytes: serve.max_body_bytes,
-            request_timeout: Duration::from_secs(serve.request_timeout_secs.max(1)),
+            request_timeout,
             auth_cache_ttl: Duration::from_millis(serve.auth_cache_ms),
             subscriber_buffer: serve.subscriber_buffer,
             ws_keepalive: Duration::from_secs(serve.ws_keepalive_secs.max(1)),
             ws_max_connections_per_key: serve.ws_max_connections_per_key,
+            ws_init_timeout: Duration::from_secs(serve.ws_init_timeout_secs.max(1)),
+            ws_max_operations: serve.ws_max_operations.max(1),
             rate_limit: (serve.rate_limit_per_second > 0.0)
                 .then_some((serve.rate_limit_per_second, serve.rate_limit_burst)),
             ledger: serve.ledger.clone(),

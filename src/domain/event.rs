@@ -88,6 +88,9 @@ pub const MAX_RELATED: usize = 20;
 pub const MAX_METADATA_BYTES: usize = 16 * 1024;
 pub const MAX_CHANGES: usize = 100;
 pub const MAX_CHANGES_BYTES: usize = 64 * 1024;
+/// The `sourceService` of the events the server records about itself; no
+/// producer may use it, so its own record cannot be forged.
+pub const SELF_AUDIT_SOURCE: &str = "auditgraph";
 /// How far in the future a producer's clock may be.
 pub const MAX_CLOCK_SKEW: Duration = Duration::minutes(5);
 
@@ -214,6 +217,19 @@ pub mod check {
         value.map(|v| text(path, v, 0, max)).transpose()
     }
 
+    /// A producer's `sourceService`: any text but the server's own name (in
+    /// any letter case, with or without surrounding spaces).
+    pub fn producer_source(path: &str, value: Option<String>, max: usize) -> Result<Option<String>> {
+        let value = optional_text(path, value, max)?;
+        if value.as_deref().is_some_and(|v| v.trim().eq_ignore_ascii_case(SELF_AUDIT_SOURCE)) {
+            return Err(Error::bad_input(
+                path,
+                format!("`{SELF_AUDIT_SOURCE}` is reserved for the events the server records about itself"),
+            ));
+        }
+        Ok(value)
+    }
+
     /// `^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)+$`, 1 to 128 characters.
     pub fn action(path: &str, value: String) -> Result<String> {
         let value = text(path, value, 1, MAX_ACTION_CHARS)?;
@@ -326,6 +342,17 @@ mod tests {
         let long = format!("a.{}", "b".repeat(126));
         assert!(action("a", long.clone()).is_ok());
         assert!(action("a", format!("{long}c")).is_err());
+    }
+
+    #[test]
+    fn the_self_audit_source_is_reserved() {
+        for reserved in ["auditgraph", "AuditGraph", " auditgraph\t"] {
+            assert!(producer_source("s", Some(reserved.into()), 255).is_err(), "{reserved:?}");
+        }
+        for ok in ["auditgraph-proxy", "billing", "audit graph"] {
+            assert!(producer_source("s", Some(ok.into()), 255).is_ok(), "{ok:?}");
+        }
+        assert_eq!(producer_source("s", None, 255).unwrap(), None);
     }
 
     #[test]

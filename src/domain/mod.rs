@@ -4,6 +4,7 @@
 pub mod cursor;
 pub mod event;
 pub mod filter;
+pub mod filter_budget;
 pub mod ids;
 pub mod page;
 pub mod scope;

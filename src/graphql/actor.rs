@@ -53,7 +53,7 @@ impl Actor {
     }
 
     /// The events this actor performed.
-    #[graphql(complexity = "PageArgs::cost(first, last) * child_complexity")]
+    #[graphql(complexity = "super::complexity::connection(PageArgs::cost(first, last), __field, child_complexity)")]
     async fn events(
         &self,
         ctx: &Context<'_>,

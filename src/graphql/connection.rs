@@ -107,6 +107,7 @@ macro_rules! connection {
             }
 
             /// How many items match in all, whatever the page (one extra query, run only when selected).
+            #[graphql(complexity = "crate::graphql::complexity::count_cost()")]
             async fn total_count(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<i32> {
                 use $crate::graphql::context::ContextExt as _;
                 Ok(self.count.run(ctx.store()).await?)

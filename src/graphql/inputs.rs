@@ -269,6 +269,7 @@ impl AuditEventFilter {
     /// Converts the whole tree, refusing one deeper than 5 levels or with more
     /// than 100 conditions. `path` is where the filter sits in the arguments.
     pub fn into_domain(self, path: &str) -> Result<Filter> {
+        crate::domain::filter_budget::check(&self, path)?;
         self.convert(&mut Budget::default(), path, 1)
     }
 
@@ -317,6 +318,12 @@ impl AuditEventFilter {
         let input = Self::parse(Some(value))
             .map_err(|e| Error::bad_input(path, e.into_server_error(Default::default()).message))?;
         input.into_domain(path)
+    }
+
+    /// A filter of an `and`, `or` or `not`: itself a condition, empty or not.
+    fn sub_filter(self, budget: &mut Budget, path: &str, depth: usize) -> Result<Filter> {
+        budget.condition(path)?;
+        self.convert(budget, path, depth)
     }
 
     fn convert(self, budget: &mut Budget, path: &str, depth: usize) -> Result<Filter> {
@@ -389,7 +396,7 @@ impl AuditEventFilter {
             let items = items
                 .into_iter()
                 .enumerate()
-                .map(|(i, f)| f.convert(budget, &format!("{path}.and.{i}"), depth + 1))
+                .map(|(i, f)| f.sub_filter(budget, &format!("{path}.and.{i}"), depth + 1))
                 .collect::<Result<Vec<_>>>()?;
             all.push(Filter::And(items));
         }
@@ -397,12 +404,12 @@ impl AuditEventFilter {
             let items = items
                 .into_iter()
                 .enumerate()
-                .map(|(i, f)| f.convert(budget, &format!("{path}.or.{i}"), depth + 1))
+                .map(|(i, f)| f.sub_filter(budget, &format!("{path}.or.{i}"), depth + 1))
                 .collect::<Result<Vec<_>>>()?;
             all.push(Filter::Or(items));
         }
         if let Some(inner) = self.not {
-            all.push(Filter::Not(Box::new(inner.convert(budget, &at("not"), depth + 1)?)));
+            all.push(Filter::Not(Box::new(inner.sub_filter(budget, &at("not"), depth + 1)?)));
         }
         Ok(if all.len() == 1 { all.pop().unwrap_or_else(Filter::all) } else { Filter::And(all) })
     }
@@ -609,7 +616,7 @@ impl AuditEventInput {
             reason: check::optional_text(&at("reason"), self.reason, LONG)?,
             error_message: check::optional_text(&at("errorMessage"), self.error_message, LONG)?,
             environment: check::optional_text(&at("environment"), self.environment, LONG)?,
-            source_service: check::optional_text(&at("sourceService"), self.source_service, LONG)?,
+            source_service: check::producer_source(&at("sourceService"), self.source_service, LONG)?,
             correlation_id: check::optional_text(&at("correlationId"), self.correlation_id, LONG)?,
             request: self.request.map(|r| r.into_domain(&at("request"))).transpose()?,
             metadata: check::metadata(&at("metadata"), self.metadata.map(|j| j.0))?,

@@ -78,7 +78,7 @@ impl Ledger {
     }
 
     /// Checkpoints the server persisted, newest first.
-    #[graphql(complexity = "PageArgs::cost(first, last) * child_complexity")]
+    #[graphql(complexity = "super::complexity::connection(PageArgs::cost(first, last), __field, child_complexity)")]
     async fn checkpoints(
         &self,
         ctx: &Context<'_>,

@@ -2,29 +2,33 @@
 //! request-level error its contract code.
 
 pub mod actor;
+pub mod complexity;
 pub mod connection;
 pub mod context;
 pub mod event;
+mod filter_shape;
 pub mod inputs;
 pub mod key;
 pub mod ledger;
 pub mod loaders;
 pub mod mutation;
 pub mod node;
+pub mod operation_gate;
 pub mod query;
 pub mod resource;
 pub mod scalars;
 pub mod subscription;
 pub mod viewer_token;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use async_graphql::Response;
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextSubscribe, NextValidation,
 };
-use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{Schema, SchemaBuilder, ServerError, ServerResult, ValidationResult, Variables};
+use async_graphql::parser::types::{ExecutableDocument, FragmentDefinition, Selection, SelectionSet};
+use async_graphql::{Name, Positioned, Schema, SchemaBuilder, ServerError, ServerResult, ValidationResult, Variables};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 
@@ -39,12 +43,20 @@ pub struct Limits {
     pub depth: usize,
     pub complexity: usize,
     pub aliases: usize,
+    /// What each `totalCount` adds to the complexity.
+    pub count_cost: usize,
     pub introspection: bool,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { depth: 16, complexity: 50_000, aliases: 100, introspection: true }
+        Self {
+            depth: 16,
+            complexity: 50_000,
+            aliases: 100,
+            count_cost: complexity::DEFAULT_COUNT_COST,
+            introspection: true,
+        }
     }
 }
 
@@ -58,7 +70,8 @@ pub fn build(services: Services, limits: &Limits) -> AuditSchema {
         .data(services)
         .limit_depth(limits.depth)
         .limit_complexity(limits.complexity)
-        .extension(RequestErrors { max_aliases: limits.aliases });
+        .extension(RequestErrors { max_aliases: limits.aliases, count_cost: limits.count_cost })
+        .extension(operation_gate::GatedOperations);
     if !limits.introspection {
         builder = builder.disable_introspection();
     }
@@ -70,20 +83,30 @@ pub fn sdl() -> String {
     builder().finish().sdl()
 }
 
-/// Tags parse and validation failures with their contract codes, and bounds
-/// the number of aliases (async-graphql bounds depth and complexity itself).
+/// Tags parse and validation failures with their contract codes, bounds the
+/// number of aliases and the length of messages, and lends the complexity
+/// functions what they need (async-graphql bounds depth and complexity itself).
 struct RequestErrors {
     max_aliases: usize,
+    count_cost: usize,
 }
 
 impl ExtensionFactory for RequestErrors {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(RequestErrorsExtension { max_aliases: self.max_aliases })
+        Arc::new(RequestErrorsExtension {
+            max_aliases: self.max_aliases,
+            count_cost: self.count_cost,
+            fragments: Mutex::default(),
+        })
     }
 }
 
+/// Created for each request (or operation on a WebSocket).
 struct RequestErrorsExtension {
     max_aliases: usize,
+    count_cost: usize,
+    /// The parsed document's fragments, for the complexity functions.
+    fragments: Mutex<HashMap<Name, Positioned<FragmentDefinition>>>,
 }
 
 fn with_code(mut err: ServerError, code: &str) -> ServerError {
@@ -105,8 +128,9 @@ pub fn nesting_within_bounds(text: &str, graphql: bool) -> bool {
     let (mut depth, mut i) = (0usize, 0usize);
     while i < bytes.len() {
         match bytes[i] {
+            // A comment ends at a line terminator: `\n`, `\r\n` or a lone `\r`.
             b'#' if graphql => {
-                while i < bytes.len() && bytes[i] != b'\n' {
+                while i < bytes.len() && !matches!(bytes[i], b'\n' | b'\r') {
                     i += 1;
                 }
             }
@@ -167,12 +191,36 @@ fn default_code(err: &ServerError) -> &'static str {
     if err.path.is_empty() { "GRAPHQL_VALIDATION_FAILED" } else { "BAD_USER_INPUT" }
 }
 
+/// The longest error message sent: a message quoting its input must not
+/// grow with it.
+pub const MAX_MESSAGE_CHARS: usize = 1_000;
+
+/// `message` cut to [`MAX_MESSAGE_CHARS`] characters.
+pub fn bounded_message(message: &mut String) {
+    if let Some((cut, _)) = message.char_indices().nth(MAX_MESSAGE_CHARS) {
+        message.truncate(cut);
+        message.push('…');
+    }
+}
+
+/// A parse error as the parser words it quotes the offending line with a
+/// caret under it; the caller gets the last line (what was expected) and the
+/// position, whatever the document's size.
+fn compact_parse_error(mut err: ServerError) -> ServerError {
+    let expected = err.message.lines().rev().find_map(|l| l.trim_start().strip_prefix("= ")).map(str::to_string);
+    if let (Some(expected), Some(at)) = (expected, err.locations.first()) {
+        err.message = format!("{expected} (line {}, column {})", at.line, at.column);
+    }
+    err
+}
+
 fn tag_uncoded(mut response: Response) -> Response {
     for err in &mut response.errors {
         if err.extensions.as_ref().is_none_or(|e| e.get("code").is_none()) {
             let code = default_code(err);
             err.extensions.get_or_insert_with(Default::default).set("code", code);
         }
+        bounded_message(&mut err.message);
     }
     response
 }
@@ -205,12 +253,11 @@ impl Extension for RequestErrorsExtension {
         }
         let doc = next.run(ctx, query, variables).await.map_err(|e| {
             // async-graphql bounds the nesting of selections while parsing.
-            let code = if e.message.starts_with("The recursion depth of the query") {
-                "QUERY_TOO_COMPLEX"
+            if e.message.starts_with("The recursion depth of the query") {
+                with_code(e, "QUERY_TOO_COMPLEX")
             } else {
-                "GRAPHQL_PARSE_FAILED"
-            };
-            with_code(e, code)
+                with_code(compact_parse_error(e), "GRAPHQL_PARSE_FAILED")
+            }
         })?;
         let aliases = count_aliases(&doc);
         if aliases > self.max_aliases {
@@ -222,6 +269,7 @@ impl Extension for RequestErrorsExtension {
                 "QUERY_TOO_COMPLEX",
             ));
         }
+        *self.fragments.lock().unwrap() = doc.fragments.clone();
         Ok(doc)
     }
 
@@ -230,7 +278,8 @@ impl Extension for RequestErrorsExtension {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|errors| {
+        let fragments = std::mem::take(&mut *self.fragments.lock().unwrap());
+        complexity::scope(self.count_cost, fragments, next.run(ctx)).await.map_err(|errors| {
             errors
                 .into_iter()
                 .map(|e| {
@@ -259,6 +308,19 @@ mod tests {
         let hidden = format!("{{ a(s: \"{deep}\") }} # {deep}\n{{ b(t: \"\"\"{deep}\\\"\"\" \"\"\") }}");
         assert!(nesting_within_bounds(&hidden, true), "{hidden}");
         assert!(nesting_within_bounds(&format!("{{\"q\": \"{deep}\"}}"), false));
+        // A lone carriage return ends a comment, as in the GraphQL grammar.
+        assert!(!nesting_within_bounds(&format!("{{ a }} #\r{deep}"), true));
+        assert!(!nesting_within_bounds(&format!("{{ a }} #\r\n{deep}"), true));
+    }
+
+    #[test]
+    fn messages_are_bounded() {
+        let mut long = "é".repeat(5_000);
+        super::bounded_message(&mut long);
+        assert_eq!(long.chars().count(), super::MAX_MESSAGE_CHARS + 1);
+        let mut short = "short".to_string();
+        super::bounded_message(&mut short);
+        assert_eq!(short, "short");
     }
 
     #[test]

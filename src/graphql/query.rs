@@ -50,7 +50,7 @@ impl Query {
 
     /// Audit events of your tenant, newest first unless `orderBy` says otherwise.
     /// Relay cursor pages: `first` (default 50, at most 500) with `after`, or `last` with `before`.
-    #[graphql(complexity = "PageArgs::cost(first, last) * child_complexity")]
+    #[graphql(complexity = "super::complexity::connection(PageArgs::cost(first, last), __field, child_complexity)")]
     async fn audit_events(
         &self,
         ctx: &Context<'_>,
@@ -80,7 +80,7 @@ impl Query {
     }
 
     /// Actors of your tenant, oldest first.
-    #[graphql(complexity = "PageArgs::cost(first, last) * child_complexity")]
+    #[graphql(complexity = "super::complexity::connection(PageArgs::cost(first, last), __field, child_complexity)")]
     async fn actors(
         &self,
         ctx: &Context<'_>,
@@ -104,7 +104,7 @@ impl Query {
     }
 
     /// Resources of your tenant, oldest first.
-    #[graphql(complexity = "PageArgs::cost(first, last) * child_complexity")]
+    #[graphql(complexity = "super::complexity::connection(PageArgs::cost(first, last), __field, child_complexity)")]
     async fn resources(
         &self,
         ctx: &Context<'_>,

@@ -41,7 +41,7 @@ impl Resource {
     }
 
     /// The events where this resource is the primary or a related resource.
-    #[graphql(complexity = "PageArgs::cost(first, last) * child_complexity")]
+    #[graphql(complexity = "super::complexity::connection(PageArgs::cost(first, last), __field, child_complexity)")]
     async fn events(
         &self,
         ctx: &Context<'_>,

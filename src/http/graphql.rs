@@ -58,6 +58,8 @@ struct Params {
 
 /// An error before any GraphQL: malformed HTTP request, or authentication.
 pub(super) fn transport_error(status: StatusCode, media: &'static str, code: &str, message: &str) -> Response {
+    let mut message = message.to_string();
+    crate::graphql::bounded_message(&mut message);
     let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
     let mut response = (status, body.to_string()).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(media)));
@@ -173,8 +175,23 @@ fn acceptable(headers: &HeaderMap) -> Result<&'static str, Response> {
     })
 }
 
+/// Answers depend on the caller's key: no cache, shared or private, may keep one.
+fn no_store(mut response: Response) -> Response {
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 /// `POST /graphql`.
-pub async fn post(State(app): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+pub async fn post(state: State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+    no_store(answer_post(state, headers, body).await)
+}
+
+/// `GET /graphql`: the playground for browsers, else a query from the URL.
+pub async fn get(state: State<AppState>, headers: HeaderMap, raw: RawQuery) -> Response {
+    no_store(answer_get(state, headers, raw).await)
+}
+
+async fn answer_post(State(app): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
     let media = match acceptable(&headers) {
         Ok(media) => media,
         Err(refused) => return refused,
@@ -207,8 +224,7 @@ pub async fn post(State(app): State<AppState>, headers: HeaderMap, body: Result<
     }
 }
 
-/// `GET /graphql`: the playground for browsers, else a query from the URL.
-pub async fn get(State(app): State<AppState>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
+async fn answer_get(State(app): State<AppState>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
     let wants_html = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
     if wants_html && !raw.as_deref().unwrap_or("").split('&').any(|p| p.starts_with("query=")) {
         return super::console::graphiql(&app, &headers);

@@ -98,6 +98,22 @@ pub async fn revoke(
     by_id(db, tenant, id).await
 }
 
+/// Those of `ids` that are revoked or no longer exist.
+pub async fn revoked_among(db: &impl ConnectionTrait, ids: &[ApiKeyId]) -> Result<Vec<ApiKeyId>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let valid: std::collections::HashSet<uuid::Uuid> = api_key::Entity::find()
+        .filter(api_key::Column::Id.is_in(ids.iter().map(|id| id.0)))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|k| k.id)
+        .collect();
+    Ok(ids.iter().copied().filter(|id| !valid.contains(&id.0)).collect())
+}
+
 /// Records that the key was used, unless that was recorded within the last minute.
 pub async fn touch(db: &impl ConnectionTrait, id: ApiKeyId, now: DateTime<Utc>) -> Result<()> {
     api_key::Entity::update_many()

@@ -30,7 +30,18 @@ pub struct DbSettings {
     pub pool_size: u32,
     /// How long a request waits for a pooled connection.
     pub acquire_timeout: Duration,
+    /// The longest one statement may run (PostgreSQL; `None`: no bound).
+    pub statement_timeout: Option<Duration>,
 }
+
+/// How often a PostgreSQL backend running a statement checks that its client
+/// is still connected, and aborts the statement when it is not.
+const CLIENT_CHECK_INTERVAL: &str = "1s";
+/// How long a connection handed back to the pool may take to answer a ping
+/// before it is closed: a connection whose statement still runs was dropped
+/// by a request that ended, and closing it makes PostgreSQL abort the
+/// statement instead of finishing work nobody waits for.
+const RELEASE_PING: Duration = Duration::from_millis(500);
 
 /// The database handle shared by every request.
 #[derive(Clone)]
@@ -39,20 +50,40 @@ pub struct Store {
     /// SQLite allows one writer at a time; writers queue here instead of failing
     /// with "database is locked". `None` on PostgreSQL.
     write_gate: Option<Arc<Mutex<()>>>,
+    /// How it was opened: migrations open their own connection from it.
+    settings: DbSettings,
 }
 
-/// A database URL with its password hidden, for messages.
+/// A database URL with its password hidden, for messages: in the user
+/// information and in any query parameter naming a password
+/// (`?password=…`, `&sslpassword=…`).
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
     };
-    let Some((userinfo, host)) = rest.rsplit_once('@') else {
-        return url.to_string();
+    let mut out = match base.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((userinfo, host)) => match userinfo.split_once(':') {
+                Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+                None => base.to_string(),
+            },
+            None => base.to_string(),
+        },
+        None => base.to_string(),
     };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_string(),
+    if let Some(query) = query {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|param| match param.split_once('=') {
+                Some((name, _)) if name.to_ascii_lowercase().contains("password") => format!("{name}=***"),
+                _ => param.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
     }
+    out
 }
 
 impl Store {
@@ -65,6 +96,15 @@ impl Store {
             .acquire_timeout(settings.acquire_timeout)
             .connect_timeout(Duration::from_secs(5))
             .sqlx_logging(false)
+            .map_sqlx_postgres_opts(|o| o.options([("client_connection_check_interval", CLIENT_CHECK_INTERVAL)]))
+            .map_sqlx_postgres_pool_opts(|pool| {
+                pool.after_release(|conn, _| {
+                    Box::pin(async move {
+                        let answered = tokio::time::timeout(RELEASE_PING, sqlx::Connection::ping(conn)).await;
+                        Ok(matches!(answered, Ok(Ok(()))))
+                    })
+                })
+            })
             .map_sqlx_sqlite_opts(|o| {
                 // FULL: a commit is on disk before it is acknowledged (NORMAL
                 // survives a killed process but may lose the last commits on
@@ -74,15 +114,28 @@ impl Store {
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true)
             });
+        if let Some(timeout) = settings.statement_timeout {
+            options.statement_timeout(timeout);
+        }
         let mut db = Database::connect(options).await?;
         db.set_metric_callback(move |info| metrics.db_statement(info.failed));
         let write_gate = (db.get_database_backend() == DbBackend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Ok(Store { db, write_gate })
+        Ok(Store { db, write_gate, settings: settings.clone() })
     }
 
     /// Applies pending migrations.
+    /// Applies pending migrations. They may take longer than any request:
+    /// when statements are bounded, they run on a connection of their own
+    /// without the bound.
     pub async fn migrate(&self) -> Result<(), sea_orm::DbErr> {
-        Migrator::up(&self.db, None).await
+        if self.settings.statement_timeout.is_none() || self.backend() != DbBackend::Postgres {
+            return Migrator::up(&self.db, None).await;
+        }
+        let unbounded = DbSettings { statement_timeout: None, pool_size: 1, ..self.settings.clone() };
+        let store = Store::connect(&unbounded, Arc::default()).await?;
+        let migrated = Migrator::up(&store.db, None).await;
+        store.db.close().await?;
+        migrated
     }
 
     pub fn db(&self) -> &DatabaseConnection {
@@ -263,5 +316,14 @@ mod tests {
         assert_eq!(super::redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
         assert_eq!(super::redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(super::redact_url("sqlite://a.db?mode=rwc"), "sqlite://a.db?mode=rwc");
+        assert_eq!(
+            super::redact_url("postgres://h/db?user=u&password=secret&sslmode=require"),
+            "postgres://h/db?user=u&password=***&sslmode=require"
+        );
+        assert_eq!(
+            super::redact_url("postgres://u:pw@h/db?PASSWORD=x&sslpassword=y"),
+            "postgres://u:***@h/db?PASSWORD=***&sslpassword=***"
+        );
+        assert!(!super::redact_url("postgres://u:a@b@h/db?password=c@d").contains('c'));
     }
 }

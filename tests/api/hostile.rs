@@ -1115,8 +1115,34 @@ fn shape_cases(c: &mut Corpus, s: &Seeded) {
         let items: Vec<Value> = (0..n).map(|i| json!({ "correlationId": format!("c{i}") })).collect();
         c.gql(format!("or of {n} conditions"), FILTER, json!({ "f": { "or": items } }), BAD_INPUT);
     }
-    let items: Vec<Value> = (0..100).map(|i| json!({ "correlationId": format!("c{i}") })).collect();
-    c.gql("or of 100 conditions is allowed", FILTER, json!({ "f": { "or": items } }), Expect::Harmless);
+    // Each sub-filter is a condition too: 50 of them with one field each make 100.
+    let items: Vec<Value> = (0..50).map(|i| json!({ "correlationId": format!("c{i}") })).collect();
+    c.gql("or of 50 one-field filters is allowed", FILTER, json!({ "f": { "or": items } }), Expect::Harmless);
+    let items: Vec<Value> = (0..51).map(|i| json!({ "correlationId": format!("c{i}") })).collect();
+    c.gql("or of 51 one-field filters", FILTER, json!({ "f": { "or": items } }), BAD_INPUT);
+    // Empty sub-filters are not free, and no list of filters is unbounded.
+    for n in [100, 101, 1_000, 10_000] {
+        let empties = vec![json!({}); n];
+        let expect = if n <= 100 { Expect::Harmless } else { BAD_INPUT };
+        c.gql(format!("or of {n} empty filters"), FILTER, json!({ "f": { "or": empties.clone() } }), expect);
+        c.gql(format!("and of {n} empty filters"), FILTER, json!({ "f": { "and": empties.clone() } }), expect);
+        c.gql(
+            format!("not of an or of {n} empty filters"),
+            FILTER,
+            json!({ "f": { "not": { "or": empties } } }),
+            REFUSED,
+        );
+    }
+    let duplicated = vec![json!({ "or": vec![json!({}); 30] }); 30];
+    c.gql("30 copies of an or of 30 empty filters", FILTER, json!({ "f": { "and": duplicated } }), BAD_INPUT);
+    // Values of all lists together are bounded: 10 lists of 1,000 fit, 11 do not.
+    let lists = |n: usize| {
+        let thousand: Vec<String> = (0..1_000).map(|i| format!("v{i}")).collect();
+        vec![json!({ "action": { "notIn": thousand } }); n]
+    };
+    c.gql("10 lists of 1000 values are allowed", FILTER, json!({ "f": { "and": lists(10) } }), Expect::Harmless);
+    c.gql("11 lists of 1000 values", FILTER, json!({ "f": { "and": lists(11) } }), BAD_INPUT);
+    c.gql("66 lists of 1000 values", FILTER, json!({ "f": { "or": lists(66) } }), BAD_INPUT);
     let values = |n: usize| (0..n).map(|i| format!("v{i}")).collect::<Vec<_>>();
     for path in [
         "action.in",
@@ -1560,8 +1586,8 @@ impl ChildServer {
 }
 
 /// Documents nested hundreds or thousands of levels deep (input objects,
-/// lists, selection sets), with and without a key: each is refused with a
-/// coded error and the server stays up. Sent to a child process, where a
+/// lists, selection sets), and filters thousands of sub-filters wide, with and
+/// without a key: each is refused with a coded error and the server stays up. Sent to a child process, where a
 /// stack overflow aborts only that process.
 async fn deep_documents_do_not_crash_the_server(backend: Backend) {
     let db = TestDb::new(backend).await;
@@ -1578,7 +1604,7 @@ async fn deep_documents_do_not_crash_the_server(backend: Backend) {
     let nested = |open: &str, leaf: &str, close: &str, depth: usize| {
         format!("{}{leaf}{}", open.repeat(depth), close.repeat(depth))
     };
-    let mut docs = Vec::new();
+    let mut docs: Vec<(String, String)> = Vec::new();
     for depth in [64, 150, 600, 5_000] {
         docs.push((
             format!("a filter of {depth} nested nots"),
@@ -1601,15 +1627,30 @@ async fn deep_documents_do_not_crash_the_server(backend: Backend) {
             format!("{{{} id{} }}", " a {".repeat(depth), " }".repeat(depth)),
         ));
     }
+    // Wide rather than deep: lists of thousands of (empty) sub-filters, in
+    // the document and in variables.
+    let mut docs: Vec<(String, String, Value)> = docs.into_iter().map(|(what, doc)| (what, doc, json!({}))).collect();
+    for width in [10_000, 100_000] {
+        docs.push((
+            format!("an or of {width} empty filters in the document"),
+            format!("{{ auditEvents(first: 1, filter: {{or: [{}]}}) {{ totalCount }} }}", vec!["{}"; width].join(",")),
+            json!({}),
+        ));
+        docs.push((
+            format!("an or of {width} empty filters in a variable"),
+            "query($f: AuditEventFilter) { auditEvents(first: 1, filter: $f) { totalCount } }".into(),
+            json!({ "f": { "or": vec![json!({}); width] } }),
+        ));
+    }
     let client = reqwest::Client::new();
     let mut failures = Vec::new();
-    for (what, doc) in &docs {
+    for (what, doc, variables) in &docs {
         for with_key in [false, true] {
             let what = format!("{what} ({} key)", if with_key { "with a" } else { "without a" });
             let mut request = client
                 .post(format!("{}/graphql", server.base))
                 .timeout(StdDuration::from_secs(60))
-                .json(&json!({ "query": doc }));
+                .json(&json!({ "query": doc, "variables": variables }));
             if with_key {
                 request = request.bearer_auth(&key);
             }

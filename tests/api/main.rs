@@ -3,10 +3,12 @@
 
 mod helpers;
 
+mod abuse;
 mod auth;
 mod cli;
 mod console;
 mod export;
+mod filter_property;
 mod hostile;
 mod http;
 mod isolation;
@@ -19,6 +21,7 @@ mod query;
 mod record;
 mod reference;
 mod schema;
+mod sockets;
 mod subscriptions;
 mod validation;
 mod viewer_tokens;

@@ -228,8 +228,8 @@ async fn actor_and_resource_events(backend: Backend) {
     ])).await;
     let data = app
         .data(&key, r#"{
-            actors(filter: {externalId: ["ada"]}) { totalCount nodes { externalId events { totalCount nodes { action } } } }
-            resources(filter: {type: ["vm"]}) { nodes { externalId
+            actors(first: 5, filter: {externalId: ["ada"]}) { totalCount nodes { externalId events { totalCount nodes { action } } } }
+            resources(first: 5, filter: {type: ["vm"]}) { nodes { externalId
                 all: events { totalCount nodes { action } }
                 failed: events(filter: {outcome: FAILURE}) { nodes { action } }
                 oldest: events(first: 1, orderBy: {direction: ASC}) { nodes { action } pageInfo { hasNextPage } } } } }"#, json!({}))

@@ -32,7 +32,7 @@ impl Protocol {
     }
 }
 
-const SUBSCRIBE: &str =
+pub(crate) const SUBSCRIBE: &str =
     "subscription($f: AuditEventFilter) { auditEventRecorded(filter: $f) { id action actor { externalId } } }";
 
 /// A GraphQL WebSocket client.
@@ -51,7 +51,11 @@ pub(crate) enum Received {
 }
 
 impl Client {
-    async fn open(base: &str, protocol: Protocol, headers: &[(&str, &str)]) -> Result<Client, tungstenite::Error> {
+    pub(crate) async fn open(
+        base: &str,
+        protocol: Protocol,
+        headers: &[(&str, &str)],
+    ) -> Result<Client, tungstenite::Error> {
         let mut request = format!("{}/graphql/ws", base.replacen("http", "ws", 1)).into_client_request().unwrap();
         request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static(protocol.name()));
         for (name, value) in headers {
@@ -63,12 +67,12 @@ impl Client {
         Ok(Client { ws, protocol })
     }
 
-    async fn send(&mut self, message: Value) {
+    pub(crate) async fn send(&mut self, message: Value) {
         self.ws.send(Message::Text(message.to_string().into())).await.expect("send");
     }
 
     /// Opens a connection and completes `connection_init` with `payload`.
-    async fn connect(base: &str, protocol: Protocol, payload: Value) -> Client {
+    pub(crate) async fn connect(base: &str, protocol: Protocol, payload: Value) -> Client {
         let mut client = Client::open(base, protocol, &[]).await.expect("upgrade");
         client.send(json!({ "type": "connection_init", "payload": payload })).await;
         match client.next_message().await {
@@ -87,7 +91,7 @@ impl Client {
     }
 
     /// The next protocol message, answering pings and skipping keep-alives.
-    async fn next_message(&mut self) -> Option<Value> {
+    pub(crate) async fn next_message(&mut self) -> Option<Value> {
         loop {
             match self.ws.next().await? {
                 Ok(Message::Text(text)) => {
@@ -99,7 +103,8 @@ impl Client {
                     }
                 }
                 Ok(Message::Close(frame)) => {
-                    return Some(json!({ "type": "closed", "reason": frame.map(|f| f.reason.to_string()) }));
+                    let (code, reason) = frame.map(|f| (u16::from(f.code), f.reason.to_string())).unzip();
+                    return Some(json!({ "type": "closed", "code": code, "reason": reason }));
                 }
                 Ok(_) => {}
                 Err(_) => return None,
@@ -157,6 +162,17 @@ pub(crate) async fn wait_for_subscribers(app: &TestApp, n: u64) {
     panic!("{n} subscriptions never started (have {})", app.metrics.subscriptions());
 }
 
+/// Every subscription stream has ended.
+pub(crate) async fn wait_for_no_subscribers(app: &TestApp) {
+    for _ in 0..300 {
+        if app.metrics.subscriptions() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{} subscriptions never ended", app.metrics.subscriptions());
+}
+
 async fn delivers_matching_events_in_order(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.key("audit.read,audit.write").await;
@@ -172,12 +188,7 @@ async fn delivers_matching_events_in_order(backend: Backend) {
         assert_eq!(client.actions(4).await, ["live.a", "live.c", "live.d", "live.e"], "{protocol:?}");
         client.quiet().await;
         drop(client);
-        for _ in 0..200 {
-            if app.metrics.subscriptions() == 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        wait_for_no_subscribers(&app).await;
     }
 }
 
@@ -195,12 +206,7 @@ async fn nothing_from_before_the_start(backend: Backend) {
         assert_eq!(client.actions(1).await, [format!("after.r{round}")]);
         client.quiet().await;
         drop(client);
-        for _ in 0..200 {
-            if app.metrics.subscriptions() == 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        wait_for_no_subscribers(&app).await;
     }
 }
 
@@ -325,13 +331,7 @@ async fn vanished_clients_free_their_subscriptions(backend: Backend) {
     wait_for_subscribers(&app, 5).await;
     // Dropped without a close handshake: the TCP connection just goes away.
     drop(clients);
-    for _ in 0..300 {
-        if app.metrics.subscriptions() == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(app.metrics.subscriptions(), 0, "every subscription stream ended");
+    wait_for_no_subscribers(&app).await;
     // Recording afterwards is unaffected.
     app.record(&key, json!([event("after.vanish")])).await;
 }
