@@ -281,15 +281,6 @@ async fn a_revocation_is_final_at_once(backend: Backend) {
     }
 }
 
-async fn the_playground_keeps_keys_in_memory(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let page =
-        app.client.get(app.url("/graphql")).header("accept", "text/html").send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("GraphiQL"), "{page}");
-    assert!(!page.contains("shouldPersistHeaders: true"), "headers persisted");
-    assert!(page.contains("shouldPersistHeaders: false") && page.contains("storage,"), "an in-memory storage");
-}
-
 /// The statements of the server's database connections that touch events.
 pub(crate) async fn event_statements(app: &TestApp) -> Vec<(String, String)> {
     let rows = app
@@ -380,6 +371,5 @@ backend_tests!(
     a_key_revokes_only_keys_within_its_scopes,
     producers_cannot_forge_self_audit,
     a_revocation_is_final_at_once,
-    the_playground_keeps_keys_in_memory,
     statements_end_with_their_request,
 );
