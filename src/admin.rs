@@ -36,7 +36,7 @@ impl Acting<'_> {
     }
 }
 
-fn self_audit(
+pub(crate) fn self_audit(
     action: &str,
     acting: &Acting<'_>,
     resource: ResourceSpec,
@@ -61,6 +61,16 @@ fn self_audit(
         changes: Vec::new(),
         idempotency_key: None,
     }
+}
+
+/// Records one event the server writes about itself, in its own transaction.
+pub async fn record_self_audit(store: &Store, bus: &Bus, tenant: TenantId, event: NewEvent) -> Result<()> {
+    let _gate = store.write_gate().await;
+    let txn = store.db().begin().await?;
+    let recorded = events::record_in(&txn, tenant, vec![event], crate::domain::now()).await?;
+    txn.commit().await?;
+    bus.publish(tenant, &recorded.created);
+    Ok(())
 }
 
 /// Creates a tenant, audited as `tenant.create` in it.

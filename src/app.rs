@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -173,7 +174,28 @@ pub struct App {
     pub store: Store,
     pub metrics: Arc<Metrics>,
     pub ledger: Arc<Ledger>,
-    checkpoint_interval: std::time::Duration,
+    bus: Bus,
+    checkpoint_interval: Duration,
+    purge_interval: Duration,
+}
+
+/// Runs `job` every `interval` (the first time one interval from now) until
+/// the returned task is aborted; a failed run is logged and tried next time.
+fn every<F, Fut>(interval: Duration, what: &'static str, job: F) -> tokio::task::JoinHandle<()>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: Future<Output = crate::error::Result<()>> + Send,
+{
+    let interval = interval.max(Duration::from_millis(100));
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        loop {
+            ticks.tick().await;
+            if let Err(e) = job().await {
+                tracing::warn!(error = %crate::error::describe(&e), "{what} failed; will retry");
+            }
+        }
+    })
 }
 
 impl App {
@@ -183,11 +205,20 @@ impl App {
         let store = open_store(settings, metrics.clone()).await?;
         let bus = bus_for(settings, &store).await?;
         let ledger = ledger_for(settings, &store).await?;
-        let router = router(settings, store.clone(), bus, metrics.clone(), ledger.clone())?;
+        let router = router(settings, store.clone(), bus.clone(), metrics.clone(), ledger.clone())?;
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|source| StartError::Bind { addr: settings.listen, source })?;
-        Ok(App { listener, router, store, metrics, ledger, checkpoint_interval: settings.ledger.checkpoint_interval })
+        Ok(App {
+            listener,
+            router,
+            store,
+            metrics,
+            ledger,
+            bus,
+            checkpoint_interval: settings.ledger.checkpoint_interval,
+            purge_interval: settings.ledger.purge_interval,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -195,22 +226,23 @@ impl App {
     }
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests and
-    /// persists a last checkpoint of every tree that grew. Checkpoints are
-    /// persisted every `--checkpoint-interval` meanwhile.
+    /// persists a last checkpoint of every tree that grew. Meanwhile checkpoints
+    /// are persisted every `--checkpoint-interval` and retention is applied
+    /// every `--purge-interval`.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let (store, ledger) = (self.store.clone(), self.ledger.clone());
-        let interval = self.checkpoint_interval.max(std::time::Duration::from_millis(100));
-        let checkpoints = tokio::spawn(async move {
-            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-            loop {
-                ticks.tick().await;
-                if let Err(e) = ledger.persist_grown(&store).await {
-                    tracing::warn!(error = %e, "could not persist checkpoints; will retry");
-                }
-            }
+        let checkpoints = every(self.checkpoint_interval, "persisting checkpoints", move || {
+            let (store, ledger) = (store.clone(), ledger.clone());
+            async move { ledger.persist_grown(&store).await.map(|_| ()) }
+        });
+        let (store, bus) = (self.store.clone(), self.bus.clone());
+        let purges = every(self.purge_interval, "the retention purge", move || {
+            let (store, bus) = (store.clone(), bus.clone());
+            async move { service::retention::purge(&store, &bus, crate::domain::now(), false).await.map(|_| ()) }
         });
         let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
         checkpoints.abort();
+        purges.abort();
         if let Err(e) = self.ledger.persist_grown(&self.store).await {
             tracing::error!(error = %e, "could not persist the last checkpoints");
         }

@@ -72,6 +72,13 @@ pub enum Command {
     /// Verify the log without trusting the server: an NDJSON export against a
     /// signed checkpoint, or a tenant's stored events against its tree.
     Verify(VerifyArgs),
+    /// Remove the events older than their tenant's retention (tenants on legal
+    /// hold excepted), recording each purge as `retention.purge`.
+    Purge {
+        /// Say what would be removed, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Export a tenant's events, in sequence order, up to the tree size signed
     /// when the export begins (as `GET /export` does).
     Export(ExportArgs),
@@ -129,6 +136,20 @@ pub enum TenantCommand {
     },
     /// List tenants with their event counts.
     List,
+    /// Set how long a tenant's events are kept, and its legal hold.
+    #[command(group(clap::ArgGroup::new("keep").args(["days", "forever"])))]
+    Retention {
+        slug: String,
+        /// Keep events this many days after they are received (0 keeps nothing already received).
+        #[arg(long)]
+        days: Option<i32>,
+        /// Keep events forever.
+        #[arg(long)]
+        forever: bool,
+        /// Put the tenant on legal hold (nothing is purged) or take it off.
+        #[arg(long, value_parser = ["on", "off"])]
+        legal_hold: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -233,6 +254,39 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 println!("{:<24} {:<36} {:>10}  {}", t.slug, TenantId(t.id), n, t.name);
             }
         }
+        Command::Tenant(TenantCommand::Retention { slug, days, forever, legal_hold }) => {
+            let days = match (days, forever) {
+                (Some(d), _) => Some(Some(d)),
+                (None, true) => Some(None),
+                (None, false) => None,
+            };
+            if days.is_none() && legal_hold.is_none() {
+                return Err(CliError::Usage("say --days N, --forever or --legal-hold on|off".into()));
+            }
+            let hold = legal_hold.map(|h| h == "on");
+            let store = open(&cli.db).await?;
+            let t = crate::service::retention::set(&store, &slug, days, hold).await?;
+            let kept = t.retention_days.map_or("forever".to_string(), |d| format!("{d} days"));
+            let hold = if t.legal_hold { "on" } else { "off" };
+            eprintln!("tenant {}: events kept {kept}, legal hold {hold}", t.slug);
+        }
+        Command::Purge { dry_run } => {
+            let store = open(&cli.db).await?;
+            let purged = crate::service::retention::purge(&store, &bus, crate::domain::now(), dry_run).await?;
+            let verb = if dry_run { "would purge" } else { "purged" };
+            for p in &purged {
+                println!(
+                    "{}: {verb} {} events received before {}, through sequence {}",
+                    p.slug,
+                    p.count,
+                    p.before.to_rfc3339(),
+                    p.through_sequence
+                );
+            }
+            if purged.is_empty() {
+                println!("nothing to purge");
+            }
+        }
         Command::Key(KeyCommand::Create { tenant, scopes, name }) => {
             let scopes = Scopes::parse_list(&scopes, "--scopes").map_err(|e| CliError::Usage(e.to_string()))?;
             let store = open(&cli.db).await?;
@@ -301,8 +355,12 @@ async fn verify(db: &DatabaseArgs, args: VerifyArgs) -> Result<(), CliError> {
         let store = open(db).await?;
         let tenant = tenant_by_slug(&store, &slug).await?;
         let report = verify::tenant(&store, TenantId(tenant.id)).await?;
+        let purged = match report.purged {
+            0 => String::new(),
+            n => format!(" ({n} purged events taken from the ledger)"),
+        };
         println!(
-            "verified {} events of tenant {slug} against its tree of size {} and {} persisted checkpoints",
+            "verified {} events of tenant {slug} against its tree of size {}{purged} and {} persisted checkpoints",
             report.events, report.size, report.checkpoints
         );
         return Ok(());

@@ -141,6 +141,10 @@ pub struct LedgerArgs {
     /// (e.g. `60s`, `5m`); one is also persisted at shutdown.
     #[arg(long, env = "AUDITGRAPH_CHECKPOINT_INTERVAL", default_value = "60s", value_parser = humantime::parse_duration)]
     pub checkpoint_interval: Duration,
+
+    /// How often events past their tenant's retention are purged (e.g. `1h`).
+    #[arg(long, env = "AUDITGRAPH_PURGE_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub purge_interval: Duration,
 }
 
 /// Everything `serve` needs, resolved.

@@ -39,6 +39,16 @@ impl Tenant {
         self.0.created_at.into()
     }
 
+    /// Days events are kept after they are received; null keeps them forever.
+    async fn retention_days(&self) -> Option<i32> {
+        self.0.retention_days
+    }
+
+    /// While true, nothing of the tenant is purged, whatever its retention.
+    async fn legal_hold(&self) -> bool {
+        self.0.legal_hold
+    }
+
     /// The tenant's API keys, oldest first (needs `keys.manage`).
     async fn api_keys(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ApiKey>> {
         let requester = ctx.require(Scope::KeysManage)?;
@@ -174,4 +184,16 @@ pub fn scopes_of(input: &CreateApiKeyInput) -> Result<Scopes> {
         return Err(crate::error::Error::bad_input("input.scopes", "at least one scope is required"));
     }
     Ok(Scopes::new(input.scopes.clone()))
+}
+
+/// A tenant's retention and legal hold; a field left out stays as it is.
+#[derive(async_graphql::InputObject)]
+pub struct SetTenantRetentionInput {
+    /// The tenant's slug.
+    pub tenant: String,
+    /// Days events are kept after they are received (0 to 36,500); null keeps
+    /// them forever; 0 keeps nothing already received.
+    pub retention_days: async_graphql::MaybeUndefined<i32>,
+    /// Whether the tenant is on legal hold (nothing is purged while it is).
+    pub legal_hold: Option<bool>,
 }

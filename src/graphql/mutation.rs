@@ -7,7 +7,7 @@ use super::event::AuditEvent;
 use super::inputs::AuditEventInput;
 use super::key::{
     ApiKey, CreateApiKeyInput, CreateApiKeyPayload, CreateTenantInput, CreateTenantPayload, RevokeApiKeyPayload,
-    Tenant, scopes_of,
+    SetTenantRetentionInput, Tenant, scopes_of,
 };
 use super::viewer_token::{self, CreateViewerTokenInput, ViewerToken};
 use crate::admin::{self, Acting};
@@ -103,6 +103,23 @@ impl Mutation {
         #[graphql(desc = "The token's filter and lifetime.")] input: CreateViewerTokenInput,
     ) -> async_graphql::Result<ViewerToken> {
         viewer_token::create(ctx, input).await
+    }
+
+    /// Sets a tenant's retention and legal hold. Needs `admin`.
+    async fn set_tenant_retention(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The tenant's slug, its retention in days and its legal hold.")]
+        input: SetTenantRetentionInput,
+    ) -> async_graphql::Result<Tenant> {
+        ctx.require(Scope::Admin)?.require_api_key("set retention")?;
+        let days = match input.retention_days {
+            async_graphql::MaybeUndefined::Undefined => None,
+            async_graphql::MaybeUndefined::Null => Some(None),
+            async_graphql::MaybeUndefined::Value(d) => Some(Some(d)),
+        };
+        let tenant = crate::service::retention::set(ctx.store(), &input.tenant, days, input.legal_hold).await?;
+        Ok(Tenant(tenant))
     }
 
     /// Creates a tenant. Needs `admin`.

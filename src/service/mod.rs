@@ -3,4 +3,5 @@
 
 pub mod export;
 pub mod ledger;
+pub mod retention;
 pub mod verify;

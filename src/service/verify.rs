@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use crate::domain::ids::TenantId;
 use crate::error::{Error, Result};
 use crate::ledger::{self, Frontier, NoteVerifier};
-use crate::store::{Store, events, ledger as stored};
+use crate::store::{Store, events, ledger as stored, tenants};
 
 /// Events read per chunk when verifying a tenant.
 const CHUNK: u64 = 2_000;
@@ -98,7 +98,10 @@ pub fn export(lines: impl BufRead, checkpoint: &str, verifier_key: &str) -> Resu
 
 /// What `verify --tenant` found when everything holds.
 pub struct TenantReport {
+    /// Events recomputed from their rows.
     pub events: u64,
+    /// Events purged by retention (their leaves were taken from the ledger).
+    pub purged: u64,
     pub size: u64,
     pub checkpoints: usize,
 }
@@ -110,8 +113,25 @@ pub async fn tenant(store: &Store, tenant: TenantId) -> Result<TenantReport, Ver
     let db = store.db();
     let head = stored::head(db, tenant).await?;
     let checkpoints = stored::all_checkpoints(db, tenant).await?;
+    // Purged events are gone, but their leaves stay in the ledger: the tree
+    // resumes from the stored hashes, and checkpoints within the purged
+    // prefix are checked against them.
+    let purged = tenants::by_id(db, tenant).await?.map_or(0, |t| t.purged_through.max(0) as u64);
     let mut pending = checkpoints.iter().peekable();
-    let mut frontier = Frontier::empty();
+    while let Some(c) = pending.next_if(|c| c.size as u64 <= purged) {
+        let root = crate::service::ledger::root_at(db, tenant, c.size as u64).await?;
+        if c.root_hash != root {
+            return Err(failed(format!("the stored tree does not match the checkpoint of size {}", c.size)));
+        }
+    }
+    let mut frontier = if purged == 0 {
+        Frontier::empty()
+    } else {
+        let hashes =
+            stored::read_hashes(db, tenant, &ledger::tree_root_indexes(purged).map_err(Error::internal)?).await?;
+        Frontier::from_stored_hashes(purged, &hashes)
+            .map_err(|e| failed(format!("the ledger lacks the hashes of the purged events: {e}")))?
+    };
     loop {
         let rows = events::by_sequence(db, tenant, frontier.size() + 1, CHUNK).await?;
         if rows.is_empty() {
@@ -173,5 +193,5 @@ pub async fn tenant(store: &Store, tenant: TenantId) -> Result<TenantReport, Ver
     if head.frontier.root() != frontier.root() {
         return Err(failed("the tree's head does not match the stored events"));
     }
-    Ok(TenantReport { events: frontier.size(), size: head.size(), checkpoints: checkpoints.len() })
+    Ok(TenantReport { events: frontier.size() - purged, purged, size: head.size(), checkpoints: checkpoints.len() })
 }

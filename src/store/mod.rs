@@ -7,6 +7,7 @@ pub mod filter;
 pub mod keys;
 pub mod ledger;
 pub mod resources;
+pub mod retention;
 pub mod tenants;
 pub mod viewer_tokens;
 

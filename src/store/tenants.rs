@@ -35,6 +35,9 @@ pub async fn insert(db: &impl ConnectionTrait, slug: &str, name: &str, now: Date
         slug: Set(slug.to_string()),
         name: Set(name.to_string()),
         created_at: Set(now),
+        retention_days: Set(None),
+        legal_hold: Set(false),
+        purged_through: Set(0),
     };
     tenant::Entity::insert(model.clone()).exec_without_returning(db).await.map_err(|e| {
         if super::is_unique_violation(&e) {
@@ -49,6 +52,9 @@ pub async fn insert(db: &impl ConnectionTrait, slug: &str, name: &str, now: Date
         slug: model.slug.unwrap(),
         name: model.name.unwrap(),
         created_at: model.created_at.unwrap(),
+        retention_days: None,
+        legal_hold: false,
+        purged_through: 0,
     })
 }
 

@@ -27,7 +27,7 @@ backend_tests!(
     verify_finds_edited_and_deleted_events,
 );
 
-type Hash = [u8; 32];
+pub(crate) type Hash = [u8; 32];
 
 fn sha(parts: &[&[u8]]) -> Hash {
     let mut h = Sha256::new();
@@ -41,12 +41,12 @@ fn node(left: &Hash, right: &Hash) -> Hash {
     sha(&[&[1], left, right])
 }
 
-fn decode(b64: &Value) -> Hash {
+pub(crate) fn decode(b64: &Value) -> Hash {
     STANDARD.decode(b64.as_str().expect("a base64 string")).expect("base64").try_into().expect("32 bytes")
 }
 
 /// RFC 9162 §2.1.3.2, written from the RFC's steps.
-fn rfc_verify_inclusion(leaf_index: u64, tree_size: u64, leaf: Hash, path: &[Hash], root: Hash) -> bool {
+pub(crate) fn rfc_verify_inclusion(leaf_index: u64, tree_size: u64, leaf: Hash, path: &[Hash], root: Hash) -> bool {
     if leaf_index >= tree_size {
         return false;
     }
@@ -71,7 +71,13 @@ fn rfc_verify_inclusion(leaf_index: u64, tree_size: u64, leaf: Hash, path: &[Has
 }
 
 /// RFC 9162 §2.1.4.2, written from the RFC's steps.
-fn rfc_verify_consistency(first: u64, second: u64, first_root: Hash, second_root: Hash, proof: &[Hash]) -> bool {
+pub(crate) fn rfc_verify_consistency(
+    first: u64,
+    second: u64,
+    first_root: Hash,
+    second_root: Hash,
+    proof: &[Hash],
+) -> bool {
     if first == second {
         return proof.is_empty() && first_root == second_root;
     }
@@ -136,13 +142,13 @@ fn hex(bytes: &[u8]) -> String {
 
 const CHECKPOINT: &str = "{ ledger { size verifierKey checkpoint { origin size rootHash signedNote issuedAt } } }";
 
-async fn checkpoint(app: &TestApp, key: &str) -> (u64, Hash, Value) {
+pub(crate) async fn checkpoint(app: &TestApp, key: &str) -> (u64, Hash, Value) {
     let data = app.data(key, CHECKPOINT, json!({})).await;
     let c = data["ledger"]["checkpoint"].clone();
     (c["size"].as_str().unwrap().parse().unwrap(), decode(&c["rootHash"]), data["ledger"].clone())
 }
 
-fn batch(prefix: &str, n: usize) -> Value {
+pub(crate) fn batch(prefix: &str, n: usize) -> Value {
     Value::Array((0..n).map(|i| event(&format!("{prefix}.e{i}"))).collect())
 }
 

@@ -1,0 +1,134 @@
+//! Retention in the database: the tenants' settings, what a purge may remove,
+//! and the one path by which events leave (a permit row, held only inside the
+//! purging transaction, lets the append-only triggers allow the `DELETE`).
+
+use chrono::{DateTime, Utc};
+use entity::{audit_event as ev, event_resource, tenant};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, Statement,
+};
+
+use crate::domain::ids::TenantId;
+use crate::error::Result;
+
+/// Sets what is given of a tenant's retention (`Some(None)`: forever) and legal hold.
+pub async fn set(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    days: Option<Option<i32>>,
+    legal_hold: Option<bool>,
+) -> Result<()> {
+    let mut row = tenant::ActiveModel { id: Set(tenant.0), ..Default::default() };
+    if let Some(days) = days {
+        row.retention_days = Set(days);
+    }
+    if let Some(hold) = legal_hold {
+        row.legal_hold = Set(hold);
+    }
+    if days.is_none() && legal_hold.is_none() {
+        return Ok(());
+    }
+    tenant::Entity::update(row).exec(db).await?;
+    Ok(())
+}
+
+/// Tenants with a retention, on hold or not, oldest first.
+pub async fn tenants_with_retention(db: &impl ConnectionTrait) -> Result<Vec<tenant::Model>> {
+    Ok(tenant::Entity::find()
+        .filter(tenant::Column::RetentionDays.is_not_null())
+        .order_by_asc(tenant::Column::CreatedAt)
+        .all(db)
+        .await?)
+}
+
+/// The highest sequence `s` such that every event after `purged_through` up
+/// to `s` was received before `before`: a purge removes a prefix of the log,
+/// so what remains is exactly the events from `s + 1` on.
+#[tracing::instrument(name = "db.retention.purgeable_through", skip_all, fields(tenant = %tenant), err(Debug))]
+pub async fn purgeable_through(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    purged_through: i64,
+    before: DateTime<Utc>,
+) -> Result<i64> {
+    let first_kept = Query::select()
+        .expr(Expr::col(ev::Column::Sequence).min())
+        .from(ev::Entity)
+        .and_where(Expr::col(ev::Column::TenantId).eq(tenant.0))
+        .and_where(Expr::col(ev::Column::Sequence).gt(purged_through))
+        .and_where(Expr::col(ev::Column::ReceivedAt).gte(before))
+        .to_owned();
+    let last = Query::select()
+        .expr(Expr::col(ev::Column::Sequence).max())
+        .from(ev::Entity)
+        .and_where(Expr::col(ev::Column::TenantId).eq(tenant.0))
+        .to_owned();
+    let first_kept = one_i64(db, &first_kept).await?;
+    let through = match first_kept {
+        Some(kept) => kept - 1,
+        None => one_i64(db, &last).await?.unwrap_or(0),
+    };
+    Ok(std::cmp::max(through, purged_through))
+}
+
+async fn one_i64(db: &impl ConnectionTrait, query: &sea_orm::sea_query::SelectStatement) -> Result<Option<i64>> {
+    let row = db.query_one(query).await?;
+    Ok(row.and_then(|r| r.try_get_by_index::<Option<i64>>(0).ok().flatten()))
+}
+
+/// Deletes the tenant's events with sequence in `(after, through]` and their
+/// resource links, under a permit held only by this transaction, and records
+/// how far the log is purged. Returns the events deleted.
+#[tracing::instrument(name = "db.retention.delete", skip_all, fields(tenant = %tenant, after, through), err(Debug))]
+pub async fn delete_range(db: &impl ConnectionTrait, tenant: TenantId, after: i64, through: i64) -> Result<u64> {
+    let backend = db.get_database_backend();
+    let permit = |sql: &str| Statement::from_sql_and_values(backend, sql, [tenant.0.into()]);
+    let (insert, remove) = match backend {
+        DbBackend::Postgres => {
+            ("INSERT INTO purge_permit (tenant_id) VALUES ($1)", "DELETE FROM purge_permit WHERE tenant_id = $1")
+        }
+        _ => ("INSERT INTO purge_permit (tenant_id) VALUES (?)", "DELETE FROM purge_permit WHERE tenant_id = ?"),
+    };
+    db.execute_raw(permit(insert)).await?;
+    let in_range = Query::select()
+        .column(ev::Column::Id)
+        .from(ev::Entity)
+        .and_where(Expr::col(ev::Column::TenantId).eq(tenant.0))
+        .and_where(Expr::col(ev::Column::Sequence).gt(after))
+        .and_where(Expr::col(ev::Column::Sequence).lte(through))
+        .to_owned();
+    event_resource::Entity::delete_many()
+        .filter(event_resource::Column::TenantId.eq(tenant.0))
+        .filter(event_resource::Column::EventId.in_subquery(in_range))
+        .exec(db)
+        .await?;
+    let deleted = ev::Entity::delete_many()
+        .filter(ev::Column::TenantId.eq(tenant.0))
+        .filter(ev::Column::Sequence.gt(after))
+        .filter(ev::Column::Sequence.lte(through))
+        .exec(db)
+        .await?
+        .rows_affected;
+    db.execute_raw(permit(remove)).await?;
+    tenant::Entity::update(tenant::ActiveModel {
+        id: Set(tenant.0),
+        purged_through: Set(through),
+        ..Default::default()
+    })
+    .exec(db)
+    .await?;
+    Ok(deleted)
+}
+
+/// How many of the tenant's events have sequence in `(after, through]`.
+pub async fn count_range(db: &impl ConnectionTrait, tenant: TenantId, after: i64, through: i64) -> Result<i64> {
+    let query = Query::select()
+        .expr(Expr::cust("COUNT(*)"))
+        .from(ev::Entity)
+        .and_where(Expr::col(ev::Column::TenantId).eq(tenant.0))
+        .and_where(Expr::col(ev::Column::Sequence).gt(after))
+        .and_where(Expr::col(ev::Column::Sequence).lte(through))
+        .to_owned();
+    super::count(db, &query).await
+}

@@ -1,0 +1,210 @@
+//! Retention and legal hold: the purge removes a prefix of the log older than
+//! the tenant's retention, records it once as `retention.purge`, never touches
+//! a tenant on legal hold, loses nothing recorded meanwhile, and leaves the
+//! ledger whole: checkpoints, consistency proofs, the remaining events' proofs
+//! and `auditgraph verify --tenant` all still hold.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, backend_tests, error_code};
+use crate::ledger::{Hash, batch, checkpoint, decode, rfc_verify_consistency, rfc_verify_inclusion};
+use crate::process::WorkDir;
+use auditgraph::bus::Bus;
+use auditgraph::service::retention;
+
+backend_tests!(
+    purge_removes_the_old_prefix_and_the_ledger_still_verifies,
+    legal_hold_stops_the_purge,
+    ingest_during_a_purge_loses_nothing,
+    retention_is_set_by_admins_only,
+);
+
+const SET: &str =
+    "mutation($i: SetTenantRetentionInput!) { setTenantRetention(input: $i) { slug retentionDays legalHold } }";
+
+async fn set(app: &TestApp, admin: &str, input: Value) -> Value {
+    app.data(admin, SET, json!({ "i": input })).await["setTenantRetention"].clone()
+}
+
+async fn purge_events(app: &TestApp, key: &str) -> Vec<Value> {
+    let d = app
+        .data(key, "{ auditEvents(filter: {action: {eq: \"retention.purge\"}}) { nodes { actor { type } sourceService metadata } } }", json!({}))
+        .await;
+    d["auditEvents"]["nodes"].as_array().unwrap().clone()
+}
+
+async fn purge_events_upto(app: &TestApp, key: &str) -> Vec<(u64, String)> {
+    let d = app
+        .data(
+            key,
+            "{ auditEvents(first: 500, orderBy: {field: SEQUENCE, direction: ASC}) { nodes { id sequence } } }",
+            json!({}),
+        )
+        .await;
+    d["auditEvents"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["sequence"].as_str().unwrap().parse().unwrap(), n["id"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+async fn purge_removes_the_old_prefix_and_the_ledger_still_verifies(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = app.key("audit.read,audit.write").await;
+    let admin = app.key("admin").await;
+    app.record(&key, batch("old", 20)).await;
+    let old = purge_events_upto(&app, &key).await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let cutoff = chrono::Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    app.record(&key, batch("new", 10)).await;
+    let kept_days = set(&app, &admin, json!({ "tenant": "acme", "retentionDays": 0 })).await;
+    assert_eq!(kept_days, json!({ "slug": "acme", "retentionDays": 0, "legalHold": false }));
+    app.ledger.persist_grown(&app.store).await.unwrap();
+    let (size_before, root_before, _) = checkpoint(&app, &key).await;
+
+    let purged = retention::purge(&app.store, &Bus::new(1), cutoff, false).await.unwrap();
+    assert_eq!(purged.len(), 1);
+    let through = old.last().unwrap().0;
+    assert_eq!(purged[0].through_sequence as u64, through);
+    assert_eq!(purged[0].count as u64, through, "every event up to the cutoff");
+
+    // Gone: purged events resolve to null and leave every list.
+    for (_, id) in &old {
+        let d = app
+            .data(&key, "query($id: ID!) { node(id: $id) { id } auditEvent(id: $id) { id } }", json!({ "id": id }))
+            .await;
+        assert_eq!(d, json!({ "node": null, "auditEvent": null }));
+    }
+    let left = purge_events_upto(&app, &key).await;
+    assert_eq!(left.first().unwrap().0, through + 1, "what remains starts right after the purged prefix");
+    // Recorded once, by the system, with what it removed.
+    let recorded = purge_events(&app, &key).await;
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0]["actor"]["type"], "SYSTEM");
+    assert_eq!(recorded[0]["sourceService"], "auditgraph");
+    assert_eq!(recorded[0]["metadata"]["count"], through);
+    assert_eq!(recorded[0]["metadata"]["throughSequence"], through.to_string());
+    assert!(recorded[0]["metadata"]["before"].is_string());
+    // A second run has nothing left to do and records nothing.
+    assert!(retention::purge(&app.store, &Bus::new(1), cutoff, false).await.unwrap().is_empty());
+    assert_eq!(purge_events(&app, &key).await.len(), 1);
+
+    // The ledger is whole: the size counts every event ever recorded, the new
+    // tree extends the old one, and the remaining events' proofs verify.
+    let (size, root, _) = checkpoint(&app, &key).await;
+    assert_eq!(size, size_before + 1, "the purge event itself was appended");
+    let d = app
+        .data(&key, "query($f: BigInt!) { ledger { consistencyProof(fromSize: $f) } }", json!({ "f": size_before }))
+        .await;
+    let proof: Vec<Hash> = d["ledger"]["consistencyProof"].as_array().unwrap().iter().map(decode).collect();
+    assert!(rfc_verify_consistency(size_before, size, root_before, root, &proof));
+    let d = app
+        .data(&key, "{ auditEvents(first: 500) { nodes { sequence leafHash inclusionProof { hashes } } } }", json!({}))
+        .await;
+    for n in d["auditEvents"]["nodes"].as_array().unwrap() {
+        let seq: u64 = n["sequence"].as_str().unwrap().parse().unwrap();
+        let path: Vec<Hash> = n["inclusionProof"]["hashes"].as_array().unwrap().iter().map(decode).collect();
+        assert!(rfc_verify_inclusion(seq - 1, size, decode(&n["leafHash"]), &path, root), "leaf {seq}");
+    }
+    app.ledger.persist_grown(&app.store).await.unwrap();
+    let dir = WorkDir::new();
+    let out = dir.run(&["verify", "--tenant", "acme", "--database-url", app.db_url.as_str()]);
+    assert!(out.contains(&format!("{through} purged events")), "{out}");
+}
+
+async fn total(app: &TestApp, key: &str) -> Value {
+    app.data(key, "{ auditEvents { totalCount } }", json!({})).await["auditEvents"]["totalCount"].clone()
+}
+
+async fn legal_hold_stops_the_purge(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = app.key("audit.read,audit.write").await;
+    app.record(&key, batch("held", 5)).await;
+    let dir = WorkDir::new();
+    let db = app.db_url.as_str();
+    dir.run(&["tenant", "retention", "acme", "--days", "0", "--legal-hold", "on", "--database-url", db]);
+    let out = dir.run(&["purge", "--database-url", db]);
+    assert_eq!(out.trim(), "nothing to purge");
+    let before = total(&app, &key).await;
+    assert!(purge_events(&app, &key).await.is_empty());
+
+    // Off hold: a dry run says what would go and removes nothing; then it goes.
+    dir.run(&["tenant", "retention", "acme", "--legal-hold", "off", "--database-url", db]);
+    let dry = dir.run(&["purge", "--dry-run", "--database-url", db]);
+    assert!(dry.contains(&format!("acme: would purge {before} events")), "{dry}");
+    assert_eq!(total(&app, &key).await, before);
+    let out = dir.run(&["purge", "--database-url", db]);
+    assert!(out.contains(&format!("acme: purged {before} events")), "{out}");
+    assert_eq!(total(&app, &key).await, 1, "only the purge's own record is left");
+    // Keep forever: nothing more goes.
+    dir.run(&["tenant", "retention", "acme", "--forever", "--database-url", db]);
+    assert_eq!(dir.run(&["purge", "--database-url", db]).trim(), "nothing to purge");
+}
+
+async fn ingest_during_a_purge_loses_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = app.key("audit.read,audit.write").await;
+    for b in 0..4 {
+        app.record(&key, batch(&format!("bulk{b}"), 250)).await;
+    }
+    let cutoff = chrono::Utc::now();
+    let admin = app.key("admin").await;
+    set(&app, &admin, json!({ "tenant": "acme", "retentionDays": 0 })).await;
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (url, key) = (app.url("/graphql"), key.clone());
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                for b in 0..5 {
+                    let body: Value = client
+                        .post(&url)
+                        .bearer_auth(&key)
+                        .json(&json!({ "query": "mutation($e: [AuditEventInput!]!) { recordAuditEvents(events: $e) { createdCount } }", "variables": { "e": batch(&format!("during.w{w}.b{b}"), 20) } }))
+                        .send()
+                        .await
+                        .unwrap()
+                        .json()
+                        .await
+                        .unwrap();
+                    assert_eq!(body["data"]["recordAuditEvents"]["createdCount"], 20, "{body}");
+                }
+            })
+        })
+        .collect();
+    let purged = retention::purge(&app.store, &Bus::new(1), cutoff, false).await.unwrap();
+    for w in writers {
+        w.await.unwrap();
+    }
+    assert!(purged[0].count >= 1_000);
+    let d = app.data(&key, "{ auditEvents(filter: {category: {eq: \"during\"}}) { totalCount } }", json!({})).await;
+    assert_eq!(d["auditEvents"]["totalCount"], 400, "every event recorded during the purge is kept");
+    let d = app.data(&key, "{ auditEvents(filter: {action: {prefix: \"bulk\"}}) { totalCount } }", json!({})).await;
+    assert_eq!(d["auditEvents"]["totalCount"], 0);
+}
+
+async fn retention_is_set_by_admins_only(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.key("admin").await;
+    let manager = app.key("keys.manage,audit.read").await;
+    let (_, body) = app.gql(&manager, SET, json!({ "i": { "tenant": "acme", "retentionDays": 30 } })).await;
+    assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
+    for (input, field) in [
+        (json!({ "tenant": "acme", "retentionDays": -1 }), "input.retentionDays"),
+        (json!({ "tenant": "acme", "retentionDays": 40_000 }), "input.retentionDays"),
+        (json!({ "tenant": "nope", "retentionDays": 1 }), "input.tenant"),
+    ] {
+        let (_, body) = app.gql(&admin, SET, json!({ "i": input })).await;
+        assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], field);
+    }
+    assert_eq!(set(&app, &admin, json!({ "tenant": "acme", "retentionDays": 30 })).await["retentionDays"], 30);
+    // A field left out stays; null days keeps forever.
+    let held = set(&app, &admin, json!({ "tenant": "acme", "legalHold": true })).await;
+    assert_eq!(held, json!({ "slug": "acme", "retentionDays": 30, "legalHold": true }));
+    let forever = set(&app, &admin, json!({ "tenant": "acme", "retentionDays": null })).await;
+    assert_eq!(forever, json!({ "slug": "acme", "retentionDays": null, "legalHold": true }));
+    let d = app.data(&admin, "{ viewer { tenant { retentionDays legalHold } } }", json!({})).await;
+    assert_eq!(d["viewer"]["tenant"], json!({ "retentionDays": null, "legalHold": true }));
+}
