@@ -23,6 +23,9 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use crate::metrics::Metrics;
 
+/// The advisory lock migrations hold on PostgreSQL ("auditgrp" in ASCII).
+const MIGRATION_LOCK: i64 = 0x6175_6469_7467_7270;
+
 /// How to reach the database.
 #[derive(Clone, Debug)]
 pub struct DbSettings {
@@ -129,14 +132,19 @@ impl Store {
     /// when statements are bounded, they run on a connection of their own
     /// without the bound.
     pub async fn migrate(&self) -> Result<(), sea_orm::DbErr> {
-        if self.settings.statement_timeout.is_none() || self.backend() != DbBackend::Postgres {
+        if self.backend() != DbBackend::Postgres {
             return Migrator::up(&self.db, None).await;
         }
+        // One connection of its own, without the serving pool's statement
+        // bound, holding an advisory lock: servers starting together on one
+        // database migrate one after the other instead of racing.
         let unbounded = DbSettings { statement_timeout: None, pool_size: 1, ..self.settings.clone() };
         let store = Store::connect(&unbounded, Arc::default()).await?;
+        store.db.execute_unprepared(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).await?;
         let migrated = Migrator::up(&store.db, None).await;
+        let unlocked = store.db.execute_unprepared(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")).await;
         store.db.close().await?;
-        migrated
+        migrated.and(unlocked.map(|_| ()))
     }
 
     pub fn db(&self) -> &DatabaseConnection {

@@ -276,3 +276,22 @@ backend_tests!(
     sigterm_finishes_requests_in_flight,
     json_logs_carry_the_request_id,
 );
+
+/// Several servers started together on an empty PostgreSQL database: the
+/// migrations run once, under an advisory lock, and every server comes up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_started_together_on_an_empty_database_all_come_up() {
+    if postgres_url().is_none() {
+        eprintln!("PostgreSQL URL not set: skipped");
+        return;
+    }
+    let db = TestDb::new(Backend::Postgres).await;
+    let dir = WorkDir::new();
+    let (a, b, c) =
+        tokio::join!(Server::start(&dir, &db.url), Server::start(&dir, &db.url), Server::start(&dir, &db.url));
+    let key = dir.tenant_with_key(&db.url);
+    for server in [&a, &b, &c] {
+        let d = server.data(&key, "{ ledger { size } }", json!({})).await;
+        assert_eq!(d["ledger"]["size"], "2", "tenant.create and api_key.create");
+    }
+}
