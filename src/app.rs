@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use axum::Router;
@@ -85,6 +86,7 @@ pub fn router(
     bus: Bus,
     metrics: Arc<Metrics>,
     ledger: Arc<Ledger>,
+    draining: Arc<AtomicBool>,
 ) -> Result<Router, StartError> {
     let services = Services {
         auth: Arc::new(Authenticator::new(store.clone(), settings.auth_cache_ttl)),
@@ -98,6 +100,7 @@ pub fn router(
         services,
         settings: Arc::new(settings.clone()),
         ws_connections: Arc::new(http::ws::Connections::new(settings.ws_max_connections_per_key)),
+        draining,
         rate_limiter: settings
             .rate_limit
             .map(|(per_second, burst)| Arc::new(http::rate_limit::RateLimiter::new(per_second, burst))),
@@ -175,6 +178,7 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     pub ledger: Arc<Ledger>,
     bus: Bus,
+    draining: Arc<AtomicBool>,
     checkpoint_interval: Duration,
     purge_interval: Duration,
 }
@@ -205,7 +209,8 @@ impl App {
         let store = open_store(settings, metrics.clone()).await?;
         let bus = bus_for(settings, &store).await?;
         let ledger = ledger_for(settings, &store).await?;
-        let router = router(settings, store.clone(), bus.clone(), metrics.clone(), ledger.clone())?;
+        let draining = Arc::new(AtomicBool::new(false));
+        let router = router(settings, store.clone(), bus.clone(), metrics.clone(), ledger.clone(), draining.clone())?;
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|source| StartError::Bind { addr: settings.listen, source })?;
@@ -216,6 +221,7 @@ impl App {
             metrics,
             ledger,
             bus,
+            draining,
             checkpoint_interval: settings.ledger.checkpoint_interval,
             purge_interval: settings.ledger.purge_interval,
         })
@@ -240,6 +246,11 @@ impl App {
             let (store, bus) = (store.clone(), bus.clone());
             async move { service::retention::purge(&store, &bus, crate::domain::now(), false).await.map(|_| ()) }
         });
+        let draining = self.draining.clone();
+        let shutdown = async move {
+            shutdown.await;
+            draining.store(true, std::sync::atomic::Ordering::Relaxed);
+        };
         let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
         checkpoints.abort();
         purges.abort();

@@ -21,4 +21,6 @@ pub struct AppState {
     pub ws_connections: Arc<ws::Connections>,
     /// `None` when rate limiting is off.
     pub rate_limiter: Option<Arc<rate_limit::RateLimiter>>,
+    /// Set once shutdown began: `/readyz` answers 503 so balancers stop sending.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
 }

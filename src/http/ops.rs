@@ -18,6 +18,9 @@ const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// 200 when the database answers (within 2 s), 503 when it does not.
 pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
+    if app.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n");
+    }
     if tokio::time::timeout(READY_TIMEOUT, app.services.store.ping()).await.unwrap_or(false) {
         (StatusCode::OK, "ready\n")
     } else {
