@@ -36,7 +36,7 @@ impl Acting<'_> {
     }
 }
 
-fn self_audit(
+pub(crate) fn self_audit(
     action: &str,
     acting: &Acting<'_>,
     resource: ResourceSpec,

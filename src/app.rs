@@ -91,6 +91,7 @@ pub fn router(
         store,
         metrics,
         ledger,
+        streams: settings.streams.clone(),
     };
     let state = AppState {
         schema: graphql::build(services.clone(), &settings.limits),
@@ -174,6 +175,7 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     pub ledger: Arc<Ledger>,
     checkpoint_interval: std::time::Duration,
+    streams: crate::streams::StreamSettings,
 }
 
 impl App {
@@ -187,7 +189,15 @@ impl App {
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|source| StartError::Bind { addr: settings.listen, source })?;
-        Ok(App { listener, router, store, metrics, ledger, checkpoint_interval: settings.ledger.checkpoint_interval })
+        Ok(App {
+            listener,
+            router,
+            store,
+            metrics,
+            ledger,
+            checkpoint_interval: settings.ledger.checkpoint_interval,
+            streams: settings.streams.clone(),
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -196,7 +206,8 @@ impl App {
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests and
     /// persists a last checkpoint of every tree that grew. Checkpoints are
-    /// persisted every `--checkpoint-interval` meanwhile.
+    /// persisted every `--checkpoint-interval` meanwhile, and event streams
+    /// are delivered.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let (store, ledger) = (self.store.clone(), self.ledger.clone());
         let interval = self.checkpoint_interval.max(std::time::Duration::from_millis(100));
@@ -209,8 +220,12 @@ impl App {
                 }
             }
         });
+        let deliverer = tokio::spawn(
+            crate::streams::deliverer::Deliverer::new(self.store.clone(), self.metrics.clone(), self.streams).run(),
+        );
         let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
         checkpoints.abort();
+        deliverer.abort();
         if let Err(e) = self.ledger.persist_grown(&self.store).await {
             tracing::error!(error = %e, "could not persist the last checkpoints");
         }
