@@ -12,6 +12,7 @@ use crate::error::Result;
 
 /// A stream to create.
 pub struct NewStream {
+    pub id: EventStreamId,
     pub name: String,
     pub kind: &'static str,
     pub url: String,
@@ -29,7 +30,7 @@ pub async fn insert(
     now: DateTime<Utc>,
 ) -> Result<es::Model> {
     let model = es::Model {
-        id: EventStreamId::generate().0,
+        id: stream.id.0,
         tenant_id: tenant.0,
         name: stream.name,
         kind: stream.kind.to_string(),

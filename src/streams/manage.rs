@@ -108,8 +108,20 @@ pub async fn create(
     let _gate = store.write_gate().await;
     let txn = store.db().begin().await?;
     let now = crate::domain::now();
+    let id = EventStreamId::generate();
+    let resource = ResourceSpec { kind: "event_stream".into(), external_id: id.to_string(), name: Some(name.clone()) };
+    let start = input.start_after_sequence;
+    let event = self_audit(
+        "event_stream.create",
+        &Acting::Key(requester),
+        resource,
+        format!("Event stream `{name}` created"),
+        json!({ "kind": kind, "filter": filter_json, "startAfterSequence": start.map(|s| s.to_string()) }),
+    );
+    // Recorded first, so that by default the stream starts after its own creation.
+    let recorded = events::record_in(&txn, tenant, vec![event], now).await?;
     let size = ledger::head(&txn, tenant).await?.size();
-    let delivered_sequence = match input.start_after_sequence {
+    let delivered_sequence = match start {
         None => size as i64,
         Some(start) if start as u64 > size => {
             return Err(Error::bad_input(
@@ -123,25 +135,18 @@ pub async fn create(
         &txn,
         tenant,
         event_streams::NewStream {
+            id,
             name,
             kind,
             url: url.to_string(),
             secret,
             splunk_index: index,
-            filter: filter_json.clone(),
+            filter: filter_json,
             delivered_sequence,
         },
         now,
     )
     .await?;
-    let event = audit(
-        "event_stream.create",
-        requester,
-        &stream,
-        format!("Event stream `{}` created", stream.name),
-        json!({ "kind": kind, "filter": filter_json, "startAfterSequence": delivered_sequence.to_string() }),
-    );
-    let recorded = events::record_in(&txn, tenant, vec![event], now).await?;
     txn.commit().await?;
     bus.publish(tenant, &recorded.created);
     Ok((stream, signing_secret))

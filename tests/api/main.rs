@@ -22,6 +22,7 @@ mod record;
 mod reference;
 mod schema;
 mod sockets;
+mod streams;
 mod subscriptions;
 mod validation;
 mod viewer_tokens;
