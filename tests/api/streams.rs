@@ -371,3 +371,67 @@ async fn splunk_collector_receives_every_event(backend: Backend) {
     assert_eq!(delivered.iter().copied().collect::<BTreeSet<_>>(), expected);
     assert!(delivered.windows(2).all(|w| w[0] < w[1]));
 }
+
+/// Two replicas on one PostgreSQL database deliver one stream without
+/// interleaving; killing the delivering one loses nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicas_share_a_stream_and_survive_a_kill() {
+    use crate::process::{Server, WorkDir};
+    if crate::helpers::postgres_url().is_none() {
+        return;
+    }
+    let db = crate::helpers::TestDb::new(Backend::Postgres).await;
+    let dir = WorkDir::new();
+    dir.tenant_with_key(&db.url);
+    let key = dir
+        .run(&[
+            "key",
+            "create",
+            "--tenant",
+            "acme",
+            "--scopes",
+            "keys.manage,audit.read,audit.write",
+            "--database-url",
+            &db.url,
+        ])
+        .trim()
+        .to_string();
+    let flags = ["--stream-poll", "50ms", "--stream-timeout", "1s", "--stream-backoff-cap", "200ms"];
+    let mut a = Server::start_with(&dir, &db.url, &flags).await;
+    let b = Server::start_with(&dir, &db.url, &flags).await;
+    let (receiver, url) = receiver(false).await;
+    let created = a.data(&key, CREATE, json!({ "i": { "name": "hook", "webhook": { "url": url } } })).await;
+    *receiver.secret.lock().unwrap() = created["createEventStream"]["signingSecret"].as_str().unwrap().to_string();
+    let write = async |server: &Server, n: usize| {
+        let events: Vec<Value> = (0..n).map(|_| event("doc.write")).collect();
+        server
+            .data(
+                &key,
+                "mutation($e: [AuditEventInput!]!) { recordAuditEvents(events: $e) { createdCount } }",
+                json!({ "e": events }),
+            )
+            .await;
+    };
+    for round in 0..10 {
+        write(if round % 2 == 0 { &a } else { &b }, 30).await;
+    }
+    eventually(Duration::from_secs(30), "300 events", async || receiver.delivered().len() >= 300).await;
+    let delivered = receiver.delivered();
+    assert_eq!(delivered.len(), 300, "each batch delivered once");
+    assert!(delivered.windows(2).all(|w| w[0] < w[1]), "no interleaving: {delivered:?}");
+
+    // Kill -9 one replica (the lease may be with either) and keep writing.
+    std::process::Command::new("kill").args(["-9", &a.pid().to_string()]).status().unwrap();
+    a.terminate(Duration::from_secs(5));
+    for _ in 0..5 {
+        write(&b, 20).await;
+    }
+    eventually(Duration::from_secs(40), "delivery after the kill", async || {
+        receiver.delivered().iter().collect::<BTreeSet<_>>().len() >= 400
+    })
+    .await;
+    let all: BTreeSet<u64> = receiver.delivered().into_iter().collect();
+    let first = *all.first().unwrap();
+    assert_eq!(all, (first..first + 400).collect::<BTreeSet<_>>(), "nothing missing");
+    assert!(receiver.problems().is_empty(), "{:?}", receiver.problems());
+}
