@@ -94,6 +94,7 @@ pub fn router(
         store,
         metrics,
         ledger,
+        streams: settings.streams.clone(),
     };
     let state = AppState {
         schema: graphql::build(services.clone(), &settings.limits),
@@ -181,6 +182,7 @@ pub struct App {
     draining: Arc<AtomicBool>,
     checkpoint_interval: Duration,
     purge_interval: Duration,
+    streams: crate::streams::StreamSettings,
 }
 
 /// Runs `job` every `interval` (the first time one interval from now) until
@@ -224,6 +226,7 @@ impl App {
             draining,
             checkpoint_interval: settings.ledger.checkpoint_interval,
             purge_interval: settings.ledger.purge_interval,
+            streams: settings.streams.clone(),
         })
     }
 
@@ -233,8 +236,8 @@ impl App {
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests and
     /// persists a last checkpoint of every tree that grew. Meanwhile checkpoints
-    /// are persisted every `--checkpoint-interval` and retention is applied
-    /// every `--purge-interval`.
+    /// are persisted every `--checkpoint-interval`, retention is applied every
+    /// `--purge-interval`, and event streams are delivered.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let (store, ledger) = (self.store.clone(), self.ledger.clone());
         let checkpoints = every(self.checkpoint_interval, "persisting checkpoints", move || {
@@ -246,6 +249,9 @@ impl App {
             let (store, bus) = (store.clone(), bus.clone());
             async move { service::retention::purge(&store, &bus, crate::domain::now(), false).await.map(|_| ()) }
         });
+        let deliverer = tokio::spawn(
+            crate::streams::deliverer::Deliverer::new(self.store.clone(), self.metrics.clone(), self.streams).run(),
+        );
         let draining = self.draining.clone();
         let shutdown = async move {
             shutdown.await;
@@ -254,6 +260,7 @@ impl App {
         let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
         checkpoints.abort();
         purges.abort();
+        deliverer.abort();
         if let Err(e) = self.ledger.persist_grown(&self.store).await {
             tracing::error!(error = %e, "could not persist the last checkpoints");
         }

@@ -109,6 +109,30 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub ledger: LedgerArgs,
+
+    #[command(flatten)]
+    pub streams: StreamArgs,
+}
+
+/// How event streams are checked and delivered.
+#[derive(clap::Args, Clone, Debug)]
+pub struct StreamArgs {
+    /// A host event streams may reach even if it resolves to a link-local or
+    /// cloud-metadata address (repeatable).
+    #[arg(long = "stream-allow-host", env = "AUDITGRAPH_STREAM_ALLOW_HOST", value_delimiter = ',')]
+    pub stream_allow_hosts: Vec<String>,
+
+    /// How often the deliverer looks for events to deliver (e.g. `250ms`).
+    #[arg(long, env = "AUDITGRAPH_STREAM_POLL", default_value = "250ms", value_parser = humantime::parse_duration)]
+    pub stream_poll: Duration,
+
+    /// The longest wait between attempts at a failing destination.
+    #[arg(long, env = "AUDITGRAPH_STREAM_BACKOFF_CAP", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub stream_backoff_cap: Duration,
+
+    /// How long one delivery request may take.
+    #[arg(long, env = "AUDITGRAPH_STREAM_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub stream_timeout: Duration,
 }
 
 impl Default for ServeArgs {
@@ -167,6 +191,7 @@ pub struct ServeSettings {
     /// (requests per second, burst) per key, when limiting is on.
     pub rate_limit: Option<(f64, u32)>,
     pub ledger: LedgerArgs,
+    pub streams: crate::streams::StreamSettings,
 }
 
 impl ServeSettings {
@@ -195,6 +220,18 @@ impl ServeSettings {
             rate_limit: (serve.rate_limit_per_second > 0.0)
                 .then_some((serve.rate_limit_per_second, serve.rate_limit_burst)),
             ledger: serve.ledger.clone(),
+            streams: crate::streams::StreamSettings {
+                allow_hosts: serve
+                    .streams
+                    .stream_allow_hosts
+                    .iter()
+                    .map(|h| h.trim().to_string())
+                    .filter(|h| !h.is_empty())
+                    .collect(),
+                poll: serve.streams.stream_poll,
+                backoff_cap: serve.streams.stream_backoff_cap,
+                request_timeout: serve.streams.stream_timeout.max(Duration::from_millis(100)),
+            },
         }
     }
 

@@ -22,4 +22,5 @@ pub mod metrics;
 pub mod seed;
 pub mod service;
 pub mod store;
+pub mod streams;
 pub mod viewer_token;

@@ -26,6 +26,16 @@ pub struct Metrics {
     /// (operation type, outcome) → count
     requests: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     latency: Mutex<Histogram>,
+    /// Event stream ID → its delivery counts.
+    streams: Mutex<BTreeMap<String, StreamStats>>,
+}
+
+/// What one event stream delivered, failed and still has to deliver.
+#[derive(Default)]
+struct StreamStats {
+    delivered: u64,
+    failed: u64,
+    lag: u64,
 }
 
 impl Metrics {
@@ -67,6 +77,21 @@ impl Metrics {
                 *bucket += 1;
             }
         }
+    }
+
+    /// Events an event stream's destination took.
+    pub fn stream_delivered(&self, stream: &str, n: u64) {
+        self.streams.lock().unwrap().entry(stream.to_string()).or_default().delivered += n;
+    }
+
+    /// A failed delivery attempt of an event stream.
+    pub fn stream_failed(&self, stream: &str) {
+        self.streams.lock().unwrap().entry(stream.to_string()).or_default().failed += 1;
+    }
+
+    /// Events an event stream has yet to examine.
+    pub fn stream_lag(&self, stream: &str, lag: u64) {
+        self.streams.lock().unwrap().entry(stream.to_string()).or_default().lag = lag;
     }
 
     /// Renders every series; `pool` is (connections in use, idle, max).
@@ -119,6 +144,28 @@ impl Metrics {
             "auditgraph_graphql_request_duration_seconds_sum {}\nauditgraph_graphql_request_duration_seconds_count {}",
             h.sum, h.count
         );
+        let streams = self.streams.lock().unwrap();
+        for (name, help, kind, value) in [
+            (
+                "auditgraph_stream_delivered_events_total",
+                "Events an event stream's destination took.",
+                "counter",
+                (|s: &StreamStats| s.delivered) as fn(&StreamStats) -> u64,
+            ),
+            (
+                "auditgraph_stream_failed_attempts_total",
+                "Failed delivery attempts of an event stream.",
+                "counter",
+                |s| s.failed,
+            ),
+            ("auditgraph_stream_lag_events", "Events an event stream has yet to examine.", "gauge", |s| s.lag),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (stream, stats) in streams.iter() {
+                let _ = writeln!(out, "{name}{{stream=\"{stream}\"}} {}", value(stats));
+            }
+        }
+        drop(streams);
         let (in_use, idle, max) = pool;
         let _ = writeln!(
             out,

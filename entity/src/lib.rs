@@ -8,6 +8,7 @@ pub mod actor;
 pub mod api_key;
 pub mod audit_event;
 pub mod event_resource;
+pub mod event_stream;
 pub mod ledger_checkpoint;
 pub mod ledger_hash;
 pub mod ledger_head;

@@ -6,6 +6,7 @@ mod m20261123_000001_initial;
 mod m20261123_000002_append_only;
 mod m20261129_000003_ledger;
 mod m20261129_000010_viewer_tokens;
+mod m20261129_000020_event_streams;
 mod m20261129_000030_retention;
 
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_append_only::Migration),
             Box::new(m20261129_000003_ledger::Migration),
             Box::new(m20261129_000010_viewer_tokens::Migration),
+            Box::new(m20261129_000020_event_streams::Migration),
             Box::new(m20261129_000030_retention::Migration),
         ]
     }

@@ -58,6 +58,8 @@ typed_id!(/// An API key.
     ApiKeyId, "key");
 typed_id!(/// A tenant.
     TenantId, "ten");
+typed_id!(/// An event stream.
+    EventStreamId, "str");
 
 /// Any global ID, as `node(id:)` receives it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -67,6 +69,7 @@ pub enum NodeId {
     ResourceId(ResourceId),
     ApiKeyId(ApiKeyId),
     TenantId(TenantId),
+    EventStreamId(EventStreamId),
 }
 
 impl NodeId {
@@ -83,6 +86,7 @@ impl NodeId {
             ResourceId::PREFIX => Self::ResourceId(ResourceId(uuid)),
             ApiKeyId::PREFIX => Self::ApiKeyId(ApiKeyId(uuid)),
             TenantId::PREFIX => Self::TenantId(TenantId(uuid)),
+            EventStreamId::PREFIX => Self::EventStreamId(EventStreamId(uuid)),
             _ => return None,
         })
     }

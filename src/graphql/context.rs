@@ -23,6 +23,8 @@ pub struct Services {
     pub metrics: Arc<Metrics>,
     /// Signs checkpoints of the tenants' trees.
     pub ledger: Arc<crate::service::ledger::Ledger>,
+    /// Which destinations event streams may reach.
+    pub streams: crate::streams::StreamSettings,
 }
 
 /// The caller of one request (`None` when no key was sent).

@@ -6,6 +6,7 @@ pub mod complexity;
 pub mod connection;
 pub mod context;
 pub mod event;
+pub mod event_stream;
 mod filter_shape;
 pub mod inputs;
 pub mod key;

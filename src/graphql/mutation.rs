@@ -4,6 +4,10 @@ use async_graphql::{Context, ID, Object, SimpleObject};
 
 use super::context::ContextExt;
 use super::event::AuditEvent;
+use super::event_stream::{
+    self, CreateEventStreamInput, CreateEventStreamPayload, DeleteEventStreamPayload, EventStream,
+    UpdateEventStreamInput,
+};
 use super::inputs::AuditEventInput;
 use super::key::{
     ApiKey, CreateApiKeyInput, CreateApiKeyPayload, CreateTenantInput, CreateTenantPayload, RevokeApiKeyPayload,
@@ -133,5 +137,34 @@ impl Mutation {
         let tenant =
             admin::create_tenant(&s.store, &s.bus, &input.slug, input.name.as_deref(), Acting::Key(requester)).await?;
         Ok(CreateTenantPayload { tenant: Tenant(tenant) })
+    }
+
+    /// Creates an event stream delivering your tenant's matching events to a
+    /// webhook or a Splunk HTTP Event Collector. Needs `keys.manage`.
+    async fn create_event_stream(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The stream's name, filter, destination and starting point.")] input: CreateEventStreamInput,
+    ) -> async_graphql::Result<CreateEventStreamPayload> {
+        Ok(event_stream::create(ctx, input).await?)
+    }
+
+    /// Changes a stream's name, filter or pause. Needs `keys.manage`.
+    async fn update_event_stream(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The stream's global ID (`str_…`).")] id: ID,
+        #[graphql(desc = "What to change.")] input: UpdateEventStreamInput,
+    ) -> async_graphql::Result<EventStream> {
+        Ok(event_stream::update(ctx, id, input).await?)
+    }
+
+    /// Deletes a stream; delivery stops. Needs `keys.manage`.
+    async fn delete_event_stream(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The stream's global ID (`str_…`).")] id: ID,
+    ) -> async_graphql::Result<DeleteEventStreamPayload> {
+        Ok(event_stream::delete(ctx, id).await?)
     }
 }

@@ -5,6 +5,7 @@ use async_graphql::{Context, ID, Interface};
 use super::actor::Actor;
 use super::context::ContextExt;
 use super::event::AuditEvent;
+use super::event_stream::EventStream;
 use super::key::{ApiKey, Tenant};
 use super::resource::Resource;
 use crate::auth::Requester;
@@ -13,7 +14,7 @@ use crate::domain::ids::{ActorId, EventId, NodeId, ResourceId};
 use crate::domain::page::Page;
 use crate::domain::scope::Scope;
 use crate::error::Result;
-use crate::store::{actors, events, keys, resources, tenants};
+use crate::store::{actors, event_streams, events, keys, resources, tenants};
 
 /// Anything with a global ID; `node(id:)` fetches it.
 #[derive(Interface, Clone)]
@@ -24,6 +25,7 @@ pub enum Node {
     Resource(Resource),
     ApiKey(ApiKey),
     Tenant(Tenant),
+    EventStream(EventStream),
 }
 
 /// Resolves global IDs in the caller's tenant, in the order given; an ID that
@@ -44,10 +46,13 @@ pub async fn resolve(ctx: &Context<'_>, ids: &[ID], path: &str) -> Result<Vec<Op
             NodeId::EventId(id) => event_ids.push(*id),
             NodeId::ActorId(id) => actor_ids.push(*id),
             NodeId::ResourceId(id) => resource_ids.push(*id),
-            NodeId::ApiKeyId(_) | NodeId::TenantId(_) => {}
+            NodeId::ApiKeyId(_) | NodeId::TenantId(_) | NodeId::EventStreamId(_) => {}
         }
     }
     let has_keys = parsed.iter().any(|n| matches!(n, NodeId::ApiKeyId(_)));
+    if parsed.iter().any(|n| matches!(n, NodeId::EventStreamId(_))) {
+        crate::streams::manage::authorize(requester)?;
+    }
     if !(event_ids.is_empty() && actor_ids.is_empty() && resource_ids.is_empty()) {
         requester.require(Scope::AuditRead)?;
     }
@@ -96,6 +101,9 @@ pub async fn resolve(ctx: &Context<'_>, ids: &[ID], path: &str) -> Result<Vec<Op
             NodeId::ApiKeyId(key) => keys::by_id(db, tenant, key).await?.map(|k| Node::ApiKey(ApiKey(k))),
             NodeId::TenantId(t) if t == tenant => tenants::by_id(db, t).await?.map(|t| Node::Tenant(Tenant(t))),
             NodeId::TenantId(_) => None,
+            NodeId::EventStreamId(stream) => {
+                event_streams::by_id(db, tenant, stream).await?.map(|s| Node::EventStream(EventStream(s)))
+            }
             other => found.get(&other).cloned(),
         });
     }

@@ -6,6 +6,7 @@ use super::actor::{Actor, ActorConnection};
 use super::connection::Count;
 use super::context::ContextExt;
 use super::event::{AuditEvent, AuditEventConnection, AuditEventOrder, events_page, filter_arg};
+use super::event_stream::{self, EventStream};
 use super::inputs::{ActorMatch, AuditEventFilter, ResourceMatch};
 use super::key::Viewer;
 use super::ledger::Ledger;
@@ -125,6 +126,11 @@ impl Query {
         })?;
         let rows = resources::page(ctx.store().db(), tenant, &m, &page).await?;
         Ok(ResourceConnection::from_page(rows, resources::cursor, Resource, Count::Resources(tenant, m)))
+    }
+
+    /// Your tenant's event streams, oldest first. Needs `keys.manage`.
+    async fn event_streams(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<EventStream>> {
+        Ok(event_stream::list(ctx).await?)
     }
 
     /// Who is asking: the key and the tenant it acts in.

@@ -23,6 +23,7 @@ mod reference;
 mod retention;
 mod schema;
 mod sockets;
+mod streams;
 mod subscriptions;
 mod validation;
 mod viewer_tokens;

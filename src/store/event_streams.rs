@@ -1,0 +1,225 @@
+//! Event streams: their definitions, delivery positions and delivery leases.
+//! Every read and write of a tenant's streams names the tenant; the deliverer,
+//! which serves every tenant, works by stream ID under a lease.
+
+use chrono::{DateTime, Utc};
+use entity::event_stream as es;
+use sea_orm::sea_query::{Expr, Func};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use crate::domain::ids::{EventStreamId, TenantId};
+use crate::error::Result;
+
+/// A stream to create.
+pub struct NewStream {
+    pub id: EventStreamId,
+    pub name: String,
+    pub kind: &'static str,
+    pub url: String,
+    pub secret: String,
+    pub splunk_index: Option<String>,
+    pub filter: serde_json::Value,
+    pub delivered_sequence: i64,
+}
+
+#[tracing::instrument(name = "db.event_streams.insert", skip_all, fields(tenant = %tenant), err(Debug))]
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    stream: NewStream,
+    now: DateTime<Utc>,
+) -> Result<es::Model> {
+    let model = es::Model {
+        id: stream.id.0,
+        tenant_id: tenant.0,
+        name: stream.name,
+        kind: stream.kind.to_string(),
+        url: stream.url,
+        secret: stream.secret,
+        splunk_index: stream.splunk_index,
+        filter: stream.filter,
+        paused: false,
+        delivered_sequence: stream.delivered_sequence,
+        last_delivered_at: None,
+        last_error: None,
+        failing_since: None,
+        lease_holder: None,
+        lease_until: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let active = es::ActiveModel {
+        id: Set(model.id),
+        tenant_id: Set(model.tenant_id),
+        name: Set(model.name.clone()),
+        kind: Set(model.kind.clone()),
+        url: Set(model.url.clone()),
+        secret: Set(model.secret.clone()),
+        splunk_index: Set(model.splunk_index.clone()),
+        filter: Set(model.filter.clone()),
+        paused: Set(false),
+        delivered_sequence: Set(model.delivered_sequence),
+        last_delivered_at: Set(None),
+        last_error: Set(None),
+        failing_since: Set(None),
+        lease_holder: Set(None),
+        lease_until: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    es::Entity::insert(active).exec_without_returning(db).await?;
+    Ok(model)
+}
+
+/// The tenant's streams, oldest first.
+pub async fn list(db: &impl ConnectionTrait, tenant: TenantId) -> Result<Vec<es::Model>> {
+    Ok(es::Entity::find()
+        .filter(es::Column::TenantId.eq(tenant.0))
+        .order_by_asc(es::Column::CreatedAt)
+        .order_by_asc(es::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// One of the tenant's streams.
+pub async fn by_id(db: &impl ConnectionTrait, tenant: TenantId, id: EventStreamId) -> Result<Option<es::Model>> {
+    Ok(es::Entity::find_by_id(id.0).filter(es::Column::TenantId.eq(tenant.0)).one(db).await?)
+}
+
+/// What an update changes; `None` leaves a field as it is.
+#[derive(Default)]
+pub struct Changes {
+    pub name: Option<String>,
+    pub filter: Option<serde_json::Value>,
+    pub paused: Option<bool>,
+}
+
+/// Applies `changes` to one of the tenant's streams; `None` if it has no such stream.
+pub async fn update(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    id: EventStreamId,
+    changes: Changes,
+    now: DateTime<Utc>,
+) -> Result<Option<es::Model>> {
+    let mut query = es::Entity::update_many().col_expr(es::Column::UpdatedAt, Expr::val(now).into());
+    if let Some(name) = changes.name {
+        query = query.col_expr(es::Column::Name, Expr::val(name).into());
+    }
+    if let Some(filter) = changes.filter {
+        query = query.col_expr(es::Column::Filter, Expr::val(filter).into());
+    }
+    if let Some(paused) = changes.paused {
+        query = query.col_expr(es::Column::Paused, Expr::val(paused).into());
+    }
+    query.filter(es::Column::Id.eq(id.0)).filter(es::Column::TenantId.eq(tenant.0)).exec(db).await?;
+    by_id(db, tenant, id).await
+}
+
+/// Removes one of the tenant's streams; whether it existed.
+pub async fn delete(db: &impl ConnectionTrait, tenant: TenantId, id: EventStreamId) -> Result<bool> {
+    let done = es::Entity::delete_many()
+        .filter(es::Column::Id.eq(id.0))
+        .filter(es::Column::TenantId.eq(tenant.0))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected > 0)
+}
+
+/// Streams of every tenant that `holder` could deliver now: not paused, and
+/// whose lease is free, expired or already its own.
+pub async fn deliverable(db: &impl ConnectionTrait, holder: &str, now: DateTime<Utc>) -> Result<Vec<es::Model>> {
+    Ok(es::Entity::find()
+        .filter(es::Column::Paused.eq(false))
+        .filter(lease_open(holder, now))
+        .order_by_asc(es::Column::Id)
+        .all(db)
+        .await?)
+}
+
+fn lease_open(holder: &str, now: DateTime<Utc>) -> Condition {
+    Condition::any()
+        .add(es::Column::LeaseUntil.is_null())
+        .add(es::Column::LeaseUntil.lt(now))
+        .add(es::Column::LeaseHolder.eq(holder))
+}
+
+/// Takes or renews the lease of a stream for `holder` until `until`, unless
+/// another holder's lease is still running; whether `holder` now holds it.
+pub async fn claim(
+    db: &impl ConnectionTrait,
+    id: EventStreamId,
+    holder: &str,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<bool> {
+    let done = es::Entity::update_many()
+        .col_expr(es::Column::LeaseHolder, Expr::val(holder).into())
+        .col_expr(es::Column::LeaseUntil, Expr::val(until).into())
+        .filter(es::Column::Id.eq(id.0))
+        .filter(es::Column::Paused.eq(false))
+        .filter(lease_open(holder, now))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected == 1)
+}
+
+/// Gives the lease up, if `holder` still has it.
+pub async fn release(db: &impl ConnectionTrait, id: EventStreamId, holder: &str) -> Result<()> {
+    es::Entity::update_many()
+        .col_expr(es::Column::LeaseHolder, Expr::value(Option::<String>::None))
+        .col_expr(es::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .filter(es::Column::Id.eq(id.0))
+        .filter(es::Column::LeaseHolder.eq(holder))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Saves the position `through` after a delivery (or after examining events
+/// none of which matched), clearing any failure; only while `holder` holds
+/// the lease and only forwards. Whether it was saved.
+pub async fn advance(
+    db: &impl ConnectionTrait,
+    id: EventStreamId,
+    holder: &str,
+    through: u64,
+    delivered: bool,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let mut query = es::Entity::update_many()
+        .col_expr(es::Column::DeliveredSequence, Expr::val(through as i64).into())
+        .col_expr(es::Column::FailingSince, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(es::Column::LastError, Expr::value(Option::<String>::None));
+    if delivered {
+        query = query.col_expr(es::Column::LastDeliveredAt, Expr::val(now).into());
+    }
+    let done = query
+        .filter(es::Column::Id.eq(id.0))
+        .filter(es::Column::LeaseHolder.eq(holder))
+        .filter(es::Column::DeliveredSequence.lte(through as i64))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected == 1)
+}
+
+/// Records a failed attempt: the stream is failing since its first failure.
+pub async fn failed(
+    db: &impl ConnectionTrait,
+    id: EventStreamId,
+    holder: &str,
+    message: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    es::Entity::update_many()
+        .col_expr(es::Column::LastError, Expr::val(message).into())
+        .col_expr(
+            es::Column::FailingSince,
+            Func::coalesce([Expr::col(es::Column::FailingSince), Expr::val(now)]).into(),
+        )
+        .filter(es::Column::Id.eq(id.0))
+        .filter(es::Column::LeaseHolder.eq(holder))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,234 @@
+//! The background deliverer: every poll it takes the streams it may deliver,
+//! and for each one reads the matching events after its saved position, in
+//! sequence order, up to the ledger's size, POSTs them in batches of at most
+//! 100, and saves a batch's last sequence only after the destination took it.
+//! A failing destination is retried with capped exponential backoff and
+//! jitter, forever.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use entity::{audit_event as ev, event_stream as es};
+use rand::Rng as _;
+
+use super::lease::Leases;
+use super::{SPLUNK_HEC, StreamSettings, destination, splunk, webhook};
+use crate::domain::ids::{EventStreamId, TenantId};
+use crate::graphql::inputs::AuditEventFilter;
+use crate::metrics::Metrics;
+use crate::store::{Store, event_streams, events, ledger};
+
+/// Events sent in one request at most.
+pub const BATCH: u64 = 100;
+/// The first wait after a failure (shorter if the cap is shorter).
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Why a pass over a stream stopped early.
+enum Failure {
+    /// The destination refused the batch or could not be reached: the stream is failing.
+    Destination(String),
+    /// The database could not be read or written: retried, the stream's state untouched.
+    Store(crate::error::Error),
+}
+
+impl From<crate::error::Error> for Failure {
+    fn from(e: crate::error::Error) -> Self {
+        Failure::Store(e)
+    }
+}
+
+/// When a failing stream may be tried again.
+struct Backoff {
+    failures: u32,
+    next: Instant,
+}
+
+pub struct Deliverer {
+    store: Store,
+    metrics: Arc<Metrics>,
+    settings: StreamSettings,
+    leases: Leases,
+    client: reqwest::Client,
+    backoff: Mutex<HashMap<EventStreamId, Backoff>>,
+    running: Mutex<HashSet<EventStreamId>>,
+}
+
+impl Deliverer {
+    pub fn new(store: Store, metrics: Arc<Metrics>, settings: StreamSettings) -> Arc<Self> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(settings.request_timeout.min(Duration::from_secs(5)))
+            .timeout(settings.request_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        // The lease outlasts any one request, so no batch is in flight when it lapses.
+        let leases = Leases::new(store.clone(), settings.request_timeout + Duration::from_secs(10));
+        Arc::new(Self {
+            store,
+            metrics,
+            settings,
+            leases,
+            client,
+            backoff: Mutex::new(HashMap::new()),
+            running: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// Polls until the task is aborted.
+    pub async fn run(self: Arc<Self>) {
+        let mut ticks = tokio::time::interval(self.settings.poll.max(Duration::from_millis(10)));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let streams =
+                match event_streams::deliverable(self.store.db(), self.leases.holder(), crate::domain::now()).await {
+                    Ok(streams) => streams,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot list event streams; will retry");
+                        continue;
+                    }
+                };
+            for stream in streams {
+                let id = EventStreamId(stream.id);
+                if !self.due(id) || !self.running.lock().unwrap().insert(id) {
+                    continue;
+                }
+                tokio::spawn(self.clone().pass(TenantId(stream.tenant_id), id));
+            }
+        }
+    }
+
+    /// Whether a stream's backoff, if any, has run out.
+    fn due(&self, id: EventStreamId) -> bool {
+        self.backoff.lock().unwrap().get(&id).is_none_or(|b| b.next <= Instant::now())
+    }
+
+    /// Delivers one stream until it is caught up or fails.
+    async fn pass(self: Arc<Self>, tenant: TenantId, id: EventStreamId) {
+        match self.deliver(tenant, id).await {
+            Ok(()) => {
+                self.backoff.lock().unwrap().remove(&id);
+            }
+            Err(failure) => {
+                let message = match failure {
+                    Failure::Destination(message) => {
+                        self.metrics.stream_failed(&id.to_string());
+                        let now = crate::domain::now();
+                        let _gate = self.store.write_gate().await;
+                        if let Err(e) =
+                            event_streams::failed(self.store.db(), id, self.leases.holder(), &message, now).await
+                        {
+                            tracing::warn!(error = %e, stream = %id, "cannot record a delivery failure");
+                        }
+                        message
+                    }
+                    Failure::Store(e) => e.to_string(),
+                };
+                let mut backoff = self.backoff.lock().unwrap();
+                let entry = backoff.entry(id).or_insert(Backoff { failures: 0, next: Instant::now() });
+                entry.failures = entry.failures.saturating_add(1);
+                let wait = self.wait(entry.failures);
+                entry.next = Instant::now() + wait;
+                tracing::warn!(stream = %id, error = %message, retry_in_ms = wait.as_millis() as u64, "event stream delivery failed");
+            }
+        }
+        self.running.lock().unwrap().remove(&id);
+    }
+
+    /// 1 s doubling per failure up to the cap, times a random 50–100 %.
+    fn wait(&self, failures: u32) -> Duration {
+        let cap = self.settings.backoff_cap.max(Duration::from_millis(10));
+        let base = FIRST_BACKOFF.min(cap).saturating_mul(1 << failures.saturating_sub(1).min(16)).min(cap);
+        base.mul_f64(rand::rng().random_range(0.5..=1.0))
+    }
+
+    async fn deliver(&self, tenant: TenantId, id: EventStreamId) -> Result<(), Failure> {
+        let db = self.store.db();
+        loop {
+            if !self.leases.claim(id).await? {
+                return Ok(());
+            }
+            // Read after claiming: another replica may have moved it, and it
+            // may have been paused, changed or deleted.
+            let Some(stream) = event_streams::by_id(db, tenant, id).await? else {
+                return Ok(());
+            };
+            if stream.paused {
+                return Ok(());
+            }
+            let size = ledger::head(db, tenant).await?.size();
+            let from = stream.delivered_sequence.max(0) as u64;
+            self.metrics.stream_lag(&id.to_string(), size.saturating_sub(from));
+            if from >= size {
+                return Ok(());
+            }
+            let filter = AuditEventFilter::from_json(stream.filter.clone(), "filter")?;
+            let rows = events::matching_by_sequence(db, tenant, &filter, from, size, BATCH).await?;
+            // Everything up to here was examined: a full batch ends at its last
+            // event, a short one at the ledger's size.
+            let through = match rows.last() {
+                Some(last) if rows.len() as u64 == BATCH => last.sequence as u64,
+                _ => size,
+            };
+            if !rows.is_empty() {
+                self.send(&stream, &rows).await.map_err(Failure::Destination)?;
+                self.metrics.stream_delivered(&id.to_string(), rows.len() as u64);
+            }
+            let now = crate::domain::now();
+            let _gate = self.store.write_gate().await;
+            event_streams::advance(db, id, self.leases.holder(), through, !rows.is_empty(), now).await?;
+            drop(_gate);
+            self.metrics.stream_lag(&id.to_string(), size.saturating_sub(through));
+        }
+    }
+
+    /// POSTs one batch; `Err` with a short message (no secrets) unless the destination took it.
+    async fn send(&self, stream: &es::Model, rows: &[ev::Model]) -> Result<(), String> {
+        let url = destination::parse(&stream.url, "url").map_err(|_| "the stored URL does not parse".to_string())?;
+        destination::check(&url, "url", &self.settings.allow_hosts)
+            .await
+            .map_err(|_| "the destination resolves to a link-local or cloud-metadata address".to_string())?;
+        let now = chrono::Utc::now();
+        let splunk = stream.kind == SPLUNK_HEC;
+        let request = if splunk {
+            splunk::request(
+                &self.client,
+                url.as_str(),
+                &stream.secret,
+                splunk::body(rows, stream.splunk_index.as_deref()),
+            )
+        } else {
+            let (first, last) = (rows[0].sequence as u64, rows[rows.len() - 1].sequence as u64);
+            let message_id = webhook::message_id(EventStreamId(stream.id), first, last);
+            let body = webhook::body(rows.iter().map(crate::ledger::event::value).collect(), now);
+            webhook::request(&self.client, url.as_str(), &stream.secret, &message_id, body, now)
+                .ok_or_else(|| "the stored signing secret does not decode".to_string())?
+        };
+        let answer = request.send().await.map_err(|e| describe(&e))?;
+        let status = answer.status();
+        if !status.is_success() {
+            return Err(format!("the destination answered HTTP {}", status.as_u16()));
+        }
+        if splunk {
+            let text = answer.bytes().await.map_err(|e| describe(&e))?;
+            if !splunk::accepted(&text) {
+                return Err("the collector's answer did not say \"code\": 0".into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What went wrong with a request, without its URL (which may carry a secret).
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "the destination did not answer in time".into()
+    } else if e.is_connect() {
+        "cannot connect to the destination".into()
+    } else if e.is_redirect() {
+        "the destination redirected; redirects are not followed".into()
+    } else {
+        "the request to the destination failed".into()
+    }
+}

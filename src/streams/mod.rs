@@ -1,0 +1,41 @@
+//! Event streams: a tenant's matching events pushed to a webhook or a Splunk
+//! HTTP Event Collector, in sequence order, at least once.
+
+pub mod deliverer;
+pub mod destination;
+pub mod lease;
+pub mod manage;
+pub mod splunk;
+pub mod webhook;
+
+use std::time::Duration;
+
+/// The `kind` of a stream that POSTs Standard Webhooks.
+pub const WEBHOOK: &str = "webhook";
+/// The `kind` of a stream that feeds a Splunk HTTP Event Collector.
+pub const SPLUNK_HEC: &str = "splunk_hec";
+
+/// How streams are checked and delivered.
+#[derive(Clone, Debug)]
+pub struct StreamSettings {
+    /// Hosts a stream may reach even when they resolve to link-local or
+    /// cloud-metadata addresses.
+    pub allow_hosts: Vec<String>,
+    /// How often the deliverer looks for streams with events to deliver.
+    pub poll: Duration,
+    /// The longest wait between two attempts at a failing destination.
+    pub backoff_cap: Duration,
+    /// How long one delivery request may take.
+    pub request_timeout: Duration,
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        Self {
+            allow_hosts: Vec::new(),
+            poll: Duration::from_millis(250),
+            backoff_cap: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}
