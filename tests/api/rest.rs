@@ -17,6 +17,7 @@ backend_tests!(
     refusals_are_problems_naming_the_input,
     viewer_tokens_read_only_their_filter,
     openapi_documents_exactly_the_served_routes,
+    limits_answer_413_and_429_as_problems,
 );
 
 async fn get(
@@ -420,4 +421,31 @@ async fn openapi_documents_exactly_the_served_routes(backend: Backend) {
         let status = request.bearer_auth(&key).send().await.unwrap().status();
         assert!(status.is_success(), "{method} {path}: {status}");
     }
+}
+
+async fn limits_answer_413_and_429_as_problems(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        s.max_body_bytes = 1024;
+        s.rate_limit = Some((0.01, 3));
+    })
+    .await;
+    let key = app.key("audit.read,audit.write").await;
+    let big = Value::Array((0..40).map(|i| event(&format!("big.e{i}"))).collect());
+    let (status, body) = post(&app, &key, &big, None).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!((body["code"].as_str(), body["status"].as_u64()), (Some("BAD_USER_INPUT"), Some(413)), "{body}");
+    // The burst is spent (the refused post counted): the next reads are limited.
+    let mut limited = None;
+    for _ in 0..4 {
+        let response = app.client.get(app.url("/v1/events")).bearer_auth(&key).send().await.unwrap();
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(response);
+            break;
+        }
+    }
+    let response = limited.expect("a 429 within the burst");
+    let (status, headers) = (response.status(), response.headers().clone());
+    assert!(headers.contains_key("retry-after"));
+    let body: Value = response.json().await.unwrap();
+    assert_problem(status, &headers, &body, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", None);
 }
