@@ -47,7 +47,7 @@ pub struct Recorded {
 
 /// Lists the caller's events matching the parameters. Needs `audit.read`.
 #[utoipa::path(
-    get, path = "/v1/events", tag = "events", params(EventsQuery),
+    get, path = "/v1/events", tag = "events", params(EventsQuery), operation_id = "listEvents",
     responses(
         (status = 200, description = "A page of events", body = EventPage),
         (status = 400, description = "A parameter is malformed", body = Problem, content_type = "application/problem+json"),
@@ -75,7 +75,7 @@ async fn list_events(app: &AppState, headers: &HeaderMap, raw: Option<&str>) -> 
 
 /// Records 1 to 1,000 events atomically (all or none). Needs `audit.write`.
 #[utoipa::path(
-    post, path = "/v1/events", tag = "events",
+    post, path = "/v1/events", tag = "events", operation_id = "recordEvents",
     request_body(content = Vec<Object>, description = "1 to 1,000 events shaped as GraphQL's `AuditEventInput`"),
     params(("Idempotency-Key" = Option<String>, Header, description = "The idempotency key of a single-event body")),
     responses(
@@ -180,7 +180,7 @@ pub async fn visible(app: &AppState, requester: &Requester, id: &str) -> Result<
 
 /// One event by ID. Needs `audit.read`.
 #[utoipa::path(
-    get, path = "/v1/events/{id}", tag = "events",
+    get, path = "/v1/events/{id}", tag = "events", operation_id = "getEvent",
     params(("id" = String, Path, description = "The event's ID (`evt_…`)")),
     responses(
         (status = 200, description = "The canonical event", body = Object),

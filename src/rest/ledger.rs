@@ -72,7 +72,7 @@ impl ProofQuery {
 
 /// The current tree head of the caller's tenant, signed now. Needs `audit.read`.
 #[utoipa::path(
-    get, path = "/v1/ledger/checkpoint", tag = "ledger",
+    get, path = "/v1/ledger/checkpoint", tag = "ledger", operation_id = "getCheckpoint",
     responses(
         (status = 200, description = "The signed checkpoint", body = Checkpoint),
         (status = 401, description = "No or unknown credentials", body = Problem, content_type = "application/problem+json"),
@@ -98,7 +98,7 @@ pub async fn checkpoint(State(app): State<AppState>, headers: HeaderMap) -> Resp
 
 /// The inclusion proof of an event in the tree of `tree_size` leaves. Needs `audit.read`.
 #[utoipa::path(
-    get, path = "/v1/events/{id}/proof", tag = "ledger",
+    get, path = "/v1/events/{id}/proof", tag = "ledger", operation_id = "getInclusionProof",
     params(("id" = String, Path, description = "The event's ID (`evt_…`)"), ProofQuery),
     responses(
         (status = 200, description = "The inclusion proof", body = InclusionProof),

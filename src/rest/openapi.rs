@@ -39,7 +39,7 @@ impl Modify for Credentials {
 }
 
 /// This document.
-#[utoipa::path(get, path = "/v1/openapi.json", tag = "meta", responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json")))]
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "meta", operation_id = "getOpenApi", responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json")))]
 pub async fn document() -> Response {
     let body = Document::openapi().to_json().unwrap_or_else(|_| "{}".into());
     let mut response = body.into_response();

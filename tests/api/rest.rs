@@ -386,6 +386,14 @@ async fn openapi_documents_exactly_the_served_routes(backend: Backend) {
     let served: BTreeSet<(String, String)> =
         auditgraph::rest::routes().into_iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
     assert_eq!(documented, served);
+    // Generated clients name their methods after operation IDs: each is set and unique.
+    let operation_ids: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|ops| ops.as_object().unwrap().values().map(|op| op["operationId"].as_str().expect("an operationId")))
+        .collect();
+    assert_eq!(operation_ids.iter().collect::<HashSet<_>>().len(), served.len(), "{operation_ids:?}");
     let params: BTreeSet<&str> = doc["paths"]["/v1/events"]["get"]["parameters"]
         .as_array()
         .unwrap()
