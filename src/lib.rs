@@ -19,6 +19,7 @@ pub mod graphql;
 pub mod http;
 pub mod ledger;
 pub mod metrics;
+pub mod rest;
 pub mod seed;
 pub mod service;
 pub mod store;

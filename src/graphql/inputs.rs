@@ -122,7 +122,7 @@ pub struct AuditEventFilter {
 
 /// A string a filter compares with: no NUL, and no longer than anything that
 /// can be stored (longer ones could match nothing, and SQLite bounds patterns).
-fn filter_string(path: &str, value: &str) -> Result<()> {
+pub fn filter_string(path: &str, value: &str) -> Result<()> {
     check::no_nul(path, value)?;
     if value.chars().count() > event::MAX_TEXT_CHARS {
         return Err(Error::bad_input(path, format!("must be at most {} characters long", event::MAX_TEXT_CHARS)));
@@ -265,6 +265,16 @@ fn known_fields_only(
     }
 }
 
+/// An input object of the schema written as JSON (a REST body, a stored
+/// filter), coerced as GraphQL coerces variables; unknown fields are refused.
+pub fn parse_json<T: async_graphql::InputType>(json: serde_json::Value, path: &str) -> Result<T> {
+    let mut registry = async_graphql::registry::Registry::default();
+    let name = T::create_type_info(&mut registry);
+    known_fields_only(&registry, &name, &json, path)?;
+    let value = async_graphql::Value::from_json(json).map_err(|e| Error::bad_input(path, e.to_string()))?;
+    T::parse(Some(value)).map_err(|e| Error::bad_input(path, e.into_server_error(Default::default()).message))
+}
+
 impl AuditEventFilter {
     /// Converts the whole tree, refusing one deeper than 5 levels or with more
     /// than 100 conditions. `path` is where the filter sits in the arguments.
@@ -307,17 +317,10 @@ impl AuditEventFilter {
     /// URL carries it), validated like the argument; unknown fields are refused
     /// as GraphQL validation refuses them.
     pub fn from_json(json: serde_json::Value, path: &str) -> Result<Filter> {
-        use async_graphql::InputType as _;
         if !json.is_object() {
             return Err(Error::bad_input(path, "the filter must be a JSON object"));
         }
-        let mut registry = async_graphql::registry::Registry::default();
-        let name = Self::create_type_info(&mut registry);
-        known_fields_only(&registry, &name, &json, path)?;
-        let value = async_graphql::Value::from_json(json).map_err(|e| Error::bad_input(path, e.to_string()))?;
-        let input = Self::parse(Some(value))
-            .map_err(|e| Error::bad_input(path, e.into_server_error(Default::default()).message))?;
-        input.into_domain(path)
+        parse_json::<Self>(json, path)?.into_domain(path)
     }
 
     /// A filter of an `and`, `or` or `not`: itself a condition, empty or not.

@@ -15,10 +15,8 @@ use super::key::{
 };
 use super::viewer_token::{self, CreateViewerTokenInput, ViewerToken};
 use crate::admin::{self, Acting};
-use crate::domain::event::MAX_BATCH;
 use crate::domain::ids::ApiKeyId;
 use crate::domain::scope::Scope;
-use crate::error::Error;
 
 /// The stored events of a recording.
 #[derive(SimpleObject)]
@@ -44,11 +42,7 @@ impl Mutation {
         #[graphql(desc = "The events, 1 to 1,000, validated before anything is stored.")] events: Vec<AuditEventInput>,
     ) -> async_graphql::Result<RecordAuditEventsPayload> {
         let tenant = ctx.require(Scope::AuditWrite)?.tenant;
-        if events.is_empty() || events.len() > MAX_BATCH {
-            return Err(
-                Error::bad_input("events", format!("send 1 to {MAX_BATCH} events (got {})", events.len())).into()
-            );
-        }
+        crate::service::events::check_batch_size(events.len(), "events")?;
         let now = crate::domain::now();
         let batch = events
             .into_iter()
@@ -56,9 +50,7 @@ impl Mutation {
             .map(|(i, e)| e.into_domain(&format!("events.{i}"), now))
             .collect::<Result<Vec<_>, _>>()?;
         let total = batch.len();
-        let services = ctx.services();
-        let recorded = services.store.record_events(tenant, batch, &services.bus).await?;
-        services.metrics.events_recorded(recorded.created.len() as u64);
+        let recorded = crate::service::events::record(ctx.services(), tenant, batch).await?;
         ctx.loaders()
             .prefetch(&recorded.events, &[ctx.look_ahead().field("events")])
             .await

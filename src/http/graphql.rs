@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::AppState;
-use crate::auth::{self, TENANT_HEADER};
+use crate::auth::{self, Requester, TENANT_HEADER};
 use crate::error::Error;
 use crate::graphql::{Caller, Loaders};
 
@@ -265,27 +265,46 @@ fn error_code(err: &ServerError) -> Option<String> {
     })
 }
 
-/// The caller of a request, or the response refusing it (401, 403, 404, 429,
-/// or 503 when the key cannot be checked).
-pub(super) async fn authenticate(app: &AppState, headers: &HeaderMap, media: &'static str) -> Result<Caller, Response> {
-    let refuse = |err: Error| refusal(&err, media, request_id(headers));
-    let secret = auth::secret_from_headers(headers).map_err(refuse)?;
+/// Why a request's credentials were refused; `retry_after` (seconds) is set
+/// when the key's rate limit was reached.
+pub(crate) struct Refused {
+    pub error: Error,
+    pub retry_after: Option<u64>,
+}
+
+/// The caller of a request (`None` without credentials), with the key's rate
+/// limit applied: what every door authenticates with.
+pub(crate) async fn identify(app: &AppState, headers: &HeaderMap) -> Result<Option<Requester>, Refused> {
+    let refused = |error: Error| Refused { error, retry_after: None };
+    let secret = auth::secret_from_headers(headers).map_err(refused)?;
     let tenant = headers.get(TENANT_HEADER).and_then(|v| v.to_str().ok());
-    let caller = app.services.auth.authenticate(secret, tenant).await.map_err(refuse)?;
+    let caller = app.services.auth.authenticate(secret, tenant).await.map_err(refused)?;
     if let (Some(limiter), Some(requester)) = (&app.rate_limiter, &caller)
         && let Err(wait) = limiter.check(requester.key_id)
     {
         let retry_after = wait.as_secs_f64().ceil().max(1.0) as u64;
         let message = format!("too many requests for this API key; retry in {retry_after} s");
-        let mut response = transport_error(StatusCode::TOO_MANY_REQUESTS, media, "RATE_LIMITED", &message);
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-        return Err(response);
+        return Err(Refused { error: Error::RateLimited(message), retry_after: Some(retry_after) });
     }
-    Ok(Caller(caller))
+    Ok(caller)
+}
+
+/// The caller of a request, or the response refusing it (401, 403, 404, 429,
+/// or 503 when the key cannot be checked).
+pub(super) async fn authenticate(app: &AppState, headers: &HeaderMap, media: &'static str) -> Result<Caller, Response> {
+    identify(app, headers).await.map(Caller).map_err(|refused| match refused.retry_after {
+        Some(retry_after) => {
+            let message = refused.error.to_string();
+            let mut response = transport_error(StatusCode::TOO_MANY_REQUESTS, media, "RATE_LIMITED", &message);
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            response
+        }
+        None => refusal(&refused.error, media, request_id(headers)),
+    })
 }
 
 /// The request id every response carries (set by the request-id layer).
-pub(super) fn request_id(headers: &HeaderMap) -> &str {
+pub(crate) fn request_id(headers: &HeaderMap) -> &str {
     headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-")
 }
 

@@ -1,0 +1,201 @@
+//! `/v1/events`: list with query parameters, record a batch, read one event.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::problem::{Problem, Refusal};
+use super::query::EventsQuery;
+use super::{json, reply, requester};
+use crate::auth::Requester;
+use crate::domain::filter::{Condition, Filter};
+use crate::domain::ids::EventId;
+use crate::domain::scope::Scope;
+use crate::error::Error;
+use crate::graphql::inputs::{AuditEventInput, parse_json};
+use crate::http::AppState;
+use crate::store::events::{self, Detail};
+
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// A page of canonical events.
+#[derive(Serialize, ToSchema)]
+pub struct EventPage {
+    /// Canonical events (API.md, "Ledger"), in the order asked for.
+    #[schema(value_type = Vec<Object>)]
+    pub data: Vec<Value>,
+    /// The `cursor` of the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// What a recording stored.
+#[derive(Serialize, ToSchema)]
+pub struct Recorded {
+    /// The canonical event of every input, in input order (a duplicate shows the event stored first).
+    #[schema(value_type = Vec<Object>)]
+    pub data: Vec<Value>,
+    /// Events this request stored.
+    pub created: usize,
+    /// Inputs whose idempotency key was already used.
+    pub duplicates: usize,
+}
+
+/// Lists the caller's events matching the parameters. Needs `audit.read`.
+#[utoipa::path(
+    get, path = "/v1/events", tag = "events", params(EventsQuery), operation_id = "listEvents",
+    responses(
+        (status = 200, description = "A page of events", body = EventPage),
+        (status = 400, description = "A parameter is malformed", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or unknown credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks `audit.read`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("api_key" = []))
+)]
+pub async fn list(State(app): State<AppState>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
+    reply(&headers, list_events(&app, &headers, raw.as_deref()).await)
+}
+
+async fn list_events(app: &AppState, headers: &HeaderMap, raw: Option<&str>) -> Result<Response, Refusal> {
+    let requester = requester(app, headers, Scope::AuditRead).await?;
+    let request = EventsQuery::parse(raw)?.into_request()?;
+    let filter = requester.scope_filter(request.filter);
+    let db = app.services.store.db();
+    let page = events::page(db, requester.tenant, &filter, request.order, &request.page, Detail::ALL).await?;
+    let next_cursor =
+        page.has_next_page.then(|| page.items.last().map(|row| events::cursor(row, request.order))).flatten();
+    let data = page.items.iter().map(crate::ledger::event::value).collect();
+    Ok(json(StatusCode::OK, &EventPage { data, next_cursor }))
+}
+
+/// Records 1 to 1,000 events atomically (all or none). Needs `audit.write`.
+#[utoipa::path(
+    post, path = "/v1/events", tag = "events", operation_id = "recordEvents",
+    request_body(content = Vec<Object>, description = "1 to 1,000 events shaped as GraphQL's `AuditEventInput`"),
+    params(("Idempotency-Key" = Option<String>, Header, description = "The idempotency key of a single-event body")),
+    responses(
+        (status = 201, description = "Stored (or found stored, for used idempotency keys)", body = Recorded),
+        (status = 400, description = "An event is invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or unknown credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks `audit.write`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("api_key" = []))
+)]
+pub async fn record(State(app): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+    reply(&headers, record_events(&app, &headers, body).await)
+}
+
+async fn record_events(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Refusal> {
+    let requester = requester(app, headers, Scope::AuditWrite).await?;
+    let content = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !content.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json") {
+        return Err(Refusal::with_status(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "events",
+            "send the events as application/json",
+        ));
+    }
+    let body = body.map_err(|rejection| {
+        let status = rejection.status();
+        let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            format!("the body is larger than {} bytes", app.settings.max_body_bytes)
+        } else {
+            rejection.body_text()
+        };
+        Refusal::with_status(status, "events", message)
+    })?;
+    let events = decode(&body, headers)?;
+    crate::service::events::check_batch_size(events.len(), "events")?;
+    let now = crate::domain::now();
+    let batch = events
+        .into_iter()
+        .enumerate()
+        .map(|(i, event)| {
+            let path = format!("events.{i}");
+            parse_json::<AuditEventInput>(event, &path)?.into_domain(&path, now)
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    let total = batch.len();
+    let recorded = crate::service::events::record(&app.services, requester.tenant, batch).await?;
+    let created = recorded.created.len();
+    let data = recorded.events.iter().map(crate::ledger::event::value).collect();
+    Ok(json(StatusCode::CREATED, &Recorded { data, created, duplicates: total - created }))
+}
+
+/// The body's events, with the `Idempotency-Key` header applied to a single event.
+fn decode(body: &[u8], headers: &HeaderMap) -> Result<Vec<Value>, Error> {
+    if !crate::graphql::nesting_within_bounds(&String::from_utf8_lossy(body), false) {
+        return Err(Error::bad_input("events", format!("nests JSON more than {} deep", crate::graphql::MAX_NESTING)));
+    }
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| Error::bad_input("events", format!("the body is not JSON: {e}")))?;
+    let Value::Array(mut events) = value else {
+        return Err(Error::bad_input("events", "the body must be a JSON array of events"));
+    };
+    let Some(key) = headers.get(IDEMPOTENCY_KEY) else {
+        return Ok(events);
+    };
+    let key = key.to_str().map_err(|_| Error::bad_input("Idempotency-Key", "must be visible ASCII"))?.to_string();
+    if events.len() != 1 {
+        return Err(Error::bad_input(
+            "Idempotency-Key",
+            "applies to a body of exactly one event; set `idempotencyKey` on each event of a batch",
+        ));
+    }
+    if let Some(Value::Object(event)) = events.first_mut() {
+        match event.get("idempotencyKey") {
+            None | Some(Value::Null) => {
+                event.insert("idempotencyKey".into(), Value::String(key));
+            }
+            Some(Value::String(own)) if *own == key => {}
+            Some(_) => {
+                return Err(Error::bad_input("Idempotency-Key", "differs from the event's `idempotencyKey`"));
+            }
+        }
+    }
+    Ok(events)
+}
+
+/// One event of the caller's, or `NOT_FOUND`.
+pub async fn visible(app: &AppState, requester: &Requester, id: &str) -> Result<entity::audit_event::Model, Error> {
+    let id = EventId::parse(id, "id")?;
+    let filter = requester.scope_filter(Filter::Cond(Condition::Ids(vec![id])));
+    events::matching_in_order(app.services.store.db(), requester.tenant, &filter)
+        .await?
+        .pop()
+        .ok_or_else(|| Error::NotFound(format!("no event `{id}` in this tenant")))
+}
+
+/// One event by ID. Needs `audit.read`.
+#[utoipa::path(
+    get, path = "/v1/events/{id}", tag = "events", operation_id = "getEvent",
+    params(("id" = String, Path, description = "The event's ID (`evt_…`)")),
+    responses(
+        (status = 200, description = "The canonical event", body = Object),
+        (status = 400, description = "Not an event ID", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or unknown credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks `audit.read`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such event in the tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("api_key" = []))
+)]
+pub async fn one(State(app): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let outcome = async {
+        let requester = requester(&app, &headers, Scope::AuditRead).await?;
+        let row = visible(&app, &requester, &id).await?;
+        Ok(json(StatusCode::OK, &crate::ledger::event::value(&row)))
+    };
+    reply(&headers, outcome.await)
+}

@@ -1,0 +1,66 @@
+//! The REST door (API.md Part 2, "REST door"): thin handlers onto the same
+//! filter, page, recording and ledger machinery as GraphQL, answering with
+//! canonical events and RFC 9457 problems.
+
+pub mod events;
+pub mod ledger;
+pub mod openapi;
+pub mod problem;
+pub mod query;
+
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
+
+use crate::auth::Requester;
+use crate::domain::scope::Scope;
+use crate::error::Error;
+use crate::http::AppState;
+use crate::http::graphql::{identify, request_id};
+use problem::Refusal;
+
+/// Every route of the door, in one table: the router is built from it and the
+/// OpenAPI document is checked against it.
+fn table() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
+    vec![
+        ("GET", "/v1/events", get(events::list)),
+        ("POST", "/v1/events", post(events::record)),
+        ("GET", "/v1/events/{id}", get(events::one)),
+        ("GET", "/v1/events/{id}/proof", get(ledger::proof)),
+        ("GET", "/v1/ledger/checkpoint", get(ledger::checkpoint)),
+        ("GET", "/v1/openapi.json", get(openapi::document)),
+    ]
+}
+
+/// The served routes as `(method, path)`, paths written as OpenAPI writes them.
+pub fn routes() -> Vec<(&'static str, &'static str)> {
+    table().into_iter().map(|(method, path, _)| (method, path)).collect()
+}
+
+/// The door's routes.
+pub fn router() -> Router<AppState> {
+    table().into_iter().fold(Router::new(), |router, (_, path, handler)| router.route(path, handler))
+}
+
+/// The caller, who must hold `scope`: 401 without credentials, 403 without the scope.
+async fn requester(app: &AppState, headers: &HeaderMap, scope: Scope) -> Result<Requester, Refusal> {
+    let requester = identify(app, headers).await?.ok_or(Error::Unauthenticated(
+        "an API key is required: send `Authorization: Bearer <key>` or `X-API-Key: <key>`",
+    ))?;
+    requester.require(scope)?;
+    Ok(requester)
+}
+
+/// A handler's outcome as the response: problems for refusals, and never a
+/// cached answer (every answer depends on the caller's credentials).
+fn reply(headers: &HeaderMap, outcome: Result<Response, Refusal>) -> Response {
+    let mut response = outcome.unwrap_or_else(|refusal| refusal.into_response(request_id(headers)));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// JSON with the given status.
+fn json<T: serde::Serialize>(status: axum::http::StatusCode, body: &T) -> Response {
+    (status, axum::Json(body)).into_response()
+}

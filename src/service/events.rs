@@ -1,0 +1,23 @@
+//! Recording events: the one path both doors (the GraphQL mutation and
+//! `POST /v1/events`) take from validated inputs to stored, announced events.
+
+use crate::domain::event::{MAX_BATCH, NewEvent};
+use crate::domain::ids::TenantId;
+use crate::error::{Error, Result};
+use crate::graphql::Services;
+use crate::store::events::Recorded;
+
+/// `BAD_USER_INPUT` at `path` unless a batch holds 1 to 1,000 events.
+pub fn check_batch_size(len: usize, path: &str) -> Result<()> {
+    if len == 0 || len > MAX_BATCH {
+        return Err(Error::bad_input(path, format!("send 1 to {MAX_BATCH} events (got {len})")));
+    }
+    Ok(())
+}
+
+/// Stores a validated batch atomically, announces it on the bus and counts it.
+pub async fn record(services: &Services, tenant: TenantId, batch: Vec<NewEvent>) -> Result<Recorded> {
+    let recorded = services.store.record_events(tenant, batch, &services.bus).await?;
+    services.metrics.events_recorded(recorded.created.len() as u64);
+    Ok(recorded)
+}
