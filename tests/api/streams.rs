@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, KeyInit as _, Mac as _};
+use hmac::{Hmac, Mac as _};
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, backend_tests, error_code, event};
@@ -110,7 +110,7 @@ async fn webhook(
     let (id, timestamp, signature) = (header("webhook-id"), header("webhook-timestamp"), header("webhook-signature"));
     let secret = state.secret.lock().unwrap().clone();
     let key = STANDARD.decode(secret.strip_prefix("whsec_").unwrap_or_default()).unwrap_or_default();
-    let mut mac = Hmac::<sha2_hmac::Sha256>::new_from_slice(&key).unwrap();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
     mac.update(format!("{id}.{timestamp}.").as_bytes());
     mac.update(&body);
     let expected = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
