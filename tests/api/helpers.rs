@@ -158,6 +158,9 @@ impl TestApp {
         }
         let mut settings = ServeSettings::for_url(url);
         settings.db.pool_size = 4;
+        // No background polling unless a test asks for deliveries: statement
+        // counts measure requests alone.
+        settings.streams.poll = std::time::Duration::from_secs(3600);
         configure(&mut settings);
         let app = App::build(&settings).await.expect("the app starts");
         let addr = app.local_addr();
