@@ -291,3 +291,21 @@ pub fn error_code(body: &Value) -> Option<&str> {
 pub fn event(action: &str) -> Value {
     json!({ "action": action, "actor": { "type": "USER", "externalId": "u-1" } })
 }
+
+/// Records `events` through `{base}/graphql` with a plain client (for writers
+/// running on their own tasks or against server processes); returns the body.
+pub async fn record_at(client: &reqwest::Client, base: &str, key: &str, events: Value) -> Value {
+    client
+        .post(format!("{base}/graphql"))
+        .bearer_auth(key)
+        .json(&json!({
+            "query": "mutation($e: [AuditEventInput!]!) { recordAuditEvents(events: $e) { createdCount } }",
+            "variables": { "e": events },
+        }))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("a JSON body")
+}

@@ -11,7 +11,7 @@ use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{Backend, TestApp, backend_tests, error_code, event, postgres_url};
+use crate::helpers::{Backend, TestApp, backend_tests, error_code, event, postgres_url, record_at};
 use crate::process::{Server, WorkDir};
 
 backend_tests!(
@@ -211,20 +211,11 @@ async fn sequence_is_gapless_and_tails_exactly_under_concurrent_writers(backend:
     };
     let mut handles = Vec::new();
     for w in 0..writers {
-        let (url, key) = (app.url("/graphql"), key.clone());
+        let (base, key) = (app.url(""), key.clone());
         handles.push(tokio::spawn(async move {
             let client = reqwest::Client::new();
             for b in 0..batches {
-                let body: Value = client
-                    .post(&url)
-                    .bearer_auth(&key)
-                    .json(&json!({ "query": "mutation($e: [AuditEventInput!]!) { recordAuditEvents(events: $e) { createdCount } }", "variables": { "e": batch(&format!("w{w}.b{b}"), size) } }))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let body = record_at(&client, &base, &key, batch(&format!("w{w}.b{b}"), size)).await;
                 assert_eq!(body["data"]["recordAuditEvents"]["createdCount"], size, "{body}");
             }
         }));
@@ -657,16 +648,7 @@ async fn sequence_is_gapless_across_two_processes() {
         handles.push(tokio::spawn(async move {
             let client = reqwest::Client::new();
             for b in 0..5 {
-                let body: Value = client
-                    .post(format!("{base}/graphql"))
-                    .bearer_auth(&key)
-                    .json(&json!({ "query": "mutation($e: [AuditEventInput!]!) { recordAuditEvents(events: $e) { createdCount } }", "variables": { "e": batch(&format!("p{w}.b{b}"), 20) } }))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let body = record_at(&client, &base, &key, batch(&format!("p{w}.b{b}"), 20)).await;
                 assert_eq!(body["data"]["recordAuditEvents"]["createdCount"], 20, "{body}");
             }
         }));

@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, backend_tests, error_code};
+use crate::helpers::{Backend, TestApp, backend_tests, error_code, record_at};
 use crate::ledger::{Hash, batch, checkpoint, decode, rfc_verify_consistency, rfc_verify_inclusion};
 use crate::process::WorkDir;
 use auditgraph::bus::Bus;
@@ -154,20 +154,11 @@ async fn ingest_during_a_purge_loses_nothing(backend: Backend) {
     set(&app, &admin, json!({ "tenant": "acme", "retentionDays": 0 })).await;
     let writers: Vec<_> = (0..4)
         .map(|w| {
-            let (url, key) = (app.url("/graphql"), key.clone());
+            let (base, key) = (app.url(""), key.clone());
             tokio::spawn(async move {
                 let client = reqwest::Client::new();
                 for b in 0..5 {
-                    let body: Value = client
-                        .post(&url)
-                        .bearer_auth(&key)
-                        .json(&json!({ "query": "mutation($e: [AuditEventInput!]!) { recordAuditEvents(events: $e) { createdCount } }", "variables": { "e": batch(&format!("during.w{w}.b{b}"), 20) } }))
-                        .send()
-                        .await
-                        .unwrap()
-                        .json()
-                        .await
-                        .unwrap();
+                    let body = record_at(&client, &base, &key, batch(&format!("during.w{w}.b{b}"), 20)).await;
                     assert_eq!(body["data"]["recordAuditEvents"]["createdCount"], 20, "{body}");
                 }
             })
