@@ -254,15 +254,7 @@ pub async fn catch_up(store: &Store) -> Result<u64> {
                 txn.commit().await?;
                 break;
             }
-            let mut hashes = Vec::with_capacity(rows.len() * 2);
-            for row in &rows {
-                if row.sequence as u64 != head.size() + 1 {
-                    return Err(Error::internal(format!("{tenant}: sequence {} is missing", head.size() + 1)));
-                }
-                hashes.extend(head.frontier.append(ledger::event::hash(row)));
-            }
-            stored::insert_hashes(&txn, tenant, &hashes).await?;
-            stored::save_head(&txn, tenant, &head, crate::domain::now()).await?;
+            stored::append_events(&txn, tenant, &mut head, &rows, crate::domain::now()).await?;
             txn.commit().await?;
             hashed += rows.len() as u64;
         }

@@ -109,8 +109,7 @@ pub async fn record_in(
     // Rows and links, IDs allocated in input order so they sort as recorded.
     let mut rows: Vec<ev::Model> = Vec::with_capacity(to_store.len());
     let mut links: Vec<event_resource::Model> = Vec::new();
-    let mut hashes = Vec::with_capacity(to_store.len() * 2);
-    for &i in &to_store {
+    for (n, &i) in to_store.iter().enumerate() {
         let e = &batch[i];
         let id = EventId::generate().0;
         let actor_id = actor_ids
@@ -163,10 +162,9 @@ pub async fn record_in(
             changes: serde_json::to_value(&e.changes).map_err(Error::internal)?,
             idempotency_key: e.idempotency_key.clone(),
             search_text: e.search_text(),
-            sequence: head.size() as i64 + 1,
+            sequence: (head.size() + 1 + n as u64) as i64,
             recorded: crate::ledger::event::recorded(e),
         };
-        hashes.extend(head.frontier.append(crate::ledger::event::hash(&row)));
         rows.push(row);
     }
 
@@ -182,10 +180,7 @@ pub async fn record_in(
     for chunk in links.chunks(LINK_CHUNK) {
         insert_links(db, chunk).await?;
     }
-    if !rows.is_empty() {
-        super::ledger::insert_hashes(db, tenant, &hashes).await?;
-        super::ledger::save_head(db, tenant, &head, received_at).await?;
-    }
+    super::ledger::append_events(db, tenant, &mut head, &rows, received_at).await?;
 
     // Each input is either the row this batch inserted for it, or the event
     // already stored under its idempotency key.

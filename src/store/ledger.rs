@@ -94,6 +94,31 @@ pub async fn save_head(db: &impl ConnectionTrait, tenant: TenantId, head: &Head,
     Ok(())
 }
 
+/// Appends stored events, which must carry the next sequence numbers in
+/// order, to the locked head: their leaves, the tree hashes they complete, and
+/// the grown head. Both the recording transaction and the catch-up of older
+/// events grow the tree only through here.
+pub async fn append_events(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    head: &mut Head,
+    rows: &[entity::audit_event::Model],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut hashes = Vec::with_capacity(rows.len() * 2);
+    for row in rows {
+        if row.sequence as u64 != head.size() + 1 {
+            return Err(Error::internal(format!("{tenant}: sequence {} is missing", head.size() + 1)));
+        }
+        hashes.extend(head.frontier.append(crate::ledger::event::hash(row)));
+    }
+    insert_hashes(db, tenant, &hashes).await?;
+    save_head(db, tenant, head, now).await
+}
+
 /// Stores new hashes of the tree: PostgreSQL gets two array parameters, so the
 /// statement stays one prepared statement whatever the batch size.
 #[tracing::instrument(name = "db.ledger.insert_hashes", skip_all, fields(tenant = %tenant, n = hashes.len()), err(Debug))]
