@@ -24,9 +24,10 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use crate::auth::Authenticator;
 use crate::bus::Bus;
 use crate::config::ServeSettings;
-use crate::graphql::{self, Services};
+use crate::graphql;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
+use crate::service::Services;
 use crate::service::{self, ledger::Ledger};
 use crate::store::{Store, redact_url};
 

@@ -314,12 +314,21 @@ mod tests {
         let store = Store::connect(&settings, Default::default()).await.unwrap();
         store.migrate().await.unwrap();
         let bus = crate::bus::Bus::new(1);
-        let tenant = crate::admin::create_tenant(&store, &bus, "t", None, crate::admin::Acting::System).await.unwrap();
-        let scopes = Scopes::parse_list("audit.read", "scopes").unwrap();
-        let (key, secret) =
-            crate::admin::create_key(&store, &bus, TenantId(tenant.id), "k", scopes, crate::admin::Acting::System)
+        let tenant =
+            crate::service::tenants::create_tenant(&store, &bus, "t", None, crate::service::self_audit::Acting::System)
                 .await
                 .unwrap();
+        let scopes = Scopes::parse_list("audit.read", "scopes").unwrap();
+        let (key, secret) = crate::service::keys::create_key(
+            &store,
+            &bus,
+            TenantId(tenant.id),
+            "k",
+            scopes,
+            crate::service::self_audit::Acting::System,
+        )
+        .await
+        .unwrap();
         let auth = Authenticator::new(store.clone(), Duration::from_secs(60));
         let mut revocations = auth.revocations();
         let hash = hash_secret(&secret);

@@ -21,63 +21,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sea_orm::ConnectionTrait;
 use sea_orm::sqlx::postgres::PgListener;
 use tokio::sync::{broadcast, oneshot};
 use uuid::Uuid;
 
 use crate::domain::ids::{EventId, TenantId};
-use crate::store::Store;
-
-/// The PostgreSQL channel events are announced on.
-pub const CHANNEL: &str = "auditgraph_events";
-/// Event IDs per notification: 33 bytes each, so about 6.6 KB at most.
-pub const IDS_PER_NOTIFICATION: usize = 200;
-
-/// Events committed together in one tenant, in recording order.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Announcement {
-    pub tenant: TenantId,
-    pub events: Vec<EventId>,
-}
-
-impl Announcement {
-    /// `<tenant>:<event>,<event>,…` with UUIDs as 32 hex digits.
-    pub fn encode(tenant: TenantId, events: &[EventId]) -> String {
-        let ids: Vec<String> = events.iter().map(|e| e.0.simple().to_string()).collect();
-        format!("{}:{}", tenant.0.simple(), ids.join(","))
-    }
-
-    pub fn decode(payload: &str) -> Option<Announcement> {
-        let (tenant, ids) = payload.split_once(':')?;
-        let events = ids.split(',').map(|id| Uuid::try_parse(id).ok().map(EventId)).collect::<Option<Vec<_>>>()?;
-        Some(Announcement { tenant: TenantId(Uuid::try_parse(tenant).ok()?), events })
-    }
-}
-
-/// What travels on the PostgreSQL channel.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Notice {
-    Events(Announcement),
-    /// A subscription's start.
-    Fence(Uuid),
-}
-
-impl Notice {
-    pub fn encode(&self) -> String {
-        match self {
-            Notice::Events(a) => Announcement::encode(a.tenant, &a.events),
-            Notice::Fence(token) => format!("fence:{}", token.simple()),
-        }
-    }
-
-    pub fn decode(payload: &str) -> Option<Notice> {
-        match payload.strip_prefix("fence:") {
-            Some(token) => Uuid::try_parse(token).ok().map(Notice::Fence),
-            None => Announcement::decode(payload).map(Notice::Events),
-        }
-    }
-}
+pub use crate::store::announcements::Announcement;
+use crate::store::announcements::{CHANNEL, Notice};
 
 /// What subscribers receive, numbered in the order it happened.
 #[derive(Clone, Debug, PartialEq)]
@@ -200,44 +150,67 @@ impl Bus {
         }
     }
 
-    /// Starts a subscription: events committed after this returns are delivered.
-    pub async fn subscribe(&self, store: &Store) -> crate::error::Result<Subscription> {
-        let rx = self.tx.subscribe();
-        let after = match self.mode {
-            Mode::Postgres => {
-                let token = Uuid::new_v4();
-                let (tx, arrived) = oneshot::channel();
-                self.fences.lock().unwrap().insert(token, tx);
-                let sent = store
-                    .db()
-                    .execute_raw(sea_orm::Statement::from_sql_and_values(
-                        sea_orm::DbBackend::Postgres,
-                        "SELECT pg_notify($1, $2)",
-                        [CHANNEL.into(), Notice::Fence(token).encode().into()],
-                    ))
-                    .await;
-                let fenced = match sent {
-                    Ok(_) => tokio::time::timeout(Duration::from_secs(10), arrived).await.ok().and_then(Result::ok),
-                    Err(err) => {
-                        self.fences.lock().unwrap().remove(&token);
-                        return Err(err.into());
-                    }
-                };
-                self.fences.lock().unwrap().remove(&token);
-                fenced.ok_or_else(|| crate::error::Error::internal("the subscription's fence never came back"))?
-            }
-            // Publishers number their broadcasts while they hold the write gate.
-            Mode::InProcess => {
-                let _gate = store.write_gate().await;
-                self.seq.load(Ordering::SeqCst)
-            }
-        };
-        Ok(Subscription { rx, after })
+    /// Begins a subscription: it receives from now on, and starts where the
+    /// caller then fixes it ([`Opening::start_after`]).
+    pub fn open(&self) -> Opening {
+        Opening { rx: self.tx.subscribe(), bus: self.clone() }
+    }
+
+    /// The number of the last broadcast. In process, read under the write
+    /// gate, it is where a subscription starts.
+    pub fn last_number(&self) -> u64 {
+        self.seq.load(Ordering::SeqCst)
     }
 
     /// Subscriptions currently listening in this process.
     pub fn subscriber_count(&self) -> usize {
         self.tx.receiver_count()
+    }
+}
+
+/// A subscription that receives already but has not fixed its start.
+pub struct Opening {
+    rx: broadcast::Receiver<Arc<(u64, Broadcast)>>,
+    bus: Bus,
+}
+
+impl Opening {
+    /// On PostgreSQL, the fence the caller must send (through the store) for
+    /// the subscription to learn its start; `None` in process.
+    pub fn fence(&self) -> Option<Fence> {
+        (self.bus.mode == Mode::Postgres).then(|| {
+            let token = Uuid::new_v4();
+            let (tx, arrived) = oneshot::channel();
+            self.bus.fences.lock().unwrap().insert(token, tx);
+            Fence { token, arrived: Some(arrived), fences: self.bus.fences.clone() }
+        })
+    }
+
+    /// Delivers only broadcasts numbered after `after`.
+    pub fn start_after(self, after: u64) -> Subscription {
+        Subscription { rx: self.rx, after }
+    }
+}
+
+/// A fence on its way around PostgreSQL; forgotten when dropped.
+pub struct Fence {
+    pub token: Uuid,
+    arrived: Option<oneshot::Receiver<u64>>,
+    fences: Arc<Mutex<HashMap<Uuid, oneshot::Sender<u64>>>>,
+}
+
+impl Fence {
+    /// The number of the last broadcast before the fence, once it comes back
+    /// (`None` if it does not within `limit`).
+    pub async fn arrival(mut self, limit: Duration) -> Option<u64> {
+        let arrived = self.arrived.take()?;
+        tokio::time::timeout(limit, arrived).await.ok().and_then(Result::ok)
+    }
+}
+
+impl Drop for Fence {
+    fn drop(&mut self) {
+        self.fences.lock().unwrap().remove(&self.token);
     }
 }
 
@@ -264,25 +237,5 @@ impl Subscription {
                 return Ok(Some(item.1.clone()));
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn announcements_round_trip_within_the_payload_limit() {
-        let a = Announcement {
-            tenant: TenantId::generate(),
-            events: (0..IDS_PER_NOTIFICATION).map(|_| EventId::generate()).collect(),
-        };
-        let text = Announcement::encode(a.tenant, &a.events);
-        assert!(text.len() < 8_000);
-        assert_eq!(Announcement::decode(&text), Some(a));
-        assert_eq!(Announcement::decode("nonsense"), None);
-        assert_eq!(Announcement::decode("00000000000000000000000000000000:xyz"), None);
-        let fence = Notice::Fence(Uuid::new_v4());
-        assert_eq!(Notice::decode(&fence.encode()), Some(fence));
     }
 }

@@ -5,13 +5,14 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::admin::{self, Acting};
 use crate::app::{self, App, StartError};
 use crate::bus::Bus;
 use crate::config::{DatabaseArgs, ServeArgs, ServeSettings};
 use crate::domain::ids::{ApiKeyId, TenantId};
 use crate::domain::scope::Scopes;
 use crate::metrics::Metrics;
+use crate::service;
+use crate::service::self_audit::Acting;
 use crate::store::{Store, keys, redact_url, tenants};
 
 #[derive(Parser, Debug)]
@@ -244,7 +245,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Tenant(TenantCommand::Create { slug, name }) => {
             let store = open(&cli.db).await?;
-            let tenant = admin::create_tenant(&store, &bus, &slug, name.as_deref(), Acting::System).await?;
+            let tenant = service::tenants::create_tenant(&store, &bus, &slug, name.as_deref(), Acting::System).await?;
             println!("{}", TenantId(tenant.id));
         }
         Command::Tenant(TenantCommand::List) => {
@@ -292,7 +293,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let store = open(&cli.db).await?;
             let tenant = tenant_by_slug(&store, &tenant).await?;
             let (key, secret) =
-                admin::create_key(&store, &bus, TenantId(tenant.id), &name, scopes, Acting::System).await?;
+                service::keys::create_key(&store, &bus, TenantId(tenant.id), &name, scopes, Acting::System).await?;
             eprintln!(
                 "created {} ({}) in tenant {}; the secret is shown only now",
                 ApiKeyId(key.id),
@@ -316,7 +317,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let key = keys::by_id_any_tenant(store.db(), id)
                 .await?
                 .ok_or_else(|| CliError::Usage(format!("no API key {id}")))?;
-            admin::revoke_key(&store, &bus, TenantId(key.tenant_id), id, Acting::System).await?;
+            service::keys::revoke_key(&store, &bus, TenantId(key.tenant_id), id, Acting::System).await?;
             eprintln!("revoked {id} ({})", key.prefix);
         }
         Command::Schema => print!("{}", crate::graphql::sdl()),

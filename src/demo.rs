@@ -7,12 +7,13 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
-use crate::admin::{self, Acting};
 use crate::bus::Bus;
 use crate::domain::event::{ActorSpec, ActorType, FieldChange, NewEvent, Outcome, RequestContext, ResourceSpec};
 use crate::domain::ids::TenantId;
 use crate::domain::scope::{Scope, Scopes};
 use crate::error::Result;
+use crate::service;
+use crate::service::self_audit::Acting;
 use crate::store::{Store, tenants};
 
 /// One kind of event: its action, what it targets, what else it involves, which
@@ -381,19 +382,20 @@ pub async fn prepare(store: &Store, events_wanted: usize) -> Result<String> {
     let tenant = match tenants::by_slug(store.db(), DEMO_TENANT).await? {
         Some(t) => t,
         None => {
-            let tenant = admin::create_tenant(store, &bus, DEMO_TENANT, Some("Demo Inc."), Acting::System).await?;
+            let tenant =
+                service::tenants::create_tenant(store, &bus, DEMO_TENANT, Some("Demo Inc."), Acting::System).await?;
             let mut generator = Generator::new(42, 60, 400, 28, crate::domain::now());
             let mut left = events_wanted;
             while left > 0 {
                 let n = left.min(crate::domain::event::MAX_BATCH);
                 let batch = (0..n).map(|_| generator.event()).collect();
-                store.record_events(TenantId(tenant.id), batch, &bus).await?;
+                service::events::store_batch(store, &bus, TenantId(tenant.id), batch).await?;
                 left -= n;
             }
             tenant
         }
     };
-    let (_, secret) = admin::create_key(
+    let (_, secret) = service::keys::create_key(
         store,
         &bus,
         TenantId(tenant.id),

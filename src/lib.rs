@@ -6,7 +6,6 @@
 //! and call the tenant-scoped [`store`]. Committed events are announced on the
 //! [`bus`] for subscriptions.
 
-pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod bus;

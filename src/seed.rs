@@ -5,11 +5,12 @@ use std::time::Instant;
 use clap::Args;
 use futures_util::StreamExt;
 
-use crate::admin::{self, Acting};
 use crate::bus::Bus;
 use crate::demo::Generator;
 use crate::domain::ids::TenantId;
 use crate::error::Result;
+use crate::service;
+use crate::service::self_audit::Acting;
 use crate::store::Store;
 
 #[derive(Args, Debug, Clone)]
@@ -56,8 +57,14 @@ pub async fn run(store: &Store, args: &SeedArgs) -> Result<()> {
     let end = crate::domain::now();
     for (i, count) in counts.iter().enumerate() {
         let slug = format!("seed-{}", i + 1);
-        let tenant =
-            admin::create_tenant(store, &bus, &slug, Some(&format!("Seed tenant {}", i + 1)), Acting::System).await?;
+        let tenant = service::tenants::create_tenant(
+            store,
+            &bus,
+            &slug,
+            Some(&format!("Seed tenant {}", i + 1)),
+            Acting::System,
+        )
+        .await?;
         let mut generator = Generator::new(1_000 + i as u64, args.actors, args.resources, args.days, end);
         let (actors, resources) = generator.pools();
         store.create_identities(TenantId(tenant.id), &actors, &resources).await?;
@@ -68,7 +75,7 @@ pub async fn run(store: &Store, args: &SeedArgs) -> Result<()> {
             .map(|n| {
                 let events: Vec<_> = (0..n).map(|_| generator.event()).collect();
                 let bus = &bus;
-                async move { store.record_events(TenantId(tenant.id), events, bus).await.map(|_| n) }
+                async move { service::events::store_batch(store, bus, TenantId(tenant.id), events).await.map(|_| n) }
             })
             .buffer_unordered(args.writers.max(1));
         while let Some(n) = stored.next().await {

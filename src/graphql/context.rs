@@ -1,31 +1,15 @@
 //! What resolvers reach through the context: the store, the caller, the
 //! request's DataLoaders.
 
-use std::sync::Arc;
-
 use async_graphql::Context;
 
-use crate::auth::{Authenticator, Requester};
-use crate::bus::Bus;
+use crate::auth::Requester;
 use crate::domain::scope::Scope;
 use crate::error::{Error, Result};
-use crate::metrics::Metrics;
+use crate::service::Services;
 use crate::store::Store;
 
 use super::loaders::Loaders;
-
-/// Shared by every request: put into the schema once.
-#[derive(Clone)]
-pub struct Services {
-    pub store: Store,
-    pub bus: Bus,
-    pub auth: Arc<Authenticator>,
-    pub metrics: Arc<Metrics>,
-    /// Signs checkpoints of the tenants' trees.
-    pub ledger: Arc<crate::service::ledger::Ledger>,
-    /// Which destinations event streams may reach.
-    pub streams: crate::streams::StreamSettings,
-}
 
 /// The caller of one request (`None` when no key was sent).
 #[derive(Clone, Debug)]

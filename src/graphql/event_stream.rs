@@ -8,8 +8,8 @@ use super::inputs::AuditEventFilter;
 use super::scalars::{BigInt, DateTime, Json};
 use crate::domain::ids::{EventStreamId, TenantId};
 use crate::error::{Error, Result};
+use crate::service::event_streams::{self as manage, Destination, NewStream, StreamChange};
 use crate::store::{event_streams, ledger};
-use crate::streams::manage::{self, Destination, NewStream, StreamChange};
 
 /// Whether a stream is delivering.
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]

@@ -33,7 +33,9 @@ use async_graphql::{Name, Positioned, Schema, SchemaBuilder, ServerError, Server
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 
-pub use context::{Caller, Services};
+pub use context::Caller;
+
+use crate::service::Services;
 pub use loaders::Loaders;
 
 pub type AuditSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;

@@ -14,9 +14,10 @@ use super::key::{
     SetTenantRetentionInput, Tenant, scopes_of,
 };
 use super::viewer_token::{self, CreateViewerTokenInput, ViewerToken};
-use crate::admin::{self, Acting};
 use crate::domain::ids::ApiKeyId;
 use crate::domain::scope::Scope;
+use crate::service;
+use crate::service::self_audit::Acting;
 
 /// The stored events of a recording.
 #[derive(SimpleObject)]
@@ -73,7 +74,8 @@ impl Mutation {
         let scopes = scopes_of(&input)?;
         let s = ctx.services();
         let (key, secret) =
-            admin::create_key(&s.store, &s.bus, requester.tenant, &input.name, scopes, Acting::Key(requester)).await?;
+            service::keys::create_key(&s.store, &s.bus, requester.tenant, &input.name, scopes, Acting::Key(requester))
+                .await?;
         Ok(CreateApiKeyPayload { api_key: ApiKey(key), secret })
     }
 
@@ -86,7 +88,7 @@ impl Mutation {
         let requester = ctx.require(Scope::KeysManage)?;
         let id = ApiKeyId::parse(&id, "id")?;
         let s = ctx.services();
-        let key = admin::revoke_key(&s.store, &s.bus, requester.tenant, id, Acting::Key(requester)).await?;
+        let key = service::keys::revoke_key(&s.store, &s.bus, requester.tenant, id, Acting::Key(requester)).await?;
         s.auth.forget(id);
         Ok(RevokeApiKeyPayload { api_key: ApiKey(key) })
     }
@@ -126,8 +128,14 @@ impl Mutation {
     ) -> async_graphql::Result<CreateTenantPayload> {
         let requester = ctx.require(Scope::Admin)?;
         let s = ctx.services();
-        let tenant =
-            admin::create_tenant(&s.store, &s.bus, &input.slug, input.name.as_deref(), Acting::Key(requester)).await?;
+        let tenant = service::tenants::create_tenant(
+            &s.store,
+            &s.bus,
+            &input.slug,
+            input.name.as_deref(),
+            Acting::Key(requester),
+        )
+        .await?;
         Ok(CreateTenantPayload { tenant: Tenant(tenant) })
     }
 

@@ -51,7 +51,7 @@ pub async fn resolve(ctx: &Context<'_>, ids: &[ID], path: &str) -> Result<Vec<Op
     }
     let has_keys = parsed.iter().any(|n| matches!(n, NodeId::ApiKeyId(_)));
     if parsed.iter().any(|n| matches!(n, NodeId::EventStreamId(_))) {
-        crate::streams::manage::authorize(requester)?;
+        crate::service::event_streams::authorize(requester)?;
     }
     if !(event_ids.is_empty() && actor_ids.is_empty() && resource_ids.is_empty()) {
         requester.require(Scope::AuditRead)?;

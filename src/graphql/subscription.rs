@@ -30,7 +30,7 @@ impl Subscription {
         // A viewer token's subscription ends when the token expires.
         let expires_at = requester.viewer.as_ref().map(|grant| grant.expires_at);
         let store = ctx.store().clone();
-        let mut subscription = ctx.services().bus.subscribe(&store).await?;
+        let mut subscription = crate::service::subscriptions::subscribe(&store, &ctx.services().bus).await?;
         let running = ctx.services().metrics.subscription_started();
         Ok(async_stream::stream! {
             // Dropped with the stream, however it ends (client gone, error, lag).

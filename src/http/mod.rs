@@ -10,7 +10,8 @@ pub mod ws;
 
 use std::sync::Arc;
 
-use crate::graphql::{AuditSchema, Services};
+use crate::graphql::AuditSchema;
+use crate::service::Services;
 
 /// What every handler shares.
 #[derive(Clone)]

@@ -1,10 +1,13 @@
 //! Recording events: the one path both doors (the GraphQL mutation and
 //! `POST /v1/events`) take from validated inputs to stored, announced events.
 
+use super::Services;
+use super::unit_of_work::UnitOfWork;
+use crate::bus::Bus;
 use crate::domain::event::{MAX_BATCH, NewEvent};
 use crate::domain::ids::TenantId;
 use crate::error::{Error, Result};
-use crate::graphql::Services;
+use crate::store::Store;
 use crate::store::events::Recorded;
 
 /// `BAD_USER_INPUT` at `path` unless a batch holds 1 to 1,000 events.
@@ -17,7 +20,16 @@ pub fn check_batch_size(len: usize, path: &str) -> Result<()> {
 
 /// Stores a validated batch atomically, announces it on the bus and counts it.
 pub async fn record(services: &Services, tenant: TenantId, batch: Vec<NewEvent>) -> Result<Recorded> {
-    let recorded = services.store.record_events(tenant, batch, &services.bus).await?;
+    let recorded = store_batch(&services.store, &services.bus, tenant, batch).await?;
     services.metrics.events_recorded(recorded.created.len() as u64);
+    Ok(recorded)
+}
+
+/// Stores a validated batch in one transaction (all of it or none) and
+/// announces it once committed.
+pub async fn store_batch(store: &Store, bus: &Bus, tenant: TenantId, batch: Vec<NewEvent>) -> Result<Recorded> {
+    let mut unit = UnitOfWork::begin(store, bus).await?;
+    let recorded = unit.record(tenant, batch).await?;
+    unit.commit().await?;
     Ok(recorded)
 }

@@ -1,8 +1,34 @@
 //! The application layer: each operation once, whichever door (GraphQL, REST,
 //! WebSocket, command line) asks for it.
 
+pub mod event_streams;
 pub mod events;
 pub mod export;
+pub mod keys;
 pub mod ledger;
 pub mod retention;
+pub mod self_audit;
+pub mod subscriptions;
+pub mod tenants;
+pub mod unit_of_work;
 pub mod verify;
+
+use std::sync::Arc;
+
+use crate::auth::Authenticator;
+use crate::bus::Bus;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// What every operation may reach, shared by every request and door.
+#[derive(Clone)]
+pub struct Services {
+    pub store: Store,
+    pub bus: Bus,
+    pub auth: Arc<Authenticator>,
+    pub metrics: Arc<Metrics>,
+    /// Signs checkpoints of the tenants' trees.
+    pub ledger: Arc<ledger::Ledger>,
+    /// Which destinations event streams may reach.
+    pub streams: crate::streams::StreamSettings,
+}

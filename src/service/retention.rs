@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::TransactionTrait;
 use serde_json::json;
 
-use crate::admin::{self, Acting};
+use super::self_audit::{self, Acting};
 use crate::bus::Bus;
 use crate::domain::event::ResourceSpec;
 use crate::domain::ids::TenantId;
@@ -89,7 +89,7 @@ pub async fn purge(store: &Store, bus: &Bus, now: DateTime<Utc>, dry_run: bool) 
         };
         let purged = Purged { tenant, slug: t.slug.clone(), count, through_sequence: through, before };
         if !dry_run && count > 0 {
-            let event = admin::self_audit(
+            let event = self_audit::self_audit(
                 "retention.purge",
                 &Acting::System,
                 ResourceSpec { kind: "tenant".into(), external_id: tenant.to_string(), name: Some(t.name.clone()) },
@@ -101,7 +101,7 @@ pub async fn purge(store: &Store, bus: &Bus, now: DateTime<Utc>, dry_run: bool) 
                     "retentionDays": days,
                 }),
             );
-            admin::record_self_audit(store, bus, tenant, event).await?;
+            self_audit::record_self_audit(store, bus, tenant, event).await?;
         }
         done.push(purged);
     }

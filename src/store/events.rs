@@ -8,7 +8,7 @@ use entity::{audit_event as ev, event_resource};
 use sea_orm::sea_query::{ArrayType, Expr, ExprTrait, Order, Query, SelectStatement, SimpleExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, Iterable, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    QuerySelect,
 };
 use uuid::Uuid;
 
@@ -19,8 +19,7 @@ use crate::domain::ids::{EventId, TenantId};
 use crate::domain::page::{Page, PageResult};
 use crate::error::{Error, Result};
 
-use super::{Store, actors, filter, resources};
-use crate::bus::Bus;
+use super::{actors, filter, resources};
 
 /// Event rows per insert statement: 27 parameters each stays under SQLite's
 /// 32,766 and PostgreSQL's 65,535 bound parameters.
@@ -33,21 +32,6 @@ pub struct Recorded {
     pub events: Vec<ev::Model>,
     /// IDs of the events this batch stored, in recording order.
     pub created: Vec<EventId>,
-}
-
-impl Store {
-    /// Stores the batch in one transaction: all of it or none.
-    #[tracing::instrument(name = "db.events.record", skip_all, fields(tenant = %tenant, n = batch.len()), err(Debug))]
-    /// Announces the stored events on `bus` once committed (before other
-    /// writers may commit, so announcements follow commit order).
-    pub async fn record_events(&self, tenant: TenantId, batch: Vec<NewEvent>, bus: &Bus) -> Result<Recorded> {
-        let _gate = self.write_gate().await;
-        let txn = self.db().begin().await?;
-        let recorded = record_in(&txn, tenant, batch, crate::domain::now()).await?;
-        txn.commit().await?;
-        bus.publish(tenant, &recorded.created);
-        Ok(recorded)
-    }
 }
 
 /// Stores a batch inside the caller's transaction.
@@ -207,26 +191,8 @@ pub async fn record_in(
                 .ok_or_else(|| Error::internal("an event was neither stored nor a duplicate")),
         })
         .collect::<Result<Vec<_>>>()?;
-    announce(db, tenant, &created).await?;
+    super::announcements::announce(db, tenant, &created).await?;
     Ok(Recorded { events, created })
-}
-
-/// On PostgreSQL, announces the events to every replica's bus: `NOTIFY` inside
-/// the transaction is delivered on commit, and never if it rolls back.
-async fn announce(db: &impl ConnectionTrait, tenant: TenantId, created: &[EventId]) -> Result<()> {
-    if db.get_database_backend() != DbBackend::Postgres {
-        return Ok(());
-    }
-    for chunk in created.chunks(crate::bus::IDS_PER_NOTIFICATION) {
-        let payload = crate::bus::Announcement::encode(tenant, chunk);
-        db.execute_raw(sea_orm::Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_notify($1, $2)",
-            [crate::bus::CHANNEL.into(), payload.into()],
-        ))
-        .await?;
-    }
-    Ok(())
 }
 
 async fn insert_rows(db: &impl ConnectionTrait, rows: &[ev::Model]) -> Result<Vec<Uuid>> {

@@ -2,6 +2,7 @@
 //! data takes the `TenantId` first, so a query without a tenant cannot be written.
 
 pub mod actors;
+pub mod announcements;
 pub mod event_streams;
 pub mod events;
 pub mod filter;

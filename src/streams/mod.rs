@@ -4,7 +4,6 @@
 pub mod deliverer;
 pub mod destination;
 pub mod lease;
-pub mod manage;
 pub mod splunk;
 pub mod webhook;
 

@@ -4,13 +4,14 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use auditgraph::admin::{self, Acting};
 use auditgraph::app::App;
 use auditgraph::bus::Bus;
 use auditgraph::config::ServeSettings;
 use auditgraph::domain::ids::TenantId;
 use auditgraph::domain::scope::Scopes;
 use auditgraph::metrics::Metrics;
+use auditgraph::service::self_audit::Acting;
+use auditgraph::service::{keys, tenants};
 use auditgraph::store::Store;
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Database};
@@ -171,7 +172,7 @@ impl TestApp {
         let server = tokio::spawn(app.serve(async move {
             let _ = rx.await;
         }));
-        let tenant = admin::create_tenant(&store, &Bus::new(1), "acme", Some("Acme Inc."), Acting::System)
+        let tenant = tenants::create_tenant(&store, &Bus::new(1), "acme", Some("Acme Inc."), Acting::System)
             .await
             .expect("create tenant");
         TestApp {
@@ -195,7 +196,7 @@ impl TestApp {
     /// Creates a tenant (as the operator) and returns its ID.
     pub async fn create_tenant(&self, slug: &str) -> TenantId {
         let t =
-            admin::create_tenant(&self.store, &Bus::new(1), slug, None, Acting::System).await.expect("create tenant");
+            tenants::create_tenant(&self.store, &Bus::new(1), slug, None, Acting::System).await.expect("create tenant");
         TenantId(t.id)
     }
 
@@ -206,7 +207,7 @@ impl TestApp {
 
     pub async fn key_in(&self, tenant: TenantId, scopes: &str) -> String {
         let scopes = Scopes::parse_list(scopes, "scopes").expect("scopes");
-        admin::create_key(&self.store, &Bus::new(1), tenant, "test key", scopes, Acting::System)
+        keys::create_key(&self.store, &Bus::new(1), tenant, "test key", scopes, Acting::System)
             .await
             .expect("create key")
             .1

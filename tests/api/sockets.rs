@@ -5,9 +5,10 @@
 
 use std::time::{Duration, Instant};
 
-use auditgraph::admin::{self, Acting};
 use auditgraph::bus::Bus;
 use auditgraph::domain::ids::ApiKeyId;
+use auditgraph::service::keys;
+use auditgraph::service::self_audit::Acting;
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, backend_tests, event};
@@ -158,7 +159,7 @@ async fn a_key_revoked_elsewhere_loses_its_sockets_within_the_cache_time(backend
     client.subscribe("live", SUBSCRIBE, json!({})).await;
     wait_for_subscribers(&app, 1).await;
     // Straight in the database, as another process would: this server is not told.
-    admin::revoke_key(&app.store, &Bus::new(1), app.tenant, victim_id, Acting::System).await.unwrap();
+    keys::revoke_key(&app.store, &Bus::new(1), app.tenant, victim_id, Acting::System).await.unwrap();
     let started = Instant::now();
     let (said, code) = closed(&mut client, cache * 3).await;
     let took = started.elapsed();

@@ -5,11 +5,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use entity::event_stream as es;
 use rand::RngCore as _;
-use sea_orm::TransactionTrait;
 use serde_json::json;
 
-use super::{SPLUNK_HEC, StreamSettings, WEBHOOK, destination};
-use crate::admin::{Acting, self_audit};
+use super::self_audit::{Acting, self_audit};
+use super::unit_of_work::UnitOfWork;
 use crate::auth::Requester;
 use crate::bus::Bus;
 use crate::domain::event::{NewEvent, ResourceSpec, check};
@@ -17,7 +16,8 @@ use crate::domain::ids::{EventStreamId, TenantId};
 use crate::domain::scope::Scope;
 use crate::error::{Error, Result};
 use crate::graphql::inputs::AuditEventFilter;
-use crate::store::{Store, event_streams, events, ledger};
+use crate::store::{Store, event_streams, ledger};
+use crate::streams::{SPLUNK_HEC, StreamSettings, WEBHOOK, destination};
 
 /// Where a new stream delivers.
 pub enum Destination {
@@ -105,9 +105,7 @@ pub async fn create(
     let secret = secret.or_else(|| signing_secret.clone()).unwrap_or_default();
 
     let tenant = requester.tenant;
-    let _gate = store.write_gate().await;
-    let txn = store.db().begin().await?;
-    let now = crate::domain::now();
+    let mut unit = UnitOfWork::begin(store, bus).await?;
     let id = EventStreamId::generate();
     let resource = ResourceSpec { kind: "event_stream".into(), external_id: id.to_string(), name: Some(name.clone()) };
     let start = input.start_after_sequence;
@@ -119,8 +117,8 @@ pub async fn create(
         json!({ "kind": kind, "filter": filter_json, "startAfterSequence": start.map(|s| s.to_string()) }),
     );
     // Recorded first, so that by default the stream starts after its own creation.
-    let recorded = events::record_in(&txn, tenant, vec![event], now).await?;
-    let size = ledger::head(&txn, tenant).await?.size();
+    unit.record(tenant, vec![event]).await?;
+    let size = ledger::head(unit.txn(), tenant).await?.size();
     let delivered_sequence = match start {
         None => size as i64,
         Some(start) if start as u64 > size => {
@@ -132,7 +130,7 @@ pub async fn create(
         Some(start) => start,
     };
     let stream = event_streams::insert(
-        &txn,
+        unit.txn(),
         tenant,
         event_streams::NewStream {
             id,
@@ -144,11 +142,10 @@ pub async fn create(
             filter: filter_json,
             delivered_sequence,
         },
-        now,
+        unit.now,
     )
     .await?;
-    txn.commit().await?;
-    bus.publish(tenant, &recorded.created);
+    unit.commit().await?;
     Ok((stream, signing_secret))
 }
 
@@ -179,12 +176,11 @@ pub async fn update(
     filter.is_some().then(|| changed.push("filter"));
     change.paused.is_some().then(|| changed.push("paused"));
     let tenant = requester.tenant;
-    let _gate = store.write_gate().await;
-    let txn = store.db().begin().await?;
-    let now = crate::domain::now();
-    event_streams::by_id(&txn, tenant, id).await?.ok_or_else(|| not_found(id))?;
+    let mut unit = UnitOfWork::begin(store, bus).await?;
+    event_streams::by_id(unit.txn(), tenant, id).await?.ok_or_else(|| not_found(id))?;
     let changes = event_streams::Changes { name, filter, paused: change.paused };
-    let stream = event_streams::update(&txn, tenant, id, changes, now).await?.ok_or_else(|| not_found(id))?;
+    let stream =
+        event_streams::update(unit.txn(), tenant, id, changes, unit.now).await?.ok_or_else(|| not_found(id))?;
     let event = audit(
         "event_stream.update",
         requester,
@@ -192,9 +188,8 @@ pub async fn update(
         format!("Event stream `{}` changed", stream.name),
         json!({ "changed": changed, "paused": stream.paused, "filter": stream.filter }),
     );
-    let recorded = events::record_in(&txn, tenant, vec![event], now).await?;
-    txn.commit().await?;
-    bus.publish(tenant, &recorded.created);
+    unit.record(tenant, vec![event]).await?;
+    unit.commit().await?;
     Ok(stream)
 }
 
@@ -202,11 +197,9 @@ pub async fn update(
 pub async fn delete(store: &Store, bus: &Bus, requester: &Requester, id: EventStreamId) -> Result<es::Model> {
     authorize(requester)?;
     let tenant: TenantId = requester.tenant;
-    let _gate = store.write_gate().await;
-    let txn = store.db().begin().await?;
-    let now = crate::domain::now();
-    let stream = event_streams::by_id(&txn, tenant, id).await?.ok_or_else(|| not_found(id))?;
-    event_streams::delete(&txn, tenant, id).await?;
+    let mut unit = UnitOfWork::begin(store, bus).await?;
+    let stream = event_streams::by_id(unit.txn(), tenant, id).await?.ok_or_else(|| not_found(id))?;
+    event_streams::delete(unit.txn(), tenant, id).await?;
     let event = audit(
         "event_stream.delete",
         requester,
@@ -214,8 +207,7 @@ pub async fn delete(store: &Store, bus: &Bus, requester: &Requester, id: EventSt
         format!("Event stream `{}` deleted", stream.name),
         json!({ "kind": stream.kind, "deliveredSequence": stream.delivered_sequence.to_string() }),
     );
-    let recorded = events::record_in(&txn, tenant, vec![event], now).await?;
-    txn.commit().await?;
-    bus.publish(tenant, &recorded.created);
+    unit.record(tenant, vec![event]).await?;
+    unit.commit().await?;
     Ok(stream)
 }

@@ -1,0 +1,55 @@
+//! The write unit of work every write goes through: wait for the right to
+//! write (SQLite has one writer), open a transaction, record what the write
+//! owes the log, commit, then announce the recorded events on the bus while
+//! still holding the right to write, so that in-process announcements follow
+//! commit order.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{DatabaseTransaction, TransactionTrait};
+use tokio::sync::MutexGuard;
+
+use crate::bus::Bus;
+use crate::domain::event::NewEvent;
+use crate::domain::ids::{EventId, TenantId};
+use crate::error::Result;
+use crate::store::Store;
+use crate::store::events::{self, Recorded};
+
+pub struct UnitOfWork<'a> {
+    _gate: Option<MutexGuard<'a, ()>>,
+    txn: DatabaseTransaction,
+    bus: &'a Bus,
+    /// The instant every row of this write is stamped with.
+    pub now: DateTime<Utc>,
+    /// Events recorded so far, to announce after the commit.
+    recorded: Vec<(TenantId, Vec<EventId>)>,
+}
+
+impl<'a> UnitOfWork<'a> {
+    pub async fn begin(store: &'a Store, bus: &'a Bus) -> Result<Self> {
+        let gate = store.write_gate().await;
+        let txn = store.db().begin().await?;
+        Ok(UnitOfWork { _gate: gate, txn, bus, now: crate::domain::now(), recorded: Vec::new() })
+    }
+
+    /// The transaction, for the store functions of the write.
+    pub fn txn(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+
+    /// Records events in this write's transaction.
+    pub async fn record(&mut self, tenant: TenantId, batch: Vec<NewEvent>) -> Result<Recorded> {
+        let recorded = events::record_in(&self.txn, tenant, batch, self.now).await?;
+        self.recorded.push((tenant, recorded.created.clone()));
+        Ok(recorded)
+    }
+
+    /// Commits, then announces what was recorded.
+    pub async fn commit(self) -> Result<()> {
+        self.txn.commit().await?;
+        for (tenant, created) in &self.recorded {
+            self.bus.publish(*tenant, created);
+        }
+        Ok(())
+    }
+}
