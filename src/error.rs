@@ -1,8 +1,24 @@
-//! The one error type of the server. Each variant's doc names the GraphQL
-//! `extensions.code` it is shown with. Internal errors are logged with their
-//! detail and shown to callers only as `INTERNAL`.
+//! The one error type of the server, and every error code the API answers
+//! with. Each variant's doc names the `code` it is shown with (GraphQL
+//! `extensions.code`, REST problem `code`). Internal errors are logged with
+//! their detail and shown to callers only as `INTERNAL`.
 
-use async_graphql::ErrorExtensions;
+/// The codes callers see, in GraphQL errors and REST problems alike.
+pub mod code {
+    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    pub const FORBIDDEN: &str = "FORBIDDEN";
+    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+    pub const BAD_CURSOR: &str = "BAD_CURSOR";
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    pub const INTERNAL: &str = "INTERNAL";
+    /// The GraphQL document does not parse.
+    pub const GRAPHQL_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
+    /// The GraphQL document does not validate against the schema.
+    pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+    /// The document is too deep, too wide or too costly.
+    pub const QUERY_TOO_COMPLEX: &str = "QUERY_TOO_COMPLEX";
+}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -46,13 +62,13 @@ impl Error {
 
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Unauthenticated(_) => "UNAUTHENTICATED",
-            Self::Forbidden(_) => "FORBIDDEN",
-            Self::BadInput { .. } => "BAD_USER_INPUT",
-            Self::BadCursor(_) => "BAD_CURSOR",
-            Self::NotFound(_) => "NOT_FOUND",
-            Self::RateLimited(_) => "RATE_LIMITED",
-            Self::Unavailable(_) | Self::Internal(_) => "INTERNAL",
+            Self::Unauthenticated(_) => code::UNAUTHENTICATED,
+            Self::Forbidden(_) => code::FORBIDDEN,
+            Self::BadInput { .. } => code::BAD_USER_INPUT,
+            Self::BadCursor(_) => code::BAD_CURSOR,
+            Self::NotFound(_) => code::NOT_FOUND,
+            Self::RateLimited(_) => code::RATE_LIMITED,
+            Self::Unavailable(_) | Self::Internal(_) => code::INTERNAL,
         }
     }
 }
@@ -70,31 +86,6 @@ impl From<sea_orm::TransactionError<Error>> for Error {
             sea_orm::TransactionError::Transaction(err) => err,
         }
     }
-}
-
-impl ErrorExtensions for Error {
-    fn extend(&self) -> async_graphql::Error {
-        if let Self::Internal(source) = self {
-            tracing::error!(error = %source, "internal error");
-        }
-        async_graphql::Error::new(self.to_string()).extend_with(|_, ext| {
-            ext.set("code", self.code());
-            if let Self::BadInput { path, .. } = self {
-                ext.set("field", path.as_str());
-            }
-        })
-    }
-}
-
-impl From<Error> for async_graphql::Error {
-    fn from(err: Error) -> Self {
-        err.extend()
-    }
-}
-
-/// Converts an error shared by a DataLoader batch.
-pub fn shared(err: std::sync::Arc<Error>) -> async_graphql::Error {
-    err.extend()
 }
 
 /// An error in full, for operators (logs, the command line): internal detail included.

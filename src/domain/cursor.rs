@@ -8,8 +8,7 @@ use uuid::Uuid;
 use crate::error::Error;
 
 /// The field events are ordered by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, async_graphql::Enum)]
-#[graphql(name = "AuditEventOrderField")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum OrderField {
     /// When the event happened, as the producer said.
     #[default]
@@ -26,7 +25,7 @@ pub enum OrderField {
 pub type SortKey = i64;
 
 /// Which way an ordering runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, async_graphql::Enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum SortDirection {
     /// Oldest first.
     Asc,

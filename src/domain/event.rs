@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 use crate::error::{Error, Result};
 
 /// Who performed an action.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, async_graphql::Enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ActorType {
     /// A person.
     User,
@@ -53,8 +53,7 @@ impl ActorType {
 }
 
 /// Whether the action succeeded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, async_graphql::Enum)]
-#[graphql(name = "AuditOutcome")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Outcome {
     /// The action succeeded.
     Success,

@@ -5,20 +5,15 @@ use std::fmt;
 use crate::error::Error;
 
 /// What a key may do. `admin` includes the other three, in any tenant it acts in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, async_graphql::Enum)]
-#[graphql(name = "ApiKeyScope")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Scope {
     /// Query and subscribe.
-    #[graphql(name = "AUDIT_READ")]
     AuditRead,
     /// Record events.
-    #[graphql(name = "AUDIT_WRITE")]
     AuditWrite,
     /// Create and revoke the keys of its tenant.
-    #[graphql(name = "KEYS_MANAGE")]
     KeysManage,
     /// Create tenants and act in any tenant (header `X-Audit-Tenant`).
-    #[graphql(name = "ADMIN")]
     Admin,
 }
 

@@ -5,6 +5,7 @@ use entity::actor;
 
 use super::connection::connection;
 use super::context::ContextExt;
+use super::enums;
 use super::event::{AuditEventConnection, AuditEventOrder, events_page, filter_arg};
 use super::inputs::AuditEventFilter;
 use crate::domain::event::ActorType;
@@ -28,8 +29,8 @@ impl Actor {
 
     /// What kind of actor.
     #[graphql(name = "type")]
-    async fn kind(&self) -> Result<ActorType> {
-        ActorType::from_stored(&self.0.kind).ok_or_else(|| Error::internal("stored actor type is unknown"))
+    async fn kind(&self) -> Result<enums::ActorType> {
+        stored_type(&self.0.kind)
     }
 
     /// The producer's ID of the actor.
@@ -80,7 +81,7 @@ connection!(ActorConnection, ActorEdge, Actor, "actor");
 pub struct ActorSnapshot {
     /// What kind of actor.
     #[graphql(name = "type")]
-    pub kind: ActorType,
+    pub kind: enums::ActorType,
     /// Its ID in the producer's system.
     pub external_id: String,
     /// Its display name as sent.
@@ -107,12 +108,15 @@ impl ActorSnapshot {
         let stored: Stored =
             serde_json::from_value(recorded.get("actor").cloned().unwrap_or_default()).map_err(Error::internal)?;
         Ok(ActorSnapshot {
-            kind: ActorType::from_stored(&stored.kind)
-                .ok_or_else(|| Error::internal("stored actor type is unknown"))?,
+            kind: stored_type(&stored.kind)?,
             external_id: stored.external_id,
             display_name: stored.display_name,
             email: stored.email,
             roles: stored.roles.unwrap_or_default(),
         })
     }
+}
+
+fn stored_type(stored: &str) -> Result<enums::ActorType> {
+    ActorType::from_stored(stored).map(Into::into).ok_or_else(|| Error::internal("stored actor type is unknown"))
 }

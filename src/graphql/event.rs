@@ -7,16 +7,18 @@ use entity::audit_event as ev;
 use super::actor::{Actor, ActorSnapshot};
 use super::connection::{Count, connection};
 use super::context::ContextExt;
+use super::enums::{AuditEventOrderField, AuditOutcome, SortDirection};
+use super::error::shared;
 use super::inputs::AuditEventFilter;
 use super::ledger::InclusionProof;
 use super::resource::Resource;
 use super::scalars::{BigInt, DateTime, Json};
-use crate::domain::cursor::{Cursor, EventOrder, OrderField, SortDirection};
+use crate::domain::cursor::{Cursor, EventOrder};
 use crate::domain::event::{FieldChange as DomainChange, Outcome};
 use crate::domain::filter::Filter;
 use crate::domain::ids::{ActorId, EventId, ResourceId, TenantId};
 use crate::domain::page::PageArgs;
-use crate::error::{Error, Result, shared};
+use crate::error::{Error, Result};
 use crate::service::ledger::b64;
 use crate::store::events;
 
@@ -25,7 +27,7 @@ use crate::store::events;
 pub struct AuditEventOrder {
     /// The field to order by.
     #[graphql(default)]
-    pub field: OrderField,
+    pub field: AuditEventOrderField,
     /// `DESC` is newest first.
     #[graphql(default)]
     pub direction: SortDirection,
@@ -34,7 +36,7 @@ pub struct AuditEventOrder {
 impl From<Option<AuditEventOrder>> for EventOrder {
     fn from(order: Option<AuditEventOrder>) -> Self {
         let order = order.unwrap_or_default();
-        EventOrder { field: order.field, direction: order.direction }
+        EventOrder { field: order.field.into(), direction: order.direction.into() }
     }
 }
 
@@ -97,8 +99,10 @@ impl AuditEvent {
     }
 
     /// Whether the action succeeded.
-    async fn outcome(&self) -> Result<Outcome> {
-        Outcome::from_stored(&self.0.outcome).ok_or_else(|| Error::internal("stored outcome is unknown"))
+    async fn outcome(&self) -> Result<AuditOutcome> {
+        Outcome::from_stored(&self.0.outcome)
+            .map(Into::into)
+            .ok_or_else(|| Error::internal("stored outcome is unknown"))
     }
 
     /// When it happened, as the producer said.

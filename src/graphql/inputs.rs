@@ -3,10 +3,9 @@
 
 use async_graphql::{ID, InputObject};
 
+use super::enums::{self, AuditOutcome};
 use super::scalars::{BigInt, DateTime, Json};
-use crate::domain::event::{
-    self, ActorSpec, ActorType, FieldChange, NewEvent, Outcome, RequestContext, ResourceSpec, check,
-};
+use crate::domain::event::{self, ActorSpec, FieldChange, NewEvent, RequestContext, ResourceSpec, check};
 use crate::domain::filter::{self, Budget, Condition, Filter, Range, StrField, StrTest, TimeField, TimeRange};
 use crate::domain::ids::{ActorId, ResourceId};
 use crate::error::{Error, Result};
@@ -35,7 +34,7 @@ pub struct ActorMatch {
     pub id: Option<Vec<ID>>,
     /// Actor types.
     #[graphql(name = "type")]
-    pub kind: Option<Vec<ActorType>>,
+    pub kind: Option<Vec<enums::ActorType>>,
     /// The producer's IDs of the actors.
     pub external_id: Option<Vec<String>>,
     /// Email addresses (exact, case-sensitive).
@@ -85,7 +84,7 @@ pub struct AuditEventFilter {
     /// The action's first segment.
     pub category: Option<StringMatch>,
     /// Whether the action succeeded.
-    pub outcome: Option<Outcome>,
+    pub outcome: Option<AuditOutcome>,
     /// Who acted.
     pub actor: Option<ActorMatch>,
     /// The primary resource.
@@ -152,7 +151,7 @@ impl ActorMatch {
         let types = kind
             .map(|t| {
                 budget.condition(&format!("{path}.type"))?;
-                Ok::<_, Error>(t)
+                Ok::<_, Error>(t.into_iter().map(Into::into).collect())
             })
             .transpose()?;
         Ok(filter::ActorMatch {
@@ -344,7 +343,7 @@ impl AuditEventFilter {
             m.into_conditions(StrField::Category, budget, &at("category"), &mut all)?;
         }
         if let Some(o) = self.outcome {
-            all.push(cond(budget, "outcome", Condition::Outcome(o))?);
+            all.push(cond(budget, "outcome", Condition::Outcome(o.into()))?);
         }
         if let Some(m) = self.actor {
             let path = at("actor");
@@ -424,8 +423,8 @@ pub struct AuditEventInput {
     /// Dot-namespaced lower-case action, e.g. `workspace.snapshot.create` (1–128 characters).
     pub action: String,
     /// Whether the action succeeded.
-    #[graphql(default_with = "Some(Outcome::Success)")]
-    pub outcome: Option<Outcome>,
+    #[graphql(default_with = "Some(AuditOutcome::Success)")]
+    pub outcome: Option<AuditOutcome>,
     /// When it happened (default: now); at most 5 minutes in the future.
     pub occurred_at: Option<DateTime>,
     /// Who did it; created on first sight, updated by later events.
@@ -472,7 +471,7 @@ pub struct FieldChangeInput {
 pub struct ActorInput {
     /// What kind of actor.
     #[graphql(name = "type")]
-    pub kind: ActorType,
+    pub kind: enums::ActorType,
     /// The producer's ID of the actor (1–255 characters).
     pub external_id: String,
     /// A name to show; omitted keeps the stored one.
@@ -533,7 +532,7 @@ impl ActorInput {
             }
         };
         Ok(ActorSpec {
-            kind: self.kind,
+            kind: self.kind.into(),
             external_id: check::text(&format!("{path}.externalId"), self.external_id, 1, SHORT)?,
             display_name: check::optional_text(&format!("{path}.displayName"), self.display_name, LONG)?,
             email: check::optional_text(&format!("{path}.email"), self.email, LONG)?,
@@ -603,7 +602,7 @@ impl AuditEventInput {
         }
         Ok(NewEvent {
             action: check::action(&at("action"), self.action)?,
-            outcome: self.outcome.unwrap_or(Outcome::Success),
+            outcome: self.outcome.unwrap_or(AuditOutcome::Success).into(),
             occurred_at: match self.occurred_at {
                 Some(t) => check::occurred_at(&at("occurredAt"), t.0, now)?,
                 None => now,

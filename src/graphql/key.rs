@@ -4,6 +4,7 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use entity::{api_key, tenant};
 
 use super::context::ContextExt;
+use super::enums::ApiKeyScope;
 use super::scalars::DateTime;
 use super::viewer_token::ViewerRestriction;
 use crate::auth::Requester;
@@ -83,8 +84,8 @@ impl ApiKey {
     }
 
     /// What the key may do.
-    async fn scopes(&self) -> Vec<Scope> {
-        Scopes::parse_list(&self.0.scopes, "scopes").map(|s| s.iter().collect()).unwrap_or_default()
+    async fn scopes(&self) -> Vec<ApiKeyScope> {
+        Scopes::parse_list(&self.0.scopes, "scopes").map(|s| s.iter().map(Into::into).collect()).unwrap_or_default()
     }
 
     /// When it was created.
@@ -127,8 +128,8 @@ impl Viewer {
     }
 
     /// The scopes the key carries.
-    async fn scopes(&self) -> Vec<Scope> {
-        self.0.scopes.iter().collect()
+    async fn scopes(&self) -> Vec<ApiKeyScope> {
+        self.0.scopes.iter().map(Into::into).collect()
     }
 
     /// What the viewer token the request was made with is fixed to; null for an API key.
@@ -143,7 +144,7 @@ pub struct CreateApiKeyInput {
     /// What the key is for (1–255 characters).
     pub name: String,
     /// What the key may do; a caller may grant only scopes it holds.
-    pub scopes: Vec<Scope>,
+    pub scopes: Vec<ApiKeyScope>,
 }
 
 /// The created key and its secret.
@@ -183,7 +184,7 @@ pub fn scopes_of(input: &CreateApiKeyInput) -> Result<Scopes> {
     if input.scopes.is_empty() {
         return Err(crate::error::Error::bad_input("input.scopes", "at least one scope is required"));
     }
-    Ok(Scopes::new(input.scopes.clone()))
+    Ok(Scopes::new(input.scopes.iter().copied().map(Into::into).collect()))
 }
 
 /// A tenant's retention and legal hold; a field left out stays as it is.

@@ -5,6 +5,8 @@ pub mod actor;
 pub mod complexity;
 pub mod connection;
 pub mod context;
+pub mod enums;
+pub mod error;
 pub mod event;
 pub mod event_stream;
 mod filter_shape;
@@ -35,6 +37,7 @@ use futures_util::stream::BoxStream;
 
 pub use context::Caller;
 
+use crate::error::code;
 use crate::service::Services;
 pub use loaders::Loaders;
 
@@ -168,7 +171,7 @@ pub fn nesting_within_bounds(text: &str, graphql: bool) -> bool {
 pub fn too_deeply_nested() -> ServerError {
     with_code(
         ServerError::new(format!("the document nests brackets more than {MAX_NESTING} deep"), None),
-        "QUERY_TOO_COMPLEX",
+        code::QUERY_TOO_COMPLEX,
     )
 }
 
@@ -191,7 +194,7 @@ fn count_aliases(doc: &ExecutableDocument) -> usize {
 /// (unknown operation, wrong transport) fail validation; errors on a field are
 /// its arguments failing to coerce (wrong types, unparsable values).
 fn default_code(err: &ServerError) -> &'static str {
-    if err.path.is_empty() { "GRAPHQL_VALIDATION_FAILED" } else { "BAD_USER_INPUT" }
+    if err.path.is_empty() { code::GRAPHQL_VALIDATION_FAILED } else { code::BAD_USER_INPUT }
 }
 
 /// The longest error message sent: a message quoting its input must not
@@ -257,9 +260,9 @@ impl Extension for RequestErrorsExtension {
         let doc = next.run(ctx, query, variables).await.map_err(|e| {
             // async-graphql bounds the nesting of selections while parsing.
             if e.message.starts_with("The recursion depth of the query") {
-                with_code(e, "QUERY_TOO_COMPLEX")
+                with_code(e, code::QUERY_TOO_COMPLEX)
             } else {
-                with_code(compact_parse_error(e), "GRAPHQL_PARSE_FAILED")
+                with_code(compact_parse_error(e), code::GRAPHQL_PARSE_FAILED)
             }
         })?;
         let aliases = count_aliases(&doc);
@@ -269,7 +272,7 @@ impl Extension for RequestErrorsExtension {
                     format!("the query uses {aliases} aliases; at most {} are allowed", self.max_aliases),
                     None,
                 ),
-                "QUERY_TOO_COMPLEX",
+                code::QUERY_TOO_COMPLEX,
             ));
         }
         *self.fragments.lock().unwrap() = doc.fragments.clone();
@@ -288,9 +291,9 @@ impl Extension for RequestErrorsExtension {
                 .map(|e| {
                     // async-graphql reports its depth and complexity bounds with these messages.
                     let code = if e.message == "Query is too complex." || e.message == "Query is nested too deep." {
-                        "QUERY_TOO_COMPLEX"
+                        code::QUERY_TOO_COMPLEX
                     } else {
-                        "GRAPHQL_VALIDATION_FAILED"
+                        code::GRAPHQL_VALIDATION_FAILED
                     };
                     with_code(e, code)
                 })

@@ -55,7 +55,7 @@ impl Mutation {
         ctx.loaders()
             .prefetch(&recorded.events, &[ctx.look_ahead().field("events")])
             .await
-            .map_err(crate::error::shared)?;
+            .map_err(super::error::shared)?;
         Ok(RecordAuditEventsPayload {
             created_count: recorded.created.len() as i32,
             duplicate_count: (total - recorded.created.len()) as i32,

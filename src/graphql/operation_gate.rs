@@ -17,7 +17,7 @@ use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 
 use super::{Caller, Loaders};
-use crate::error::Error;
+use crate::error::{Error, code};
 
 /// What a session decides about the operations started on it.
 #[async_trait::async_trait]
@@ -121,7 +121,7 @@ impl Extension for GatedOperations {
             Ok(response) => response,
             Err(_) => {
                 let message = format!("the operation took longer than {} s and was stopped", timeout.as_secs_f64());
-                Response::from_errors(vec![super::with_code(ServerError::new(message, None), "QUERY_TOO_COMPLEX")])
+                Response::from_errors(vec![super::with_code(ServerError::new(message, None), code::QUERY_TOO_COMPLEX)])
             }
         }
     }

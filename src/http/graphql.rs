@@ -15,13 +15,15 @@ use serde_json::{Map, Value, json};
 
 use super::AppState;
 use crate::auth::{self, Requester, TENANT_HEADER};
-use crate::error::Error;
+use crate::error::{Error, code};
 use crate::graphql::{Caller, Loaders};
+use crate::http::status::status_of;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
 /// Codes of errors raised before execution: their responses carry no `data`.
-const REQUEST_ERROR_CODES: [&str; 3] = ["GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "QUERY_TOO_COMPLEX"];
+const REQUEST_ERROR_CODES: [&str; 3] =
+    [code::GRAPHQL_PARSE_FAILED, code::GRAPHQL_VALIDATION_FAILED, code::QUERY_TOO_COMPLEX];
 
 /// The response media type the client accepts; `None` if it accepts neither.
 fn negotiate(headers: &HeaderMap) -> Option<&'static str> {
@@ -75,7 +77,7 @@ fn content_type(media: &'static str) -> &'static str {
 }
 
 fn bad_request(media: &'static str, message: &str) -> Response {
-    transport_error(StatusCode::BAD_REQUEST, media, "BAD_USER_INPUT", message)
+    transport_error(StatusCode::BAD_REQUEST, media, code::BAD_USER_INPUT, message)
 }
 
 fn object_param(value: Option<Value>, name: &str) -> Result<Map<String, Value>, String> {
@@ -169,7 +171,7 @@ fn acceptable(headers: &HeaderMap) -> Result<&'static str, Response> {
         transport_error(
             StatusCode::NOT_ACCEPTABLE,
             JSON,
-            "BAD_USER_INPUT",
+            code::BAD_USER_INPUT,
             "accept application/graphql-response+json or application/json",
         )
     })
@@ -202,7 +204,7 @@ async fn answer_post(State(app): State<AppState>, headers: HeaderMap, body: Resu
         return transport_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             media,
-            "BAD_USER_INPUT",
+            code::BAD_USER_INPUT,
             "send the request as application/json",
         );
     }
@@ -215,7 +217,7 @@ async fn answer_post(State(app): State<AppState>, headers: HeaderMap, body: Resu
             } else {
                 rejection.body_text()
             };
-            return transport_error(status, media, "BAD_USER_INPUT", &message);
+            return transport_error(status, media, code::BAD_USER_INPUT, &message);
         }
     };
     match Params::from_json(&body) {
@@ -295,7 +297,7 @@ pub(super) async fn authenticate(app: &AppState, headers: &HeaderMap, media: &'s
     identify(app, headers).await.map(Caller).map_err(|refused| match refused.retry_after {
         Some(retry_after) => {
             let message = refused.error.to_string();
-            let mut response = transport_error(StatusCode::TOO_MANY_REQUESTS, media, "RATE_LIMITED", &message);
+            let mut response = transport_error(StatusCode::TOO_MANY_REQUESTS, media, code::RATE_LIMITED, &message);
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
             response
         }
@@ -310,22 +312,17 @@ pub(crate) fn request_id(headers: &HeaderMap) -> &str {
 
 /// The response to a request refused before execution.
 pub(super) fn refusal(err: &Error, media: &'static str, request_id: &str) -> Response {
-    let status = match err {
-        Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-        Error::Forbidden(_) => StatusCode::FORBIDDEN,
-        Error::NotFound(_) => StatusCode::NOT_FOUND,
-        Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-        Error::BadInput { .. } | Error::BadCursor(_) => StatusCode::BAD_REQUEST,
+    match err {
         // The key could not be checked: the database is most likely out of reach.
         Error::Internal(_) | Error::Unavailable(_) => {
             if let Error::Internal(source) = err {
                 tracing::error!(error = %source, "authentication failed");
             }
             let message = format!("internal error (request id {request_id}); retry shortly");
-            return transport_error(StatusCode::SERVICE_UNAVAILABLE, media, "INTERNAL", &message);
+            transport_error(StatusCode::SERVICE_UNAVAILABLE, media, code::INTERNAL, &message)
         }
-    };
-    transport_error(status, media, err.code(), &err.to_string())
+        _ => transport_error(status_of(err), media, err.code(), &err.to_string()),
+    }
 }
 
 fn build_request(params: Params) -> async_graphql::Request {
@@ -351,7 +348,7 @@ async fn execute(app: AppState, headers: &HeaderMap, params: Params, media: &'st
     let operation_name = request.operation_name.clone();
     if !crate::graphql::nesting_within_bounds(&request.query, true) {
         let err = crate::graphql::too_deeply_nested();
-        return transport_error(request_error_status(media), media, "QUERY_TOO_COMPLEX", &err.message);
+        return transport_error(request_error_status(media), media, code::QUERY_TOO_COMPLEX, &err.message);
     }
     let op_type = request.parsed_query().ok().and_then(|doc| operation_type(doc, operation_name.as_deref()));
     let op_label = operation_label(op_type);
@@ -360,7 +357,7 @@ async fn execute(app: AppState, headers: &HeaderMap, params: Params, media: &'st
         let mut response = transport_error(
             StatusCode::METHOD_NOT_ALLOWED,
             media,
-            "BAD_USER_INPUT",
+            code::BAD_USER_INPUT,
             "only queries may be sent with GET; send mutations with POST (and subscriptions over WebSocket)",
         );
         response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
@@ -377,9 +374,9 @@ async fn execute(app: AppState, headers: &HeaderMap, params: Params, media: &'st
     let mut response = app.schema.execute(request).await;
 
     let codes: Vec<String> = response.errors.iter().filter_map(error_code).collect();
-    if let Some(denied) = response.errors.iter().find(|e| error_code(e).as_deref() == Some("UNAUTHENTICATED")) {
+    if let Some(denied) = response.errors.iter().find(|e| error_code(e).as_deref() == Some(code::UNAUTHENTICATED)) {
         metrics.request(op_label, "denied", started.elapsed());
-        return transport_error(StatusCode::UNAUTHORIZED, media, "UNAUTHENTICATED", &denied.message);
+        return transport_error(StatusCode::UNAUTHORIZED, media, code::UNAUTHENTICATED, &denied.message);
     }
     let request_error = response.data == async_graphql::Value::Null
         && !codes.is_empty()
@@ -393,7 +390,7 @@ async fn execute(app: AppState, headers: &HeaderMap, params: Params, media: &'st
     // Internal errors are logged with their detail; the caller gets the request
     // id to quote, nothing more.
     let request_id = request_id(headers);
-    for err in response.errors.iter_mut().filter(|e| error_code(e).as_deref() == Some("INTERNAL")) {
+    for err in response.errors.iter_mut().filter(|e| error_code(e).as_deref() == Some(code::INTERNAL)) {
         err.message = format!("internal error (request id {request_id})");
         err.extensions.get_or_insert_with(Default::default).set("requestId", request_id);
     }

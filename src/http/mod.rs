@@ -6,6 +6,7 @@ pub mod export;
 pub mod graphql;
 pub mod ops;
 pub mod rate_limit;
+pub mod status;
 pub mod ws;
 
 use std::sync::Arc;

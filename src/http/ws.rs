@@ -22,7 +22,7 @@ use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{State, WebSocketUpgrade};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
 use futures_util::{SinkExt, StreamExt};
@@ -36,6 +36,7 @@ use crate::domain::ids::ApiKeyId;
 use crate::error::Error;
 use crate::graphql::operation_gate::{Gate, OperationGate, revoked_error};
 use crate::graphql::{Caller, Loaders};
+use crate::http::status::status_of;
 use crate::store::Store;
 
 /// Close codes of `graphql-transport-ws`.
@@ -249,14 +250,14 @@ pub async fn upgrade(
 ) -> Response {
     let header_secret = match auth::secret_from_headers(&headers) {
         Ok(secret) => secret.map(str::to_string),
-        Err(err) => return (StatusCode::UNAUTHORIZED, err.to_string()).into_response(),
+        Err(err) => return (status_of(&err), err.to_string()).into_response(),
     };
     let header_tenant = headers.get(TENANT_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
     // A bad key on the upgrade request is refused before upgrading.
     if header_secret.is_some()
         && let Err(err) = app.services.auth.authenticate(header_secret.as_deref(), header_tenant.as_deref()).await
     {
-        return (StatusCode::UNAUTHORIZED, err.to_string()).into_response();
+        return (status_of(&err), err.to_string()).into_response();
     }
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::error::Error;
 use crate::http::graphql::Refused;
+use crate::http::status::status_of;
 
 pub const MEDIA_TYPE: &str = "application/problem+json";
 
@@ -67,15 +68,7 @@ impl Refusal {
     /// The response; internal detail is logged, and the caller gets the request id.
     pub fn into_response(self, request_id: &str) -> Response {
         let Refusal { error, status, retry_after } = self;
-        let status = status.unwrap_or(match &error {
-            Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            Error::Forbidden(_) => StatusCode::FORBIDDEN,
-            Error::BadInput { .. } | Error::BadCursor(_) => StatusCode::BAD_REQUEST,
-            Error::NotFound(_) => StatusCode::NOT_FOUND,
-            Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        });
+        let status = status.unwrap_or_else(|| status_of(&error));
         let (detail, errors) = match &error {
             Error::Internal(source) => {
                 tracing::error!(error = %source, "internal error");
