@@ -30,8 +30,10 @@ use crate::metrics::Metrics;
 use crate::service::Services;
 use crate::service::{self, ledger::Ledger};
 use crate::store::{Store, redact_url};
+use crate::telemetry::{self, REQUEST_ID};
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// How long a browser may cache a CORS preflight answer.
+const CORS_MAX_AGE: Duration = Duration::from_secs(3600);
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -80,7 +82,14 @@ pub async fn ledger_for(settings: &ServeSettings, store: &Store) -> Result<Arc<L
     Ok(Arc::new(Ledger::new(signer, &settings.ledger.log_origin)))
 }
 
-/// Builds the router over an open store.
+/// The API's router and, with `--metrics-listen`, the one `/metrics` is
+/// served by instead.
+pub struct Routers {
+    pub api: Router,
+    pub metrics: Option<Router>,
+}
+
+/// Builds the routers over an open store.
 pub fn router(
     settings: &ServeSettings,
     store: Store,
@@ -88,7 +97,7 @@ pub fn router(
     metrics: Arc<Metrics>,
     ledger: Arc<Ledger>,
     draining: Arc<AtomicBool>,
-) -> Result<Router, StartError> {
+) -> Result<Routers, StartError> {
     let services = Services {
         auth: Arc::new(Authenticator::new(store.clone(), settings.auth_cache_ttl)),
         bus,
@@ -125,21 +134,33 @@ pub fn router(
                 HeaderName::from_static("x-api-key"),
                 HeaderName::from_static(crate::auth::TENANT_HEADER),
                 REQUEST_ID,
+                // W3C trace context, so browser traces continue on the server.
+                HeaderName::from_static("traceparent"),
+                HeaderName::from_static("tracestate"),
+                // What Apollo Client and Apollo's tooling send.
+                HeaderName::from_static("apollographql-client-name"),
+                HeaderName::from_static("apollographql-client-version"),
+                HeaderName::from_static("apollo-require-preflight"),
+                HeaderName::from_static("x-apollo-operation-name"),
             ])
             .expose_headers([REQUEST_ID])
+            .max_age(CORS_MAX_AGE)
     });
 
-    // One line per request, in a span carrying the request id: every log line
-    // written while serving it names the request.
+    // One line per request, in a span carrying the request and trace IDs:
+    // every log line written while serving it names them.
     let trace = TraceLayer::new_for_http()
-        .make_span_with(|req: &Request<_>| {
-            let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
-        })
+        .make_span_with(|req: &Request<_>| telemetry::request_span(req))
         .on_request(())
         .on_response(DefaultOnResponse::new().level(tracing::Level::INFO).latency_unit(LatencyUnit::Micros));
 
-    Ok(Router::new()
+    // Scrapes on their own address never reach the API's listener.
+    let scrape = Router::new().route("/metrics", get(http::ops::metrics));
+    let (on_api, apart) = match settings.metrics_listen {
+        None => (scrape, None),
+        Some(_) => (Router::new(), Some(scrape.with_state(state.clone()))),
+    };
+    let api = Router::new()
         .route("/graphql", get(http::graphql::get).post(http::graphql::post))
         .route("/graphql/ws", get(http::ws::upgrade))
         .route("/", get(http::console::root))
@@ -149,7 +170,7 @@ pub fn router(
         .route("/export", get(http::export::get))
         .route("/healthz", get(http::ops::healthz))
         .route("/readyz", get(http::ops::readyz))
-        .route("/metrics", get(http::ops::metrics))
+        .merge(on_api)
         .merge(crate::rest::router())
         .with_state(state)
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
@@ -158,7 +179,8 @@ pub fn router(
         .layer(tower::util::option_layer(cors))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(trace)
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid)))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
+    Ok(Routers { api, metrics: apart })
 }
 
 /// A handler panicked: the caller gets `INTERNAL`, the log gets the detail.
@@ -177,6 +199,8 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
 pub struct App {
     pub listener: TcpListener,
     pub router: Router,
+    /// `/metrics` on its own address (`--metrics-listen`).
+    pub metrics_listener: Option<(TcpListener, Router)>,
     pub store: Store,
     pub metrics: Arc<Metrics>,
     pub ledger: Arc<Ledger>,
@@ -185,6 +209,10 @@ pub struct App {
     checkpoint_interval: Duration,
     purge_interval: Duration,
     streams: crate::streams::StreamSettings,
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })
 }
 
 /// Runs `job` every `interval` (the first time one interval from now) until
@@ -214,13 +242,16 @@ impl App {
         let bus = bus_for(settings, &store).await?;
         let ledger = ledger_for(settings, &store).await?;
         let draining = Arc::new(AtomicBool::new(false));
-        let router = router(settings, store.clone(), bus.clone(), metrics.clone(), ledger.clone(), draining.clone())?;
-        let listener = TcpListener::bind(settings.listen)
-            .await
-            .map_err(|source| StartError::Bind { addr: settings.listen, source })?;
+        let routers = router(settings, store.clone(), bus.clone(), metrics.clone(), ledger.clone(), draining.clone())?;
+        let listener = bind(settings.listen).await?;
+        let metrics_listener = match settings.metrics_listen.zip(routers.metrics) {
+            Some((addr, router)) => Some((bind(addr).await?, router)),
+            None => None,
+        };
         Ok(App {
             listener,
-            router,
+            router: routers.api,
+            metrics_listener,
             store,
             metrics,
             ledger,
@@ -236,11 +267,19 @@ impl App {
         self.listener.local_addr().expect("a bound listener has an address")
     }
 
+    /// Where `/metrics` is served when it has its own listener.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().map(|(l, _)| l.local_addr().expect("a bound listener has an address"))
+    }
+
     /// Serves until `shutdown` resolves, then finishes in-flight requests and
     /// persists a last checkpoint of every tree that grew. Meanwhile checkpoints
     /// are persisted every `--checkpoint-interval`, retention is applied every
     /// `--purge-interval`, and event streams are delivered.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        if let Some(addr) = self.metrics_addr() {
+            tracing::info!("serving metrics on http://{addr}/metrics");
+        }
         let (store, ledger) = (self.store.clone(), self.ledger.clone());
         let checkpoints = every(self.checkpoint_interval, "persisting checkpoints", move || {
             let (store, ledger) = (store.clone(), ledger.clone());
@@ -254,6 +293,10 @@ impl App {
         let deliverer = tokio::spawn(
             crate::streams::deliverer::Deliverer::new(self.store.clone(), self.metrics.clone(), self.streams).run(),
         );
+        // Scrapes are short and answered until the API has drained.
+        let metrics_server = self
+            .metrics_listener
+            .map(|(listener, router)| tokio::spawn(async move { axum::serve(listener, router).await }));
         let draining = self.draining.clone();
         let shutdown = async move {
             shutdown.await;
@@ -263,6 +306,9 @@ impl App {
         checkpoints.abort();
         purges.abort();
         deliverer.abort();
+        if let Some(server) = metrics_server {
+            server.abort();
+        }
         if let Err(e) = self.ledger.persist_grown(&self.store).await {
             tracing::error!(error = %e, "could not persist the last checkpoints");
         }

@@ -41,6 +41,16 @@ pub struct ServeArgs {
     #[arg(long, env = "AUDITGRAPH_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
+    /// Serve `/metrics` on this address instead of on `--listen` (e.g. a port
+    /// kept off the public network).
+    #[arg(long, env = "AUDITGRAPH_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// Export traces over OTLP/HTTP (protobuf) to this collector URL, e.g.
+    /// `http://localhost:4318` (spans go to `<URL>/v1/traces`); off by default.
+    #[arg(long, env = "AUDITGRAPH_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+
     /// A browser origin allowed by CORS (repeatable; none by default).
     #[arg(long = "cors-origin", env = "AUDITGRAPH_CORS_ORIGIN", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
@@ -176,6 +186,8 @@ pub struct LedgerArgs {
 pub struct ServeSettings {
     pub db: DbSettings,
     pub listen: SocketAddr,
+    /// Where `/metrics` is served when not on `listen`.
+    pub metrics_listen: Option<SocketAddr>,
     pub cors_origins: Vec<String>,
     pub limits: Limits,
     pub max_body_bytes: usize,
@@ -201,6 +213,7 @@ impl ServeSettings {
             // No statement outlives the request that sent it.
             db: DbSettings { statement_timeout: Some(request_timeout), ..db.settings() },
             listen: serve.listen,
+            metrics_listen: serve.metrics_listen,
             cors_origins: serve.cors_origins.iter().map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect(),
             limits: Limits {
                 depth: serve.max_depth,

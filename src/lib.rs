@@ -23,4 +23,5 @@ pub mod seed;
 pub mod service;
 pub mod store;
 pub mod streams;
+pub mod telemetry;
 pub mod viewer_token;

@@ -5,11 +5,23 @@ use clap::Parser;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use auditgraph::cli::{self, Cli, LogFormat};
+use auditgraph::cli::{self, Cli};
+use auditgraph::telemetry;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.log_format, matches!(cli.command, cli::Command::Serve(_) | cli::Command::Demo { .. }));
+    let serve = match &cli.command {
+        cli::Command::Serve(serve) | cli::Command::Demo { serve, .. } => Some(serve),
+        _ => None,
+    };
+    let otlp_endpoint = serve.and_then(|s| s.otlp_endpoint.as_deref()).filter(|url| !url.trim().is_empty());
+    let telemetry = match telemetry::init(cli.log_format, serve.is_some(), otlp_endpoint) {
+        Ok(telemetry) => telemetry,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     // Roomier stacks than the default 2 MiB: parsers and input coercion recurse
     // (inputs are bounded long before that, but a margin costs nothing).
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_stack_size(8 << 20).build();
@@ -17,26 +29,13 @@ fn main() -> std::process::ExitCode {
         Ok(runtime) => runtime.block_on(cli::run(cli)),
         Err(err) => Err(cli::CliError::Io(err)),
     };
+    // After the server stopped: the spans of its last requests are exported.
+    telemetry.shutdown();
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");
             std::process::ExitCode::FAILURE
         }
-    }
-}
-
-/// Logs go to stderr; `AUDITGRAPH_LOG` (or `RUST_LOG`) sets the filter.
-fn init_tracing(format: LogFormat, serving: bool) {
-    use tracing_subscriber::EnvFilter;
-    // PostgreSQL's notices ("relation already exists, skipping") are not news.
-    let default = if serving { "info,sqlx::postgres::notice=warn" } else { "warn" };
-    let filter = EnvFilter::try_from_env("AUDITGRAPH_LOG")
-        .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).init(),
     }
 }

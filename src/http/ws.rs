@@ -28,6 +28,7 @@ use futures_util::future::BoxFuture;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use super::AppState;
 use super::rate_limit::RateLimiter;
@@ -266,7 +267,11 @@ pub async fn upgrade(
         .read_buffer_size(8 * 1024)
         .write_buffer_size(8 * 1024)
         .max_message_size(1024 * 1024)
-        .on_upgrade(move |socket| serve(socket, app, protocol, header_secret, header_tenant))
+        // The connection stays in the upgrade request's span: its log lines
+        // and spans belong to that request's trace.
+        .on_upgrade(move |socket| {
+            serve(socket, app, protocol, header_secret, header_tenant).instrument(tracing::Span::current())
+        })
 }
 
 /// What the connection handshake tells the writer.

@@ -23,7 +23,7 @@ use sea_orm::sqlx;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Value};
 use tokio::sync::{Mutex, MutexGuard};
 
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, PoolStats};
 
 /// The advisory lock migrations hold on PostgreSQL ("auditgrp" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6175_6469_7467_7270;
@@ -199,8 +199,8 @@ impl Store {
         self.db.execute_unprepared("SELECT 1").await.is_ok()
     }
 
-    /// Pool connections: (in use, idle, max).
-    pub fn pool_stats(&self) -> (u32, u32, u32) {
+    /// Pool connections in use and idle, and the most the pool opens.
+    pub fn pool_stats(&self) -> PoolStats {
         let (size, idle, max) = match self.backend() {
             DbBackend::Postgres => {
                 let pool = self.db.get_postgres_connection_pool();
@@ -211,7 +211,7 @@ impl Store {
                 (pool.size(), pool.num_idle() as u32, pool.options().get_max_connections())
             }
         };
-        (size.saturating_sub(idle), idle, max)
+        PoolStats { in_use: size.saturating_sub(idle), idle, max }
     }
 }
 

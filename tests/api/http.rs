@@ -385,11 +385,23 @@ async fn bodies_over_the_limit_get_413(backend: Backend) {
     assert_eq!(count_events(&app, &key).await, before);
 }
 
-fn preflight_headers() -> [(&'static str, &'static str); 2] {
-    [
-        ("access-control-request-method", "POST"),
-        ("access-control-request-headers", "authorization,x-api-key,x-audit-tenant,content-type"),
-    ]
+/// Every header a browser client may ask to send: ours, W3C trace context and Apollo Client's.
+const CORS_HEADERS: [&str; 11] = [
+    "authorization",
+    "x-api-key",
+    "x-audit-tenant",
+    "content-type",
+    "x-request-id",
+    "traceparent",
+    "tracestate",
+    "apollographql-client-name",
+    "apollographql-client-version",
+    "apollo-require-preflight",
+    "x-apollo-operation-name",
+];
+
+fn preflight_headers() -> [(&'static str, String); 2] {
+    [("access-control-request-method", "POST".into()), ("access-control-request-headers", CORS_HEADERS.join(","))]
 }
 
 async fn preflight(app: &TestApp, origin: &str) -> HeaderMap {
@@ -423,9 +435,11 @@ async fn cors_allows_only_configured_origins(backend: Backend) {
     let allowed = preflight(&app, "https://app.example").await;
     assert_eq!(allowed.get("access-control-allow-origin").and_then(|v| v.to_str().ok()), Some("https://app.example"));
     let headers = header_list(&allowed, "access-control-allow-headers");
-    for needed in ["authorization", "x-api-key", "x-audit-tenant", "content-type"] {
-        assert!(headers.iter().any(|h| h == needed || h == "*"), "{needed} not allowed: {headers:?}");
+    for needed in CORS_HEADERS {
+        assert!(headers.iter().any(|h| h == needed), "{needed} not allowed: {headers:?}");
     }
+    // Browsers keep the answer for an hour instead of asking before every request.
+    assert_eq!(allowed.get("access-control-max-age").and_then(|v| v.to_str().ok()), Some("3600"), "{allowed:?}");
     let methods = header_list(&allowed, "access-control-allow-methods");
     assert!(methods.iter().any(|m| m == "post" || m == "*"), "{methods:?}");
 

@@ -29,6 +29,8 @@ impl WorkDir {
             .env_remove("AUDITGRAPH_DATABASE_URL")
             .env_remove("AUDITGRAPH_LISTEN")
             .env_remove("AUDITGRAPH_LOG")
+            .env_remove("AUDITGRAPH_METRICS_LISTEN")
+            .env_remove("AUDITGRAPH_OTLP_ENDPOINT")
             .env_remove("RUST_LOG");
         cmd
     }
@@ -102,10 +104,16 @@ impl Server {
 
     /// Starts `serve` with extra arguments.
     pub async fn start_with(dir: &WorkDir, db_url: &str, extra: &[&str]) -> Server {
+        Self::start_with_env(dir, db_url, extra, &[]).await
+    }
+
+    /// Starts `serve` with extra arguments and environment variables.
+    pub async fn start_with_env(dir: &WorkDir, db_url: &str, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--auth-cache-ms", "0", "--database-url", db_url];
         args.extend_from_slice(extra);
         let mut child = dir
             .command(&args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -1,11 +1,16 @@
-//! Process metrics in the Prometheus text format, kept with atomics: the few
-//! series an operator needs, without a metrics framework.
+//! Metrics in the Prometheus text format, kept with atomics: the few series an
+//! operator needs, without a metrics framework.
+
+pub mod exposition;
+pub mod process;
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use exposition::{Exposition, Kind};
+use process::ProcessStats;
 
 /// Upper bounds (seconds) of the request latency histogram.
 const LATENCY_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
@@ -94,88 +99,91 @@ impl Metrics {
         self.streams.lock().unwrap().entry(stream.to_string()).or_default().lag = lag;
     }
 
-    /// Renders every series; `pool` is (connections in use, idle, max).
-    pub fn render(&self, pool: (u32, u32, u32)) -> String {
-        let mut out = String::new();
-        let counter = |out: &mut String, name: &str, help: &str, value: u64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
-        };
-        counter(
-            &mut out,
-            "auditgraph_db_statements_total",
-            "SQL statements sent to the database.",
-            self.db_statements(),
+    /// Renders every family: this process's counters, the pool, the build and
+    /// the process.
+    pub fn render(&self, pool: PoolStats) -> String {
+        let mut out = Exposition::default();
+        self.render_counters(&mut out);
+        pool.render(&mut out);
+        out.family("auditgraph_build_info", Kind::Gauge, "The running build; always 1.").sample(
+            &[("version", env!("CARGO_PKG_VERSION")), ("os", std::env::consts::OS), ("arch", std::env::consts::ARCH)],
+            1,
         );
-        counter(
-            &mut out,
-            "auditgraph_db_statement_errors_total",
-            "SQL statements that failed.",
-            self.db_statement_errors.load(Ordering::Relaxed),
-        );
-        counter(
-            &mut out,
-            "auditgraph_events_recorded_total",
-            "Audit events stored (duplicates excluded).",
-            self.events_recorded.load(Ordering::Relaxed),
-        );
-        let _ = writeln!(
-            out,
-            "# HELP auditgraph_graphql_requests_total GraphQL requests by operation type and outcome.\n# TYPE auditgraph_graphql_requests_total counter"
+        ProcessStats::read().render(&mut out);
+        out.finish()
+    }
+
+    fn render_counters(&self, out: &mut Exposition) {
+        let load = |n: &AtomicU64| n.load(Ordering::Relaxed);
+        out.family("auditgraph_db_statements_total", Kind::Counter, "SQL statements sent to the database.")
+            .sample(&[], self.db_statements());
+        out.family("auditgraph_db_statement_errors_total", Kind::Counter, "SQL statements that failed.")
+            .sample(&[], load(&self.db_statement_errors));
+        out.family("auditgraph_events_recorded_total", Kind::Counter, "Audit events stored (duplicates excluded).")
+            .sample(&[], load(&self.events_recorded));
+        let mut requests = out.family(
+            "auditgraph_graphql_requests_total",
+            Kind::Counter,
+            "GraphQL requests by operation type and outcome.",
         );
         for ((op, outcome), n) in self.requests.lock().unwrap().iter() {
-            let _ = writeln!(out, "auditgraph_graphql_requests_total{{operation=\"{op}\",outcome=\"{outcome}\"}} {n}");
+            requests.sample(&[("operation", op), ("outcome", outcome)], n);
         }
-        let _ = writeln!(
-            out,
-            "# HELP auditgraph_subscriptions_active Subscription streams running.\n# TYPE auditgraph_subscriptions_active gauge\nauditgraph_subscriptions_active {}",
-            self.subscriptions()
-        );
+        out.family("auditgraph_subscriptions_active", Kind::Gauge, "Subscription streams running.")
+            .sample(&[], self.subscriptions());
+
         let h = self.latency.lock().unwrap();
-        let _ = writeln!(
-            out,
-            "# HELP auditgraph_graphql_request_duration_seconds GraphQL request latency.\n# TYPE auditgraph_graphql_request_duration_seconds histogram"
-        );
+        let mut latency =
+            out.family("auditgraph_graphql_request_duration_seconds", Kind::Histogram, "GraphQL request latency.");
         for (n, bound) in h.buckets.iter().zip(LATENCY_BUCKETS) {
-            let _ = writeln!(out, "auditgraph_graphql_request_duration_seconds_bucket{{le=\"{bound}\"}} {n}");
+            latency.suffixed("_bucket", &[("le", &bound.to_string())], n);
         }
-        let _ = writeln!(out, "auditgraph_graphql_request_duration_seconds_bucket{{le=\"+Inf\"}} {}", h.count);
-        let _ = writeln!(
-            out,
-            "auditgraph_graphql_request_duration_seconds_sum {}\nauditgraph_graphql_request_duration_seconds_count {}",
-            h.sum, h.count
+        latency.suffixed("_bucket", &[("le", "+Inf")], h.count).suffixed("_sum", &[], h.sum).suffixed(
+            "_count",
+            &[],
+            h.count,
         );
+        drop(h);
+
         let streams = self.streams.lock().unwrap();
         for (name, help, kind, value) in [
             (
                 "auditgraph_stream_delivered_events_total",
                 "Events an event stream's destination took.",
-                "counter",
+                Kind::Counter,
                 (|s: &StreamStats| s.delivered) as fn(&StreamStats) -> u64,
             ),
             (
                 "auditgraph_stream_failed_attempts_total",
                 "Failed delivery attempts of an event stream.",
-                "counter",
+                Kind::Counter,
                 |s| s.failed,
             ),
-            ("auditgraph_stream_lag_events", "Events an event stream has yet to examine.", "gauge", |s| s.lag),
+            ("auditgraph_stream_lag_events", "Events an event stream has yet to examine.", Kind::Gauge, |s| s.lag),
         ] {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            let mut family = out.family(name, kind, help);
             for (stream, stats) in streams.iter() {
-                let _ = writeln!(out, "{name}{{stream=\"{stream}\"}} {}", value(stats));
+                family.sample(&[("stream", stream)], value(stats));
             }
         }
-        drop(streams);
-        let (in_use, idle, max) = pool;
-        let _ = writeln!(
-            out,
-            "# HELP auditgraph_db_pool_connections Database pool connections by state.\n# TYPE auditgraph_db_pool_connections gauge"
-        );
-        let _ = writeln!(
-            out,
-            "auditgraph_db_pool_connections{{state=\"in_use\"}} {in_use}\nauditgraph_db_pool_connections{{state=\"idle\"}} {idle}\nauditgraph_db_pool_connections{{state=\"max\"}} {max}"
-        );
-        out
+    }
+}
+
+/// A database pool's connections: in use and idle now, and its capacity.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolStats {
+    pub in_use: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+impl PoolStats {
+    fn render(&self, out: &mut Exposition) {
+        out.family("auditgraph_db_pool_connections", Kind::Gauge, "Database pool connections by state.")
+            .sample(&[("state", "in_use")], self.in_use)
+            .sample(&[("state", "idle")], self.idle);
+        out.family("auditgraph_db_pool_max_connections", Kind::Gauge, "Most connections the database pool opens.")
+            .sample(&[], self.max);
     }
 }
 
