@@ -17,7 +17,7 @@ use crate::domain::filter::Filter;
 use crate::domain::ids::{ApiKeyId, TenantId};
 use crate::domain::scope::{Scope, Scopes};
 use crate::error::{Error, Result};
-use crate::graphql::inputs::AuditEventFilter;
+use crate::graphql::filter_input::AuditEventFilter;
 use crate::store::{Store, viewer_tokens};
 
 /// Every viewer token starts with this (API keys start with `agk_`).

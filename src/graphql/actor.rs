@@ -7,7 +7,7 @@ use super::connection::connection;
 use super::context::ContextExt;
 use super::enums;
 use super::event::{AuditEventConnection, AuditEventOrder, events_page, filter_arg};
-use super::inputs::AuditEventFilter;
+use super::filter_input::AuditEventFilter;
 use crate::domain::event::ActorType;
 use crate::domain::filter::{ActorMatch, Condition, Filter};
 use crate::domain::ids::{ActorId, TenantId};

@@ -9,7 +9,7 @@ use super::connection::{Count, connection};
 use super::context::ContextExt;
 use super::enums::{AuditEventOrderField, AuditOutcome, SortDirection};
 use super::error::shared;
-use super::inputs::AuditEventFilter;
+use super::filter_input::AuditEventFilter;
 use super::ledger::InclusionProof;
 use super::resource::Resource;
 use super::scalars::{BigInt, DateTime, Json};

@@ -4,7 +4,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use entity::event_stream as es;
 
 use super::context::ContextExt;
-use super::inputs::AuditEventFilter;
+use super::filter_input::AuditEventFilter;
 use super::scalars::{BigInt, DateTime, Json};
 use crate::domain::ids::{EventStreamId, TenantId};
 use crate::error::{Error, Result};

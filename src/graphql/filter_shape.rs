@@ -1,7 +1,7 @@
 //! What the filter budget sees of an `AuditEventFilter` input: its sub-filters
 //! and how many values its lists hold.
 
-use super::inputs::{ActorMatch, AuditEventFilter, ResourceMatch, StringMatch};
+use super::filter_input::{ActorMatch, AuditEventFilter, ResourceMatch, StringMatch};
 use crate::domain::filter_budget::FilterShape;
 
 fn len<T>(list: &Option<Vec<T>>) -> usize {

@@ -1,5 +1,5 @@
-//! The GraphQL schema: roots, types, limits, and the extension that gives every
-//! request-level error its contract code.
+//! The GraphQL schema: its roots and types, and how it is built with its
+//! limits and request guards.
 
 pub mod actor;
 pub mod complexity;
@@ -8,9 +8,11 @@ pub mod context;
 pub mod enums;
 pub mod error;
 pub mod event;
+pub mod event_input;
 pub mod event_stream;
+pub mod filter_input;
 mod filter_shape;
-pub mod inputs;
+pub mod json_input;
 pub mod key;
 pub mod ledger;
 pub mod loaders;
@@ -18,26 +20,16 @@ pub mod mutation;
 pub mod node;
 pub mod operation_gate;
 pub mod query;
+pub mod request_guard;
 pub mod resource;
 pub mod scalars;
 pub mod subscription;
 pub mod viewer_token;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
-use async_graphql::Response;
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextSubscribe, NextValidation,
-};
-use async_graphql::parser::types::{ExecutableDocument, FragmentDefinition, Selection, SelectionSet};
-use async_graphql::{Name, Positioned, Schema, SchemaBuilder, ServerError, ServerResult, ValidationResult, Variables};
-use futures_util::StreamExt;
-use futures_util::stream::BoxStream;
+use async_graphql::{Schema, SchemaBuilder};
 
 pub use context::Caller;
 
-use crate::error::code;
 use crate::service::Services;
 pub use loaders::Loaders;
 
@@ -76,7 +68,7 @@ pub fn build(services: Services, limits: &Limits) -> AuditSchema {
         .data(services)
         .limit_depth(limits.depth)
         .limit_complexity(limits.complexity)
-        .extension(RequestErrors { max_aliases: limits.aliases, count_cost: limits.count_cost })
+        .extension(request_guard::RequestErrors { max_aliases: limits.aliases, count_cost: limits.count_cost })
         .extension(operation_gate::GatedOperations);
     if !limits.introspection {
         builder = builder.disable_introspection();
@@ -87,254 +79,4 @@ pub fn build(services: Services, limits: &Limits) -> AuditSchema {
 /// The SDL, as `schema.graphql` holds it.
 pub fn sdl() -> String {
     builder().finish().sdl()
-}
-
-/// Tags parse and validation failures with their contract codes, bounds the
-/// number of aliases and the length of messages, and lends the complexity
-/// functions what they need (async-graphql bounds depth and complexity itself).
-struct RequestErrors {
-    max_aliases: usize,
-    count_cost: usize,
-}
-
-impl ExtensionFactory for RequestErrors {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(RequestErrorsExtension {
-            max_aliases: self.max_aliases,
-            count_cost: self.count_cost,
-            fragments: Mutex::default(),
-        })
-    }
-}
-
-/// Created for each request (or operation on a WebSocket).
-struct RequestErrorsExtension {
-    max_aliases: usize,
-    count_cost: usize,
-    /// The parsed document's fragments, for the complexity functions.
-    fragments: Mutex<HashMap<Name, Positioned<FragmentDefinition>>>,
-}
-
-fn with_code(mut err: ServerError, code: &str) -> ServerError {
-    let has_code = err.extensions.as_ref().is_some_and(|e| e.get("code").is_some());
-    if !has_code {
-        err.extensions.get_or_insert_with(Default::default).set("code", code);
-    }
-    err
-}
-
-/// Brackets one document (or JSON body) may nest: parsers recurse on them, so
-/// deeper text is refused unparsed, well before it could exhaust a stack.
-pub const MAX_NESTING: usize = 64;
-
-/// Whether `text` nests `{`, `[` and `(` at most [`MAX_NESTING`] deep, outside
-/// strings (and, in GraphQL, comments and block strings).
-pub fn nesting_within_bounds(text: &str, graphql: bool) -> bool {
-    let bytes = text.as_bytes();
-    let (mut depth, mut i) = (0usize, 0usize);
-    while i < bytes.len() {
-        match bytes[i] {
-            // A comment ends at a line terminator: `\n`, `\r\n` or a lone `\r`.
-            b'#' if graphql => {
-                while i < bytes.len() && !matches!(bytes[i], b'\n' | b'\r') {
-                    i += 1;
-                }
-            }
-            b'"' if graphql && bytes[i..].starts_with(b"\"\"\"") => {
-                i += 3;
-                while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
-                    i += if bytes[i..].starts_with(b"\\\"\"\"") { 4 } else { 1 };
-                }
-                i += 2;
-            }
-            b'"' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-            }
-            b'{' | b'[' | b'(' => {
-                depth += 1;
-                if depth > MAX_NESTING {
-                    return false;
-                }
-            }
-            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        i += 1;
-    }
-    true
-}
-
-/// The refusal of a document nested too deeply.
-pub fn too_deeply_nested() -> ServerError {
-    with_code(
-        ServerError::new(format!("the document nests brackets more than {MAX_NESTING} deep"), None),
-        code::QUERY_TOO_COMPLEX,
-    )
-}
-
-fn count_aliases(doc: &ExecutableDocument) -> usize {
-    fn walk(set: &SelectionSet) -> usize {
-        set.items
-            .iter()
-            .map(|item| match &item.node {
-                Selection::Field(f) => usize::from(f.node.alias.is_some()) + walk(&f.node.selection_set.node),
-                Selection::InlineFragment(f) => walk(&f.node.selection_set.node),
-                Selection::FragmentSpread(_) => 0,
-            })
-            .sum()
-    }
-    doc.operations.iter().map(|(_, op)| walk(&op.node.selection_set.node)).sum::<usize>()
-        + doc.fragments.values().map(|f| walk(&f.node.selection_set.node)).sum::<usize>()
-}
-
-/// The code of an error async-graphql raised without one: request-level ones
-/// (unknown operation, wrong transport) fail validation; errors on a field are
-/// its arguments failing to coerce (wrong types, unparsable values).
-fn default_code(err: &ServerError) -> &'static str {
-    if err.path.is_empty() { code::GRAPHQL_VALIDATION_FAILED } else { code::BAD_USER_INPUT }
-}
-
-/// The longest error message sent: a message quoting its input must not
-/// grow with it.
-pub const MAX_MESSAGE_CHARS: usize = 1_000;
-
-/// `message` cut to [`MAX_MESSAGE_CHARS`] characters.
-pub fn bounded_message(message: &mut String) {
-    if let Some((cut, _)) = message.char_indices().nth(MAX_MESSAGE_CHARS) {
-        message.truncate(cut);
-        message.push('…');
-    }
-}
-
-/// A parse error as the parser words it quotes the offending line with a
-/// caret under it; the caller gets the last line (what was expected) and the
-/// position, whatever the document's size.
-fn compact_parse_error(mut err: ServerError) -> ServerError {
-    let expected = err.message.lines().rev().find_map(|l| l.trim_start().strip_prefix("= ")).map(str::to_string);
-    if let (Some(expected), Some(at)) = (expected, err.locations.first()) {
-        err.message = format!("{expected} (line {}, column {})", at.line, at.column);
-    }
-    err
-}
-
-fn tag_uncoded(mut response: Response) -> Response {
-    for err in &mut response.errors {
-        if err.extensions.as_ref().is_none_or(|e| e.get("code").is_none()) {
-            let code = default_code(err);
-            err.extensions.get_or_insert_with(Default::default).set("code", code);
-        }
-        bounded_message(&mut err.message);
-    }
-    response
-}
-
-#[async_trait::async_trait]
-impl Extension for RequestErrorsExtension {
-    /// Every error leaves with a code.
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        tag_uncoded(next.run(ctx).await)
-    }
-
-    fn subscribe<'s>(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        stream: BoxStream<'s, Response>,
-        next: NextSubscribe<'_>,
-    ) -> BoxStream<'s, Response> {
-        Box::pin(next.run(ctx, stream).map(tag_uncoded))
-    }
-
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        if !nesting_within_bounds(query, true) {
-            return Err(too_deeply_nested());
-        }
-        let doc = next.run(ctx, query, variables).await.map_err(|e| {
-            // async-graphql bounds the nesting of selections while parsing.
-            if e.message.starts_with("The recursion depth of the query") {
-                with_code(e, code::QUERY_TOO_COMPLEX)
-            } else {
-                with_code(compact_parse_error(e), code::GRAPHQL_PARSE_FAILED)
-            }
-        })?;
-        let aliases = count_aliases(&doc);
-        if aliases > self.max_aliases {
-            return Err(with_code(
-                ServerError::new(
-                    format!("the query uses {aliases} aliases; at most {} are allowed", self.max_aliases),
-                    None,
-                ),
-                code::QUERY_TOO_COMPLEX,
-            ));
-        }
-        *self.fragments.lock().unwrap() = doc.fragments.clone();
-        Ok(doc)
-    }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        let fragments = std::mem::take(&mut *self.fragments.lock().unwrap());
-        complexity::scope(self.count_cost, fragments, next.run(ctx)).await.map_err(|errors| {
-            errors
-                .into_iter()
-                .map(|e| {
-                    // async-graphql reports its depth and complexity bounds with these messages.
-                    let code = if e.message == "Query is too complex." || e.message == "Query is nested too deep." {
-                        code::QUERY_TOO_COMPLEX
-                    } else {
-                        code::GRAPHQL_VALIDATION_FAILED
-                    };
-                    with_code(e, code)
-                })
-                .collect()
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn bounds_nesting_outside_strings_and_comments() {
-        use super::{MAX_NESTING, nesting_within_bounds};
-        let deep = format!("{}{}", "{".repeat(MAX_NESTING + 1), "}".repeat(MAX_NESTING + 1));
-        assert!(!nesting_within_bounds(&deep, true));
-        let ok = format!("{}{}", "[".repeat(MAX_NESTING), "]".repeat(MAX_NESTING));
-        assert!(nesting_within_bounds(&ok, false));
-        let hidden = format!("{{ a(s: \"{deep}\") }} # {deep}\n{{ b(t: \"\"\"{deep}\\\"\"\" \"\"\") }}");
-        assert!(nesting_within_bounds(&hidden, true), "{hidden}");
-        assert!(nesting_within_bounds(&format!("{{\"q\": \"{deep}\"}}"), false));
-        // A lone carriage return ends a comment, as in the GraphQL grammar.
-        assert!(!nesting_within_bounds(&format!("{{ a }} #\r{deep}"), true));
-        assert!(!nesting_within_bounds(&format!("{{ a }} #\r\n{deep}"), true));
-    }
-
-    #[test]
-    fn messages_are_bounded() {
-        let mut long = "é".repeat(5_000);
-        super::bounded_message(&mut long);
-        assert_eq!(long.chars().count(), super::MAX_MESSAGE_CHARS + 1);
-        let mut short = "short".to_string();
-        super::bounded_message(&mut short);
-        assert_eq!(short, "short");
-    }
-
-    #[test]
-    fn counts_aliases_everywhere() {
-        let doc = async_graphql::parser::parse_query(
-            "query { a: viewer { b: scopes } ...F ... on Query { c: viewer { scopes } } } fragment F on Query { d: viewer { scopes } }",
-        )
-        .unwrap();
-        assert_eq!(super::count_aliases(&doc), 4);
-    }
 }

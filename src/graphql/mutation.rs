@@ -4,11 +4,11 @@ use async_graphql::{Context, ID, Object, SimpleObject};
 
 use super::context::ContextExt;
 use super::event::AuditEvent;
+use super::event_input::AuditEventInput;
 use super::event_stream::{
     self, CreateEventStreamInput, CreateEventStreamPayload, DeleteEventStreamPayload, EventStream,
     UpdateEventStreamInput,
 };
-use super::inputs::AuditEventInput;
 use super::key::{
     ApiKey, CreateApiKeyInput, CreateApiKeyPayload, CreateTenantInput, CreateTenantPayload, RevokeApiKeyPayload,
     SetTenantRetentionInput, Tenant, scopes_of,

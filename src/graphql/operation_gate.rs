@@ -121,7 +121,10 @@ impl Extension for GatedOperations {
             Ok(response) => response,
             Err(_) => {
                 let message = format!("the operation took longer than {} s and was stopped", timeout.as_secs_f64());
-                Response::from_errors(vec![super::with_code(ServerError::new(message, None), code::QUERY_TOO_COMPLEX)])
+                Response::from_errors(vec![super::request_guard::with_code(
+                    ServerError::new(message, None),
+                    code::QUERY_TOO_COMPLEX,
+                )])
             }
         }
     }

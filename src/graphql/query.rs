@@ -7,7 +7,7 @@ use super::connection::Count;
 use super::context::ContextExt;
 use super::event::{AuditEvent, AuditEventConnection, AuditEventOrder, events_page, filter_arg};
 use super::event_stream::{self, EventStream};
-use super::inputs::{ActorMatch, AuditEventFilter, ResourceMatch};
+use super::filter_input::{ActorMatch, AuditEventFilter, ResourceMatch};
 use super::key::Viewer;
 use super::ledger::Ledger;
 use super::node::{self, Node};

@@ -6,7 +6,7 @@ use entity::resource;
 use super::connection::connection;
 use super::context::ContextExt;
 use super::event::{AuditEventConnection, AuditEventOrder, events_page, filter_arg};
-use super::inputs::AuditEventFilter;
+use super::filter_input::AuditEventFilter;
 use crate::domain::filter::{Condition, Filter, ResourceMatch};
 use crate::domain::ids::{ResourceId, TenantId};
 use crate::domain::page::PageArgs;

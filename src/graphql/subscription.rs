@@ -5,7 +5,7 @@ use futures_util::Stream;
 
 use super::context::ContextExt;
 use super::event::{AuditEvent, filter_arg};
-use super::inputs::AuditEventFilter;
+use super::filter_input::AuditEventFilter;
 use crate::bus::{Broadcast, Lagged};
 use crate::domain::filter::{Condition, Filter};
 use crate::domain::scope::Scope;

@@ -3,7 +3,7 @@
 use async_graphql::{Context, InputObject, SimpleObject};
 
 use super::context::ContextExt;
-use super::inputs::AuditEventFilter;
+use super::filter_input::AuditEventFilter;
 use super::scalars::{DateTime, Json};
 use crate::viewer_token::{self, ViewerGrant};
 

@@ -15,7 +15,7 @@ use super::graphql::{authenticate, refusal, request_id};
 use crate::domain::filter::Filter;
 use crate::domain::scope::Scope;
 use crate::error::{Error, Result};
-use crate::graphql::inputs::AuditEventFilter;
+use crate::graphql::filter_input::AuditEventFilter;
 use crate::service::export::{self, Format};
 
 const JSON: &str = "application/json";

@@ -61,7 +61,7 @@ struct Params {
 /// An error before any GraphQL: malformed HTTP request, or authentication.
 pub(super) fn transport_error(status: StatusCode, media: &'static str, code: &str, message: &str) -> Response {
     let mut message = message.to_string();
-    crate::graphql::bounded_message(&mut message);
+    crate::graphql::request_guard::bounded_message(&mut message);
     let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
     let mut response = (status, body.to_string()).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(media)));
@@ -90,8 +90,8 @@ fn object_param(value: Option<Value>, name: &str) -> Result<Map<String, Value>, 
 
 impl Params {
     fn from_json(body: &[u8]) -> Result<Params, String> {
-        if !crate::graphql::nesting_within_bounds(&String::from_utf8_lossy(body), false) {
-            return Err(format!("the body nests JSON more than {} deep", crate::graphql::MAX_NESTING));
+        if !crate::graphql::request_guard::nesting_within_bounds(&String::from_utf8_lossy(body), false) {
+            return Err(format!("the body nests JSON more than {} deep", crate::graphql::request_guard::MAX_NESTING));
         }
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
@@ -346,8 +346,8 @@ async fn execute(app: AppState, headers: &HeaderMap, params: Params, media: &'st
     let mut request = build_request(params);
     // Parsed once here, reused by the executor.
     let operation_name = request.operation_name.clone();
-    if !crate::graphql::nesting_within_bounds(&request.query, true) {
-        let err = crate::graphql::too_deeply_nested();
+    if !crate::graphql::request_guard::nesting_within_bounds(&request.query, true) {
+        let err = crate::graphql::request_guard::too_deeply_nested();
         return transport_error(request_error_status(media), media, code::QUERY_TOO_COMPLEX, &err.message);
     }
     let op_type = request.parsed_query().ok().and_then(|doc| operation_type(doc, operation_name.as_deref()));

@@ -17,7 +17,8 @@ use crate::domain::filter::{Condition, Filter};
 use crate::domain::ids::EventId;
 use crate::domain::scope::Scope;
 use crate::error::Error;
-use crate::graphql::inputs::{AuditEventInput, parse_json};
+use crate::graphql::event_input::AuditEventInput;
+use crate::graphql::json_input::parse_json;
 use crate::http::AppState;
 use crate::store::events::{self, Detail};
 
@@ -136,8 +137,11 @@ async fn record_events(
 
 /// The body's events, with the `Idempotency-Key` header applied to a single event.
 fn decode(body: &[u8], headers: &HeaderMap) -> Result<Vec<Value>, Error> {
-    if !crate::graphql::nesting_within_bounds(&String::from_utf8_lossy(body), false) {
-        return Err(Error::bad_input("events", format!("nests JSON more than {} deep", crate::graphql::MAX_NESTING)));
+    if !crate::graphql::request_guard::nesting_within_bounds(&String::from_utf8_lossy(body), false) {
+        return Err(Error::bad_input(
+            "events",
+            format!("nests JSON more than {} deep", crate::graphql::request_guard::MAX_NESTING),
+        ));
     }
     let value: Value =
         serde_json::from_slice(body).map_err(|e| Error::bad_input("events", format!("the body is not JSON: {e}")))?;

@@ -13,7 +13,7 @@ use crate::domain::filter::{
 };
 use crate::domain::page::{MAX_PAGE_SIZE, Page, PageArgs};
 use crate::error::{Error, Result};
-use crate::graphql::inputs::{MAX_LIST_VALUES, filter_string};
+use crate::graphql::filter_input::{MAX_LIST_VALUES, filter_string};
 
 /// How events are ordered.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, ToSchema)]

@@ -15,7 +15,7 @@ use crate::domain::event::{NewEvent, ResourceSpec, check};
 use crate::domain::ids::{EventStreamId, TenantId};
 use crate::domain::scope::Scope;
 use crate::error::{Error, Result};
-use crate::graphql::inputs::AuditEventFilter;
+use crate::graphql::filter_input::AuditEventFilter;
 use crate::store::{Store, event_streams, ledger};
 use crate::streams::{SPLUNK_HEC, StreamSettings, WEBHOOK, destination};
 

@@ -15,7 +15,7 @@ use rand::Rng as _;
 use super::lease::Leases;
 use super::{SPLUNK_HEC, StreamSettings, destination, splunk, webhook};
 use crate::domain::ids::{EventStreamId, TenantId};
-use crate::graphql::inputs::AuditEventFilter;
+use crate::graphql::filter_input::AuditEventFilter;
 use crate::metrics::Metrics;
 use crate::store::{Store, event_streams, events, ledger};
 
