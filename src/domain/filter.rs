@@ -3,8 +3,7 @@
 
 use std::net::IpAddr;
 
-use chrono::{DateTime, Utc};
-
+use super::cursor::{OrderField, SortKey};
 use super::event::{ActorType, Outcome};
 use super::ids::{ActorId, ResourceId};
 use crate::error::{Error, Result};
@@ -64,12 +63,11 @@ impl<T> Default for Range<T> {
     }
 }
 
-pub type TimeRange = Range<DateTime<Utc>>;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TimeField {
-    OccurredAt,
-    ReceivedAt,
+impl<T> Range<T> {
+    /// The same bounds on another scale.
+    pub fn map<U>(self, f: impl Fn(T) -> U) -> Range<U> {
+        Range { gte: self.gte.map(&f), gt: self.gt.map(&f), lte: self.lte.map(&f), lt: self.lt.map(&f) }
+    }
 }
 
 /// One condition on an event. Each is two-valued: an event lacking the field
@@ -83,9 +81,9 @@ pub enum Condition {
     Resource(ResourceMatch),
     /// The primary resource or one related resource matches the whole match.
     RelatedTo(ResourceMatch),
-    Time(TimeField, TimeRange),
-    /// The event's position in its tenant's log.
-    Sequence(Range<i64>),
+    /// Bounds on a field events are ordered by, on its sort key's scale
+    /// (instants in microseconds, or the sequence number).
+    Position(OrderField, Range<SortKey>),
     CorrelationId(String),
     RequestId(String),
     IpAddress(IpAddr),

@@ -7,8 +7,9 @@ use async_graphql::{ID, InputObject};
 use super::enums::{self, AuditOutcome};
 use super::json_input::parse_json;
 use super::scalars::{BigInt, DateTime};
+use crate::domain::cursor::{OrderField, SortKey};
 use crate::domain::event::{self, check};
-use crate::domain::filter::{self, Budget, Condition, Filter, Range, StrField, StrTest, TimeField, TimeRange};
+use crate::domain::filter::{self, Budget, Condition, Filter, Range, StrField, StrTest};
 use crate::domain::ids::{ActorId, ResourceId};
 use crate::error::{Error, Result};
 
@@ -213,24 +214,14 @@ pub struct BigIntRange {
 }
 
 impl BigIntRange {
-    fn into_domain(self) -> Range<i64> {
-        Range {
-            gte: self.gte.map(|n| n.0),
-            gt: self.gt.map(|n| n.0),
-            lte: self.lte.map(|n| n.0),
-            lt: self.lt.map(|n| n.0),
-        }
+    fn into_domain(self) -> Range<SortKey> {
+        Range { gte: self.gte, gt: self.gt, lte: self.lte, lt: self.lt }.map(|n| n.0)
     }
 }
 
 impl DateTimeRange {
-    fn into_domain(self) -> TimeRange {
-        TimeRange {
-            gte: self.gte.map(|d| d.0),
-            gt: self.gt.map(|d| d.0),
-            lte: self.lte.map(|d| d.0),
-            lt: self.lt.map(|d| d.0),
-        }
+    fn into_domain(self) -> Range<SortKey> {
+        Range { gte: self.gte, gt: self.gt, lte: self.lte, lt: self.lt }.map(|d| d.0.timestamp_micros())
     }
 }
 
@@ -324,13 +315,13 @@ impl AuditEventFilter {
             all.push(Filter::Cond(Condition::RelatedTo(m.into_domain(budget, &path)?)));
         }
         if let Some(r) = self.occurred_at {
-            all.push(cond(budget, "occurredAt", Condition::Time(TimeField::OccurredAt, r.into_domain()))?);
+            all.push(cond(budget, "occurredAt", Condition::Position(OrderField::OccurredAt, r.into_domain()))?);
         }
         if let Some(r) = self.received_at {
-            all.push(cond(budget, "receivedAt", Condition::Time(TimeField::ReceivedAt, r.into_domain()))?);
+            all.push(cond(budget, "receivedAt", Condition::Position(OrderField::ReceivedAt, r.into_domain()))?);
         }
         if let Some(r) = self.sequence {
-            all.push(cond(budget, "sequence", Condition::Sequence(r.into_domain()))?);
+            all.push(cond(budget, "sequence", Condition::Position(OrderField::Sequence, r.into_domain()))?);
         }
         if let Some(m) = self.environment {
             m.into_conditions(StrField::Environment, budget, &at("environment"), &mut all)?;

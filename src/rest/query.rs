@@ -8,9 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::cursor::{Cursor, EventOrder, OrderField, SortDirection, SortKey};
 use crate::domain::event::{ActorType, Outcome, check};
-use crate::domain::filter::{
-    ActorMatch, Condition, Filter, Range, ResourceMatch, StrField, StrTest, TimeField, TimeRange,
-};
+use crate::domain::filter::{ActorMatch, Condition, Filter, Range, ResourceMatch, StrField, StrTest};
 use crate::domain::page::{MAX_PAGE_SIZE, Page, PageArgs};
 use crate::error::{Error, Result};
 use crate::graphql::filter_input::{MAX_LIST_VALUES, filter_string};
@@ -284,14 +282,17 @@ impl EventsQuery {
             all.push(Filter::Cond(Condition::HttpStatus { gte: self.status_min, lte: self.status_max }));
         }
         if self.from.is_some() || self.to.is_some() {
-            let range = TimeRange { gte: self.from, lt: self.to, ..Default::default() };
-            all.push(Filter::Cond(Condition::Time(TimeField::OccurredAt, range)));
+            let range = Range { gte: self.from, lt: self.to, ..Default::default() }.map(|at| at.timestamp_micros());
+            all.push(Filter::Cond(Condition::Position(OrderField::OccurredAt, range)));
         }
         if let Some(after) = self.after_sequence {
             if after < 0 {
                 return Err(Error::bad_input("after_sequence", "must not be negative"));
             }
-            all.push(Filter::Cond(Condition::Sequence(Range { gt: Some(after), ..Default::default() })));
+            all.push(Filter::Cond(Condition::Position(
+                OrderField::Sequence,
+                Range { gt: Some(after), ..Default::default() },
+            )));
         }
 
         let limit = self.limit.unwrap_or(crate::domain::page::DEFAULT_PAGE_SIZE as u32);
@@ -353,7 +354,7 @@ mod tests {
         assert_eq!(request("order=sequence&limit=500").unwrap().order.field, OrderField::Sequence);
         let r = request("from=2024-01-01T00:00:00+00:00&to=2024-02-01T00:00:00Z").unwrap();
         assert!(
-            matches!(&r.filter, Filter::And(c) if matches!(&c[0], Filter::Cond(Condition::Time(_, range)) if range.gte.is_some() && range.lt.is_some()))
+            matches!(&r.filter, Filter::And(c) if matches!(&c[0], Filter::Cond(Condition::Position(_, range)) if range.gte.is_some() && range.lt.is_some()))
         );
     }
 

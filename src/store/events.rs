@@ -243,7 +243,7 @@ pub async fn by_ids(db: &impl ConnectionTrait, tenant: TenantId, ids: &[EventId]
         .await?)
 }
 
-fn sort_column(field: OrderField) -> ev::Column {
+pub(super) fn sort_column(field: OrderField) -> ev::Column {
     match field {
         OrderField::OccurredAt => ev::Column::OccurredAt,
         OrderField::ReceivedAt => ev::Column::ReceivedAt,
@@ -260,7 +260,7 @@ pub fn sort_key(row: &ev::Model, field: OrderField) -> SortKey {
 }
 
 /// A sort key as the SQL value its column compares with.
-fn sort_value(field: OrderField, key: SortKey) -> SimpleExpr {
+pub(super) fn sort_value(field: OrderField, key: SortKey) -> SimpleExpr {
     match field {
         OrderField::Sequence => Expr::val(key),
         // Cursors only hold instants from 1970 to 9999 (checked on decode).

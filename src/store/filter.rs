@@ -6,9 +6,7 @@ use entity::{actor, audit_event as ev, event_resource, resource};
 use sea_orm::DbBackend;
 use sea_orm::sea_query::{BinOper, Condition, Expr, ExprTrait, Query, SelectStatement, SimpleExpr};
 
-use crate::domain::filter::{
-    ActorMatch, Condition as Cond, Filter, Range, ResourceMatch, StrField, StrTest, TimeField,
-};
+use crate::domain::filter::{ActorMatch, Condition as Cond, Filter, Range, ResourceMatch, StrField, StrTest};
 use crate::domain::ids::TenantId;
 
 fn always() -> SimpleExpr {
@@ -173,14 +171,9 @@ fn condition(tenant: TenantId, cond: &Cond, backend: DbBackend, purpose: Purpose
                 .and_where(Expr::col(event_resource::Column::ResourceId).in_subquery(resource_ids(tenant, m)))
                 .to_owned(),
         ),
-        Cond::Time(field, bounds) => {
-            let c = match field {
-                TimeField::OccurredAt => ev::Column::OccurredAt,
-                TimeField::ReceivedAt => ev::Column::ReceivedAt,
-            };
-            range(col(c), bounds)
+        Cond::Position(field, bounds) => {
+            range(col(super::events::sort_column(*field)), bounds, |key| super::events::sort_value(*field, key))
         }
-        Cond::Sequence(bounds) => range(col(ev::Column::Sequence), bounds),
         Cond::CorrelationId(v) => {
             present(ev::Column::CorrelationId, true, col(ev::Column::CorrelationId).eq(v.as_str()))
         }
@@ -202,19 +195,19 @@ fn condition(tenant: TenantId, cond: &Cond, backend: DbBackend, purpose: Purpose
     }
 }
 
-fn range<T: Clone + Into<sea_orm::Value>>(col: SimpleExpr, r: &Range<T>) -> SimpleExpr {
+fn range<T: Copy>(col: SimpleExpr, r: &Range<T>, value: impl Fn(T) -> SimpleExpr) -> SimpleExpr {
     let mut c = Condition::all();
-    if let Some(v) = r.gte.clone() {
-        c = c.add(col.clone().gte(v));
+    if let Some(v) = r.gte {
+        c = c.add(col.clone().gte(value(v)));
     }
-    if let Some(v) = r.gt.clone() {
-        c = c.add(col.clone().gt(v));
+    if let Some(v) = r.gt {
+        c = c.add(col.clone().gt(value(v)));
     }
-    if let Some(v) = r.lte.clone() {
-        c = c.add(col.clone().lte(v));
+    if let Some(v) = r.lte {
+        c = c.add(col.clone().lte(value(v)));
     }
-    if let Some(v) = r.lt.clone() {
-        c = c.add(col.lt(v));
+    if let Some(v) = r.lt {
+        c = c.add(col.lt(value(v)));
     }
     if c.is_empty() { always() } else { c.into() }
 }

@@ -3,7 +3,7 @@
 //! sequential scan of the events table.
 
 use auditgraph::domain::cursor::{EventOrder, OrderField, SortDirection};
-use auditgraph::domain::filter::{Condition, Filter, StrField, StrTest, TimeField, TimeRange};
+use auditgraph::domain::filter::{Condition, Filter, Range, StrField, StrTest};
 use auditgraph::domain::page::PageArgs;
 use auditgraph::store::events::{self, Detail};
 use chrono::{DateTime, Duration, Utc};
@@ -103,9 +103,10 @@ async fn pages_are_served_by_indexes_on_postgres() {
 
     let week = Filter::And(vec![
         Filter::Cond(Condition::Str(StrField::Action, StrTest::Prefix("workspace.snapshot.".into()))),
-        Filter::Cond(Condition::Time(
-            TimeField::OccurredAt,
-            TimeRange { gte: Some(Utc::now() - Duration::days(7)), lt: Some(Utc::now()), ..Default::default() },
+        Filter::Cond(Condition::Position(
+            OrderField::OccurredAt,
+            Range { gte: Some(Utc::now() - Duration::days(7)), lt: Some(Utc::now()), ..Default::default() }
+                .map(|at| at.timestamp_micros()),
         )),
     ]);
     assert_indexed(
