@@ -128,28 +128,30 @@ CREATE INDEX ix_event_sequence ON audit_event (tenant_id, sequence);
 CREATE INDEX ix_event_idempotency ON audit_event (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
 ALTER TABLE event_resource ADD CONSTRAINT event_resource_pkey PRIMARY KEY (event_id, position, received_at);
 CREATE INDEX ix_event_resource_resource ON event_resource (tenant_id, resource_id, event_id);
-
-CREATE TRIGGER audit_event_append_only BEFORE UPDATE ON audit_event
-    FOR EACH ROW EXECUTE FUNCTION auditgraph_append_only();
-CREATE TRIGGER event_resource_append_only BEFORE UPDATE ON event_resource
-    FOR EACH ROW EXECUTE FUNCTION auditgraph_append_only();
-CREATE TRIGGER audit_event_delete_with_permit BEFORE DELETE ON audit_event
-    FOR EACH ROW EXECUTE FUNCTION auditgraph_delete_with_permit();
-CREATE TRIGGER event_resource_delete_with_permit BEFORE DELETE ON event_resource
-    FOR EACH ROW EXECUTE FUNCTION auditgraph_delete_with_permit();
-CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_event
-    FOR EACH STATEMENT EXECUTE FUNCTION auditgraph_append_only();
-CREATE TRIGGER event_resource_no_truncate BEFORE TRUNCATE ON event_resource
-    FOR EACH STATEMENT EXECUTE FUNCTION auditgraph_append_only();
-
-ANALYZE audit_event, event_resource;
 "#;
+
+/// The append-only triggers of the plain tables, on a partitioned one (each
+/// partition also has its own `TRUNCATE` trigger, made with it).
+fn triggers(table: &str) -> String {
+    format!(
+        "CREATE TRIGGER {table}_append_only BEFORE UPDATE ON {table}
+             FOR EACH ROW EXECUTE FUNCTION auditgraph_append_only();
+         CREATE TRIGGER {table}_delete_with_permit BEFORE DELETE ON {table}
+             FOR EACH ROW EXECUTE FUNCTION auditgraph_delete_with_permit();
+         CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
+             FOR EACH STATEMENT EXECUTE FUNCTION auditgraph_append_only();"
+    )
+}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         match m.get_database_backend() {
-            DbBackend::Postgres => m.get_connection().execute_unprepared(POSTGRES_UP).await.map(|_| ()),
+            DbBackend::Postgres => {
+                let script = [POSTGRES_UP.to_string(), triggers("audit_event"), triggers("event_resource")];
+                let script = script.join("\n") + "\nANALYZE audit_event, event_resource;";
+                m.get_connection().execute_unprepared(&script).await.map(|_| ())
+            }
             _ => Ok(()),
         }
     }

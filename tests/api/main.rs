@@ -15,6 +15,7 @@ mod isolation;
 mod ledger;
 mod model;
 mod ops;
+mod partitions;
 mod plans;
 mod process;
 mod query;
