@@ -321,7 +321,8 @@ async fn ingest_goes_on_while_a_month_is_dropped() {
     let store = app.store.clone();
     let purge = tokio::spawn(async move { retention::purge(&store, &Bus::new(1), Utc::now(), false).await });
     let db = app.store.db();
-    let waiting = "SELECT count(*)::text FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'ALTER TABLE \"audit_event\" DETACH PARTITION%'";
+    let waiting = "SELECT count(*)::text FROM pg_stat_activity WHERE datname = current_database()
+                   AND wait_event_type = 'Lock' AND query LIKE 'ALTER TABLE \"audit_event\" DETACH PARTITION%'";
     while strings(db, waiting).await != ["1"] {
         assert!(!purge.is_finished(), "the purge ended without waiting for the reader: {:?}", purge.await);
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
