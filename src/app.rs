@@ -50,6 +50,8 @@ pub enum StartError {
     CorsOrigin(String),
     #[error("cannot prepare the ledger: {}", crate::error::describe(.0))]
     Ledger(crate::error::Error),
+    #[error("cannot make the months of the event tables: {}", crate::error::describe(.0))]
+    Partitions(crate::error::Error),
 }
 
 /// Opens and migrates the database.
@@ -59,6 +61,9 @@ pub async fn open_store(settings: &ServeSettings, metrics: Arc<Metrics>) -> Resu
         .await
         .map_err(|source| StartError::Database { url: url.clone(), source })?;
     store.migrate().await.map_err(|source| StartError::Migrate { url, source })?;
+    // PostgreSQL: this month and the next ones exist before anything records
+    // (the purge job makes them again as time goes by).
+    crate::store::partitions::ensure_ahead(store.db(), crate::domain::now()).await.map_err(StartError::Partitions)?;
     Ok(store)
 }
 
@@ -274,8 +279,9 @@ impl App {
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests and
     /// persists a last checkpoint of every tree that grew. Meanwhile checkpoints
-    /// are persisted every `--checkpoint-interval`, retention is applied every
-    /// `--purge-interval`, and event streams are delivered.
+    /// are persisted every `--checkpoint-interval`, retention is applied (and,
+    /// on PostgreSQL, the months ahead are made) every `--purge-interval`, and
+    /// event streams are delivered.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         if let Some(addr) = self.metrics_addr() {
             tracing::info!("serving metrics on http://{addr}/metrics");

@@ -273,9 +273,22 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Purge { dry_run } => {
             let store = open(&cli.db).await?;
-            let purged = crate::service::retention::purge(&store, &bus, crate::domain::now(), dry_run).await?;
-            let verb = if dry_run { "would purge" } else { "purged" };
-            for p in &purged {
+            let report = crate::service::retention::purge(&store, &bus, crate::domain::now(), dry_run).await?;
+            if report.busy {
+                println!("another purge is running; nothing done");
+                return Ok(());
+            }
+            let (verb, drop) = if dry_run { ("would purge", "would drop") } else { ("purged", "dropped") };
+            for m in &report.months {
+                println!(
+                    "{drop} partition {} (events received from {} to {}): {} events",
+                    m.month.events_table(),
+                    m.month.from.to_rfc3339(),
+                    m.month.to.to_rfc3339(),
+                    m.events
+                );
+            }
+            for p in &report.tenants {
                 println!(
                     "{}: {verb} {} events received before {}, through sequence {}",
                     p.slug,
@@ -284,7 +297,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     p.through_sequence
                 );
             }
-            if purged.is_empty() {
+            if report.is_empty() {
                 println!("nothing to purge");
             }
         }

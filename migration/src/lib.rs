@@ -8,6 +8,7 @@ mod m20261129_000003_ledger;
 mod m20261129_000010_viewer_tokens;
 mod m20261129_000020_event_streams;
 mod m20261129_000030_retention;
+mod m20261129_000040_partitions;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000010_viewer_tokens::Migration),
             Box::new(m20261129_000020_event_streams::Migration),
             Box::new(m20261129_000030_retention::Migration),
+            Box::new(m20261129_000040_partitions::Migration),
         ]
     }
 }

@@ -1,10 +1,14 @@
 //! Retention: the purge that removes each tenant's events older than its
-//! retention (unless it is on legal hold), in bounded chunks, and records
-//! what it removed as `retention.purge`. The ledger keeps every hash, so the
-//! tree, its checkpoints and the proofs of the remaining events still verify.
+//! retention (unless it is on legal hold), and records what it removed as
+//! `retention.purge`. What goes is always a prefix of each tenant's log: on
+//! PostgreSQL the months holding nothing else are dropped whole, the rest is
+//! deleted in bounded chunks. The ledger keeps every hash, so the tree, its
+//! checkpoints and the proofs of the remaining events still verify.
+
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::TransactionTrait;
+use sea_orm::{DbBackend, TransactionTrait};
 use serde_json::json;
 
 use super::self_audit::{self, Acting};
@@ -12,11 +16,15 @@ use crate::bus::Bus;
 use crate::domain::event::ResourceSpec;
 use crate::domain::ids::TenantId;
 use crate::error::{Error, Result};
+use crate::store::partitions::{self, Month, PurgeSession};
 use crate::store::{Store, retention, tenants};
 
 /// Events deleted per transaction: a purge holds no lock ingest needs, and
 /// each chunk is short.
 const CHUNK: i64 = 5_000;
+/// How long after its end a month may be dropped whole: servers whose clocks
+/// run behind by less never record into a month being dropped.
+const MONTH_CLOSED_AFTER: Duration = Duration::days(1);
 /// The longest retention accepted: 100 years.
 pub const MAX_DAYS: i32 = 36_500;
 
@@ -59,51 +67,168 @@ pub async fn set(
     tenants::by_id(store.db(), TenantId(tenant.id)).await?.ok_or_else(|| Error::internal("the tenant vanished"))
 }
 
-/// Purges every tenant whose retention allows it, as of `now`. A dry run
-/// reports what would go and removes nothing.
-pub async fn purge(store: &Store, bus: &Bus, now: DateTime<Utc>, dry_run: bool) -> Result<Vec<Purged>> {
+/// What one purge run did (or, dry, would do).
+#[derive(Clone, Debug, Default)]
+pub struct PurgeReport {
+    /// Each tenant whose events went, with everything that went.
+    pub tenants: Vec<Purged>,
+    /// Whole months taken away on PostgreSQL, oldest first.
+    pub months: Vec<DroppedMonth>,
+    /// Another server's purge was running: this run did nothing.
+    pub busy: bool,
+}
+
+impl PurgeReport {
+    pub fn is_empty(&self) -> bool {
+        self.tenants.is_empty() && self.months.is_empty()
+    }
+}
+
+/// A month of the event tables dropped whole (PostgreSQL).
+#[derive(Clone, Debug)]
+pub struct DroppedMonth {
+    pub month: Month,
+    /// The events it held, of every tenant.
+    pub events: i64,
+}
+
+/// A tenant due for purging in this run.
+struct Due {
+    tenant: entity::tenant::Model,
+    days: i32,
+    before: DateTime<Utc>,
+    /// Every event up to this sequence goes.
+    through: i64,
+}
+
+/// The tenants with events past their retention and not on legal hold.
+async fn due(store: &Store, now: DateTime<Utc>) -> Result<Vec<Due>> {
     let db = store.db();
-    let mut done = Vec::new();
+    let mut due = Vec::new();
     for t in retention::tenants_with_retention(db).await? {
         let (Some(days), false) = (t.retention_days, t.legal_hold) else { continue };
-        let tenant = TenantId(t.id);
         let before = now - Duration::days(i64::from(days));
-        let through = retention::purgeable_through(db, tenant, t.purged_through, before).await?;
-        if through <= t.purged_through {
-            continue;
+        let through = retention::purgeable_through(db, TenantId(t.id), t.purged_through, before).await?;
+        if through > t.purged_through {
+            due.push(Due { tenant: t, days, before, through });
         }
-        let count = if dry_run {
-            retention::count_range(db, tenant, t.purged_through, through).await?
-        } else {
-            let mut count = 0;
-            let mut after = t.purged_through;
-            while after < through {
-                let upto = (after + CHUNK).min(through);
-                let _gate = store.write_gate().await;
-                let txn = db.begin().await?;
-                count += retention::delete_range(&txn, tenant, after, upto).await? as i64;
-                txn.commit().await?;
-                after = upto;
-            }
-            count
+    }
+    Ok(due)
+}
+
+/// The months that can go whole: ended at least [`MONTH_CLOSED_AFTER`] ago
+/// (no server whose clock is that close records into them any more), and
+/// holding only events that this run purges anyway, that is events of due
+/// tenants up to their `through` sequence. A tenant on legal hold, kept
+/// forever, or with an event still within its retention keeps the month.
+/// Each comes with what it holds (tenant → highest sequence).
+async fn whole_months(store: &Store, due: &[Due], now: DateTime<Utc>) -> Result<Vec<(Month, BTreeMap<TenantId, i64>)>> {
+    let through: HashMap<TenantId, i64> = due.iter().map(|d| (TenantId(d.tenant.id), d.through)).collect();
+    let mut whole = Vec::new();
+    for month in partitions::months(store.db()).await? {
+        if month.to + MONTH_CLOSED_AFTER > now {
+            break;
+        }
+        let held = partitions::tenants_in(store.db(), &month).await?;
+        if held.iter().all(|(t, max)| through.get(t).is_some_and(|through| max <= through)) {
+            whole.push((month, held));
+        }
+    }
+    Ok(whole)
+}
+
+/// Purges every tenant whose retention allows it, as of `now`. On PostgreSQL
+/// the months that hold only purged events are detached and dropped whole
+/// (never blocking writers), the rest is deleted in chunks; one purge runs at
+/// a time among servers, and the months ahead are made first. A dry run
+/// reports what would go and changes nothing.
+pub async fn purge(store: &Store, bus: &Bus, now: DateTime<Utc>, dry_run: bool) -> Result<PurgeReport> {
+    let db = store.db();
+    let postgres = store.backend() == DbBackend::Postgres;
+    let session = if postgres && !dry_run {
+        partitions::ensure_ahead(db, now).await?;
+        let Some(session) = PurgeSession::open(store).await? else {
+            return Ok(PurgeReport { busy: true, ..Default::default() });
         };
-        let purged = Purged { tenant, slug: t.slug.clone(), count, through_sequence: through, before };
+        session.repair().await?;
+        Some(session)
+    } else {
+        None
+    };
+    let due = due(store, now).await?;
+    let mut report = PurgeReport::default();
+    let mut dropped: HashMap<TenantId, i64> = HashMap::new();
+    if postgres {
+        for (month, held) in whole_months(store, &due, now).await? {
+            let counts = match &session {
+                Some(session) => session.drop_month(&month, &held).await?,
+                None => Some(partitions::counts_in(db, &month).await?),
+            };
+            let Some(counts) = counts else { continue };
+            for (tenant, n) in &counts {
+                *dropped.entry(*tenant).or_default() += n;
+            }
+            report.months.push(DroppedMonth { month, events: counts.values().sum() });
+        }
+    }
+    for d in due {
+        let tenant = TenantId(d.tenant.id);
+        let count = if dry_run {
+            retention::count_range(db, tenant, d.tenant.purged_through, d.through).await?
+        } else {
+            dropped.get(&tenant).copied().unwrap_or(0)
+                + delete_through(store, tenant, d.tenant.purged_through, d.through).await?
+        };
+        let purged =
+            Purged { tenant, slug: d.tenant.slug.clone(), count, through_sequence: d.through, before: d.before };
         if !dry_run && count > 0 {
             let event = self_audit::self_audit(
                 "retention.purge",
                 &Acting::System,
-                ResourceSpec { kind: "tenant".into(), external_id: tenant.to_string(), name: Some(t.name.clone()) },
-                format!("{count} events received before {} purged (retention {days} days)", before.to_rfc3339()),
+                ResourceSpec {
+                    kind: "tenant".into(),
+                    external_id: tenant.to_string(),
+                    name: Some(d.tenant.name.clone()),
+                },
+                format!("{count} events received before {} purged (retention {} days)", d.before.to_rfc3339(), d.days),
                 json!({
                     "count": count,
-                    "throughSequence": through.to_string(),
-                    "before": crate::ledger::instant(before),
-                    "retentionDays": days,
+                    "throughSequence": d.through.to_string(),
+                    "before": crate::ledger::instant(d.before),
+                    "retentionDays": d.days,
                 }),
             );
             self_audit::record_self_audit(store, bus, tenant, event).await?;
         }
-        done.push(purged);
+        report.tenants.push(purged);
     }
-    Ok(done)
+    if let Some(session) = session {
+        session.close().await?;
+    }
+    Ok(report)
+}
+
+/// Deletes the tenant's events in `(after, through]` still stored, in chunks,
+/// each its own short transaction that also records how far the log is
+/// purged (so it is recorded even when dropped months took every event).
+/// Returns the events deleted.
+async fn delete_through(store: &Store, tenant: TenantId, after: i64, through: i64) -> Result<i64> {
+    let db = store.db();
+    // Months dropped whole leave nothing to delete below the first event still stored.
+    let mut after = match retention::first_after(db, tenant, after).await? {
+        Some(first) => (first - 1).clamp(after, through),
+        None => through,
+    };
+    let mut count = 0;
+    loop {
+        let upto = (after + CHUNK).min(through);
+        let _gate = store.write_gate().await;
+        let txn = db.begin().await?;
+        count += retention::delete_range(&txn, tenant, after, upto).await? as i64;
+        txn.commit().await?;
+        after = upto;
+        if after >= through {
+            return Ok(count);
+        }
+    }
 }

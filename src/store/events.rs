@@ -72,6 +72,9 @@ pub async fn record_in(
             .ok_or_else(|| Error::internal(format!("resource {kind}/{external_id} was not upserted")))
     };
 
+    // The month the rows go to (a no-op unless a clock left the months made
+    // ahead), before the head so that making it never holds up the tenant.
+    super::partitions::ensure(db, received_at).await?;
     // The tenant's critical section, held to commit: take the head, then the
     // sequence numbers, leaves and tree hashes follow it with no gap.
     let mut head = super::ledger::lock_head(db, tenant).await?;
@@ -162,7 +165,7 @@ pub async fn record_in(
         return Err(Error::internal("an event of the batch conflicted while the ledger head was held"));
     }
     for chunk in links.chunks(LINK_CHUNK) {
-        insert_links(db, chunk).await?;
+        insert_links(db, chunk, received_at).await?;
     }
     super::ledger::append_events(db, tenant, &mut head, &rows, received_at).await?;
 
@@ -196,12 +199,32 @@ pub async fn record_in(
 }
 
 async fn insert_rows(db: &impl ConnectionTrait, rows: &[ev::Model]) -> Result<Vec<Uuid>> {
+    // PostgreSQL's partitioned table has no unique index on the key to
+    // conflict on: keys are checked under the head lock instead (see the
+    // migration that partitions the tables).
+    if db.get_database_backend() == DbBackend::Postgres {
+        return super::populate_returning_ids(db, super::populate("audit_event", rows, "RETURNING id")?).await;
+    }
     super::insert_skipping_conflicts::<ev::Entity>(db, rows, &[ev::Column::TenantId, ev::Column::IdempotencyKey]).await
 }
 
-async fn insert_links(db: &impl ConnectionTrait, links: &[event_resource::Model]) -> Result<()> {
+/// A link as PostgreSQL stores it: with its event's `received_at`, the key
+/// that puts it in its event's month.
+#[derive(serde::Serialize)]
+struct MonthLink<'a> {
+    #[serde(flatten)]
+    link: &'a event_resource::Model,
+    received_at: DateTime<Utc>,
+}
+
+async fn insert_links(
+    db: &impl ConnectionTrait,
+    links: &[event_resource::Model],
+    received_at: DateTime<Utc>,
+) -> Result<()> {
     if db.get_database_backend() == DbBackend::Postgres {
-        db.execute_raw(super::populate("event_resource", links, "")?).await?;
+        let rows: Vec<MonthLink> = links.iter().map(|link| MonthLink { link, received_at }).collect();
+        db.execute_raw(super::populate("event_resource", &rows, "")?).await?;
         return Ok(());
     }
     use event_resource::Column as C;

@@ -8,6 +8,7 @@ pub mod events;
 pub mod filter;
 pub mod keys;
 pub mod ledger;
+pub mod partitions;
 pub mod resources;
 pub mod retention;
 pub mod tenants;

@@ -72,6 +72,18 @@ pub async fn purgeable_through(
     Ok(std::cmp::max(through, purged_through))
 }
 
+/// The tenant's lowest sequence above `after` still stored, if any: a purge
+/// that dropped whole months starts deleting there.
+pub async fn first_after(db: &impl ConnectionTrait, tenant: TenantId, after: i64) -> Result<Option<i64>> {
+    let query = Query::select()
+        .expr(Expr::col(ev::Column::Sequence).min())
+        .from(ev::Entity)
+        .and_where(Expr::col(ev::Column::TenantId).eq(tenant.0))
+        .and_where(Expr::col(ev::Column::Sequence).gt(after))
+        .to_owned();
+    one_i64(db, &query).await
+}
+
 async fn one_i64(db: &impl ConnectionTrait, query: &sea_orm::sea_query::SelectStatement) -> Result<Option<i64>> {
     let row = db.query_one(query).await?;
     Ok(row.and_then(|r| r.try_get_by_index::<Option<i64>>(0).ok().flatten()))

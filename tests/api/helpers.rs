@@ -293,6 +293,36 @@ pub fn event(action: &str) -> Value {
     json!({ "action": action, "actor": { "type": "USER", "externalId": "u-1" } })
 }
 
+/// A minimal event as the store records it (for tests that record through
+/// the store itself): `action` by user `actor`, occurred now.
+pub fn new_event(action: &str, actor: &str) -> auditgraph::domain::event::NewEvent {
+    use auditgraph::domain::event::{ActorSpec, ActorType, NewEvent, Outcome};
+    NewEvent {
+        action: action.into(),
+        outcome: Outcome::Success,
+        occurred_at: auditgraph::domain::now(),
+        actor: ActorSpec {
+            kind: ActorType::User,
+            external_id: actor.into(),
+            display_name: None,
+            email: None,
+            roles: None,
+        },
+        resource: None,
+        related_resources: vec![],
+        summary: None,
+        reason: None,
+        error_message: None,
+        environment: None,
+        source_service: None,
+        correlation_id: None,
+        request: None,
+        metadata: Default::default(),
+        changes: vec![],
+        idempotency_key: None,
+    }
+}
+
 /// Records `events` through `{base}/graphql` with a plain client (for writers
 /// running on their own tasks or against server processes); returns the body.
 pub async fn record_at(client: &reqwest::Client, base: &str, key: &str, events: Value) -> Value {

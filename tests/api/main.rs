@@ -16,6 +16,7 @@ mod ledger;
 mod metrics;
 mod model;
 mod ops;
+mod partitions;
 mod plans;
 mod process;
 mod query;

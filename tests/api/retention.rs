@@ -64,7 +64,7 @@ async fn purge_removes_the_old_prefix_and_the_ledger_still_verifies(backend: Bac
     app.ledger.persist_grown(&app.store).await.unwrap();
     let (size_before, root_before, _) = checkpoint(&app, &key).await;
 
-    let purged = retention::purge(&app.store, &Bus::new(1), cutoff, false).await.unwrap();
+    let purged = retention::purge(&app.store, &Bus::new(1), cutoff, false).await.unwrap().tenants;
     assert_eq!(purged.len(), 1);
     let through = old.last().unwrap().0;
     assert_eq!(purged[0].through_sequence as u64, through);
@@ -164,7 +164,7 @@ async fn ingest_during_a_purge_loses_nothing(backend: Backend) {
             })
         })
         .collect();
-    let purged = retention::purge(&app.store, &Bus::new(1), cutoff, false).await.unwrap();
+    let purged = retention::purge(&app.store, &Bus::new(1), cutoff, false).await.unwrap().tenants;
     for w in writers {
         w.await.unwrap();
     }

@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
-use crate::helpers::{Backend, TestApp, TestDb, backend_tests, event};
+use crate::helpers::{Backend, TestApp, TestDb, backend_tests, event, new_event};
 use crate::process::{Server, WorkDir};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -277,37 +277,13 @@ async fn authentication_is_required(backend: Backend) {
 }
 
 async fn a_rolled_back_batch_announces_nothing(backend: Backend) {
-    use auditgraph::domain::event::{ActorSpec, ActorType, NewEvent, Outcome};
     use sea_orm::TransactionTrait;
     let app = TestApp::spawn(backend).await;
     let key = app.key("audit.read,audit.write").await;
     let mut client = Client::connect_with_key(&base(&app), Protocol::TransportWs, &key).await;
     client.subscribe("1", SUBSCRIBE, json!({})).await;
     wait_for_subscribers(&app, 1).await;
-    let doomed = NewEvent {
-        action: "doomed.event".into(),
-        outcome: Outcome::Success,
-        occurred_at: auditgraph::domain::now(),
-        actor: ActorSpec {
-            kind: ActorType::User,
-            external_id: "x".into(),
-            display_name: None,
-            email: None,
-            roles: None,
-        },
-        resource: None,
-        related_resources: vec![],
-        summary: None,
-        reason: None,
-        error_message: None,
-        environment: None,
-        source_service: None,
-        correlation_id: None,
-        request: None,
-        metadata: Default::default(),
-        changes: vec![],
-        idempotency_key: None,
-    };
+    let doomed = new_event("doomed.event", "x");
     let txn = app.store.db().begin().await.unwrap();
     let recorded =
         auditgraph::store::events::record_in(&txn, app.tenant, vec![doomed], auditgraph::domain::now()).await.unwrap();
