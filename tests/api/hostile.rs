@@ -138,7 +138,7 @@ async fn send(app: &TestApp, keys: &Keys, case: &Case) -> (StatusCode, String) {
         .timeout(StdDuration::from_secs(60))
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{}: no response: {e}", case.what));
+        .unwrap_or_else(|e| panic!("{}: no response: {e:?}", case.what));
     let status = response.status();
     let text = response.text().await.unwrap_or_else(|e| panic!("{}: no body: {e}", case.what));
     (status, text)
