@@ -47,11 +47,14 @@ pub enum StartError {
     CorsOrigin(String),
     #[error("cannot prepare the ledger: {}", crate::error::describe(.0))]
     Ledger(crate::error::Error),
+    #[error("{0}")]
+    ReadReplicas(String),
 }
 
 /// Opens and migrates the database.
 pub async fn open_store(settings: &ServeSettings, metrics: Arc<Metrics>) -> Result<Store, StartError> {
     let url = redact_url(&settings.db.url);
+    crate::store::replicas::check_urls(&settings.db.url, &settings.db.read_urls).map_err(StartError::ReadReplicas)?;
     let store = Store::connect(&settings.db, metrics)
         .await
         .map_err(|source| StartError::Database { url: url.clone(), source })?;
@@ -212,6 +215,8 @@ impl App {
         let store = open_store(settings, metrics.clone()).await?;
         let bus = bus_for(settings, &store).await?;
         let ledger = ledger_for(settings, &store).await?;
+        // Replicas found healthy now take reads from the first request on.
+        store.check_replicas().await;
         let draining = Arc::new(AtomicBool::new(false));
         let router = router(settings, store.clone(), bus.clone(), metrics.clone(), ledger.clone(), draining.clone())?;
         let listener = TcpListener::bind(settings.listen)
@@ -250,6 +255,7 @@ impl App {
             let (store, bus) = (store.clone(), bus.clone());
             async move { service::retention::purge(&store, &bus, crate::domain::now(), false).await.map(|_| ()) }
         });
+        let replicas = self.store.watch_replicas();
         let deliverer = tokio::spawn(
             crate::streams::deliverer::Deliverer::new(self.store.clone(), self.metrics.clone(), self.streams).run(),
         );
@@ -262,6 +268,9 @@ impl App {
         checkpoints.abort();
         purges.abort();
         deliverer.abort();
+        if let Some(replicas) = replicas {
+            replicas.abort();
+        }
         if let Err(e) = self.ledger.persist_grown(&self.store).await {
             tracing::error!(error = %e, "could not persist the last checkpoints");
         }
