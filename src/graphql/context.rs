@@ -10,7 +10,7 @@ use crate::bus::Bus;
 use crate::domain::scope::Scope;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::store::{Reader, Store};
 
 use super::loaders::Loaders;
 
@@ -45,6 +45,11 @@ pub trait ContextExt {
         Ok(requester)
     }
     fn loaders(&self) -> &Loaders;
+    /// Where this request's reads go (a read replica or the primary; see
+    /// `store::replicas` for what reads there).
+    fn reader(&self) -> &Reader {
+        self.loaders().reader()
+    }
 }
 
 impl ContextExt for Context<'_> {
