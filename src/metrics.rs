@@ -187,3 +187,49 @@ impl Drop for SubscriptionGuard {
         self.0.subscriptions.fetch_sub(1, Ordering::Relaxed);
     }
 }
+
+/// The series of each database (primary and read replicas), from the
+/// replica checks: whether it answers, how far a replica lags, and the read
+/// statements each answered.
+pub fn render_databases(databases: &[crate::store::DatabaseStatus]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# HELP auditgraph_db_up Whether the database answered its last check (1) or not (0).\n# TYPE auditgraph_db_up gauge"
+    );
+    for db in databases {
+        let _ = writeln!(out, "auditgraph_db_up{{database=\"{}\"}} {}", db.name, u8::from(db.up));
+    }
+    let _ = writeln!(
+        out,
+        "# HELP auditgraph_db_replica_lag_seconds How far a read replica's replay trails the primary.\n# TYPE auditgraph_db_replica_lag_seconds gauge"
+    );
+    for db in databases {
+        if let Some(lag) = db.lag {
+            let _ =
+                writeln!(out, "auditgraph_db_replica_lag_seconds{{database=\"{}\"}} {}", db.name, lag.as_secs_f64());
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP auditgraph_db_replica_serving Whether reads go to the read replica now (up and within --max-replica-lag).\n# TYPE auditgraph_db_replica_serving gauge"
+    );
+    for db in databases.iter().filter(|db| db.replica.is_some()) {
+        let _ = writeln!(out, "auditgraph_db_replica_serving{{database=\"{}\"}} {}", db.name, u8::from(db.serving));
+    }
+    let _ = writeln!(
+        out,
+        "# HELP auditgraph_db_reads_total Read statements (pages, counts, look-ups, exports) by the database that answered them.\n# TYPE auditgraph_db_reads_total counter"
+    );
+    for db in databases {
+        let _ = writeln!(out, "auditgraph_db_reads_total{{database=\"{}\"}} {}", db.name, db.reads);
+    }
+    let _ = writeln!(
+        out,
+        "# HELP auditgraph_db_read_fallbacks_total Read statements that failed on a read replica and were answered by the primary.\n# TYPE auditgraph_db_read_fallbacks_total counter"
+    );
+    for db in databases.iter().filter(|db| db.replica.is_some()) {
+        let _ = writeln!(out, "auditgraph_db_read_fallbacks_total{{database=\"{}\"}} {}", db.name, db.fallbacks);
+    }
+    out
+}
