@@ -20,6 +20,7 @@ mod process;
 mod query;
 mod record;
 mod reference;
+mod replica;
 mod rest;
 mod retention;
 mod schema;
