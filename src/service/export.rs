@@ -112,9 +112,10 @@ pub fn chunks(
             yield Chunk { bytes: csv_row(CSV_COLUMNS.iter().map(|c| c.to_string()))?, events: 0, through: 0 };
         }
         // A replica may read the export only once it holds the pinned tree
-        // size, or the export would lack the newest events.
+        // size, or the export would lack the newest events (a tenant too new
+        // for it has no head there yet).
         let reader = store.reader();
-        if pinned > 0 && crate::store::ledger::head(&reader, tenant).await?.size() < pinned {
+        if pinned > 0 && !crate::store::ledger::head(&reader, tenant).await.is_ok_and(|head| head.size() >= pinned) {
             reader.pin_primary();
         }
         let mut after = 0;
