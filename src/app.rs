@@ -52,11 +52,14 @@ pub enum StartError {
     Ledger(crate::error::Error),
     #[error("cannot make the months of the event tables: {}", crate::error::describe(.0))]
     Partitions(crate::error::Error),
+    #[error("{0}")]
+    ReadReplicas(String),
 }
 
 /// Opens and migrates the database.
 pub async fn open_store(settings: &ServeSettings, metrics: Arc<Metrics>) -> Result<Store, StartError> {
     let url = redact_url(&settings.db.url);
+    crate::store::replicas::check_urls(&settings.db.url, &settings.db.read_urls).map_err(StartError::ReadReplicas)?;
     let store = Store::connect(&settings.db, metrics)
         .await
         .map_err(|source| StartError::Database { url: url.clone(), source })?;
@@ -246,6 +249,8 @@ impl App {
         let store = open_store(settings, metrics.clone()).await?;
         let bus = bus_for(settings, &store).await?;
         let ledger = ledger_for(settings, &store).await?;
+        // Replicas found healthy now take reads from the first request on.
+        store.check_replicas().await;
         let draining = Arc::new(AtomicBool::new(false));
         let routers = router(settings, store.clone(), bus.clone(), metrics.clone(), ledger.clone(), draining.clone())?;
         let listener = bind(settings.listen).await?;
@@ -296,6 +301,7 @@ impl App {
             let (store, bus) = (store.clone(), bus.clone());
             async move { service::retention::purge(&store, &bus, crate::domain::now(), false).await.map(|_| ()) }
         });
+        let replicas = self.store.watch_replicas();
         let deliverer = tokio::spawn(
             crate::streams::deliverer::Deliverer::new(self.store.clone(), self.metrics.clone(), self.streams).run(),
         );
@@ -314,6 +320,9 @@ impl App {
         deliverer.abort();
         if let Some(server) = metrics_server {
             server.abort();
+        }
+        if let Some(replicas) = replicas {
+            replicas.abort();
         }
         if let Err(e) = self.ledger.persist_grown(&self.store).await {
             tracing::error!(error = %e, "could not persist the last checkpoints");

@@ -310,6 +310,8 @@ mod tests {
             pool_size: 1,
             acquire_timeout: Duration::from_secs(5),
             statement_timeout: None,
+            read_urls: Vec::new(),
+            max_replica_lag: Duration::from_secs(5),
         };
         let store = Store::connect(&settings, Default::default()).await.unwrap();
         store.migrate().await.unwrap();

@@ -396,7 +396,7 @@ async fn verify(db: &DatabaseArgs, args: VerifyArgs) -> Result<(), CliError> {
 }
 
 async fn export(db: &DatabaseArgs, args: ExportArgs) -> Result<(), CliError> {
-    use std::io::{IsTerminal as _, Write as _};
+    use std::io::Write as _;
 
     use futures_util::StreamExt as _;
 
@@ -423,15 +423,7 @@ async fn export(db: &DatabaseArgs, args: ExportArgs) -> Result<(), CliError> {
         Some(path) => Box::new(std::io::BufWriter::new(create(path)?)),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    let progress = if std::io::stderr().is_terminal() {
-        indicatif::ProgressBar::new(checkpoint.size)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    progress.set_style(
-        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} of the log, {msg} ({elapsed})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
+    let progress = progress_bar(checkpoint.size, "{bar:30} {pos}/{len} of the log, {msg} ({elapsed})");
     let mut written = 0u64;
     let mut chunks =
         std::pin::pin!(export::read_ahead(export::chunks(store.clone(), tenant, filter, format, checkpoint.size)));
@@ -464,4 +456,18 @@ async fn export(db: &DatabaseArgs, args: ExportArgs) -> Result<(), CliError> {
         checkpoint_path.map(|p| format!("; checkpoint in {}", p.display())).unwrap_or_default()
     );
     Ok(())
+}
+
+/// A progress bar on stderr of `len` steps drawn with `template`, when stderr
+/// is a terminal; hidden otherwise (logs and pipes get no bar).
+pub fn progress_bar(len: u64, template: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal as _;
+    let bar = match std::io::stderr().is_terminal() {
+        true => indicatif::ProgressBar::new(len),
+        false => indicatif::ProgressBar::hidden(),
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(template).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
 }

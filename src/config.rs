@@ -10,6 +10,7 @@ use crate::graphql::Limits;
 use crate::store::DbSettings;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://auditgraph.db?mode=rwc";
+const DEFAULT_MAX_REPLICA_LAG: Duration = Duration::from_secs(5);
 
 /// Where the database is (accepted by every command).
 #[derive(Args, Clone, Debug)]
@@ -30,6 +31,8 @@ impl DatabaseArgs {
             pool_size: self.db_pool_size.max(1),
             acquire_timeout: Duration::from_secs(5),
             statement_timeout: None,
+            read_urls: Vec::new(),
+            max_replica_lag: DEFAULT_MAX_REPLICA_LAG,
         }
     }
 }
@@ -122,6 +125,24 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub streams: StreamArgs,
+
+    #[command(flatten)]
+    pub replicas: ReplicaArgs,
+}
+
+/// Hot standbys that answer reads (PostgreSQL).
+#[derive(clap::Args, Clone, Debug)]
+pub struct ReplicaArgs {
+    /// A PostgreSQL hot standby of the database that answers reads: pages,
+    /// counts, look-ups, exports (repeatable; the environment variable takes a
+    /// comma-separated list).
+    #[arg(long = "read-database-url", env = "AUDITGRAPH_READ_DATABASE_URL", value_delimiter = ',')]
+    pub read_database_urls: Vec<String>,
+
+    /// A replica further behind the primary than this (e.g. `5s`) gets no
+    /// reads until it catches up.
+    #[arg(long, env = "AUDITGRAPH_MAX_REPLICA_LAG", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub max_replica_lag: Duration,
 }
 
 /// How event streams are checked and delivered.
@@ -211,7 +232,18 @@ impl ServeSettings {
         let request_timeout = Duration::from_secs(serve.request_timeout_secs.max(1));
         Self {
             // No statement outlives the request that sent it.
-            db: DbSettings { statement_timeout: Some(request_timeout), ..db.settings() },
+            db: DbSettings {
+                statement_timeout: Some(request_timeout),
+                read_urls: serve
+                    .replicas
+                    .read_database_urls
+                    .iter()
+                    .map(|u| u.trim().to_string())
+                    .filter(|u| !u.is_empty())
+                    .collect(),
+                max_replica_lag: serve.replicas.max_replica_lag,
+                ..db.settings()
+            },
             listen: serve.listen,
             metrics_listen: serve.metrics_listen,
             cors_origins: serve.cors_origins.iter().map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect(),

@@ -1,4 +1,7 @@
 //! `auditgraph seed`: bulk, deterministic, realistic data for benchmarks.
+//! Streamed: each batch is drawn when a writer is free to store it, so at
+//! most `--writers` batches exist at once and memory stays flat whatever
+//! `--events` is (ten million in one run).
 
 use std::time::Instant;
 
@@ -48,6 +51,11 @@ pub fn split(total: usize, tenants: usize) -> Vec<usize> {
     counts
 }
 
+/// The sizes of the batches that make `count` events: lazily, never a list.
+fn batches(count: usize, batch: usize) -> impl Iterator<Item = usize> {
+    (0..count).step_by(batch.max(1)).map(move |start| batch.min(count - start))
+}
+
 pub async fn run(store: &Store, args: &SeedArgs) -> Result<()> {
     let bus = Bus::new(1);
     let started = Instant::now();
@@ -55,7 +63,11 @@ pub async fn run(store: &Store, args: &SeedArgs) -> Result<()> {
     let mut done = 0usize;
     let batch = args.batch.clamp(1, crate::domain::event::MAX_BATCH);
     let end = crate::domain::now();
-    for (i, count) in counts.iter().enumerate() {
+    let progress = crate::cli::progress_bar(
+        args.events as u64,
+        "{bar:30} {human_pos}/{human_len} events, {per_sec}, {msg} ({elapsed}, about {eta} left)",
+    );
+    for (i, &count) in counts.iter().enumerate() {
         let slug = format!("seed-{}", i + 1);
         let tenant = service::tenants::create_tenant(
             store,
@@ -68,10 +80,11 @@ pub async fn run(store: &Store, args: &SeedArgs) -> Result<()> {
         let mut generator = Generator::new(1_000 + i as u64, args.actors, args.resources, args.days, end);
         let (actors, resources) = generator.pools();
         store.create_identities(TenantId(tenant.id), &actors, &resources).await?;
-        // Batches are drawn in order (the data is deterministic) and stored by
-        // several writers at once, so the database can use every core.
-        let sizes: Vec<usize> = (0..count.div_ceil(batch)).map(|b| batch.min(count - b * batch)).collect();
-        let mut stored = futures_util::stream::iter(sizes)
+        progress.set_message(format!("tenant {slug}"));
+        // Batches are drawn in order (the data is deterministic), each when a
+        // writer is free, and stored by several writers at once, so the
+        // database can use every core.
+        let mut stored = futures_util::stream::iter(batches(count, batch))
             .map(|n| {
                 let events: Vec<_> = (0..n).map(|_| generator.event()).collect();
                 let bus = &bus;
@@ -79,24 +92,17 @@ pub async fn run(store: &Store, args: &SeedArgs) -> Result<()> {
             })
             .buffer_unordered(args.writers.max(1));
         while let Some(n) = stored.next().await {
-            done += n?;
-            let secs = started.elapsed().as_secs_f64().max(0.001);
-            let width = 30;
-            let filled = width * done / args.events.max(1);
-            eprint!(
-                "\r[{}{}] {done}/{} events, {:.0} events/s, tenant {slug}   ",
-                "#".repeat(filled),
-                " ".repeat(width - filled),
-                args.events,
-                done as f64 / secs
-            );
+            let n = n?;
+            done += n;
+            progress.inc(n as u64);
         }
     }
-    eprintln!("\nupdating planner statistics");
+    progress.finish_and_clear();
+    eprintln!("updating planner statistics");
     store.analyze().await?;
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
-        "\nseeded {done} events in {} tenants in {secs:.1} s ({:.0} events/s)",
+        "seeded {done} events in {} tenants in {secs:.1} s ({:.0} events/s)",
         counts.len(),
         done as f64 / secs.max(0.001)
     );
@@ -105,6 +111,14 @@ pub async fn run(store: &Store, args: &SeedArgs) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn batches_cover_the_count_exactly() {
+        assert_eq!(super::batches(2_500, 1_000).collect::<Vec<_>>(), [1_000, 1_000, 500]);
+        assert_eq!(super::batches(2_000, 1_000).collect::<Vec<_>>(), [1_000, 1_000]);
+        assert_eq!(super::batches(0, 1_000).count(), 0);
+        assert_eq!(super::batches(10_000_000, 1_000).map(|n| n as u64).sum::<u64>(), 10_000_000);
+    }
+
     #[test]
     fn splits_with_skew() {
         let c = super::split(1_000_000, 10);

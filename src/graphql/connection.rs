@@ -6,7 +6,7 @@ use async_graphql::SimpleObject;
 use crate::domain::filter::{ActorMatch, Filter, ResourceMatch};
 use crate::domain::ids::TenantId;
 use crate::error::Result;
-use crate::store::{Store, actors, events, ledger, resources};
+use crate::store::{Reader, Store, actors, events, ledger, resources};
 
 /// Where a page is in its list.
 #[derive(SimpleObject, Clone, Debug)]
@@ -33,11 +33,12 @@ pub enum Count {
 }
 
 impl Count {
-    pub async fn run(&self, store: &Store) -> Result<i32> {
+    /// Counts through `reader`; checkpoints (the ledger) on the primary.
+    pub async fn run(&self, reader: &Reader, store: &Store) -> Result<i32> {
         let n = match self {
-            Count::Events(tenant, filter) => events::count(store.db(), *tenant, filter).await?,
-            Count::Actors(tenant, m) => actors::count(store.db(), *tenant, m).await?,
-            Count::Resources(tenant, m) => resources::count(store.db(), *tenant, m).await?,
+            Count::Events(tenant, filter) => events::count(reader, *tenant, filter).await?,
+            Count::Actors(tenant, m) => actors::count(reader, *tenant, m).await?,
+            Count::Resources(tenant, m) => resources::count(reader, *tenant, m).await?,
             Count::Checkpoints(tenant) => ledger::count_checkpoints(store.db(), *tenant).await?,
         };
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
@@ -110,7 +111,7 @@ macro_rules! connection {
             #[graphql(complexity = "crate::graphql::complexity::count_cost()")]
             async fn total_count(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<i32> {
                 use $crate::graphql::context::ContextExt as _;
-                Ok(self.count.run(ctx.store()).await?)
+                Ok(self.count.run(ctx.reader(), ctx.store()).await?)
             }
         }
     };

@@ -7,7 +7,7 @@ use crate::auth::Requester;
 use crate::domain::scope::Scope;
 use crate::error::{Error, Result};
 use crate::service::Services;
-use crate::store::Store;
+use crate::store::{Reader, Store};
 
 use super::loaders::Loaders;
 
@@ -29,6 +29,11 @@ pub trait ContextExt {
         Ok(requester)
     }
     fn loaders(&self) -> &Loaders;
+    /// Where this request's reads go (a read replica or the primary; see
+    /// `store::replicas` for what reads there).
+    fn reader(&self) -> &Reader {
+        self.loaders().reader()
+    }
 }
 
 impl ContextExt for Context<'_> {

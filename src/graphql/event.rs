@@ -277,7 +277,7 @@ pub async fn events_page(
         changes: whole || selected("changes"),
         texts: whole || selected("summary") || selected("reason") || selected("errorMessage"),
     };
-    let rows = events::page(ctx.store().db(), tenant, &filter, order, &page, detail).await?;
+    let rows = events::page(ctx.reader(), tenant, &filter, order, &page, detail).await?;
     ctx.loaders().prefetch(&rows.items, &nodes).await.map_err(shared)?;
     Ok(AuditEventConnection::from_page(
         rows,

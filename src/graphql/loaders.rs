@@ -1,6 +1,8 @@
 //! Per-request DataLoaders, so a page of events costs a fixed number of SQL
 //! statements whatever its size. Created for each request (never shared: the
 //! cache would leak across requests and tenants) and keyed by tenant too.
+//! They read through the request's [`Reader`]: a read replica, unless the
+//! request wrote.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,25 +13,35 @@ use entity::{actor, audit_event, resource};
 
 use crate::domain::ids::{ActorId, EventId, ResourceId, TenantId};
 use crate::error::Error;
-use crate::store::{Store, actors, resources};
+use crate::store::{Reader, Store, actors, resources};
 
 pub struct Loaders {
     pub actors: DataLoader<ActorLoader, HashMapCache>,
     pub resources: DataLoader<ResourceLoader, HashMapCache>,
     pub event_resources: DataLoader<EventResourcesLoader, HashMapCache>,
+    /// Where this request's reads go, chosen once, so that they all see one
+    /// database's state.
+    reader: Reader,
 }
 
 impl Loaders {
     pub fn new(store: &Store) -> Self {
+        let reader = store.reader();
         Self {
-            actors: DataLoader::with_cache(ActorLoader(store.clone()), tokio::spawn, HashMapCache::default()),
-            resources: DataLoader::with_cache(ResourceLoader(store.clone()), tokio::spawn, HashMapCache::default()),
+            actors: DataLoader::with_cache(ActorLoader(reader.clone()), tokio::spawn, HashMapCache::default()),
+            resources: DataLoader::with_cache(ResourceLoader(reader.clone()), tokio::spawn, HashMapCache::default()),
             event_resources: DataLoader::with_cache(
-                EventResourcesLoader(store.clone()),
+                EventResourcesLoader(reader.clone()),
                 tokio::spawn,
                 HashMapCache::default(),
             ),
+            reader,
         }
+    }
+
+    /// The request's reads: pages, counts, look-ups.
+    pub fn reader(&self) -> &Reader {
+        &self.reader
     }
 
     /// Loads at once what the selected fields of these events need: one
@@ -79,7 +91,7 @@ fn by_tenant<K: Copy>(keys: &[(TenantId, K)]) -> HashMap<TenantId, Vec<K>> {
     groups
 }
 
-pub struct ActorLoader(Store);
+pub struct ActorLoader(Reader);
 
 impl Loader<(TenantId, ActorId)> for ActorLoader {
     type Value = actor::Model;
@@ -91,7 +103,7 @@ impl Loader<(TenantId, ActorId)> for ActorLoader {
     ) -> Result<HashMap<(TenantId, ActorId), actor::Model>, Self::Error> {
         let mut out = HashMap::with_capacity(keys.len());
         for (tenant, ids) in by_tenant(keys) {
-            for row in actors::by_ids(self.0.db(), tenant, &ids).await? {
+            for row in actors::by_ids(&self.0, tenant, &ids).await? {
                 out.insert((tenant, ActorId(row.id)), row);
             }
         }
@@ -99,7 +111,7 @@ impl Loader<(TenantId, ActorId)> for ActorLoader {
     }
 }
 
-pub struct ResourceLoader(Store);
+pub struct ResourceLoader(Reader);
 
 impl Loader<(TenantId, ResourceId)> for ResourceLoader {
     type Value = resource::Model;
@@ -111,7 +123,7 @@ impl Loader<(TenantId, ResourceId)> for ResourceLoader {
     ) -> Result<HashMap<(TenantId, ResourceId), resource::Model>, Self::Error> {
         let mut out = HashMap::with_capacity(keys.len());
         for (tenant, ids) in by_tenant(keys) {
-            for row in resources::by_ids(self.0.db(), tenant, &ids).await? {
+            for row in resources::by_ids(&self.0, tenant, &ids).await? {
                 out.insert((tenant, ResourceId(row.id)), row);
             }
         }
@@ -126,7 +138,7 @@ pub struct EventResources {
     pub related: Vec<resource::Model>,
 }
 
-pub struct EventResourcesLoader(Store);
+pub struct EventResourcesLoader(Reader);
 
 impl Loader<(TenantId, EventId)> for EventResourcesLoader {
     type Value = EventResources;
@@ -140,7 +152,7 @@ impl Loader<(TenantId, EventId)> for EventResourcesLoader {
         let mut out: HashMap<(TenantId, EventId), EventResources> =
             keys.iter().map(|k| (*k, EventResources::default())).collect();
         for (tenant, events) in by_tenant(keys) {
-            let mut links = resources::for_events(self.0.db(), tenant, &events).await?;
+            let mut links = resources::for_events(&self.0, tenant, &events).await?;
             links.sort_by_key(|l| (l.event_id, l.position));
             for link in links {
                 let entry = out.entry((tenant, EventId(link.event_id))).or_default();

@@ -52,6 +52,8 @@ impl Mutation {
             .collect::<Result<Vec<_>, _>>()?;
         let total = batch.len();
         let recorded = crate::service::events::record(ctx.services(), tenant, batch).await?;
+        // What this request wrote may not have reached a replica yet.
+        ctx.reader().pin_primary();
         ctx.loaders()
             .prefetch(&recorded.events, &[ctx.look_ahead().field("events")])
             .await

@@ -38,7 +38,9 @@ pub async fn resolve(ctx: &Context<'_>, ids: &[ID], path: &str) -> Result<Vec<Op
         .collect::<Result<Vec<_>>>()?;
     let requester = ctx.requester()?;
     let tenant = requester.tenant;
-    let db = ctx.store().db();
+    // Events, actors and resources from the request's reader; keys, the
+    // tenant and streams from the primary.
+    let (db, reader) = (ctx.store().db(), ctx.reader());
 
     let (mut event_ids, mut actor_ids, mut resource_ids) = (Vec::new(), Vec::new(), Vec::new());
     for id in &parsed {
@@ -63,10 +65,10 @@ pub async fn resolve(ctx: &Context<'_>, ids: &[ID], path: &str) -> Result<Vec<Op
     let mut found: std::collections::HashMap<NodeId, Node> = std::collections::HashMap::new();
     if !event_ids.is_empty() {
         let rows = match requester.viewer {
-            None => events::by_ids(db, tenant, &event_ids).await?,
+            None => events::by_ids(reader, tenant, &event_ids).await?,
             Some(_) => {
                 let ids = Filter::Cond(Condition::Ids(event_ids.clone()));
-                events::matching_in_order(db, tenant, &requester.scope_filter(ids)).await?
+                events::matching_in_order(reader, tenant, &requester.scope_filter(ids)).await?
             }
         };
         for row in rows {
@@ -74,22 +76,22 @@ pub async fn resolve(ctx: &Context<'_>, ids: &[ID], path: &str) -> Result<Vec<Op
         }
     }
     if !actor_ids.is_empty() {
-        for row in actors::by_ids(db, tenant, &actor_ids).await? {
+        for row in actors::by_ids(reader, tenant, &actor_ids).await? {
             let involved =
                 Condition::Actor(filter::ActorMatch { ids: Some(vec![ActorId(row.id)]), ..Default::default() });
-            if !sees_any(db, requester, involved).await? {
+            if !sees_any(reader, requester, involved).await? {
                 continue;
             }
             found.insert(NodeId::ActorId(ActorId(row.id)), Node::Actor(Actor(row)));
         }
     }
     if !resource_ids.is_empty() {
-        for row in resources::by_ids(db, tenant, &resource_ids).await? {
+        for row in resources::by_ids(reader, tenant, &resource_ids).await? {
             let involved = Condition::RelatedTo(filter::ResourceMatch {
                 ids: Some(vec![ResourceId(row.id)]),
                 ..Default::default()
             });
-            if !sees_any(db, requester, involved).await? {
+            if !sees_any(reader, requester, involved).await? {
                 continue;
             }
             found.insert(NodeId::ResourceId(ResourceId(row.id)), Node::Resource(Resource(row)));
@@ -113,7 +115,7 @@ pub async fn resolve(ctx: &Context<'_>, ids: &[ID], path: &str) -> Result<Vec<Op
 /// Whether the caller sees an event meeting `involved`: always for an API key;
 /// for a viewer token, an actor or resource exists for it only through the
 /// events of its filter (one indexed lookup of at most one row).
-async fn sees_any(db: &sea_orm::DatabaseConnection, requester: &Requester, involved: Condition) -> Result<bool> {
+async fn sees_any(db: &impl sea_orm::ConnectionTrait, requester: &Requester, involved: Condition) -> Result<bool> {
     if requester.viewer.is_none() {
         return Ok(true);
     }

@@ -100,7 +100,7 @@ impl Query {
                 _ => None,
             })
         })?;
-        let rows = actors::page(ctx.store().db(), tenant, &m, &page).await?;
+        let rows = actors::page(ctx.reader(), tenant, &m, &page).await?;
         Ok(ActorConnection::from_page(rows, actors::cursor, Actor, Count::Actors(tenant, m)))
     }
 
@@ -124,7 +124,7 @@ impl Query {
                 _ => None,
             })
         })?;
-        let rows = resources::page(ctx.store().db(), tenant, &m, &page).await?;
+        let rows = resources::page(ctx.reader(), tenant, &m, &page).await?;
         Ok(ResourceConnection::from_page(rows, resources::cursor, Resource, Count::Resources(tenant, m)))
     }
 

@@ -29,6 +29,9 @@ impl Subscription {
         let filter = requester.scope_filter(filter_arg(filter)?);
         // A viewer token's subscription ends when the token expires.
         let expires_at = requester.viewer.as_ref().map(|grant| grant.expires_at);
+        // Its events (and their actors and resources) were just committed: a
+        // replica may not have them yet.
+        ctx.reader().pin_primary();
         let store = ctx.store().clone();
         let mut subscription = crate::service::subscriptions::subscribe(&store, &ctx.services().bus).await?;
         let running = ctx.services().metrics.subscription_started();

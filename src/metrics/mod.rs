@@ -195,3 +195,51 @@ impl Drop for SubscriptionGuard {
         self.0.subscriptions.fetch_sub(1, Ordering::Relaxed);
     }
 }
+
+/// The series of each database (primary and read replicas), from the
+/// replica checks: whether it answers, how far a replica lags, and the read
+/// statements each answered.
+pub fn render_databases(databases: &[crate::store::DatabaseStatus]) -> String {
+    let mut out = Exposition::default();
+    let replicas = || databases.iter().filter(|db| db.replica.is_some());
+    let mut up =
+        out.family("auditgraph_db_up", Kind::Gauge, "Whether the database answered its last check (1) or not (0).");
+    for db in databases {
+        up.sample(&[("database", &db.name)], u8::from(db.up));
+    }
+    let mut lag = out.family(
+        "auditgraph_db_replica_lag_seconds",
+        Kind::Gauge,
+        "How far a read replica's replay trails the primary.",
+    );
+    for db in databases {
+        if let Some(behind) = db.lag {
+            lag.sample(&[("database", &db.name)], behind.as_secs_f64());
+        }
+    }
+    let mut serving = out.family(
+        "auditgraph_db_replica_serving",
+        Kind::Gauge,
+        "Whether reads go to the read replica now (up and within --max-replica-lag).",
+    );
+    for db in replicas() {
+        serving.sample(&[("database", &db.name)], u8::from(db.serving));
+    }
+    let mut reads = out.family(
+        "auditgraph_db_reads_total",
+        Kind::Counter,
+        "Read statements (pages, counts, look-ups, exports) by the database that answered them.",
+    );
+    for db in databases {
+        reads.sample(&[("database", &db.name)], db.reads);
+    }
+    let mut fallbacks = out.family(
+        "auditgraph_db_read_fallbacks_total",
+        Kind::Counter,
+        "Read statements that failed on a read replica and were answered by the primary.",
+    );
+    for db in replicas() {
+        fallbacks.sample(&[("database", &db.name)], db.fallbacks);
+    }
+    out.finish()
+}

@@ -66,8 +66,15 @@ async fn list_events(app: &AppState, headers: &HeaderMap, raw: Option<&str>) -> 
     let requester = requester(app, headers, Scope::AuditRead).await?;
     let request = EventsQuery::parse(raw)?.into_request()?;
     let filter = requester.scope_filter(request.filter);
-    let db = app.services.store.db();
-    let page = events::page(db, requester.tenant, &filter, request.order, &request.page, Detail::ALL).await?;
+    let page = events::page(
+        &app.services.store.reader(),
+        requester.tenant,
+        &filter,
+        request.order,
+        &request.page,
+        Detail::ALL,
+    )
+    .await?;
     let next_cursor =
         page.has_next_page.then(|| page.items.last().map(|row| events::cursor(row, request.order))).flatten();
     let data = page.items.iter().map(crate::ledger::event::value).collect();
@@ -172,11 +179,15 @@ fn decode(body: &[u8], headers: &HeaderMap) -> Result<Vec<Value>, Error> {
     Ok(events)
 }
 
-/// One event of the caller's, or `NOT_FOUND`.
-pub async fn visible(app: &AppState, requester: &Requester, id: &str) -> Result<entity::audit_event::Model, Error> {
+/// One event of the caller's read through `db`, or `NOT_FOUND`.
+pub async fn visible(
+    db: &impl sea_orm::ConnectionTrait,
+    requester: &Requester,
+    id: &str,
+) -> Result<entity::audit_event::Model, Error> {
     let id = EventId::parse(id, "id")?;
     let filter = requester.scope_filter(Filter::Cond(Condition::Ids(vec![id])));
-    events::matching_in_order(app.services.store.db(), requester.tenant, &filter)
+    events::matching_in_order(db, requester.tenant, &filter)
         .await?
         .pop()
         .ok_or_else(|| Error::NotFound(format!("no event `{id}` in this tenant")))
@@ -198,7 +209,7 @@ pub async fn visible(app: &AppState, requester: &Requester, id: &str) -> Result<
 pub async fn one(State(app): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     let outcome = async {
         let requester = requester(&app, &headers, Scope::AuditRead).await?;
-        let row = visible(&app, &requester, &id).await?;
+        let row = visible(&app.services.store.reader(), &requester, &id).await?;
         Ok(json(StatusCode::OK, &crate::ledger::event::value(&row)))
     };
     reply(&headers, outcome.await)

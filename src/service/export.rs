@@ -111,9 +111,16 @@ pub fn chunks(
         if format == Format::Csv {
             yield Chunk { bytes: csv_row(CSV_COLUMNS.iter().map(|c| c.to_string()))?, events: 0, through: 0 };
         }
+        // A replica may read the export only once it holds the pinned tree
+        // size, or the export would lack the newest events (a tenant too new
+        // for it has no head there yet).
+        let reader = store.reader();
+        if pinned > 0 && !crate::store::ledger::head(&reader, tenant).await.is_ok_and(|head| head.size() >= pinned) {
+            reader.pin_primary();
+        }
         let mut after = 0;
         while after < pinned {
-            let rows = events::matching_by_sequence(store.db(), tenant, &filter, after, pinned, CHUNK_EVENTS).await?;
+            let rows = events::matching_by_sequence(&reader, tenant, &filter, after, pinned, CHUNK_EVENTS).await?;
             let full = rows.len() as u64 == CHUNK_EVENTS;
             let mut bytes = Vec::with_capacity(rows.len() * 1_024);
             for row in &rows {

@@ -9,6 +9,7 @@ pub mod filter;
 pub mod keys;
 pub mod ledger;
 pub mod partitions;
+pub mod replicas;
 pub mod resources;
 pub mod retention;
 pub mod tenants;
@@ -26,6 +27,9 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use crate::metrics::{Metrics, PoolStats};
 
+use replicas::Replicas;
+pub use replicas::{DatabaseStatus, Reader};
+
 /// The advisory lock migrations hold on PostgreSQL ("auditgrp" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6175_6469_7467_7270;
 
@@ -39,6 +43,10 @@ pub struct DbSettings {
     pub acquire_timeout: Duration,
     /// The longest one statement may run (PostgreSQL; `None`: no bound).
     pub statement_timeout: Option<Duration>,
+    /// Hot standbys of the database that answer reads (PostgreSQL only).
+    pub read_urls: Vec<String>,
+    /// A replica further behind than this is skipped until it catches up.
+    pub max_replica_lag: Duration,
 }
 
 /// How often a PostgreSQL backend running a statement checks that its client
@@ -59,6 +67,8 @@ pub struct Store {
     write_gate: Option<Arc<Mutex<()>>>,
     /// How it was opened: migrations open their own connection from it.
     settings: DbSettings,
+    /// Read replicas (none on SQLite, or when none is configured).
+    replicas: Arc<Replicas>,
 }
 
 /// A database URL with its password hidden, for messages: in the user
@@ -93,44 +103,73 @@ pub fn redact_url(url: &str) -> String {
     out
 }
 
-impl Store {
-    /// Connects and counts every statement in `metrics`.
-    pub async fn connect(settings: &DbSettings, metrics: Arc<Metrics>) -> Result<Store, sea_orm::DbErr> {
-        let mut options = ConnectOptions::new(settings.url.clone());
-        options
-            .max_connections(settings.pool_size)
-            .min_connections(1)
-            .acquire_timeout(settings.acquire_timeout)
-            .connect_timeout(Duration::from_secs(5))
-            .sqlx_logging(false)
-            .map_sqlx_postgres_opts(|o| o.options([("client_connection_check_interval", CLIENT_CHECK_INTERVAL)]))
-            .map_sqlx_postgres_pool_opts(|pool| {
-                pool.after_release(|conn, _| {
-                    Box::pin(async move {
-                        let answered = tokio::time::timeout(RELEASE_PING, sqlx::Connection::ping(conn)).await;
-                        Ok(matches!(answered, Ok(Ok(()))))
-                    })
+/// Pool options for `url` (the primary or a replica) under `settings`.
+fn connect_options(settings: &DbSettings, url: &str) -> ConnectOptions {
+    let mut options = ConnectOptions::new(url.to_string());
+    options
+        .max_connections(settings.pool_size)
+        .min_connections(1)
+        .acquire_timeout(settings.acquire_timeout)
+        .connect_timeout(Duration::from_secs(5))
+        .sqlx_logging(false)
+        .map_sqlx_postgres_opts(|o| o.options([("client_connection_check_interval", CLIENT_CHECK_INTERVAL)]))
+        .map_sqlx_postgres_pool_opts(|pool| {
+            pool.after_release(|conn, _| {
+                Box::pin(async move {
+                    let answered = tokio::time::timeout(RELEASE_PING, sqlx::Connection::ping(conn)).await;
+                    Ok(matches!(answered, Ok(Ok(()))))
                 })
             })
-            .map_sqlx_sqlite_opts(|o| {
-                // FULL: a commit is on disk before it is acknowledged (NORMAL
-                // survives a killed process but may lose the last commits on
-                // power loss), as an audit log must promise.
-                o.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-                    .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
-                    .busy_timeout(Duration::from_secs(10))
-                    .foreign_keys(true)
-            });
-        if let Some(timeout) = settings.statement_timeout {
-            options.statement_timeout(timeout);
-        }
-        let mut db = Database::connect(options).await?;
-        db.set_metric_callback(move |info| metrics.db_statement(info.failed));
+        })
+        .map_sqlx_sqlite_opts(|o| {
+            // FULL: a commit is on disk before it is acknowledged (NORMAL
+            // survives a killed process but may lose the last commits on
+            // power loss), as an audit log must promise.
+            o.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    if let Some(timeout) = settings.statement_timeout {
+        options.statement_timeout(timeout);
+    }
+    options
+}
+
+impl Store {
+    /// Connects and counts every statement in `metrics`, to the primary and
+    /// to each read replica (whose pools open lazily: a replica down at start
+    /// is skipped until it answers).
+    pub async fn connect(settings: &DbSettings, metrics: Arc<Metrics>) -> Result<Store, sea_orm::DbErr> {
+        replicas::check_urls(&settings.url, &settings.read_urls).map_err(sea_orm::DbErr::Custom)?;
+        let mut db = Database::connect(connect_options(settings, &settings.url)).await?;
+        let counted = metrics.clone();
+        db.set_metric_callback(move |info| counted.db_statement(info.failed));
         let write_gate = (db.get_database_backend() == DbBackend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Ok(Store { db, write_gate, settings: settings.clone() })
+        let replicas = if settings.read_urls.is_empty() {
+            Replicas::none()
+        } else {
+            // Checks run on connections of their own: a busy pool is not a
+            // failed database.
+            let probe = |url: &str| {
+                let mut options = connect_options(&DbSettings { pool_size: 1, ..settings.clone() }, url);
+                options.min_connections(0).connect_lazy(true);
+                Database::connect(options)
+            };
+            let mut list = Vec::new();
+            for url in &settings.read_urls {
+                let mut options = connect_options(settings, url);
+                options.min_connections(0).connect_lazy(true);
+                let mut pool = Database::connect(options).await?;
+                let counted = metrics.clone();
+                pool.set_metric_callback(move |info| counted.db_statement(info.failed));
+                list.push((redact_url(url), pool, probe(url).await?));
+            }
+            Replicas::new(list, Some(probe(&settings.url).await?), settings.max_replica_lag)
+        };
+        Ok(Store { db, write_gate, settings: settings.clone(), replicas: Arc::new(replicas) })
     }
 
-    /// Applies pending migrations.
     /// Applies pending migrations. They may take longer than any request:
     /// when statements are bounded, they run on a connection of their own
     /// without the bound.
@@ -141,7 +180,8 @@ impl Store {
         // One connection of its own, without the serving pool's statement
         // bound, holding an advisory lock: servers starting together on one
         // database migrate one after the other instead of racing.
-        let unbounded = DbSettings { statement_timeout: None, pool_size: 1, ..self.settings.clone() };
+        let unbounded =
+            DbSettings { statement_timeout: None, pool_size: 1, read_urls: Vec::new(), ..self.settings.clone() };
         let store = Store::connect(&unbounded, Arc::default()).await?;
         store.db.execute_unprepared(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).await?;
         let migrated = Migrator::up(&store.db, None).await;
@@ -150,8 +190,50 @@ impl Store {
         migrated.and(unlocked.map(|_| ()))
     }
 
+    /// The primary: writes, and the reads that must see the newest state
+    /// (see [`replicas`] for the rule).
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// Where one request's reads go: a usable read replica, in turns, else
+    /// the primary. Pages, counts, node look-ups and exports read here;
+    /// [`replicas`] has the whole rule.
+    pub fn reader(&self) -> Reader {
+        Reader::new(self.db.clone(), self.replicas.clone())
+    }
+
+    /// Checks the read replicas once (nothing without replicas).
+    pub async fn check_replicas(&self) {
+        self.replicas.check().await
+    }
+
+    /// Checks the read replicas every [`replicas::CHECK_INTERVAL`] until the
+    /// task is aborted; `None` without replicas.
+    pub fn watch_replicas(&self) -> Option<tokio::task::JoinHandle<()>> {
+        if self.replicas.is_empty() {
+            return None;
+        }
+        let replicas = self.replicas.clone();
+        Some(tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(replicas::CHECK_INTERVAL);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                replicas.check().await;
+            }
+        }))
+    }
+
+    /// Each database as the last checks saw it: the primary, then each
+    /// replica (only the primary, always up, without replicas).
+    pub fn databases(&self) -> Vec<DatabaseStatus> {
+        self.replicas.status()
+    }
+
+    /// Whether read replicas are configured.
+    pub fn has_replicas(&self) -> bool {
+        !self.replicas.is_empty()
     }
 
     pub fn backend(&self) -> DbBackend {

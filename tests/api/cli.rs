@@ -255,4 +255,28 @@ fn schema_command_prints_schema_graphql() {
     assert!(printed == on_disk, "`auditgraph schema` differs from schema.graphql");
 }
 
-backend_tests!(operator_workflow, database_url_goes_anywhere);
+/// `seed` keeps its promise on a small run: new tenants `seed-1` … with the
+/// skewed split (each also holds its `tenant.create`), whole verifiable logs,
+/// and no progress bar when stderr is not a terminal.
+async fn seed_loads_the_promised_shape(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let dir = WorkDir::new();
+    let url = db.url.as_str();
+    let args = ["--events", "2500", "--tenants", "3", "--actors", "40", "--resources", "120", "--batch", "300"];
+    let out = dir.command(&[&["seed", "--database-url", url][..], &args].concat()).output().expect("run seed");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("seeded 2500 events in 3 tenants"), "{stderr}");
+    assert!(!stderr.contains('\r') && !stderr.contains("events/s,"), "a bar was drawn off a terminal: {stderr:?}");
+    let split = auditgraph::seed::split(2_500, 3);
+    assert!(split[0] > split[1] && split[1] > split[2], "{split:?}");
+    let list = dir.run(&["tenant", "list", "--database-url", url]);
+    for (i, n) in split.iter().enumerate() {
+        let slug = format!("seed-{}", i + 1);
+        assert_listed(&list, &slug, *n as u32 + 1);
+        let verified = dir.output(&["verify", "--tenant", &slug, "--database-url", url]);
+        assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stderr));
+    }
+}
+
+backend_tests!(operator_workflow, database_url_goes_anywhere, seed_loads_the_promised_shape);

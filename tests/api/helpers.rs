@@ -340,3 +340,12 @@ pub async fn record_at(client: &reqwest::Client, base: &str, key: &str, events: 
         .await
         .expect("a JSON body")
 }
+
+/// Polls `check` for up to `limit`.
+pub async fn eventually(limit: std::time::Duration, what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -22,6 +22,7 @@ mod process;
 mod query;
 mod record;
 mod reference;
+mod replica;
 mod rest;
 mod retention;
 mod schema;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -14,7 +14,7 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac as _};
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, backend_tests, error_code, event};
+use crate::helpers::{Backend, TestApp, backend_tests, error_code, event, eventually};
 
 backend_tests!(
     streams_are_managed_and_self_audited,
@@ -164,15 +164,6 @@ async fn splunk_hec(
     }
     let events: Vec<Value> = objects.iter().map(|o| o["event"].clone()).collect();
     answer(&state, sequences_of(&events), r#"{"text":"Success","code":0}"#).await
-}
-
-/// Polls `check` for up to `limit`.
-async fn eventually(limit: Duration, what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Records `n` events named `action`; returns their sequences.
