@@ -8,7 +8,7 @@ use crate::domain::event::{MAX_BATCH, NewEvent};
 use crate::domain::ids::TenantId;
 use crate::error::{Error, Result};
 use crate::store::Store;
-use crate::store::events::Recorded;
+use crate::store::recording::Recorded;
 
 /// `BAD_USER_INPUT` at `path` unless a batch holds 1 to 1,000 events.
 pub fn check_batch_size(len: usize, path: &str) -> Result<()> {

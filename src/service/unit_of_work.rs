@@ -13,7 +13,7 @@ use crate::domain::event::NewEvent;
 use crate::domain::ids::{EventId, TenantId};
 use crate::error::Result;
 use crate::store::Store;
-use crate::store::events::{self, Recorded};
+use crate::store::recording::{self, Recorded};
 
 pub struct UnitOfWork<'a> {
     _gate: Option<MutexGuard<'a, ()>>,
@@ -39,7 +39,7 @@ impl<'a> UnitOfWork<'a> {
 
     /// Records events in this write's transaction.
     pub async fn record(&mut self, tenant: TenantId, batch: Vec<NewEvent>) -> Result<Recorded> {
-        let recorded = events::record_in(&self.txn, tenant, batch, self.now).await?;
+        let recorded = recording::record_in(&self.txn, tenant, batch, self.now).await?;
         self.recorded.push((tenant, recorded.created.clone()));
         Ok(recorded)
     }

@@ -134,7 +134,7 @@ async fn stored(
     for chunk in external_ids.chunks(size) {
         let rows = actor::Entity::find()
             .filter(actor::Column::TenantId.eq(tenant.0))
-            .filter(super::any_of(backend, actor::Column::ExternalId, chunk.to_vec(), ArrayType::String))
+            .filter(super::sql::any_of(backend, actor::Column::ExternalId, chunk.to_vec(), ArrayType::String))
             .all(db)
             .await?;
         for row in rows {
@@ -170,7 +170,7 @@ async fn insert(
         .collect();
     let identity = [actor::Column::TenantId, actor::Column::Kind, actor::Column::ExternalId];
     let created: std::collections::HashSet<Uuid> =
-        super::insert_skipping_conflicts::<actor::Entity>(db, &rows, &identity).await?.into_iter().collect();
+        super::sql::insert_skipping_conflicts::<actor::Entity>(db, &rows, &identity).await?.into_iter().collect();
     Ok(rows
         .into_iter()
         .filter(|r| created.contains(&r.id))
@@ -184,7 +184,7 @@ pub async fn by_ids(db: &impl ConnectionTrait, tenant: TenantId, ids: &[ActorId]
     let ids = ids.iter().map(|id| id.0).collect();
     Ok(actor::Entity::find()
         .filter(actor::Column::TenantId.eq(tenant.0))
-        .filter(super::any_of(db.get_database_backend(), actor::Column::Id, ids, ArrayType::Uuid))
+        .filter(super::sql::any_of(db.get_database_backend(), actor::Column::Id, ids, ArrayType::Uuid))
         .all(db)
         .await?)
 }
@@ -217,7 +217,7 @@ pub async fn count(db: &impl ConnectionTrait, tenant: TenantId, m: &ActorMatch) 
         .and_where(Expr::col(actor::Column::TenantId).eq(tenant.0))
         .cond_where(filter::actor_match(m))
         .to_owned();
-    super::count(db, &query).await
+    super::sql::count(db, &query).await
 }
 
 pub fn cursor(row: &actor::Model) -> String {

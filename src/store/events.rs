@@ -1,10 +1,9 @@
-//! Audit events: batch insert with idempotency, keyset pages and counts.
-//! Append-only: there is no update or delete here, by design.
-
-use std::collections::{HashMap, HashSet};
+//! Reading audit events: look-ups, keyset pages, counts and the log in
+//! sequence order. Recording is in `recording.rs`; neither updates nor
+//! deletes, by design.
 
 use chrono::{DateTime, Utc};
-use entity::{audit_event as ev, event_resource};
+use entity::audit_event as ev;
 use sea_orm::sea_query::{ArrayType, Expr, ExprTrait, Order, Query, SelectStatement, SimpleExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, Iterable, QueryFilter, QueryOrder,
@@ -13,233 +12,16 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::domain::cursor::{Cursor, EventOrder, OrderField, SortDirection, SortKey};
-use crate::domain::event::NewEvent;
 use crate::domain::filter::Filter;
 use crate::domain::ids::{EventId, TenantId};
 use crate::domain::page::{Page, PageResult};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
-use super::{actors, filter, resources};
-
-/// Event rows per insert statement: 27 parameters each stays under SQLite's
-/// 32,766 and PostgreSQL's 65,535 bound parameters.
-const EVENT_CHUNK: usize = crate::domain::event::MAX_BATCH;
-const LINK_CHUNK: usize = 2_000;
-
-/// What a batch recording did.
-pub struct Recorded {
-    /// The stored event of every input, in input order (duplicates included).
-    pub events: Vec<ev::Model>,
-    /// IDs of the events this batch stored, in recording order.
-    pub created: Vec<EventId>,
-}
-
-/// Stores a batch inside the caller's transaction.
-pub async fn record_in(
-    db: &impl ConnectionTrait,
-    tenant: TenantId,
-    batch: Vec<NewEvent>,
-    received_at: DateTime<Utc>,
-) -> Result<Recorded> {
-    // Idempotency keys already stored, and repeats within the batch.
-    let keys: Vec<&str> = batch.iter().filter_map(|e| e.idempotency_key.as_deref()).collect();
-    let mut by_key: HashMap<String, ev::Model> = by_idempotency_keys(db, tenant, &keys)
-        .await?
-        .into_iter()
-        .filter_map(|m| m.idempotency_key.clone().map(|k| (k, m)))
-        .collect();
-    let mut first_in_batch = HashSet::new();
-    let to_store: Vec<usize> = (0..batch.len())
-        .filter(|&i| match batch[i].idempotency_key.as_deref() {
-            None => true,
-            Some(key) => !by_key.contains_key(key) && first_in_batch.insert(key),
-        })
-        .collect();
-
-    let actor_ids =
-        actors::upsert(db, tenant, to_store.iter().map(|&i| &batch[i].actor).collect(), received_at).await?;
-    let resource_ids = resources::upsert(
-        db,
-        tenant,
-        to_store.iter().flat_map(|&i| batch[i].resource.iter().chain(batch[i].related_resources.iter())).collect(),
-        received_at,
-    )
-    .await?;
-    let resource_id = |kind: &str, external_id: &str| {
-        resource_ids
-            .get(&(kind.to_string(), external_id.to_string()))
-            .copied()
-            .ok_or_else(|| Error::internal(format!("resource {kind}/{external_id} was not upserted")))
-    };
-
-    // The month the rows go to (a no-op unless a clock left the months made
-    // ahead), before the head so that making it never holds up the tenant.
-    super::partitions::ensure(db, received_at).await?;
-    // The tenant's critical section, held to commit: take the head, then the
-    // sequence numbers, leaves and tree hashes follow it with no gap.
-    let mut head = super::ledger::lock_head(db, tenant).await?;
-    // A batch that committed the same idempotency key while this one waited
-    // for the head is now visible: its inputs become duplicates.
-    let pending: Vec<&str> = to_store.iter().filter_map(|&i| batch[i].idempotency_key.as_deref()).collect();
-    if db.get_database_backend() == DbBackend::Postgres && !pending.is_empty() {
-        for m in by_idempotency_keys(db, tenant, &pending).await? {
-            if let Some(k) = m.idempotency_key.clone() {
-                by_key.insert(k, m);
-            }
-        }
-    }
-    let to_store: Vec<usize> = to_store
-        .into_iter()
-        .filter(|&i| batch[i].idempotency_key.as_ref().is_none_or(|k| !by_key.contains_key(k)))
-        .collect();
-
-    // Rows and links, IDs allocated in input order so they sort as recorded.
-    let mut rows: Vec<ev::Model> = Vec::with_capacity(to_store.len());
-    let mut links: Vec<event_resource::Model> = Vec::new();
-    for (n, &i) in to_store.iter().enumerate() {
-        let e = &batch[i];
-        let id = EventId::generate().0;
-        let actor_id = actor_ids
-            .get(&(e.actor.kind, e.actor.external_id.clone()))
-            .ok_or_else(|| Error::internal("actor was not upserted"))?
-            .0;
-        let primary = e.resource.as_ref().map(|r| resource_id(&r.kind, &r.external_id)).transpose()?;
-        if let Some(primary) = primary {
-            links.push(event_resource::Model {
-                event_id: id,
-                position: 0,
-                tenant_id: tenant.0,
-                resource_id: primary.0,
-            });
-        }
-        for (n, r) in e.related_resources.iter().enumerate() {
-            links.push(event_resource::Model {
-                event_id: id,
-                position: n as i16 + 1,
-                tenant_id: tenant.0,
-                resource_id: resource_id(&r.kind, &r.external_id)?.0,
-            });
-        }
-        let request = e.request.clone();
-        let row = ev::Model {
-            id,
-            tenant_id: tenant.0,
-            action: e.action.clone(),
-            category: e.category().to_string(),
-            outcome: e.outcome.as_str().to_string(),
-            occurred_at: e.occurred_at,
-            received_at,
-            actor_id,
-            resource_id: primary.map(|r| r.0),
-            summary: e.summary.clone(),
-            reason: e.reason.clone(),
-            error_message: e.error_message.clone(),
-            environment: e.environment.clone(),
-            source_service: e.source_service.clone(),
-            correlation_id: e.correlation_id.clone(),
-            has_request: request.is_some(),
-            request_id: request.as_ref().and_then(|r| r.id.clone()),
-            request_method: request.as_ref().and_then(|r| r.method.clone()),
-            request_path: request.as_ref().and_then(|r| r.path.clone()),
-            request_status: request.as_ref().and_then(|r| r.status),
-            request_latency_ms: request.as_ref().and_then(|r| r.latency_ms),
-            request_ip: request.as_ref().and_then(|r| r.ip_address.map(|ip| ip.to_string())),
-            request_user_agent: request.as_ref().and_then(|r| r.user_agent.clone()),
-            metadata: serde_json::Value::Object(e.metadata.clone()),
-            changes: serde_json::to_value(&e.changes).map_err(Error::internal)?,
-            idempotency_key: e.idempotency_key.clone(),
-            search_text: e.search_text(),
-            sequence: (head.size() + 1 + n as u64) as i64,
-            recorded: crate::ledger::event::recorded(e),
-        };
-        rows.push(row);
-    }
-
-    // Nobody else inserts into this tenant while the head is held, so every
-    // row goes in; a skipped one would leave a gap in the sequence.
-    let mut inserted: HashSet<Uuid> = HashSet::with_capacity(rows.len());
-    for chunk in rows.chunks(EVENT_CHUNK) {
-        inserted.extend(insert_rows(db, chunk).await?);
-    }
-    if inserted.len() != rows.len() {
-        return Err(Error::internal("an event of the batch conflicted while the ledger head was held"));
-    }
-    for chunk in links.chunks(LINK_CHUNK) {
-        insert_links(db, chunk, received_at).await?;
-    }
-    super::ledger::append_events(db, tenant, &mut head, &rows, received_at).await?;
-
-    // Each input is either the row this batch inserted for it, or the event
-    // already stored under its idempotency key.
-    let mut created = Vec::with_capacity(inserted.len());
-    let mut events: Vec<Option<ev::Model>> = vec![None; batch.len()];
-    for (&i, row) in to_store.iter().zip(rows) {
-        if inserted.contains(&row.id) {
-            created.push(EventId(row.id));
-            if let Some(k) = &row.idempotency_key {
-                by_key.insert(k.clone(), row.clone());
-            }
-            events[i] = Some(row);
-        }
-    }
-    let events = events
-        .into_iter()
-        .zip(&batch)
-        .map(|(row, e)| match row {
-            Some(row) => Ok(row),
-            None => e
-                .idempotency_key
-                .as_ref()
-                .and_then(|k| by_key.get(k).cloned())
-                .ok_or_else(|| Error::internal("an event was neither stored nor a duplicate")),
-        })
-        .collect::<Result<Vec<_>>>()?;
-    super::announcements::announce(db, tenant, &created).await?;
-    Ok(Recorded { events, created })
-}
-
-async fn insert_rows(db: &impl ConnectionTrait, rows: &[ev::Model]) -> Result<Vec<Uuid>> {
-    // PostgreSQL's partitioned table has no unique index on the key to
-    // conflict on: keys are checked under the head lock instead (see the
-    // migration that partitions the tables).
-    if db.get_database_backend() == DbBackend::Postgres {
-        return super::populate_returning_ids(db, super::populate("audit_event", rows, "RETURNING id")?).await;
-    }
-    super::insert_skipping_conflicts::<ev::Entity>(db, rows, &[ev::Column::TenantId, ev::Column::IdempotencyKey]).await
-}
-
-/// A link as PostgreSQL stores it: with its event's `received_at`, the key
-/// that puts it in its event's month.
-#[derive(serde::Serialize)]
-struct MonthLink<'a> {
-    #[serde(flatten)]
-    link: &'a event_resource::Model,
-    received_at: DateTime<Utc>,
-}
-
-async fn insert_links(
-    db: &impl ConnectionTrait,
-    links: &[event_resource::Model],
-    received_at: DateTime<Utc>,
-) -> Result<()> {
-    if db.get_database_backend() == DbBackend::Postgres {
-        let rows: Vec<MonthLink> = links.iter().map(|link| MonthLink { link, received_at }).collect();
-        db.execute_raw(super::populate("event_resource", &rows, "")?).await?;
-        return Ok(());
-    }
-    use event_resource::Column as C;
-    let mut insert = Query::insert();
-    insert.into_table(event_resource::Entity).columns([C::EventId, C::Position, C::TenantId, C::ResourceId]);
-    for l in links {
-        insert.values_panic([l.event_id.into(), l.position.into(), l.tenant_id.into(), l.resource_id.into()]);
-    }
-    db.execute(&insert).await?;
-    Ok(())
-}
+use super::filter;
 
 pub async fn by_idempotency_keys(db: &impl ConnectionTrait, tenant: TenantId, keys: &[&str]) -> Result<Vec<ev::Model>> {
     let mut out = Vec::new();
-    for chunk in keys.chunks(EVENT_CHUNK) {
+    for chunk in keys.chunks(super::recording::EVENT_CHUNK) {
         out.extend(
             ev::Entity::find()
                 .filter(ev::Column::TenantId.eq(tenant.0))
@@ -256,7 +38,7 @@ pub async fn by_idempotency_keys(db: &impl ConnectionTrait, tenant: TenantId, ke
 pub async fn by_ids(db: &impl ConnectionTrait, tenant: TenantId, ids: &[EventId]) -> Result<Vec<ev::Model>> {
     Ok(ev::Entity::find()
         .filter(ev::Column::TenantId.eq(tenant.0))
-        .filter(super::any_of(
+        .filter(super::sql::any_of(
             db.get_database_backend(),
             ev::Column::Id,
             ids.iter().map(|id| id.0).collect(),
@@ -410,7 +192,7 @@ pub async fn count(db: &impl ConnectionTrait, tenant: TenantId, filter: &Filter)
         .and_where(Expr::col((ev::Entity, ev::Column::TenantId)).eq(tenant.0))
         .and_where(filter::events_to_count(tenant, filter, backend))
         .to_owned();
-    super::count(db, &query).await
+    super::sql::count(db, &query).await
 }
 
 /// The tenant's events matching the filter, in recording (ID) order. For

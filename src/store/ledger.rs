@@ -165,7 +165,7 @@ pub async fn read_hashes(db: &impl ConnectionTrait, tenant: TenantId, indexes: &
     }
     let rows = ledger_hash::Entity::find()
         .filter(ledger_hash::Column::TenantId.eq(tenant.0))
-        .filter(super::any_of(
+        .filter(super::sql::any_of(
             db.get_database_backend(),
             ledger_hash::Column::Idx,
             indexes.iter().map(|&i| i as i64).collect(),
@@ -244,7 +244,7 @@ pub async fn count_checkpoints(db: &impl ConnectionTrait, tenant: TenantId) -> R
         .from(checkpoint::Entity)
         .and_where(Expr::col(checkpoint::Column::TenantId).eq(tenant.0))
         .to_owned();
-    super::count(db, &query).await
+    super::sql::count(db, &query).await
 }
 
 /// Every persisted checkpoint of the tenant, oldest first (for `verify`).

@@ -92,7 +92,7 @@ async fn stored(
     for chunk in external_ids.chunks(size) {
         let rows = resource::Entity::find()
             .filter(resource::Column::TenantId.eq(tenant.0))
-            .filter(super::any_of(backend, resource::Column::ExternalId, chunk.to_vec(), ArrayType::String))
+            .filter(super::sql::any_of(backend, resource::Column::ExternalId, chunk.to_vec(), ArrayType::String))
             .all(db)
             .await?;
         found.extend(rows.into_iter().map(|r| ((r.kind.clone(), r.external_id.clone()), r)));
@@ -122,7 +122,7 @@ async fn insert(
         .collect();
     let identity = [resource::Column::TenantId, resource::Column::Kind, resource::Column::ExternalId];
     let created: std::collections::HashSet<Uuid> =
-        super::insert_skipping_conflicts::<resource::Entity>(db, &rows, &identity).await?.into_iter().collect();
+        super::sql::insert_skipping_conflicts::<resource::Entity>(db, &rows, &identity).await?.into_iter().collect();
     Ok(rows
         .into_iter()
         .filter(|r| created.contains(&r.id))
@@ -187,7 +187,7 @@ pub async fn for_events(
                 .equals((event_resource::Entity, event_resource::Column::ResourceId)),
         )
         .and_where(Expr::col((event_resource::Entity, event_resource::Column::TenantId)).eq(tenant.0))
-        .and_where(super::any_of(
+        .and_where(super::sql::any_of(
             db.get_database_backend(),
             (event_resource::Entity, event_resource::Column::EventId),
             events.iter().map(|e| e.0).collect(),
@@ -230,13 +230,13 @@ pub async fn count(db: &impl ConnectionTrait, tenant: TenantId, m: &ResourceMatc
         .and_where(Expr::col(resource::Column::TenantId).eq(tenant.0))
         .cond_where(filter::resource_match(m))
         .to_owned();
-    super::count(db, &query).await
+    super::sql::count(db, &query).await
 }
 
 pub async fn by_ids(db: &impl ConnectionTrait, tenant: TenantId, ids: &[ResourceId]) -> Result<Vec<resource::Model>> {
     Ok(resource::Entity::find()
         .filter(resource::Column::TenantId.eq(tenant.0))
-        .filter(super::any_of(
+        .filter(super::sql::any_of(
             db.get_database_backend(),
             resource::Column::Id,
             ids.iter().map(|id| id.0).collect(),

@@ -142,5 +142,5 @@ pub async fn count_range(db: &impl ConnectionTrait, tenant: TenantId, after: i64
         .and_where(Expr::col(ev::Column::Sequence).gt(after))
         .and_where(Expr::col(ev::Column::Sequence).lte(through))
         .to_owned();
-    super::count(db, &query).await
+    super::sql::count(db, &query).await
 }

@@ -40,7 +40,7 @@ pub async fn insert(db: &impl ConnectionTrait, slug: &str, name: &str, now: Date
         purged_through: Set(0),
     };
     tenant::Entity::insert(model.clone()).exec_without_returning(db).await.map_err(|e| {
-        if super::is_unique_violation(&e) {
+        if super::sql::is_unique_violation(&e) {
             Error::bad_input("slug", format!("a tenant `{slug}` already exists"))
         } else {
             e.into()
@@ -76,7 +76,7 @@ pub async fn list_with_counts(db: &impl ConnectionTrait) -> Result<Vec<(tenant::
             .from(audit_event::Entity)
             .and_where(Expr::col(audit_event::Column::TenantId).eq(t.id))
             .to_owned();
-        let n = super::count(db, &count).await?;
+        let n = super::sql::count(db, &count).await?;
         out.push((t, n));
     }
     Ok(out)

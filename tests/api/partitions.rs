@@ -21,7 +21,7 @@ use auditgraph::service;
 use auditgraph::service::retention;
 use auditgraph::service::self_audit::Acting;
 use auditgraph::store::partitions::MONTHS_AHEAD;
-use auditgraph::store::{Store, events, tenants};
+use auditgraph::store::{Store, tenants};
 
 /// Skips a test when no PostgreSQL URL is given.
 macro_rules! postgres_only {
@@ -76,7 +76,7 @@ fn sent(prefix: &str, n: usize, occurred_at: DateTime<Utc>) -> Vec<NewEvent> {
 /// Records `n` events as the server does, but as received at `at`.
 async fn record_received(store: &Store, tenant: TenantId, prefix: &str, n: usize, at: DateTime<Utc>) {
     let txn = store.db().begin().await.unwrap();
-    events::record_in(&txn, tenant, sent(prefix, n, at), at).await.unwrap();
+    auditgraph::store::recording::record_in(&txn, tenant, sent(prefix, n, at), at).await.unwrap();
     txn.commit().await.unwrap();
 }
 
