@@ -3,6 +3,7 @@
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::output::Format;
+use crate::domain::event::{ActorType, Outcome};
 
 #[derive(Subcommand, Debug)]
 pub enum EventsCommand {
@@ -84,14 +85,15 @@ pub struct FilterArgs {
     /// Only this category, the action's first segment (repeatable).
     #[arg(long)]
     pub category: Vec<String>,
-    /// Only this outcome.
-    #[arg(long, value_enum, ignore_case = true)]
+    /// Only this outcome: success or failure.
+    #[arg(long, value_parser = outcome)]
     pub outcome: Option<Outcome>,
     /// Only events by this actor, by its external ID (repeatable).
     #[arg(long)]
     pub actor: Vec<String>,
-    /// Only events by actors of this type (repeatable).
-    #[arg(long, value_enum, ignore_case = true)]
+    /// Only events by actors of this type (repeatable): user, api_key,
+    /// service_account, internal_service, system, anonymous.
+    #[arg(long, value_parser = actor_type)]
     pub actor_type: Vec<ActorType>,
     /// Only events whose primary resource has this external ID (repeatable).
     #[arg(long)]
@@ -122,20 +124,15 @@ pub enum Order {
     Sequence,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-#[value(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Outcome {
-    Success,
-    Failure,
+/// An `ActorType` as the API names it, in any case.
+fn actor_type(text: &str) -> Result<ActorType, String> {
+    ActorType::from_stored(&text.to_ascii_uppercase()).ok_or_else(|| {
+        let names: Vec<_> = ActorType::ALL.iter().map(|t| t.as_str().to_ascii_lowercase()).collect();
+        format!("not one of {}", names.join(", "))
+    })
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-#[value(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ActorType {
-    User,
-    ApiKey,
-    ServiceAccount,
-    InternalService,
-    System,
-    Anonymous,
+/// An `AuditOutcome` as the API names it, in any case.
+fn outcome(text: &str) -> Result<Outcome, String> {
+    Outcome::from_stored(&text.to_ascii_uppercase()).ok_or_else(|| "not success or failure".to_string())
 }

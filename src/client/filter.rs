@@ -3,7 +3,6 @@
 //! what the flags themselves say (JSON, times) is checked.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use clap::ValueEnum;
 use serde_json::{Map, Value, json};
 
 use super::args::FilterArgs;
@@ -51,14 +50,14 @@ fn conditions(args: &FilterArgs, now: DateTime<Utc>) -> Result<Vec<(&'static str
         out.push(("category", c));
     }
     if let Some(outcome) = args.outcome {
-        out.push(("outcome", json!(value_name(outcome))));
+        out.push(("outcome", json!(outcome.as_str())));
     }
     let mut actor = Map::new();
     if !args.actor.is_empty() {
         actor.insert("externalId".into(), json!(args.actor));
     }
     if !args.actor_type.is_empty() {
-        actor.insert("type".into(), args.actor_type.iter().map(|t| json!(value_name(*t))).collect());
+        actor.insert("type".into(), args.actor_type.iter().map(|t| json!(t.as_str())).collect());
     }
     if !actor.is_empty() {
         out.push(("actor", Value::Object(actor)));
@@ -92,11 +91,6 @@ fn conditions(args: &FilterArgs, now: DateTime<Utc>) -> Result<Vec<(&'static str
     Ok(out)
 }
 
-/// The API's name of an enum value (`API_KEY`).
-fn value_name(value: impl ValueEnum) -> String {
-    value.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default()
-}
-
 /// An RFC 3339 instant, or a duration before `now`.
 fn instant(text: &str, flag: &str, now: DateTime<Utc>) -> Result<String, ClientError> {
     let at = match DateTime::parse_from_rfc3339(text.trim()) {
@@ -117,7 +111,7 @@ fn instant(text: &str, flag: &str, now: DateTime<Utc>) -> Result<String, ClientE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::args::{ActorType, Outcome};
+    use crate::domain::event::{ActorType, Outcome};
 
     fn now() -> DateTime<Utc> {
         "2024-05-01T12:00:00Z".parse().unwrap()
