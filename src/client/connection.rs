@@ -33,6 +33,8 @@ impl Connection {
         }
         let http = reqwest::Client::builder()
             .user_agent(concat!("auditgraph/", env!("CARGO_PKG_VERSION")))
+            // A WebSocket is an HTTP/1.1 upgrade, whatever TLS could negotiate.
+            .http1_only()
             .connect_timeout(CONNECT_TIMEOUT)
             .build()
             .map_err(|e| ClientError::Usage(chain(&e)))?;
