@@ -331,8 +331,14 @@ impl App {
     }
 }
 
-/// Resolves on SIGINT or SIGTERM.
+/// Resolves on SIGINT or SIGTERM, saying that the server shuts down.
 pub async fn shutdown_signal() {
+    interrupted().await;
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+pub async fn interrupted() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -348,5 +354,4 @@ pub async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = terminate => {},
     }
-    tracing::info!("shutting down: finishing in-flight requests");
 }

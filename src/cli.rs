@@ -1,5 +1,5 @@
 //! The command line: `serve`, `demo`, `migrate`, `tenant`, `key`, `schema`, `seed`,
-//! `keygen`, `verify`, `export`.
+//! `keygen`, `verify`, `export`, `purge`, and the client's `events`.
 
 use std::sync::Arc;
 
@@ -83,6 +83,10 @@ pub enum Command {
     /// Export a tenant's events, in sequence order, up to the tree size signed
     /// when the export begins (as `GET /export` does).
     Export(ExportArgs),
+    /// Read a running server's events (with `--url` and `--key`): list them,
+    /// or follow new ones as they are recorded.
+    #[command(subcommand)]
+    Events(crate::client::EventsCommand),
 }
 
 #[derive(clap::Args, Debug)]
@@ -190,6 +194,8 @@ pub enum CliError {
     Io(#[from] std::io::Error),
     #[error("verification failed: {0}")]
     Verify(String),
+    #[error("{0}")]
+    Client(#[from] crate::client::ClientError),
 }
 
 impl From<crate::service::verify::VerifyError> for CliError {
@@ -341,6 +347,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Keygen { name, output } => keygen(&name, output)?,
         Command::Verify(args) => verify(&cli.db, args).await?,
         Command::Export(args) => export(&cli.db, args).await?,
+        Command::Events(command) => crate::client::run(command).await?,
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chromiumoxide::browser::{Browser, BrowserConfig, HeadlessMode};
+use chromiumoxide::browser::{Browser, BrowserConfig};
 use chromiumoxide::cdp::browser_protocol::emulation::{MediaFeature, SetDeviceMetricsOverrideParams};
 use chromiumoxide::cdp::browser_protocol::log::EventEntryAdded;
 use chromiumoxide::cdp::browser_protocol::network::{EventRequestWillBeSent, EventWebSocketCreated};
@@ -62,7 +62,6 @@ impl Chromium {
         let config = BrowserConfig::builder()
             .chrome_executable(executable)
             .disable_default_args()
-            .headless_mode(HeadlessMode::True)
             .no_sandbox()
             .user_data_dir(&profile)
             .window_size(1280, 800)

@@ -6,6 +6,7 @@ mod helpers;
 mod abuse;
 mod auth;
 mod cli;
+mod client;
 mod console;
 mod export;
 mod filter_property;
