@@ -250,18 +250,22 @@ impl App {
             let (store, bus) = (store.clone(), bus.clone());
             async move { service::retention::purge(&store, &bus, crate::domain::now(), false).await.map(|_| ()) }
         });
+        // The deliverer stops as soon as shutdown begins (not after the requests
+        // drain) and gives its leases up, so another replica takes over at once.
+        let (stop_deliveries, stop) = tokio::sync::watch::channel(false);
         let deliverer = tokio::spawn(
-            crate::streams::deliverer::Deliverer::new(self.store.clone(), self.metrics.clone(), self.streams).run(),
+            crate::streams::deliverer::Deliverer::new(self.store.clone(), self.metrics.clone(), self.streams).run(stop),
         );
         let draining = self.draining.clone();
         let shutdown = async move {
             shutdown.await;
             draining.store(true, std::sync::atomic::Ordering::Relaxed);
+            let _ = stop_deliveries.send(true);
         };
         let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
         checkpoints.abort();
         purges.abort();
-        deliverer.abort();
+        let _ = deliverer.await;
         if let Err(e) = self.ledger.persist_grown(&self.store).await {
             tracing::error!(error = %e, "could not persist the last checkpoints");
         }
