@@ -26,5 +26,6 @@ mod schema;
 mod sockets;
 mod streams;
 mod subscriptions;
+mod upgrade;
 mod validation;
 mod viewer_tokens;
