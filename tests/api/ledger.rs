@@ -466,7 +466,12 @@ async fn proofs_verify_independently(backend: Backend) {
 /// every stored hash the page's proofs need), whatever the page's size, with
 /// the default tree size or one given; `nodes` batches them the same way.
 async fn a_page_of_proofs_costs_a_fixed_number_of_statements(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    // Nothing else sends statements meanwhile: no key looked up again, no checkpoint job.
+    let app = TestApp::spawn_with(backend, |s| {
+        s.auth_cache_ttl = std::time::Duration::from_secs(3600);
+        s.ledger.checkpoint_interval = std::time::Duration::from_secs(3600);
+    })
+    .await;
     let key = app.key("audit.read,audit.write").await;
     app.record(&key, batch("cost.a", 1_000)).await;
     app.record(&key, batch("cost.b", 300)).await;
