@@ -4,6 +4,7 @@
 #   bench/run.sh                                   # full set: 1,000,000 events, 3 runs, 20 s / 10 s
 #   BENCH_PEER=1 bench/run.sh                      # … and PostGraphile 5 back to back with ours
 #   BENCH_EVENTS=50000 BENCH_TENANTS=2 BENCH_SECS=2 BENCH_RUNS=1 BENCH_WARMUP=1 bench/run.sh   # smoke run
+#   BENCH_ONLY=proofs,sequence,export,streams bench/run.sh     # the ledger, export and stream figures
 #
 # What it does, in order:
 #  1. cargo build --release
@@ -24,8 +25,15 @@
 #  8. writes (e): recordAuditEvents, batches of 100 and 1,000, from 1 and 4 clients,
 #     then the raw multi-row INSERT floor; the bench-write tenant's events are
 #     deleted (and the tables vacuumed) after each configuration
-#  9. server RSS (VmHWM, VmRSS) after the reads and after the writes; stops every
-#     process it started; prints the table (also in bench/results/<time>/summary.md)
+#  9. only when asked for in BENCH_ONLY (ledger.py does the measuring):
+#     proofs:   inclusion (GraphQL and REST) and consistency proof latency, random
+#               events / sizes of seed-1's tree, one connection: p50/p90/p99
+#     sequence: newest 50 by SEQUENCE against newest 50 by OCCURRED_AT (wrk, as the reads)
+#     export:   NDJSON export of seed-1 by one client: events/s, server RSS growth
+#     streams:  a webhook stream (tenant bench-stream) to a Python receiver on loopback
+#               while $BENCH_STREAM_RATE events/s are recorded: record → received p50/p99, max lag
+# 10. server RSS (VmHWM, VmRSS) after the reads and after the writes; stops every
+#     process it started; prints the tables (also in bench/results/<time>/summary.md)
 #
 # Settings (environment):
 #   BENCH_DB_URL        database URL (trust auth, loopback)      default postgres://postgres@127.0.0.1:5432/auditbench
@@ -44,10 +52,20 @@
 #   BENCH_POOL          server --db-pool-size                   default 8
 #   BENCH_PORT          our server's port (+1 for capture)      default 18080
 #   BENCH_PEER=1        also measure PostGraphile (see peer.sh)
-#   BENCH_ONLY          sections, comma-separated: reads,floor,writes   default all three
+#   BENCH_ONLY          sections, comma-separated: reads,floor,writes,proofs,sequence,export,streams
+#                       default reads,floor,writes
+#   BENCH_PROOF_EVENTS  random events (and size pairs) per proof kind      default 1000
+#   BENCH_STREAM_RATE   events/s recorded while a stream delivers          default 1000
+#   BENCH_STREAM_SECS   seconds of that                                    default 30
+#   BENCH_STREAM_BATCH  events per recording request                       default 50
+#   BENCH_STREAM_POLL   the server's --stream-poll                          default the server's (250ms)
 #   BENCH_NO_BUILD=1    skip cargo build
+#   BENCH_BIN           the binary to run   default $CARGO_TARGET_DIR (or target)/release/auditgraph
 #   BENCH_SERVER_LOG    AUDITGRAPH_LOG for our server           default: the server's own (info: one line a request)
-# Each run creates two API keys (one `api_key.create` event in seed-1, one in bench-write).
+# Each run creates two API keys (one `api_key.create` event in seed-1, one in bench-write);
+# `streams` a third in tenant bench-stream, and its stream and events there.
+# The proof and export figures are of seed-1's size: for 1,000,000 events in one
+# tenant, seed a database of its own with BENCH_TENANTS=1 (BENCH_DB_URL=…/auditbench1).
 # Needs: cargo, psql, pgbench, wrk, curl, python3 (apt-get install -y wrk postgresql-client).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -74,6 +92,7 @@ PROXY_PORT=${BENCH_PROXY_PORT:-15439}
 PEER=${BENCH_PEER:-0}
 ONLY=${BENCH_ONLY:-reads,floor,writes}
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
+LEDGER="python3 $HERE/ledger.py"
 
 for tool in psql pgbench wrk curl python3; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install -y wrk postgresql-client)" >&2; exit 1; }
@@ -108,7 +127,7 @@ if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
   say "cargo build --release"
   (cd "$ROOT" && cargo build --release)
 fi
-BIN=$ROOT/target/release/auditgraph
+BIN=${BENCH_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/auditgraph}
 [ -x "$BIN" ] || { echo "no $BIN" >&2; exit 1; }
 
 meta started "\"$STAMP\""
@@ -118,6 +137,8 @@ meta runs "$RUNS"; meta secs "$SECS"; meta secs1 "$SECS1"; meta write_secs "$WRI
 meta floor_secs "$FLOOR_SECS"; meta conns "$CONNS"; meta pool "$POOL"; meta prefix "\"$PREFIX\""
 meta command "$(python3 -c 'import json,os; print(json.dumps(" ".join("%s=%s" % (k, v) for k, v in sorted(os.environ.items()) if k.startswith("BENCH_")) + " bench/run.sh"))')"
 if [ -n "${BENCH_SERVER_LOG:-}" ]; then export AUDITGRAPH_LOG=$BENCH_SERVER_LOG; fi
+STREAM_ARGS=()
+if [ -n "${BENCH_STREAM_POLL:-}" ]; then STREAM_ARGS=(--stream-poll "$BENCH_STREAM_POLL"); meta stream_poll "\"$BENCH_STREAM_POLL\""; fi
 if [ "$EVENTS" -lt 1000000 ] || [ "$SECS" -lt 20 ] || [ "$RUNS" -lt 3 ]; then meta smoke true; fi
 
 # ---------------------------------------------------------------- 2. database
@@ -185,38 +206,40 @@ wait_ready() { # URL PID
 gql_body() { python3 -c 'import json,sys; print(json.dumps({"query": open(sys.argv[1] + ".graphql").read(), "variables": json.load(open(sys.argv[1] + ".vars.json"))}))' "$1"; }
 
 # ---------------------------------------------------------------- 4. capture the SQL of each read
-say "capturing the SQL of each read (server on :$CAPTURE_PORT behind pgcapture.py on :$PROXY_PORT)"
-CAPLOG=$OUT/floor/capture.jsonl
-: >"$CAPLOG"
-read -r PGHOST_ PGPORT_ < <($TOOLS url hostport "$DB_URL")
-python3 "$HERE/pgcapture.py" "$PROXY_PORT" "$PGHOST_" "$PGPORT_" "$CAPLOG" 2>"$OUT/floor/proxy.log" &
-PROXY_PID=$!
-sleep 0.3
-"$BIN" serve --database-url "$($TOOLS url proxy "$DB_URL" "$PROXY_PORT")" --listen "127.0.0.1:$CAPTURE_PORT" \
-  --db-pool-size "$POOL" >"$OUT/floor/capture-server.log" 2>&1 &
-CAPTURE_PID=$!
-wait_ready "http://127.0.0.1:$CAPTURE_PORT" "$CAPTURE_PID"
-STMTS="{}"
-for q in a b c d1 d2; do
-  body=$(gql_body "$QDIR/$q")
-  # The first request fills the server's key cache; the second is the one captured.
-  curl -sf -o /dev/null -H "Authorization: Bearer $KEY" -H 'content-type: application/json' -d "$body" "http://127.0.0.1:$CAPTURE_PORT/graphql"
-  sleep 0.2
-  mark=$(wc -l <"$CAPLOG")
-  curl -sf -o /dev/null -H "Authorization: Bearer $KEY" -H 'content-type: application/json' -d "$body" "http://127.0.0.1:$CAPTURE_PORT/graphql"
-  sleep 0.2
-  line=$($TOOLS floor-script "$CAPLOG" "$mark" "$OUT/floor/$q")
-  echo "  ($q) $line" >&2
-  STMTS=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d[sys.argv[2]]=int(sys.argv[3].split()[0]); print(json.dumps(d))' "$STMTS" "$q" "$line")
-done
-meta statements "$STMTS"
-kill "$CAPTURE_PID" "$PROXY_PID"; wait "$CAPTURE_PID" "$PROXY_PID" 2>/dev/null || true
-CAPTURE_PID= PROXY_PID=
+if want reads || want floor || want writes; then
+  say "capturing the SQL of each read (server on :$CAPTURE_PORT behind pgcapture.py on :$PROXY_PORT)"
+  CAPLOG=$OUT/floor/capture.jsonl
+  : >"$CAPLOG"
+  read -r PGHOST_ PGPORT_ < <($TOOLS url hostport "$DB_URL")
+  python3 "$HERE/pgcapture.py" "$PROXY_PORT" "$PGHOST_" "$PGPORT_" "$CAPLOG" 2>"$OUT/floor/proxy.log" &
+  PROXY_PID=$!
+  sleep 0.3
+  "$BIN" serve --database-url "$($TOOLS url proxy "$DB_URL" "$PROXY_PORT")" --listen "127.0.0.1:$CAPTURE_PORT" \
+    --db-pool-size "$POOL" >"$OUT/floor/capture-server.log" 2>&1 &
+  CAPTURE_PID=$!
+  wait_ready "http://127.0.0.1:$CAPTURE_PORT" "$CAPTURE_PID"
+  STMTS="{}"
+  for q in a b c d1 d2; do
+    body=$(gql_body "$QDIR/$q")
+    # The first request fills the server's key cache; the second is the one captured.
+    curl -sf -o /dev/null -H "Authorization: Bearer $KEY" -H 'content-type: application/json' -d "$body" "http://127.0.0.1:$CAPTURE_PORT/graphql"
+    sleep 0.2
+    mark=$(wc -l <"$CAPLOG")
+    curl -sf -o /dev/null -H "Authorization: Bearer $KEY" -H 'content-type: application/json' -d "$body" "http://127.0.0.1:$CAPTURE_PORT/graphql"
+    sleep 0.2
+    line=$($TOOLS floor-script "$CAPLOG" "$mark" "$OUT/floor/$q")
+    echo "  ($q) $line" >&2
+    STMTS=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d[sys.argv[2]]=int(sys.argv[3].split()[0]); print(json.dumps(d))' "$STMTS" "$q" "$line")
+  done
+  meta statements "$STMTS"
+  kill "$CAPTURE_PID" "$PROXY_PID"; wait "$CAPTURE_PID" "$PROXY_PID" 2>/dev/null || true
+  CAPTURE_PID= PROXY_PID=
+fi
 
 # ---------------------------------------------------------------- 5. servers
 URL=http://127.0.0.1:$PORT/graphql
 say "starting our server on 127.0.0.1:$PORT (pool $POOL)"
-"$BIN" serve --database-url "$DB_URL" --listen "127.0.0.1:$PORT" --db-pool-size "$POOL" >"$OUT/server.log" 2>&1 &
+"$BIN" serve --database-url "$DB_URL" --listen "127.0.0.1:$PORT" --db-pool-size "$POOL" "${STREAM_ARGS[@]}" >"$OUT/server.log" 2>&1 &
 SERVER_PID=$!
 wait_ready "http://127.0.0.1:$PORT" "$SERVER_PID"
 $TOOLS check "$QDIR" "$URL" "Bearer $KEY" >&2
@@ -307,7 +330,34 @@ if want writes; then
   meta rss.after_writes "$(rss "$SERVER_PID")"
 fi
 
-# ---------------------------------------------------------------- 9. table
+# ---------------------------------------------------------------- 9. ledger, export, streams
+BASE=http://127.0.0.1:$PORT
+if want sequence; then
+  $LEDGER page-queries "$QDIR"
+  for run in $(seq "$RUNS"); do
+    say "newest 50 by OCCURRED_AT and by SEQUENCE, run $run of $RUNS"
+    for q in pocc pseq; do load "ours-$q-${CONNS}c" "$URL" "$QDIR/$q.graphql" "$CONNS" "$SECS" "Bearer $KEY"; done
+    for q in pocc pseq; do load "ours-$q-1c" "$URL" "$QDIR/$q.graphql" 1 "$SECS1" "Bearer $KEY"; done
+  done
+fi
+if want proofs; then
+  say "proofs: ${BENCH_PROOF_EVENTS:-1000} random events of seed-1"
+  $LEDGER proofs "$OUT" "$BASE" "$KEY" "$DB_URL" "$TID" "${BENCH_PROOF_EVENTS:-1000}" >/dev/null
+fi
+if want export; then
+  say "export: NDJSON of seed-1, one client"
+  $LEDGER export "$OUT" "$BASE" "$KEY" "$SERVER_PID" >/dev/null
+  meta rss.after_export "$(rss "$SERVER_PID")"
+fi
+if want streams; then
+  has_tenant bench-stream || "$BIN" tenant create bench-stream --name "Benchmark streams" --database-url "$DB_URL" >/dev/null
+  SKEY=$("$BIN" key create --tenant bench-stream --scopes keys.manage,audit.read,audit.write --name "bench $STAMP" --database-url "$DB_URL" 2>/dev/null)
+  say "streams: ${BENCH_STREAM_RATE:-1000} events/s for ${BENCH_STREAM_SECS:-30} s to a loopback webhook"
+  $LEDGER streams "$OUT" "$BASE" "$SKEY" "${BENCH_STREAM_RATE:-1000}" "${BENCH_STREAM_SECS:-30}" "${BENCH_STREAM_BATCH:-50}" >/dev/null
+fi
+
+# ---------------------------------------------------------------- 10. tables
 grep -ciE 'error|panic' "$OUT/server.log" >/dev/null && say "server log has errors: $OUT/server.log"
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
-$TOOLS summarize "$OUT"
+if want reads || want floor || want writes; then $TOOLS summarize "$OUT"; fi
+if want proofs || want sequence || want export || want streams; then $LEDGER table "$OUT"; fi

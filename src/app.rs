@@ -302,8 +302,11 @@ impl App {
             async move { service::retention::purge(&store, &bus, crate::domain::now(), false).await.map(|_| ()) }
         });
         let replicas = self.store.watch_replicas();
+        // The deliverer stops as soon as shutdown begins (not after the requests
+        // drain) and gives its leases up, so another replica takes over at once.
+        let (stop_deliveries, stop) = tokio::sync::watch::channel(false);
         let deliverer = tokio::spawn(
-            crate::streams::deliverer::Deliverer::new(self.store.clone(), self.metrics.clone(), self.streams).run(),
+            crate::streams::deliverer::Deliverer::new(self.store.clone(), self.metrics.clone(), self.streams).run(stop),
         );
         // Scrapes are short and answered until the API has drained.
         let metrics_server = self
@@ -313,11 +316,12 @@ impl App {
         let shutdown = async move {
             shutdown.await;
             draining.store(true, std::sync::atomic::Ordering::Relaxed);
+            let _ = stop_deliveries.send(true);
         };
         let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
         checkpoints.abort();
         purges.abort();
-        deliverer.abort();
+        let _ = deliverer.await;
         if let Some(server) = metrics_server {
             server.abort();
         }

@@ -164,6 +164,13 @@ pub struct StreamArgs {
     /// How long one delivery request may take.
     #[arg(long, env = "AUDITGRAPH_STREAM_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub stream_timeout: Duration,
+
+    /// How long a replica's hold on a stream lasts without renewal: how soon
+    /// another replica takes over from one that died (at least
+    /// `--stream-timeout` plus 5 s). A replica shutting down gives its streams
+    /// up at once.
+    #[arg(long, env = "AUDITGRAPH_STREAM_LEASE", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub stream_lease: Duration,
 }
 
 impl Default for ServeArgs {
@@ -276,6 +283,7 @@ impl ServeSettings {
                 poll: serve.streams.stream_poll,
                 backoff_cap: serve.streams.stream_backoff_cap,
                 request_timeout: serve.streams.stream_timeout.max(Duration::from_millis(100)),
+                lease: serve.streams.stream_lease,
             },
         }
     }

@@ -239,13 +239,15 @@ impl AuditEvent {
         tree_size: Option<BigInt>,
     ) -> async_graphql::Result<InclusionProof> {
         let leaf_index = (self.0.sequence - 1) as u64;
-        let proof = crate::service::ledger::inclusion_proof(
-            ctx.store().db(),
-            self.tenant(),
-            leaf_index,
-            tree_size.map(|n| n.0),
-        )
-        .await?;
+        // Through the request's loader: a page's proofs cost two statements in all.
+        let proof = ctx
+            .loaders()
+            .inclusion_proofs
+            .load_one((self.tenant(), (leaf_index, tree_size.map(|n| n.0))))
+            .await
+            .map_err(shared)?
+            .ok_or_else(|| Error::internal("the proof loader returned nothing"))?
+            .map_err(shared)?;
         Ok(InclusionProof {
             leaf_index: proof.leaf_index.into(),
             tree_size: proof.tree_size.into(),

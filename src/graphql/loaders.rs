@@ -13,6 +13,7 @@ use entity::{actor, audit_event, resource};
 
 use crate::domain::ids::{ActorId, EventId, ResourceId, TenantId};
 use crate::error::Error;
+use crate::service::ledger::InclusionProof;
 use crate::store::{Reader, Store, actors, resources};
 
 pub struct Loaders {
@@ -22,6 +23,7 @@ pub struct Loaders {
     /// Where this request's reads go, chosen once, so that they all see one
     /// database's state.
     reader: Reader,
+    pub inclusion_proofs: DataLoader<InclusionProofLoader, HashMapCache>,
 }
 
 impl Loaders {
@@ -36,6 +38,11 @@ impl Loaders {
                 HashMapCache::default(),
             ),
             reader,
+            inclusion_proofs: DataLoader::with_cache(
+                InclusionProofLoader(store.clone()),
+                tokio::spawn,
+                HashMapCache::default(),
+            ),
         }
     }
 
@@ -78,7 +85,33 @@ impl Loaders {
             let found = self.resources.loader().load(&keys).await?;
             self.resources.feed_many(found).await;
         }
+        let proofs: Vec<_> = selections.iter().flat_map(|s| s.field("inclusionProof").selection_fields()).collect();
+        if !proofs.is_empty() {
+            // Every tree size asked for (usually one: the default), for every row.
+            let mut sizes: Vec<Option<i64>> = proofs.iter().filter_map(tree_size_argument).collect();
+            sizes.sort();
+            sizes.dedup();
+            let keys: Vec<ProofKey> = rows
+                .iter()
+                .flat_map(|r| sizes.iter().map(|&size| (TenantId(r.tenant_id), ((r.sequence - 1) as u64, size))))
+                .collect();
+            let found = self.inclusion_proofs.loader().load(&keys).await?;
+            self.inclusion_proofs.feed_many(found).await;
+        }
         Ok(())
+    }
+}
+
+/// The `treeSize` of one `inclusionProof` selection, variables resolved;
+/// `None` when it does not parse (the field itself then reports why).
+fn tree_size_argument(field: &async_graphql::SelectionField<'_>) -> Option<Option<i64>> {
+    let arguments = field.arguments().ok()?;
+    let Some((_, value)) = arguments.into_iter().find(|(name, _)| name.as_str() == "treeSize") else {
+        return Some(None);
+    };
+    match value {
+        async_graphql::Value::Null => Some(None),
+        value => <super::scalars::BigInt as async_graphql::ScalarType>::parse(value).ok().map(|n| Some(n.0)),
     }
 }
 
@@ -161,6 +194,30 @@ impl Loader<(TenantId, EventId)> for EventResourcesLoader {
                 } else {
                     entry.related.push(link.into_model());
                 }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// An inclusion proof wanted: the tenant, and the leaf index with the tree
+/// size (`None`: the current size).
+pub type ProofKey = (TenantId, (u64, Option<i64>));
+
+/// Inclusion proofs, two statements per tenant for any number of them. A proof
+/// that cannot be given is an error in its own place only.
+pub struct InclusionProofLoader(Store);
+
+impl Loader<ProofKey> for InclusionProofLoader {
+    type Value = Result<InclusionProof, Arc<Error>>;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[ProofKey]) -> Result<HashMap<ProofKey, Self::Value>, Self::Error> {
+        let mut out = HashMap::with_capacity(keys.len());
+        for (tenant, wanted) in by_tenant(keys) {
+            let proofs = crate::service::ledger::inclusion_proofs(self.0.db(), tenant, &wanted).await?;
+            for (at, proof) in wanted.into_iter().zip(proofs) {
+                out.insert((tenant, at), proof.map_err(Arc::new));
             }
         }
         Ok(out)

@@ -13,7 +13,7 @@ use crate::domain::filter::{self, Condition, Filter};
 use crate::domain::ids::{ActorId, EventId, NodeId, ResourceId};
 use crate::domain::page::Page;
 use crate::domain::scope::Scope;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::{actors, event_streams, events, keys, resources, tenants};
 
 /// Anything with a global ID; `node(id:)` fetches it.
@@ -71,6 +71,11 @@ pub async fn resolve(ctx: &Context<'_>, ids: &[ID], path: &str) -> Result<Vec<Op
                 events::matching_in_order(reader, tenant, &requester.scope_filter(ids)).await?
             }
         };
+        // What the selected fields need, for all the events at once.
+        ctx.loaders()
+            .prefetch(&rows, &[ctx.look_ahead()])
+            .await
+            .map_err(|e| std::sync::Arc::try_unwrap(e).unwrap_or_else(|e| Error::internal(e.to_string())))?;
         for row in rows {
             found.insert(NodeId::EventId(EventId(row.id)), Node::AuditEvent(AuditEvent(row)));
         }

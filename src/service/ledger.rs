@@ -175,27 +175,56 @@ pub async fn inclusion_proof(
     leaf_index: u64,
     tree_size: Option<i64>,
 ) -> Result<InclusionProof> {
+    let mut proofs = inclusion_proofs(db, tenant, &[(leaf_index, tree_size)]).await?;
+    proofs.pop().ok_or_else(|| Error::internal("no proof for the one leaf asked"))?
+}
+
+/// The inclusion proofs of many leaves, each `(leaf index, tree size)` as in
+/// [`inclusion_proof`], in two statements whatever their number: the head,
+/// then every stored hash any of them needs. A proof that cannot be given
+/// (a tree size out of range) is an `Err` in its place; a failed read fails all.
+pub async fn inclusion_proofs(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    wanted: &[(u64, Option<i64>)],
+) -> Result<Vec<Result<InclusionProof>>> {
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
     let current = stored::head(db, tenant).await?.size();
-    let tree_size = match tree_size {
-        None => current,
-        Some(n) => size_arg(n, "treeSize")?,
+    let checked = |leaf_index: u64, tree_size: Option<i64>| -> Result<(u64, Vec<u64>)> {
+        let tree_size = match tree_size {
+            None => current,
+            Some(n) => size_arg(n, "treeSize")?,
+        };
+        if tree_size > current {
+            return Err(Error::bad_input(
+                "treeSize",
+                format!("the tree has {current} leaves; treeSize {tree_size} is beyond it"),
+            ));
+        }
+        if tree_size <= leaf_index {
+            return Err(Error::bad_input(
+                "treeSize",
+                format!("the event is leaf {leaf_index}; a tree of {tree_size} leaves does not contain it"),
+            ));
+        }
+        Ok((tree_size, ledger::inclusion_indexes(leaf_index, tree_size).map_err(Error::internal)?))
     };
-    if tree_size > current {
-        return Err(Error::bad_input(
-            "treeSize",
-            format!("the tree has {current} leaves; treeSize {tree_size} is beyond it"),
-        ));
-    }
-    if tree_size <= leaf_index {
-        return Err(Error::bad_input(
-            "treeSize",
-            format!("the event is leaf {leaf_index}; a tree of {tree_size} leaves does not contain it"),
-        ));
-    }
-    let indexes = ledger::inclusion_indexes(leaf_index, tree_size).map_err(Error::internal)?;
+    let plans: Vec<Result<(u64, Vec<u64>)>> = wanted.iter().map(|&(leaf, size)| checked(leaf, size)).collect();
+    let mut indexes: Vec<u64> = plans.iter().flatten().flat_map(|(_, indexes)| indexes.iter().copied()).collect();
+    indexes.sort_unstable();
+    indexes.dedup();
     let hashes = stored::read_hashes(db, tenant, &indexes).await?;
-    let hashes = ledger::inclusion_proof(leaf_index, tree_size, &hashes).map_err(Error::internal)?;
-    Ok(InclusionProof { leaf_index, tree_size, hashes })
+    Ok(wanted
+        .iter()
+        .zip(plans)
+        .map(|(&(leaf_index, _), plan)| {
+            let (tree_size, _) = plan?;
+            let hashes = ledger::inclusion_proof(leaf_index, tree_size, &hashes).map_err(Error::internal)?;
+            Ok(InclusionProof { leaf_index, tree_size, hashes })
+        })
+        .collect())
 }
 
 /// The consistency proof between the trees of `from` and `to` (default: the

@@ -164,16 +164,15 @@ pub async fn claim(
     Ok(done.rows_affected == 1)
 }
 
-/// Gives the lease up, if `holder` still has it.
-pub async fn release(db: &impl ConnectionTrait, id: EventStreamId, holder: &str) -> Result<()> {
-    es::Entity::update_many()
+/// Gives up every lease `holder` still has; how many.
+pub async fn release_all(db: &impl ConnectionTrait, holder: &str) -> Result<u64> {
+    let done = es::Entity::update_many()
         .col_expr(es::Column::LeaseHolder, Expr::value(Option::<String>::None))
         .col_expr(es::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
-        .filter(es::Column::Id.eq(id.0))
         .filter(es::Column::LeaseHolder.eq(holder))
         .exec(db)
         .await?;
-    Ok(())
+    Ok(done.rows_affected)
 }
 
 /// Saves the position `through` after a delivery (or after examining events

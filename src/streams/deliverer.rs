@@ -3,9 +3,11 @@
 //! sequence order, up to the ledger's size, POSTs them in batches of at most
 //! 100, and saves a batch's last sequence only after the destination took it.
 //! A failing destination is retried with capped exponential backoff and
-//! jitter, forever.
+//! jitter, forever. At shutdown it starts no new batch, lets the batches in
+//! flight end, and gives its leases up.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,6 +25,8 @@ use crate::store::{Store, event_streams, events, ledger};
 pub const BATCH: u64 = 100;
 /// The first wait after a failure (shorter if the cap is shorter).
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// Bytes of a destination's answer kept (the rest is read and dropped).
+const ANSWER_LIMIT: usize = 64 * 1024;
 
 /// Why a pass over a stream stopped early.
 enum Failure {
@@ -52,6 +56,8 @@ pub struct Deliverer {
     client: reqwest::Client,
     backoff: Mutex<HashMap<EventStreamId, Backoff>>,
     running: Mutex<HashSet<EventStreamId>>,
+    /// Set at shutdown: passes stop before their next batch.
+    stopping: AtomicBool,
 }
 
 impl Deliverer {
@@ -62,8 +68,7 @@ impl Deliverer {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
-        // The lease outlasts any one request, so no batch is in flight when it lapses.
-        let leases = Leases::new(store.clone(), settings.request_timeout + Duration::from_secs(10));
+        let leases = Leases::new(store.clone(), settings.lease_ttl());
         Arc::new(Self {
             store,
             metrics,
@@ -72,15 +77,20 @@ impl Deliverer {
             client,
             backoff: Mutex::new(HashMap::new()),
             running: Mutex::new(HashSet::new()),
+            stopping: AtomicBool::new(false),
         })
     }
 
-    /// Polls until the task is aborted.
-    pub async fn run(self: Arc<Self>) {
+    /// Polls until `stop` turns true (or its sender is dropped), then lets the
+    /// batches in flight end and releases this replica's leases.
+    pub async fn run(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
         let mut ticks = tokio::time::interval(self.settings.poll.max(Duration::from_millis(10)));
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            ticks.tick().await;
+            tokio::select! {
+                _ = ticks.tick() => {}
+                _ = stop.wait_for(|stop| *stop) => break,
+            }
             let streams =
                 match event_streams::deliverable(self.store.db(), self.leases.holder(), crate::domain::now()).await {
                     Ok(streams) => streams,
@@ -96,6 +106,26 @@ impl Deliverer {
                 }
                 tokio::spawn(self.clone().pass(TenantId(stream.tenant_id), id));
             }
+        }
+        self.stop().await;
+    }
+
+    /// Waits for the passes under way (each ends after its batch in flight,
+    /// within one request timeout), then gives the leases up. If one does not
+    /// end in time its leases are kept: they lapse on their own.
+    async fn stop(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+        let deadline = Instant::now() + self.settings.request_timeout + Duration::from_secs(2);
+        while !self.running.lock().unwrap().is_empty() {
+            if Instant::now() >= deadline {
+                tracing::warn!("event stream deliveries still under way at shutdown; their leases will lapse");
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        match self.leases.release_all().await {
+            Ok(released) => tracing::info!(released, "event stream leases released"),
+            Err(e) => tracing::warn!(error = %e, "cannot release event stream leases; they will lapse"),
         }
     }
 
@@ -146,7 +176,7 @@ impl Deliverer {
     async fn deliver(&self, tenant: TenantId, id: EventStreamId) -> Result<(), Failure> {
         let db = self.store.db();
         loop {
-            if !self.leases.claim(id).await? {
+            if self.stopping.load(Ordering::Relaxed) || !self.leases.claim(id).await? {
                 return Ok(());
             }
             // Read after claiming: another replica may have moved it, and it
@@ -210,14 +240,23 @@ impl Deliverer {
         if !status.is_success() {
             return Err(format!("the destination answered HTTP {}", status.as_u16()));
         }
-        if splunk {
-            let text = answer.bytes().await.map_err(|e| describe(&e))?;
-            if !splunk::accepted(&text) {
-                return Err("the collector's answer did not say \"code\": 0".into());
-            }
+        // An answer cut short is no answer: the batch is sent again.
+        let text = read_answer(answer).await?;
+        if splunk && !splunk::accepted(&text) {
+            return Err("the collector's answer did not say \"code\": 0".into());
         }
         Ok(())
     }
+}
+
+/// Reads an answer to its end, keeping its first [`ANSWER_LIMIT`] bytes.
+async fn read_answer(mut answer: reqwest::Response) -> Result<Vec<u8>, String> {
+    let mut kept = Vec::new();
+    while let Some(chunk) = answer.chunk().await.map_err(|e| describe(&e))? {
+        let room = ANSWER_LIMIT.saturating_sub(kept.len());
+        kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+    }
+    Ok(kept)
 }
 
 /// What went wrong with a request, without its URL (which may carry a secret).
@@ -228,6 +267,8 @@ fn describe(e: &reqwest::Error) -> String {
         "cannot connect to the destination".into()
     } else if e.is_redirect() {
         "the destination redirected; redirects are not followed".into()
+    } else if e.is_body() || e.is_decode() {
+        "the connection closed before the destination's answer was complete".into()
     } else {
         "the request to the destination failed".into()
     }

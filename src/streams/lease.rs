@@ -1,7 +1,8 @@
 //! The delivery lease: one replica at a time delivers a stream. A replica
 //! takes a stream whose lease is free or expired and renews it before every
 //! batch; if it dies, the lease runs out and another replica resumes after
-//! the last saved sequence.
+//! the last saved sequence. A replica shutting down gives its leases up, so
+//! another one takes over at once.
 
 use std::time::Duration;
 
@@ -37,9 +38,10 @@ impl Leases {
         event_streams::claim(self.store.db(), id, &self.holder, now, until).await
     }
 
-    /// Gives the lease up, so another replica need not wait for it to expire.
-    pub async fn release(&self, id: EventStreamId) -> Result<()> {
+    /// Gives up every lease this replica holds, so other replicas need not
+    /// wait for them to expire; how many. Only once no batch is in flight.
+    pub async fn release_all(&self) -> Result<u64> {
         let _gate = self.store.write_gate().await;
-        event_streams::release(self.store.db(), id, &self.holder).await
+        event_streams::release_all(self.store.db(), &self.holder).await
     }
 }

@@ -26,6 +26,20 @@ pub struct StreamSettings {
     pub backoff_cap: Duration,
     /// How long one delivery request may take.
     pub request_timeout: Duration,
+    /// How long a hold on a stream lasts without renewal (see [`StreamSettings::lease_ttl`]).
+    pub lease: Duration,
+}
+
+/// What a lease must outlast beyond one request: the reads before it and the
+/// saved position after it.
+const LEASE_MARGIN: Duration = Duration::from_secs(5);
+
+impl StreamSettings {
+    /// The lease as held: never shorter than one request plus a margin, so no
+    /// batch is still in flight when another replica may take the stream.
+    pub fn lease_ttl(&self) -> Duration {
+        self.lease.max(self.request_timeout + LEASE_MARGIN)
+    }
 }
 
 impl Default for StreamSettings {
@@ -35,6 +49,7 @@ impl Default for StreamSettings {
             poll: Duration::from_millis(250),
             backoff_cap: Duration::from_secs(60),
             request_timeout: Duration::from_secs(10),
+            lease: Duration::from_secs(30),
         }
     }
 }

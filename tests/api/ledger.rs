@@ -21,6 +21,7 @@ backend_tests!(
     recorded_actor_keeps_what_was_sent,
     canonical_event_and_leaf_hash,
     proofs_verify_independently,
+    a_page_of_proofs_costs_a_fixed_number_of_statements,
     out_of_range_sizes_are_refused,
     checkpoints_are_signed_and_persisted,
     export_of_canonical_events_verifies_offline,
@@ -459,6 +460,86 @@ async fn proofs_verify_independently(backend: Backend) {
         .await;
     let proof: Vec<Hash> = d["ledger"]["consistencyProof"].as_array().unwrap().iter().map(decode).collect();
     assert!(rfc_verify_consistency(heads[0].0, last, heads[0].1, last_root, &proof));
+}
+
+/// Inclusion proofs for a whole page come from two statements (the head and
+/// every stored hash the page's proofs need), whatever the page's size, with
+/// the default tree size or one given; `nodes` batches them the same way.
+async fn a_page_of_proofs_costs_a_fixed_number_of_statements(backend: Backend) {
+    // Nothing else sends statements meanwhile: no key looked up again, no checkpoint job.
+    let app = TestApp::spawn_with(backend, |s| {
+        s.auth_cache_ttl = std::time::Duration::from_secs(3600);
+        s.ledger.checkpoint_interval = std::time::Duration::from_secs(3600);
+    })
+    .await;
+    let key = app.key("audit.read,audit.write").await;
+    app.record(&key, batch("cost.a", 1_000)).await;
+    app.record(&key, batch("cost.b", 300)).await;
+    let (size, root, _) = checkpoint(&app, &key).await;
+    // Warm the key cache (and let its last-used update land) before counting.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let statements = async |query: &str, variables: Value| {
+        let before = app.statements();
+        let data = app.data(&key, query, variables).await;
+        (app.statements() - before, data)
+    };
+    let page = "query($n: Int, $t: BigInt) { auditEvents(first: $n, orderBy: {field: SEQUENCE, direction: ASC}) { nodes { id sequence leafHash inclusionProof(treeSize: $t) { leafIndex treeSize hashes } } } }";
+    for (n, tree) in [(1, None), (500, None), (500, Some(size - 200)), (1, Some(size))] {
+        let (count, data) = statements(page, json!({ "n": n, "t": tree.map(|t: u64| t.to_string()) })).await;
+        assert_eq!(count, 3, "a page of {n} with proofs in the tree of {tree:?}: the page, the head, the hashes");
+        let nodes = data["auditEvents"]["nodes"].as_array().unwrap();
+        assert_eq!(nodes.len(), n);
+        let tree_size = tree.unwrap_or(size);
+        let root = if tree_size == size { root } else { root_of(&app, &key, tree_size).await };
+        for node in nodes {
+            let seq: u64 = node["sequence"].as_str().unwrap().parse().unwrap();
+            let path: Vec<Hash> = node["inclusionProof"]["hashes"].as_array().unwrap().iter().map(decode).collect();
+            assert!(rfc_verify_inclusion(seq - 1, tree_size, decode(&node["leafHash"]), &path, root), "leaf {seq}");
+        }
+        if n == 500 && tree.is_none() {
+            // The same events by ID: their proofs are batched too.
+            let ids: Vec<&Value> = nodes.iter().map(|n| &n["id"]).collect();
+            let by_id = "query($ids: [ID!]!) { nodes(ids: $ids) { ... on AuditEvent { inclusionProof { hashes } } } }";
+            let (count, found) = statements(by_id, json!({ "ids": ids })).await;
+            assert_eq!(count, 3, "500 events by ID with proofs: the events, the head, the hashes");
+            let proofs: Vec<&Value> = nodes.iter().map(|n| &n["inclusionProof"]["hashes"]).collect();
+            let again: Vec<&Value> =
+                found["nodes"].as_array().unwrap().iter().map(|n| &n["inclusionProof"]["hashes"]).collect();
+            assert_eq!(proofs, again);
+        }
+    }
+}
+
+/// The root of the tenant's tree of `size` leaves, recomputed from the leaf hashes.
+async fn root_of(app: &TestApp, key: &str, size: u64) -> Hash {
+    let q = "query($a: String) { auditEvents(first: 500, after: $a, orderBy: {field: SEQUENCE, direction: ASC}) { pageInfo { endCursor hasNextPage } nodes { sequence leafHash } } }";
+    let (mut leaves, mut cursor) = (Vec::new(), None::<String>);
+    loop {
+        let data = app.data(key, q, json!({ "a": cursor })).await;
+        let c = &data["auditEvents"];
+        for n in c["nodes"].as_array().unwrap() {
+            if n["sequence"].as_str().unwrap().parse::<u64>().unwrap() <= size {
+                leaves.push(decode(&n["leafHash"]));
+            }
+        }
+        cursor = c["pageInfo"]["endCursor"].as_str().map(str::to_string);
+        if !c["pageInfo"]["hasNextPage"].as_bool().unwrap() {
+            break;
+        }
+    }
+    merkle_root(&leaves)
+}
+
+/// RFC 9162 §2.1.1's MTH over leaf hashes.
+pub(crate) fn merkle_root(leaves: &[Hash]) -> Hash {
+    match leaves.len() {
+        0 => sha(&[]),
+        1 => leaves[0],
+        n => {
+            let k = 1 << (usize::BITS - (n - 1).leading_zeros() - 1);
+            node(&merkle_root(&leaves[..k]), &merkle_root(&leaves[k..]))
+        }
+    }
 }
 
 async fn out_of_range_sizes_are_refused(backend: Backend) {

@@ -31,5 +31,6 @@ mod sockets;
 mod streams;
 mod subscriptions;
 mod traces;
+mod upgrade;
 mod validation;
 mod viewer_tokens;
