@@ -210,6 +210,7 @@ pub async fn page(
     Ok(page.finish(rows))
 }
 
+#[tracing::instrument(name = "db.actors.count", skip_all, fields(tenant = %tenant), err(Debug))]
 pub async fn count(db: &impl ConnectionTrait, tenant: TenantId, m: &ActorMatch) -> Result<i64> {
     let query = Query::select()
         .expr(Expr::col(actor::Column::Id).count())

@@ -72,6 +72,7 @@ pub async fn insert(
 }
 
 /// The tenant's streams, oldest first.
+#[tracing::instrument(name = "db.event_streams.list", skip_all, fields(tenant = %tenant), err(Debug))]
 pub async fn list(db: &impl ConnectionTrait, tenant: TenantId) -> Result<Vec<es::Model>> {
     Ok(es::Entity::find()
         .filter(es::Column::TenantId.eq(tenant.0))
@@ -82,6 +83,7 @@ pub async fn list(db: &impl ConnectionTrait, tenant: TenantId) -> Result<Vec<es:
 }
 
 /// One of the tenant's streams.
+#[tracing::instrument(name = "db.event_streams.by_id", skip_all, fields(tenant = %tenant), err(Debug))]
 pub async fn by_id(db: &impl ConnectionTrait, tenant: TenantId, id: EventStreamId) -> Result<Option<es::Model>> {
     Ok(es::Entity::find_by_id(id.0).filter(es::Column::TenantId.eq(tenant.0)).one(db).await?)
 }
@@ -95,6 +97,7 @@ pub struct Changes {
 }
 
 /// Applies `changes` to one of the tenant's streams; `None` if it has no such stream.
+#[tracing::instrument(name = "db.event_streams.update", skip_all, fields(tenant = %tenant), err(Debug))]
 pub async fn update(
     db: &impl ConnectionTrait,
     tenant: TenantId,
@@ -117,6 +120,7 @@ pub async fn update(
 }
 
 /// Removes one of the tenant's streams; whether it existed.
+#[tracing::instrument(name = "db.event_streams.delete", skip_all, fields(tenant = %tenant), err(Debug))]
 pub async fn delete(db: &impl ConnectionTrait, tenant: TenantId, id: EventStreamId) -> Result<bool> {
     let done = es::Entity::delete_many()
         .filter(es::Column::Id.eq(id.0))
@@ -128,6 +132,7 @@ pub async fn delete(db: &impl ConnectionTrait, tenant: TenantId, id: EventStream
 
 /// Streams of every tenant that `holder` could deliver now: not paused, and
 /// whose lease is free, expired or already its own.
+#[tracing::instrument(name = "db.event_streams.deliverable", skip_all, err(Debug))]
 pub async fn deliverable(db: &impl ConnectionTrait, holder: &str, now: DateTime<Utc>) -> Result<Vec<es::Model>> {
     Ok(es::Entity::find()
         .filter(es::Column::Paused.eq(false))
@@ -146,6 +151,7 @@ fn lease_open(holder: &str, now: DateTime<Utc>) -> Condition {
 
 /// Takes or renews the lease of a stream for `holder` until `until`, unless
 /// another holder's lease is still running; whether `holder` now holds it.
+#[tracing::instrument(name = "db.event_streams.claim", skip_all, err(Debug))]
 pub async fn claim(
     db: &impl ConnectionTrait,
     id: EventStreamId,
@@ -165,6 +171,7 @@ pub async fn claim(
 }
 
 /// Gives up every lease `holder` still has; how many.
+#[tracing::instrument(name = "db.event_streams.release_all", skip_all, err(Debug))]
 pub async fn release_all(db: &impl ConnectionTrait, holder: &str) -> Result<u64> {
     let done = es::Entity::update_many()
         .col_expr(es::Column::LeaseHolder, Expr::value(Option::<String>::None))
@@ -178,6 +185,7 @@ pub async fn release_all(db: &impl ConnectionTrait, holder: &str) -> Result<u64>
 /// Saves the position `through` after a delivery (or after examining events
 /// none of which matched), clearing any failure; only while `holder` holds
 /// the lease and only forwards. Whether it was saved.
+#[tracing::instrument(name = "db.event_streams.advance", skip_all, err(Debug))]
 pub async fn advance(
     db: &impl ConnectionTrait,
     id: EventStreamId,
@@ -203,6 +211,7 @@ pub async fn advance(
 }
 
 /// Records a failed attempt: the stream is failing since its first failure.
+#[tracing::instrument(name = "db.event_streams.failed", skip_all, err(Debug))]
 pub async fn failed(
     db: &impl ConnectionTrait,
     id: EventStreamId,

@@ -19,6 +19,7 @@ use crate::error::Result;
 
 use super::filter;
 
+#[tracing::instrument(name = "db.events.by_idempotency_keys", skip_all, fields(tenant = %tenant), err(Debug))]
 pub async fn by_idempotency_keys(db: &impl ConnectionTrait, tenant: TenantId, keys: &[&str]) -> Result<Vec<ev::Model>> {
     let mut out = Vec::new();
     for chunk in keys.chunks(super::recording::EVENT_CHUNK) {

@@ -62,6 +62,7 @@ pub async fn by_hash(db: &impl ConnectionTrait, secret_hash: &str) -> Result<Opt
     Ok(tenant.map(|t| (key, t)))
 }
 
+#[tracing::instrument(name = "db.keys.list", skip_all, fields(tenant = %tenant), err(Debug))]
 pub async fn list(db: &impl ConnectionTrait, tenant: TenantId) -> Result<Vec<api_key::Model>> {
     Ok(api_key::Entity::find()
         .filter(api_key::Column::TenantId.eq(tenant.0))
@@ -71,11 +72,13 @@ pub async fn list(db: &impl ConnectionTrait, tenant: TenantId) -> Result<Vec<api
         .await?)
 }
 
+#[tracing::instrument(name = "db.keys.by_id", skip_all, fields(tenant = %tenant), err(Debug))]
 pub async fn by_id(db: &impl ConnectionTrait, tenant: TenantId, id: ApiKeyId) -> Result<Option<api_key::Model>> {
     Ok(api_key::Entity::find_by_id(id.0).filter(api_key::Column::TenantId.eq(tenant.0)).one(db).await?)
 }
 
 /// A key by ID in any tenant: for the command line, which acts as the operator.
+#[tracing::instrument(name = "db.keys.by_id_any_tenant", skip_all, err(Debug))]
 pub async fn by_id_any_tenant(db: &impl ConnectionTrait, id: ApiKeyId) -> Result<Option<api_key::Model>> {
     Ok(api_key::Entity::find_by_id(id.0).one(db).await?)
 }
@@ -99,6 +102,7 @@ pub async fn revoke(
 }
 
 /// Those of `ids` that are revoked or no longer exist.
+#[tracing::instrument(name = "db.keys.revoked_among", skip_all, err(Debug))]
 pub async fn revoked_among(db: &impl ConnectionTrait, ids: &[ApiKeyId]) -> Result<Vec<ApiKeyId>> {
     if ids.is_empty() {
         return Ok(Vec::new());
@@ -115,6 +119,7 @@ pub async fn revoked_among(db: &impl ConnectionTrait, ids: &[ApiKeyId]) -> Resul
 }
 
 /// Records that the key was used, unless that was recorded within the last minute.
+#[tracing::instrument(name = "db.keys.touch", skip_all, err(Debug))]
 pub async fn touch(db: &impl ConnectionTrait, id: ApiKeyId, now: DateTime<Utc>) -> Result<()> {
     api_key::Entity::update_many()
         .col_expr(api_key::Column::LastUsedAt, Expr::val(now).into())

@@ -33,6 +33,7 @@ fn decode_head(row: head::Model) -> Result<Head> {
 }
 
 /// Creates the empty tree of a new tenant.
+#[tracing::instrument(name = "db.ledger.create", skip_all, fields(tenant = %tenant), err(Debug))]
 pub async fn create(db: &impl ConnectionTrait, tenant: TenantId, now: DateTime<Utc>) -> Result<()> {
     let row = head::ActiveModel {
         tenant_id: sea_orm::ActiveValue::Set(tenant.0),
@@ -72,6 +73,7 @@ pub async fn head(db: &impl ConnectionTrait, tenant: TenantId) -> Result<Head> {
 }
 
 /// Every tenant's head (for the checkpoint job).
+#[tracing::instrument(name = "db.ledger.heads", skip_all, err(Debug))]
 pub async fn heads(db: &impl ConnectionTrait) -> Result<Vec<(TenantId, Head)>> {
     head::Entity::find()
         .order_by_asc(head::Column::TenantId)
@@ -83,6 +85,7 @@ pub async fn heads(db: &impl ConnectionTrait) -> Result<Vec<(TenantId, Head)>> {
 }
 
 /// Stores the grown head, inside the transaction that locked it.
+#[tracing::instrument(name = "db.ledger.save_head", skip_all, fields(tenant = %tenant), err(Debug))]
 pub async fn save_head(db: &impl ConnectionTrait, tenant: TenantId, head: &Head, now: DateTime<Utc>) -> Result<()> {
     head::Entity::update_many()
         .col_expr(head::Column::Size, Expr::val(head.size() as i64))
@@ -98,6 +101,7 @@ pub async fn save_head(db: &impl ConnectionTrait, tenant: TenantId, head: &Head,
 /// order, to the locked head: their leaves, the tree hashes they complete, and
 /// the grown head. Both the recording transaction and the catch-up of older
 /// events grow the tree only through here.
+#[tracing::instrument(name = "db.ledger.append_events", skip_all, fields(tenant = %tenant), err(Debug))]
 pub async fn append_events(
     db: &impl ConnectionTrait,
     tenant: TenantId,
@@ -183,6 +187,7 @@ pub async fn read_hashes(db: &impl ConnectionTrait, tenant: TenantId, indexes: &
 }
 
 /// Persists a checkpoint (once per size: a second one for the same size is the same tree).
+#[tracing::instrument(name = "db.ledger.insert_checkpoint", skip_all, fields(tenant = %tenant), err(Debug))]
 pub async fn insert_checkpoint(db: &impl ConnectionTrait, tenant: TenantId, row: checkpoint::Model) -> Result<()> {
     let row = checkpoint::ActiveModel {
         tenant_id: sea_orm::ActiveValue::Set(tenant.0),
@@ -201,6 +206,7 @@ pub async fn insert_checkpoint(db: &impl ConnectionTrait, tenant: TenantId, row:
 }
 
 /// The size of the newest persisted checkpoint of every tenant that has one.
+#[tracing::instrument(name = "db.ledger.checkpointed_sizes", skip_all, err(Debug))]
 pub async fn checkpointed_sizes(db: &impl ConnectionTrait) -> Result<HashMap<TenantId, u64>> {
     let rows: Vec<(uuid::Uuid, Option<i64>)> = checkpoint::Entity::find()
         .select_only()
@@ -238,6 +244,7 @@ pub async fn checkpoints(
 }
 
 /// How many checkpoints the tenant has.
+#[tracing::instrument(name = "db.ledger.count_checkpoints", skip_all, fields(tenant = %tenant), err(Debug))]
 pub async fn count_checkpoints(db: &impl ConnectionTrait, tenant: TenantId) -> Result<i64> {
     let query = Query::select()
         .expr(Expr::cust("COUNT(*)"))
@@ -248,6 +255,7 @@ pub async fn count_checkpoints(db: &impl ConnectionTrait, tenant: TenantId) -> R
 }
 
 /// Every persisted checkpoint of the tenant, oldest first (for `verify`).
+#[tracing::instrument(name = "db.ledger.all_checkpoints", skip_all, fields(tenant = %tenant), err(Debug))]
 pub async fn all_checkpoints(db: &impl ConnectionTrait, tenant: TenantId) -> Result<Vec<checkpoint::Model>> {
     Ok(checkpoint::Entity::find()
         .filter(checkpoint::Column::TenantId.eq(tenant.0))
@@ -257,11 +265,13 @@ pub async fn all_checkpoints(db: &impl ConnectionTrait, tenant: TenantId) -> Res
 }
 
 /// The key the server generated earlier, if any.
+#[tracing::instrument(name = "db.ledger.generated_key", skip_all, err(Debug))]
 pub async fn generated_key(db: &impl ConnectionTrait) -> Result<Option<signing_key::Model>> {
     Ok(signing_key::Entity::find().order_by_asc(signing_key::Column::CreatedAt).one(db).await?)
 }
 
 /// Keeps a generated key; when two servers race, the first one stored wins.
+#[tracing::instrument(name = "db.ledger.store_generated_key", skip_all, err(Debug))]
 pub async fn store_generated_key(
     db: &impl ConnectionTrait,
     name: &str,
@@ -281,6 +291,7 @@ pub async fn store_generated_key(
 }
 
 /// The highest sequence stored for the tenant (0 when none).
+#[tracing::instrument(name = "db.ledger.max_sequence", skip_all, fields(tenant = %tenant), err(Debug))]
 pub async fn max_sequence(db: &impl ConnectionTrait, tenant: TenantId) -> Result<u64> {
     use entity::audit_event as ev;
     let query = Query::select()

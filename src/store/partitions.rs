@@ -61,6 +61,7 @@ impl Month {
 /// Makes the month holding `at` in both tables unless it exists: recording
 /// calls this for its own `received_at`, so that a clock outside the months
 /// made ahead still records. A no-op on SQLite.
+#[tracing::instrument(name = "db.partitions.ensure", skip_all, err(Debug))]
 pub async fn ensure(db: &impl ConnectionTrait, at: DateTime<Utc>) -> Result<()> {
     if db.get_database_backend() != DbBackend::Postgres {
         return Ok(());
@@ -85,6 +86,7 @@ pub async fn ensure_ahead(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Resu
 }
 
 /// The months of `audit_event` now attached, oldest first (none on SQLite).
+#[tracing::instrument(name = "db.partitions.months", skip_all, err(Debug))]
 pub async fn months(db: &impl ConnectionTrait) -> Result<Vec<Month>> {
     Ok(tables(db)
         .await?
@@ -143,6 +145,7 @@ async fn tables(db: &impl ConnectionTrait) -> Result<Vec<Table>> {
 /// The tenants with events in the month's table, each with its highest
 /// sequence there: one index descent a tenant (a loose scan of
 /// `(tenant_id, sequence)`), not a read of the month.
+#[tracing::instrument(name = "db.partitions.tenants_in", skip_all, err(Debug))]
 pub async fn tenants_in(db: &impl ConnectionTrait, month: &Month) -> Result<BTreeMap<TenantId, i64>> {
     let table = month.events_table();
     let rows = db
@@ -163,6 +166,7 @@ pub async fn tenants_in(db: &impl ConnectionTrait, month: &Month) -> Result<BTre
 }
 
 /// How many events each tenant has in the month's table.
+#[tracing::instrument(name = "db.partitions.counts_in", skip_all, err(Debug))]
 pub async fn counts_in(db: &impl ConnectionTrait, month: &Month) -> Result<BTreeMap<TenantId, i64>> {
     let rows = db
         .query_all_raw(Statement::from_string(
@@ -183,6 +187,7 @@ pub struct PurgeSession {
 
 impl PurgeSession {
     /// Opens the session, or `None` when another purge holds the lock.
+    #[tracing::instrument(name = "db.partitions.open", skip_all, err(Debug))]
     pub async fn open(store: &Store) -> Result<Option<PurgeSession>> {
         let options = (*store.db().get_postgres_connection_pool().connect_options()).clone();
         let pool = PgPoolOptions::new()
@@ -214,6 +219,7 @@ impl PurgeSession {
     }
 
     /// Ends the session, and with it the lock.
+    #[tracing::instrument(name = "db.partitions.close", skip_all, err(Debug))]
     pub async fn close(self) -> Result<()> {
         Ok(self.db.close().await?)
     }
@@ -221,6 +227,7 @@ impl PurgeSession {
     /// Finishes what a purge that stopped half-way left: a detach it began
     /// is completed, and a month it detached but did not drop is attached
     /// again (its events are all there; this purge decides about it anew).
+    #[tracing::instrument(name = "db.partitions.repair", skip_all, err(Debug))]
     pub async fn repair(&self) -> Result<()> {
         for t in tables(&self.db).await? {
             if t.state == State::DetachPending {
@@ -247,6 +254,7 @@ impl PurgeSession {
     /// writing into the month when it was chosen has finished once the detach
     /// returns, and finding its rows attaches the month back instead.
     /// Returns the events dropped per tenant, or `None` when put back.
+    #[tracing::instrument(name = "db.partitions.drop_month", skip_all, err(Debug))]
     pub async fn drop_month(
         &self,
         month: &Month,

@@ -32,6 +32,7 @@ pub struct Recorded {
 }
 
 /// Stores a batch inside the caller's transaction.
+#[tracing::instrument(name = "db.recording.record_in", skip_all, fields(tenant = %tenant), err(Debug))]
 pub async fn record_in(
     db: &impl ConnectionTrait,
     tenant: TenantId,

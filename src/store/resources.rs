@@ -223,6 +223,7 @@ pub async fn page(
     Ok(page.finish(rows))
 }
 
+#[tracing::instrument(name = "db.resources.count", skip_all, fields(tenant = %tenant), err(Debug))]
 pub async fn count(db: &impl ConnectionTrait, tenant: TenantId, m: &ResourceMatch) -> Result<i64> {
     let query = Query::select()
         .expr(Expr::col(resource::Column::Id).count())
@@ -233,6 +234,7 @@ pub async fn count(db: &impl ConnectionTrait, tenant: TenantId, m: &ResourceMatc
     super::sql::count(db, &query).await
 }
 
+#[tracing::instrument(name = "db.resources.by_ids", skip_all, fields(tenant = %tenant), err(Debug))]
 pub async fn by_ids(db: &impl ConnectionTrait, tenant: TenantId, ids: &[ResourceId]) -> Result<Vec<resource::Model>> {
     Ok(resource::Entity::find()
         .filter(resource::Column::TenantId.eq(tenant.0))

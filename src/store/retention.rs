@@ -13,6 +13,7 @@ use crate::domain::ids::TenantId;
 use crate::error::Result;
 
 /// Sets what is given of a tenant's retention (`Some(None)`: forever) and legal hold.
+#[tracing::instrument(name = "db.retention.set", skip_all, fields(tenant = %tenant), err(Debug))]
 pub async fn set(
     db: &impl ConnectionTrait,
     tenant: TenantId,
@@ -34,6 +35,7 @@ pub async fn set(
 }
 
 /// Tenants with a retention, on hold or not, oldest first.
+#[tracing::instrument(name = "db.retention.tenants_with_retention", skip_all, err(Debug))]
 pub async fn tenants_with_retention(db: &impl ConnectionTrait) -> Result<Vec<tenant::Model>> {
     Ok(tenant::Entity::find()
         .filter(tenant::Column::RetentionDays.is_not_null())
@@ -74,6 +76,7 @@ pub async fn purgeable_through(
 
 /// The tenant's lowest sequence above `after` still stored, if any: a purge
 /// that dropped whole months starts deleting there.
+#[tracing::instrument(name = "db.retention.first_after", skip_all, fields(tenant = %tenant), err(Debug))]
 pub async fn first_after(db: &impl ConnectionTrait, tenant: TenantId, after: i64) -> Result<Option<i64>> {
     let query = Query::select()
         .expr(Expr::col(ev::Column::Sequence).min())
@@ -134,6 +137,7 @@ pub async fn delete_range(db: &impl ConnectionTrait, tenant: TenantId, after: i6
 }
 
 /// How many of the tenant's events have sequence in `(after, through]`.
+#[tracing::instrument(name = "db.retention.count_range", skip_all, fields(tenant = %tenant), err(Debug))]
 pub async fn count_range(db: &impl ConnectionTrait, tenant: TenantId, after: i64, through: i64) -> Result<i64> {
     let query = Query::select()
         .expr(Expr::cust("COUNT(*)"))

@@ -58,15 +58,18 @@ pub async fn insert(db: &impl ConnectionTrait, slug: &str, name: &str, now: Date
     })
 }
 
+#[tracing::instrument(name = "db.tenants.by_slug", skip_all, err(Debug))]
 pub async fn by_slug(db: &impl ConnectionTrait, slug: &str) -> Result<Option<tenant::Model>> {
     Ok(tenant::Entity::find().filter(tenant::Column::Slug.eq(slug)).one(db).await?)
 }
 
+#[tracing::instrument(name = "db.tenants.by_id", skip_all, err(Debug))]
 pub async fn by_id(db: &impl ConnectionTrait, id: TenantId) -> Result<Option<tenant::Model>> {
     Ok(tenant::Entity::find_by_id(id.0).one(db).await?)
 }
 
 /// Every tenant with its number of events, oldest tenant first.
+#[tracing::instrument(name = "db.tenants.list_with_counts", skip_all, err(Debug))]
 pub async fn list_with_counts(db: &impl ConnectionTrait) -> Result<Vec<(tenant::Model, i64)>> {
     let tenants = tenant::Entity::find().order_by_asc(tenant::Column::CreatedAt).all(db).await?;
     let mut out = Vec::with_capacity(tenants.len());
