@@ -182,6 +182,7 @@ pub fn router(
         .merge(crate::rest::router())
         .with_state(state)
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
+        .layer(axum::middleware::map_response(http::close_after_refused_body))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, settings.request_timeout))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(tower::util::option_layer(cors))

@@ -26,3 +26,13 @@ pub struct AppState {
     /// Set once shutdown began: `/readyz` answers 503 so balancers stop sending.
     pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
+
+/// A body refused as too large was not read to its end, so the connection
+/// cannot carry another request: say so (`Connection: close`), or a client
+/// would send its next request on a connection the server is closing.
+pub async fn close_after_refused_body(mut response: axum::response::Response) -> axum::response::Response {
+    if response.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        response.headers_mut().insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+    }
+    response
+}

@@ -365,9 +365,11 @@ async fn bodies_over_the_limit_get_413(backend: Backend) {
     let padding = "#".repeat(2048);
     let big = json!({ "query": format!("{{ viewer {{ scopes }} }}\n{padding}\n") }).to_string();
     assert!(big.len() > 1024);
-    let (status, _, text) =
+    let (status, headers, text) =
         post_raw(&app, &[("content-type", "application/json"), ("authorization", &format!("Bearer {key}"))], big).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{text}");
+    // The unread rest of the body makes the connection unusable: the client is told.
+    assert_eq!(headers.get("connection").map(|v| v.as_bytes()), Some(&b"close"[..]), "{headers:?}");
     // A large mutation is refused the same way and stores nothing.
     let before = count_events(&app, &key).await;
     let events: Vec<Value> = (0..40).map(|i| event(&format!("big.body{i}"))).collect();
