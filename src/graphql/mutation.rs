@@ -53,7 +53,7 @@ impl Mutation {
         let total = batch.len();
         let recorded = crate::service::events::record(ctx.services(), tenant, batch).await?;
         ctx.loaders()
-            .prefetch(&recorded.events, &[ctx.look_ahead().field("events")])
+            .prefetch(&recorded.events, &[ctx.look_ahead().field("events")], Default::default())
             .await
             .map_err(super::error::shared)?;
         Ok(RecordAuditEventsPayload {
