@@ -118,6 +118,7 @@ pub fn router(
         schema: graphql::build(services.clone(), &settings.limits),
         services,
         settings: Arc::new(settings.clone()),
+        documents: Arc::default(),
         ws_connections: Arc::new(http::ws::Connections::new(settings.ws_max_connections_per_key)),
         draining,
         rate_limiter: settings

@@ -17,7 +17,7 @@ use crate::domain::cursor::{Cursor, EventOrder};
 use crate::domain::event::{FieldChange as DomainChange, Outcome};
 use crate::domain::filter::Filter;
 use crate::domain::ids::{ActorId, EventId, ResourceId, TenantId};
-use crate::domain::page::PageArgs;
+use crate::domain::page::{PageArgs, PageResult};
 use crate::error::{Error, Result};
 use crate::service::ledger::b64;
 use crate::store::events;
@@ -279,8 +279,25 @@ pub async fn events_page(
         changes: whole || selected("changes"),
         texts: whole || selected("summary") || selected("reason") || selected("errorMessage"),
     };
-    let rows = events::page(ctx.reader(), tenant, &filter, order, &page, detail).await?;
-    ctx.loaders().prefetch(&rows.items, &nodes).await.map_err(shared)?;
+    // Actors and primary resources come with the page (the related resources'
+    // links bring the primary ones along, so those need no join).
+    let joins =
+        events::Joins { actor: selected("actor"), resource: selected("resource") && !selected("relatedResources") };
+    let joined = events::page_joined(ctx.reader(), tenant, &filter, order, &page, detail, joins).await?;
+    let (mut actors, mut resources) = (Vec::new(), Vec::new());
+    let items = joined
+        .items
+        .into_iter()
+        .map(|row| {
+            actors.extend(row.actor);
+            resources.extend(row.resource);
+            row.event
+        })
+        .collect();
+    let rows = PageResult { items, has_next_page: joined.has_next_page, has_previous_page: joined.has_previous_page };
+    let loaders = ctx.loaders();
+    loaders.feed(actors, resources).await;
+    loaders.prefetch(&rows.items, &nodes, joins).await.map_err(shared)?;
     Ok(AuditEventConnection::from_page(
         rows,
         |row| events::cursor(row, order),

@@ -14,6 +14,7 @@ use entity::{actor, audit_event, resource};
 use crate::domain::ids::{ActorId, EventId, ResourceId, TenantId};
 use crate::error::Error;
 use crate::service::ledger::InclusionProof;
+use crate::store::events::Joins;
 use crate::store::{Reader, Store, actors, resources};
 
 pub struct Loaders {
@@ -51,16 +52,34 @@ impl Loaders {
         &self.reader
     }
 
+    /// Primes the caches with actors and resources fetched along with a page.
+    pub async fn feed(&self, actors: Vec<actor::Model>, resources: Vec<resource::Model>) {
+        if !actors.is_empty() {
+            self.actors.feed_many(actors.into_iter().map(|a| ((TenantId(a.tenant_id), ActorId(a.id)), a))).await;
+        }
+        if !resources.is_empty() {
+            self.resources
+                .feed_many(resources.into_iter().map(|r| ((TenantId(r.tenant_id), ResourceId(r.id)), r)))
+                .await;
+        }
+    }
+
     /// Loads at once what the selected fields of these events need: one
     /// statement per relation for the whole page, however long it takes to
     /// resolve. (Batching by delay alone splits a large page into many batches.)
-    /// `selections` are where `AuditEvent` fields are selected.
-    pub async fn prefetch(&self, rows: &[audit_event::Model], selections: &[Lookahead<'_>]) -> Result<(), Arc<Error>> {
+    /// `selections` are where `AuditEvent` fields are selected; `joined` is
+    /// what the page's own statement already fetched (and [`Self::feed`] primed).
+    pub async fn prefetch(
+        &self,
+        rows: &[audit_event::Model],
+        selections: &[Lookahead<'_>],
+        joined: Joins,
+    ) -> Result<(), Arc<Error>> {
         let selected = |field: &str| selections.iter().any(|s| s.field(field).exists());
         if rows.is_empty() {
             return Ok(());
         }
-        if selected("actor") {
+        if selected("actor") && !joined.actor {
             let mut keys: Vec<_> = rows.iter().map(|r| (TenantId(r.tenant_id), ActorId(r.actor_id))).collect();
             keys.sort();
             keys.dedup();
@@ -77,7 +96,7 @@ impl Loaders {
                 .collect();
             self.resources.feed_many(primaries).await;
             self.event_resources.feed_many(found).await;
-        } else if selected("resource") {
+        } else if selected("resource") && !joined.resource {
             let mut keys: Vec<_> =
                 rows.iter().filter_map(|r| r.resource_id.map(|id| (TenantId(r.tenant_id), ResourceId(id)))).collect();
             keys.sort();

@@ -5,6 +5,7 @@ pub mod actor;
 pub mod complexity;
 pub mod connection;
 pub mod context;
+pub mod document_cache;
 pub mod enums;
 pub mod error;
 pub mod event;

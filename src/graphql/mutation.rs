@@ -55,7 +55,7 @@ impl Mutation {
         // What this request wrote may not have reached a replica yet.
         ctx.reader().pin_primary();
         ctx.loaders()
-            .prefetch(&recorded.events, &[ctx.look_ahead().field("events")])
+            .prefetch(&recorded.events, &[ctx.look_ahead().field("events")], Default::default())
             .await
             .map_err(super::error::shared)?;
         Ok(RecordAuditEventsPayload {

@@ -73,7 +73,7 @@ pub async fn resolve(ctx: &Context<'_>, ids: &[ID], path: &str) -> Result<Vec<Op
         };
         // What the selected fields need, for all the events at once.
         ctx.loaders()
-            .prefetch(&rows, &[ctx.look_ahead()])
+            .prefetch(&rows, &[ctx.look_ahead()], crate::store::events::Joins::default())
             .await
             .map_err(|e| std::sync::Arc::try_unwrap(e).unwrap_or_else(|e| Error::internal(e.to_string())))?;
         for row in rows {

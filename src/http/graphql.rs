@@ -350,6 +350,11 @@ async fn execute(app: AppState, headers: &HeaderMap, params: Params, media: &'st
         let err = crate::graphql::request_guard::too_deeply_nested();
         return transport_error(request_error_status(media), media, code::QUERY_TOO_COMPLEX, &err.message);
     }
+    // A document sent before is copied from the cache; one that does not parse
+    // is left to the executor, which reports the error.
+    if let Ok(doc) = app.documents.parse(&request.query) {
+        request.set_parsed_query(doc);
+    }
     let op_type = request.parsed_query().ok().and_then(|doc| operation_type(doc, operation_name.as_deref()));
     let op_label = operation_label(op_type);
     let metrics = &app.services.metrics;

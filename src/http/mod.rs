@@ -21,6 +21,8 @@ pub struct AppState {
     pub services: Services,
     pub settings: Arc<crate::config::ServeSettings>,
     pub ws_connections: Arc<ws::Connections>,
+    /// Parsed GraphQL documents by their text (parses only, never answers).
+    pub documents: Arc<crate::graphql::document_cache::DocumentCache>,
     /// `None` when rate limiting is off.
     pub rate_limiter: Option<Arc<rate_limit::RateLimiter>>,
     /// Set once shutdown began: `/readyz` answers 503 so balancers stop sending.

@@ -3,11 +3,13 @@
 //! deletes, by design.
 
 use chrono::{DateTime, Utc};
-use entity::audit_event as ev;
-use sea_orm::sea_query::{ArrayType, Expr, ExprTrait, Order, Query, SelectStatement, SimpleExpr};
+use entity::{actor, audit_event as ev, resource};
+use sea_orm::sea_query::{
+    Alias, ArrayType, Asterisk, Expr, ExprTrait, JoinType, Order, Query, SelectStatement, SimpleExpr,
+};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, Iterable, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -94,6 +96,103 @@ pub async fn page(
     Ok(page.finish(rows))
 }
 
+/// What a page fetches along with each event, in the same statement.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Joins {
+    /// The event's actor.
+    pub actor: bool,
+    /// The event's primary resource.
+    pub resource: bool,
+}
+
+/// An event of a page with what [`Joins`] asked for; `None` where not asked
+/// (or, for the resource, where the event has none).
+pub struct Joined {
+    pub event: ev::Model,
+    pub actor: Option<actor::Model>,
+    pub resource: Option<resource::Model>,
+}
+
+const PAGE_ALIAS: &str = "p";
+const ACTOR_PREFIX: &str = "a_";
+const RESOURCE_PREFIX: &str = "r_";
+
+/// A keyset page as [`page`] fetches it, with the actors and primary resources
+/// `joins` asks for joined to its rows: one round trip instead of three. The
+/// page's own statement is unchanged (a subquery with its `LIMIT` keeps its
+/// plan); the joins add a primary-key lookup per row, in the page's tenant.
+#[tracing::instrument(name = "db.events.page_joined", skip_all, fields(tenant = %tenant), err(Debug))]
+pub async fn page_joined(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    filter: &Filter,
+    order: EventOrder,
+    page: &Page<(SortKey, Uuid)>,
+    detail: Detail,
+    joins: Joins,
+) -> Result<PageResult<Joined>> {
+    if joins == Joins::default() {
+        let rows = self::page(db, tenant, filter, order, page, detail).await?;
+        return Ok(PageResult {
+            items: rows.items.into_iter().map(|event| Joined { event, actor: None, resource: None }).collect(),
+            has_next_page: rows.has_next_page,
+            has_previous_page: rows.has_previous_page,
+        });
+    }
+    let backend = db.get_database_backend();
+    let inner = page_query(tenant, filter, order, page, detail, backend);
+    let p = Alias::new(PAGE_ALIAS);
+    let mut query = Query::select();
+    query.column((p.clone(), Asterisk)).from_subquery(inner, p.clone());
+    let same_tenant = |table: Alias, id: ev::Column| {
+        Expr::col((table.clone(), Alias::new("tenant_id")))
+            .equals((p.clone(), ev::Column::TenantId))
+            .and(Expr::col((table, Alias::new("id"))).equals((p.clone(), id)))
+    };
+    if joins.actor {
+        let a = Alias::new("a");
+        for column in actor::Column::iter() {
+            query.expr_as(Expr::col((a.clone(), column)), Alias::new(format!("{ACTOR_PREFIX}{}", column.as_str())));
+        }
+        query.join_as(JoinType::LeftJoin, actor::Entity, a.clone(), same_tenant(a, ev::Column::ActorId));
+    }
+    if joins.resource {
+        let r = Alias::new("r");
+        for column in resource::Column::iter() {
+            query.expr_as(Expr::col((r.clone(), column)), Alias::new(format!("{RESOURCE_PREFIX}{}", column.as_str())));
+        }
+        query.join_as(JoinType::LeftJoin, resource::Entity, r.clone(), same_tenant(r, ev::Column::ResourceId));
+    }
+    // A join keeps no order of its input: the page's is applied again.
+    let (sort, unique, travel) = page_order(order, page);
+    query.order_by((p.clone(), sort), travel.clone());
+    if !unique {
+        query.order_by((p, ev::Column::Id), travel);
+    }
+    let mut rows = Vec::new();
+    for row in db.query_all(&query).await? {
+        let actor = match joins.actor && row.try_get::<Option<Uuid>>(ACTOR_PREFIX, "id")?.is_some() {
+            true => Some(actor::Model::from_query_result(&row, ACTOR_PREFIX)?),
+            false => None,
+        };
+        let resource = match joins.resource && row.try_get::<Option<Uuid>>(RESOURCE_PREFIX, "id")?.is_some() {
+            true => Some(resource::Model::from_query_result(&row, RESOURCE_PREFIX)?),
+            false => None,
+        };
+        rows.push(Joined { event: ev::Model::from_query_result(&row, "")?, actor, resource });
+    }
+    Ok(page.finish(rows))
+}
+
+/// The sort column of a page, whether it is unique alone (else the ID breaks
+/// ties), and the direction the statement walks it.
+fn page_order(order: EventOrder, page: &Page<(SortKey, Uuid)>) -> (ev::Column, bool, Order) {
+    let ascending = order.direction == SortDirection::Asc;
+    // Backward pages walk the display order in reverse, then flip.
+    let travel = if ascending != page.backward { Order::Asc } else { Order::Desc };
+    (sort_column(order.field), order.field == OrderField::Sequence, travel)
+}
+
 /// The wide columns of an event that a reader may not need. One not needed is
 /// fetched as a constant (`{}`, `[]`, null), so rows still decode as models but
 /// nobody pays for reading, sending and parsing what no one selected.
@@ -144,10 +243,9 @@ pub fn page_query(
     detail: Detail,
     backend: DbBackend,
 ) -> SelectStatement {
-    let sort = sort_column(order.field);
     // A sequence is unique in its tenant: it alone is the key, and the
     // `(tenant_id, sequence)` index serves it. Instants tie-break on the ID.
-    let unique = order.field == OrderField::Sequence;
+    let (sort, unique, travel) = page_order(order, page);
     let key = || match unique {
         true => Expr::col((ev::Entity, sort)),
         false => Expr::tuple([Expr::col((ev::Entity, sort)), Expr::col((ev::Entity, ev::Column::Id))]),
@@ -160,8 +258,6 @@ pub fn page_query(
     // "after" is further along the display order, whichever way that runs.
     let after_op = |k: SimpleExpr, v: SimpleExpr| if ascending { k.gt(v) } else { k.lt(v) };
     let before_op = |k: SimpleExpr, v: SimpleExpr| if ascending { k.lt(v) } else { k.gt(v) };
-    // Backward pages walk the display order in reverse, then flip.
-    let travel = if ascending != page.backward { Order::Asc } else { Order::Desc };
 
     let mut query = Query::select();
     select_columns(&mut query, detail, backend);

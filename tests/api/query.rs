@@ -308,17 +308,78 @@ async fn a_page_costs_a_fixed_number_of_statements(backend: Backend) {
     let full =
         "query($n: Int) { auditEvents(first: $n) { totalCount pageInfo { endCursor } edges { cursor node { id action
         actor { id displayName } resource { id name } relatedResources { id type } } } } }";
+    // Actors and primary resources are joined to the page's own statement.
+    let joined = "query($n: Int) { auditEvents(first: $n) { pageInfo { endCursor } edges { cursor node { id action
+        actor { id displayName } resource { id name } } } } }";
     for n in [1, 500] {
         assert_eq!(statements_for(&app, &key, bare, json!({ "n": n })).await, 1, "bare page of {n}");
         assert_eq!(
+            statements_for(&app, &key, joined, json!({ "n": n })).await,
+            1,
+            "page of {n} with actors, resources"
+        );
+        // The related resources' links bring the primary ones: page, links, count.
+        assert_eq!(
             statements_for(&app, &key, full, json!({ "n": n })).await,
-            4,
+            3,
             "page of {n} with actors, resources and totalCount"
         );
     }
 }
 
+/// Pages that join actors and resources to their statement keep the order,
+/// the page bounds and each event's own actor and resource, in every direction.
+async fn joined_pages_match_their_events(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = app.key("audit.read,audit.write").await;
+    let events: Vec<Value> = (0..7)
+        .map(|i| {
+            let mut e = json!({
+                "action": format!("join.e{i}"),
+                "occurredAt": format!("2026-01-0{}T00:00:00Z", 7 - i % 3),
+                "actor": { "type": "USER", "externalId": format!("u{}", i % 2), "displayName": format!("User {}", i % 2) },
+            });
+            if i % 3 != 0 {
+                e["resource"] = json!({ "type": "doc", "externalId": format!("d{i}"), "name": format!("Doc {i}") });
+            }
+            e
+        })
+        .collect();
+    app.record(&key, json!(events)).await;
+    let expected = |node: &Value| {
+        let i: usize = node["action"].as_str().unwrap().trim_start_matches("join.e").parse().unwrap();
+        let resource = if i % 3 != 0 { json!({ "name": format!("Doc {i}") }) } else { Value::Null };
+        json!({ "action": node["action"], "actor": { "displayName": format!("User {}", i % 2) }, "resource": resource })
+    };
+    let filter = r#"filter: {action: {prefix: "join."}}"#;
+    for args in [
+        "first: 7",
+        "first: 3",
+        "last: 3",
+        "first: 4, orderBy: {field: SEQUENCE, direction: ASC}",
+        "last: 2, orderBy: {direction: ASC}",
+    ] {
+        let bare = app
+            .data(&key, &format!("{{ auditEvents({filter}, {args}) {{ pageInfo {{ hasNextPage hasPreviousPage endCursor }} nodes {{ action }} }} }}"), json!({}))
+            .await;
+        let joined = app
+            .data(&key, &format!("{{ auditEvents({filter}, {args}) {{ pageInfo {{ hasNextPage hasPreviousPage endCursor }} nodes {{ action actor {{ displayName }} resource {{ name }} }} }} }}"), json!({}))
+            .await;
+        assert_eq!(joined["auditEvents"]["pageInfo"], bare["auditEvents"]["pageInfo"], "{args}");
+        let nodes = joined["auditEvents"]["nodes"].as_array().unwrap();
+        let order: Vec<&Value> = nodes.iter().map(|n| &n["action"]).collect();
+        let bare_order: Vec<&Value> =
+            bare["auditEvents"]["nodes"].as_array().unwrap().iter().map(|n| &n["action"]).collect();
+        assert_eq!(order, bare_order, "{args}");
+        assert!(!nodes.is_empty(), "{args}");
+        for node in nodes {
+            assert_eq!(node, &expected(node), "{args}");
+        }
+    }
+}
+
 backend_tests!(
+    joined_pages_match_their_events,
     page_size_rules,
     cursors_are_bound_to_their_ordering,
     ties_and_microseconds_order_exactly,
