@@ -8,8 +8,7 @@ use sea_orm::sea_query::{
     Alias, ArrayType, Asterisk, Expr, ExprTrait, JoinType, Order, Query, SelectStatement, SimpleExpr,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, Iterable, QueryFilter, QueryOrder, QueryResult,
 };
 use uuid::Uuid;
 
@@ -92,8 +91,7 @@ pub async fn page(
     detail: Detail,
 ) -> Result<PageResult<ev::Model>> {
     let query = page_query(tenant, filter, order, page, detail, db.get_database_backend());
-    let rows = ev::Model::find_by_statement(db.get_database_backend().build(&query)).all(db).await?;
-    Ok(page.finish(rows))
+    Ok(page.finish(query_events(db, &query).await?))
 }
 
 /// What a page fetches along with each event, in the same statement.
@@ -114,8 +112,6 @@ pub struct Joined {
 }
 
 const PAGE_ALIAS: &str = "p";
-const ACTOR_PREFIX: &str = "a_";
-const RESOURCE_PREFIX: &str = "r_";
 
 /// A keyset page as [`page`] fetches it, with the actors and primary resources
 /// `joins` asks for joined to its rows: one round trip instead of three. The
@@ -152,14 +148,14 @@ pub async fn page_joined(
     if joins.actor {
         let a = Alias::new("a");
         for column in actor::Column::iter() {
-            query.expr_as(Expr::col((a.clone(), column)), Alias::new(format!("{ACTOR_PREFIX}{}", column.as_str())));
+            query.column((a.clone(), column));
         }
         query.join_as(JoinType::LeftJoin, actor::Entity, a.clone(), same_tenant(a, ev::Column::ActorId));
     }
     if joins.resource {
         let r = Alias::new("r");
         for column in resource::Column::iter() {
-            query.expr_as(Expr::col((r.clone(), column)), Alias::new(format!("{RESOURCE_PREFIX}{}", column.as_str())));
+            query.column((r.clone(), column));
         }
         query.join_as(JoinType::LeftJoin, resource::Entity, r.clone(), same_tenant(r, ev::Column::ResourceId));
     }
@@ -169,17 +165,21 @@ pub async fn page_joined(
     if !unique {
         query.order_by((p, ev::Column::Id), travel);
     }
+    // Columns in order: the event's (`p.*`), then the actor's, then the resource's.
+    let actor_at = super::row::width::<ev::Entity>();
+    let resource_at = actor_at + if joins.actor { super::row::width::<actor::Entity>() } else { 0 };
+    let present = |row: &QueryResult, base: usize| row.try_get_by_index::<Option<Uuid>>(base).map(|id| id.is_some());
     let mut rows = Vec::new();
     for row in db.query_all(&query).await? {
-        let actor = match joins.actor && row.try_get::<Option<Uuid>>(ACTOR_PREFIX, "id")?.is_some() {
-            true => Some(actor::Model::from_query_result(&row, ACTOR_PREFIX)?),
+        let actor = match joins.actor && present(&row, actor_at)? {
+            true => Some(super::row::actor(&row, actor_at)?),
             false => None,
         };
-        let resource = match joins.resource && row.try_get::<Option<Uuid>>(RESOURCE_PREFIX, "id")?.is_some() {
-            true => Some(resource::Model::from_query_result(&row, RESOURCE_PREFIX)?),
+        let resource = match joins.resource && present(&row, resource_at)? {
+            true => Some(super::row::resource(&row, resource_at)?),
             false => None,
         };
-        rows.push(Joined { event: ev::Model::from_query_result(&row, "")?, actor, resource });
+        rows.push(Joined { event: super::row::event(&row, 0)?, actor, resource });
     }
     Ok(page.finish(rows))
 }
@@ -309,13 +309,15 @@ pub async fn matching_in_order(db: &impl ConnectionTrait, tenant: TenantId, filt
 /// `limit`: how exporters, deliverers and verifiers walk the log in chunks.
 #[tracing::instrument(name = "db.events.by_sequence", skip_all, fields(tenant = %tenant, from), err(Debug))]
 pub async fn by_sequence(db: &impl ConnectionTrait, tenant: TenantId, from: u64, limit: u64) -> Result<Vec<ev::Model>> {
-    Ok(ev::Entity::find()
-        .filter(ev::Column::TenantId.eq(tenant.0))
-        .filter(ev::Column::Sequence.gte(from as i64))
-        .order_by_asc(ev::Column::Sequence)
-        .limit(limit)
-        .all(db)
-        .await?)
+    let mut query = Query::select();
+    select_columns(&mut query, Detail::ALL, db.get_database_backend());
+    query
+        .from(ev::Entity)
+        .and_where(Expr::col((ev::Entity, ev::Column::TenantId)).eq(tenant.0))
+        .and_where(Expr::col((ev::Entity, ev::Column::Sequence)).gte(from as i64))
+        .order_by((ev::Entity, ev::Column::Sequence), Order::Asc)
+        .limit(limit);
+    query_events(db, &query).await
 }
 
 /// The tenant's events matching `filter` with a sequence above `after` and at
@@ -342,5 +344,11 @@ pub async fn matching_by_sequence(
         .and_where(filter::events(tenant, filter, backend))
         .order_by((ev::Entity, ev::Column::Sequence), Order::Asc)
         .limit(limit);
-    Ok(ev::Model::find_by_statement(backend.build(&query)).all(db).await?)
+    query_events(db, &query).await
+}
+
+/// The events a statement that selects them with [`select_columns`] returns.
+async fn query_events(db: &impl ConnectionTrait, query: &SelectStatement) -> Result<Vec<ev::Model>> {
+    let rows = db.query_all(query).await?;
+    Ok(rows.iter().map(|row| super::row::event(row, 0)).collect::<Result<_, DbErr>>()?)
 }

@@ -99,9 +99,8 @@ pub async fn save_head(db: &impl ConnectionTrait, tenant: TenantId, head: &Head,
 
 /// Appends stored events, which must carry the next sequence numbers in
 /// order, to the locked head: their leaves, the tree hashes they complete, and
-/// the grown head. Both the recording transaction and the catch-up of older
-/// events grow the tree only through here.
-#[tracing::instrument(name = "db.ledger.append_events", skip_all, fields(tenant = %tenant), err(Debug))]
+/// the grown head. The catch-up of older events grows the tree through here,
+/// the recording transaction through [`append_leaves`].
 pub async fn append_events(
     db: &impl ConnectionTrait,
     tenant: TenantId,
@@ -109,15 +108,31 @@ pub async fn append_events(
     rows: &[entity::audit_event::Model],
     now: DateTime<Utc>,
 ) -> Result<()> {
-    if rows.is_empty() {
+    for (n, row) in rows.iter().enumerate() {
+        if row.sequence as u64 != head.size() + 1 + n as u64 {
+            return Err(Error::internal(format!("{tenant}: sequence {} is missing", head.size() + 1 + n as u64)));
+        }
+    }
+    let leaves: Vec<Hash> = rows.iter().map(crate::ledger::event::hash).collect();
+    append_leaves(db, tenant, head, &leaves, now).await
+}
+
+/// Appends the leaf hashes of the events that take the next sequence numbers
+/// to the locked head: the tree hashes they complete, and the grown head.
+#[tracing::instrument(name = "db.ledger.append_leaves", skip_all, fields(tenant = %tenant, n = leaves.len()), err(Debug))]
+pub async fn append_leaves(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    head: &mut Head,
+    leaves: &[Hash],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if leaves.is_empty() {
         return Ok(());
     }
-    let mut hashes = Vec::with_capacity(rows.len() * 2);
-    for row in rows {
-        if row.sequence as u64 != head.size() + 1 {
-            return Err(Error::internal(format!("{tenant}: sequence {} is missing", head.size() + 1)));
-        }
-        hashes.extend(head.frontier.append(crate::ledger::event::hash(row)));
+    let mut hashes = Vec::with_capacity(leaves.len() * 2);
+    for leaf in leaves {
+        hashes.extend(head.frontier.append(*leaf));
     }
     insert_hashes(db, tenant, &hashes).await?;
     save_head(db, tenant, head, now).await

@@ -13,6 +13,7 @@ pub mod recording;
 pub mod replicas;
 pub mod resources;
 pub mod retention;
+mod row;
 pub mod sql;
 pub mod tenants;
 pub mod viewer_tokens;

@@ -14,6 +14,8 @@ use uuid::Uuid;
 use crate::domain::event::NewEvent;
 use crate::domain::ids::{EventId, TenantId};
 use crate::error::{Error, Result};
+use crate::ledger::Hash;
+use crate::ledger::event::PendingLeaf;
 
 use super::events::by_idempotency_keys;
 use super::{actors, resources};
@@ -70,31 +72,12 @@ pub async fn record_in(
             .ok_or_else(|| Error::internal(format!("resource {kind}/{external_id} was not upserted")))
     };
 
-    // The month the rows go to (a no-op unless a clock left the months made
-    // ahead), before the head so that making it never holds up the tenant.
-    super::partitions::ensure(db, received_at).await?;
-    // The tenant's critical section, held to commit: take the head, then the
-    // sequence numbers, leaves and tree hashes follow it with no gap.
-    let mut head = super::ledger::lock_head(db, tenant).await?;
-    // A batch that committed the same idempotency key while this one waited
-    // for the head is now visible: its inputs become duplicates.
-    let pending: Vec<&str> = to_store.iter().filter_map(|&i| batch[i].idempotency_key.as_deref()).collect();
-    if db.get_database_backend() == DbBackend::Postgres && !pending.is_empty() {
-        for m in by_idempotency_keys(db, tenant, &pending).await? {
-            if let Some(k) = m.idempotency_key.clone() {
-                by_key.insert(k, m);
-            }
-        }
-    }
-    let to_store: Vec<usize> = to_store
-        .into_iter()
-        .filter(|&i| batch[i].idempotency_key.as_ref().is_none_or(|k| !by_key.contains_key(k)))
-        .collect();
-
-    // Rows and links, IDs allocated in input order so they sort as recorded.
+    // Rows and links, IDs allocated in input order so they sort as recorded,
+    // and their leaves hashed up to the sequence number: all of it before the
+    // tenant's head is taken, so that other writers wait only for the rest.
     let mut rows: Vec<ev::Model> = Vec::with_capacity(to_store.len());
     let mut links: Vec<event_resource::Model> = Vec::new();
-    for (n, &i) in to_store.iter().enumerate() {
+    for &i in &to_store {
         let e = &batch[i];
         let id = EventId::generate().0;
         let actor_id = actor_ids
@@ -119,7 +102,7 @@ pub async fn record_in(
             });
         }
         let request = e.request.clone();
-        let row = ev::Model {
+        rows.push(ev::Model {
             id,
             tenant_id: tenant.0,
             action: e.action.clone(),
@@ -147,10 +130,45 @@ pub async fn record_in(
             changes: serde_json::to_value(&e.changes).map_err(Error::internal)?,
             idempotency_key: e.idempotency_key.clone(),
             search_text: e.search_text(),
-            sequence: (head.size() + 1 + n as u64) as i64,
+            // Assigned under the head, below.
+            sequence: 0,
             recorded: crate::ledger::event::recorded(e),
-        };
+        });
+    }
+    let leaves: Vec<PendingLeaf> = rows.iter().map(PendingLeaf::of).collect();
+
+    // The month the rows go to (a no-op unless a clock left the months made
+    // ahead), before the head so that making it never holds up the tenant.
+    super::partitions::ensure(db, received_at).await?;
+    // The tenant's critical section, held to commit: take the head, then the
+    // sequence numbers, leaves and tree hashes follow it with no gap.
+    let mut head = super::ledger::lock_head(db, tenant).await?;
+    // A batch that committed the same idempotency key while this one waited
+    // for the head is now visible: its inputs become duplicates.
+    let pending: Vec<&str> = rows.iter().filter_map(|row| row.idempotency_key.as_deref()).collect();
+    if db.get_database_backend() == DbBackend::Postgres && !pending.is_empty() {
+        for m in by_idempotency_keys(db, tenant, &pending).await? {
+            if let Some(k) = m.idempotency_key.clone() {
+                by_key.insert(k, m);
+            }
+        }
+    }
+    let is_new = |row: &ev::Model| row.idempotency_key.as_ref().is_none_or(|k| !by_key.contains_key(k));
+    let mut staged: Vec<(usize, ev::Model, PendingLeaf)> =
+        to_store.into_iter().zip(rows).zip(leaves).map(|((i, row), leaf)| (i, row, leaf)).collect();
+    staged.retain(|(_, row, _)| is_new(row));
+    let mut to_store = Vec::with_capacity(staged.len());
+    let mut rows = Vec::with_capacity(staged.len());
+    let mut leaves = Vec::with_capacity(staged.len());
+    for (i, row, leaf) in staged {
+        to_store.push(i);
         rows.push(row);
+        leaves.push(leaf);
+    }
+    let stored_ids: HashSet<Uuid> = rows.iter().map(|row| row.id).collect();
+    links.retain(|link| stored_ids.contains(&link.event_id));
+    for (n, row) in rows.iter_mut().enumerate() {
+        row.sequence = (head.size() + 1 + n as u64) as i64;
     }
 
     // Nobody else inserts into this tenant while the head is held, so every
@@ -165,7 +183,8 @@ pub async fn record_in(
     for chunk in links.chunks(LINK_CHUNK) {
         insert_links(db, chunk, received_at).await?;
     }
-    super::ledger::append_events(db, tenant, &mut head, &rows, received_at).await?;
+    let hashes: Vec<Hash> = rows.iter().zip(&leaves).map(|(row, leaf)| leaf.hash(row.sequence as u64)).collect();
+    super::ledger::append_leaves(db, tenant, &mut head, &hashes, received_at).await?;
 
     // Each input is either the row this batch inserted for it, or the event
     // already stored under its idempotency key.
