@@ -32,6 +32,9 @@
 #     export:   NDJSON export of seed-1 by one client: events/s, server RSS growth
 #     streams:  a webhook stream (tenant bench-stream) to a Python receiver on loopback
 #               while $BENCH_STREAM_RATE events/s are recorded: record → received p50/p99, max lag
+#     ledger:   ingest (e) with the ledger against a build without it (cargo feature
+#               bench-without-ledger), batches of 1,000 from 1 and 4 clients, the two
+#               servers alternating run by run (tenants bench-write and bench-unledgered)
 # 10. server RSS (VmHWM, VmRSS) after the reads and after the writes; stops every
 #     process it started; prints the tables (also in bench/results/<time>/summary.md)
 #
@@ -52,7 +55,7 @@
 #   BENCH_POOL          server --db-pool-size                   default 8
 #   BENCH_PORT          our server's port (+1 for capture)      default 18080
 #   BENCH_PEER=1        also measure PostGraphile (see peer.sh)
-#   BENCH_ONLY          sections, comma-separated: reads,floor,writes,proofs,sequence,export,streams
+#   BENCH_ONLY          sections, comma-separated: reads,floor,writes,proofs,sequence,export,streams,ledger
 #                       default reads,floor,writes
 #   BENCH_PROOF_EVENTS  random events (and size pairs) per proof kind      default 1000
 #   BENCH_STREAM_RATE   events/s recorded while a stream delivers          default 1000
@@ -112,9 +115,9 @@ meta() { $TOOLS meta "$OUT" "$1" "$2"; }
 say() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
 
 # Every process started here is stopped on exit, by PID.
-SERVER_PID= CAPTURE_PID= PROXY_PID= PEER_STARTED=
+SERVER_PID= CAPTURE_PID= PROXY_PID= LEDGER_PID= PEER_STARTED=
 cleanup() {
-  for pid in $SERVER_PID $CAPTURE_PID $PROXY_PID; do
+  for pid in $SERVER_PID $CAPTURE_PID $PROXY_PID $LEDGER_PID; do
     if kill -0 "$pid" 2>/dev/null; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
   done
   if [ -n "$PEER_STARTED" ]; then "$HERE/peer.sh" stop >&2 || true; fi
@@ -123,12 +126,21 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- 1. build
+BIN=${BENCH_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/auditgraph}
+UNLEDGERED_BIN=$BIN-without-ledger
 if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
+  if want ledger; then
+    # Built first, so that release/auditgraph is the real build; cargo keeps
+    # both compilations of the crate, so neither rebuilds the other.
+    say "cargo build --release --features bench-without-ledger"
+    (cd "$ROOT" && cargo build --release --features bench-without-ledger)
+    cp "$BIN" "$UNLEDGERED_BIN"
+  fi
   say "cargo build --release"
   (cd "$ROOT" && cargo build --release)
 fi
-BIN=${BENCH_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/auditgraph}
 [ -x "$BIN" ] || { echo "no $BIN" >&2; exit 1; }
+if want ledger; then [ -x "$UNLEDGERED_BIN" ] || { echo "no $UNLEDGERED_BIN" >&2; exit 1; }; fi
 
 meta started "\"$STAMP\""
 meta cores "$(nproc)"
@@ -356,8 +368,33 @@ if want streams; then
   $LEDGER streams "$OUT" "$BASE" "$SKEY" "${BENCH_STREAM_RATE:-1000}" "${BENCH_STREAM_SECS:-30}" "${BENCH_STREAM_BATCH:-50}" >/dev/null
 fi
 
+if want ledger; then
+  # Both servers on a port of their own, one at a time; each writes to its own
+  # tenant, since the one without the ledger leaves its tenant's tree unbuilt.
+  has_tenant bench-unledgered || "$BIN" tenant create bench-unledgered --name "Benchmark writes without the ledger" --database-url "$DB_URL" >/dev/null
+  UTID=$(sql "SELECT id FROM tenant WHERE slug = 'bench-unledgered'")
+  UKEY=$("$BIN" key create --tenant bench-unledgered --scopes audit.write --name "bench $STAMP" --database-url "$DB_URL" 2>/dev/null)
+  $TOOLS write-body "$DB_URL" "$TID" 1000 "$QDIR/record-1000.json" >&2
+  LPORT=$((PORT + 2))
+  for run in $(seq "$RUNS"); do
+    for variant in with without; do
+      if [ "$variant" = with ]; then vbin=$BIN vkey=$WKEY vtid=$WTID; else vbin=$UNLEDGERED_BIN vkey=$UKEY vtid=$UTID; fi
+      say "ingest $variant the ledger, run $run of $RUNS"
+      "$vbin" serve --database-url "$DB_URL" --listen "127.0.0.1:$LPORT" --db-pool-size "$POOL" >"$OUT/server-ledger-$variant.log" 2>&1 &
+      LEDGER_PID=$!
+      wait_ready "http://127.0.0.1:$LPORT" "$LEDGER_PID"
+      for clients in 1 4; do
+        load "ledger-$variant-${clients}c" "http://127.0.0.1:$LPORT/graphql" "$QDIR/record-1000.json" "$clients" "$WRITE_SECS" "Bearer $vkey"
+      done
+      kill "$LEDGER_PID"; wait "$LEDGER_PID" 2>/dev/null || true; LEDGER_PID=
+      sql "SET session_replication_role = replica; DELETE FROM event_resource WHERE tenant_id = '$vtid'; DELETE FROM audit_event WHERE tenant_id = '$vtid'"
+      sql "VACUUM (ANALYZE) audit_event, event_resource, actor, resource, ledger_hash"
+    done
+  done
+fi
+
 # ---------------------------------------------------------------- 10. tables
 grep -ciE 'error|panic' "$OUT/server.log" >/dev/null && say "server log has errors: $OUT/server.log"
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
-if want reads || want floor || want writes; then $TOOLS summarize "$OUT"; fi
+if want reads || want floor || want writes || want ledger; then $TOOLS summarize "$OUT"; fi
 if want proofs || want sequence || want export || want streams; then $LEDGER table "$OUT"; fi

@@ -508,6 +508,18 @@ def cmd_summarize(args):
                 fmt(batch), clients, fmt(o and o["req_per_s"], 1), fmt(ev), fmt(o and o["p50_ms"], 1),
                 fmt(o and o["p99_ms"], 1), fmt(fev), ratio(ev, fev), int(o["errors"]) if o else "–"))
     L.append("")
+    if any(f.startswith("ledger-") for f in os.listdir(raw)):
+        L.append("| (e) batch 1,000, ledger on against off | clients | with: events/s | p50 ms | p99 ms "
+                 "| without: events/s | p50 ms | p99 ms | with/without |")
+        L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for clients in (1, 4):
+            w = collect(raw, "ledger-with-%dc" % clients, parse_wrk)
+            wo = collect(raw, "ledger-without-%dc" % clients, parse_wrk)
+            L.append("| batch 1,000 | %d | %s | %s | %s | %s | %s | %s | %s |" % (
+                clients, fmt(w and w["req_per_s"] * 1000), fmt(w and w["p50_ms"], 1), fmt(w and w["p99_ms"], 1),
+                fmt(wo and wo["req_per_s"] * 1000), fmt(wo and wo["p50_ms"], 1), fmt(wo and wo["p99_ms"], 1),
+                ratio(w and w["req_per_s"], wo and wo["req_per_s"])))
+        L.append("")
     rss = meta.get("rss", {})
     extra = []
     for when, v in rss.items():

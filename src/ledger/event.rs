@@ -109,12 +109,18 @@ pub struct PendingLeaf {
 impl PendingLeaf {
     /// The pending leaf of a row whose `sequence` is not yet known.
     pub fn of(row: &ev::Model) -> PendingLeaf {
+        if cfg!(feature = "bench-without-ledger") {
+            return PendingLeaf { state: Sha256::new(), after: Vec::new() };
+        }
         let (before, after) = halves(row);
         PendingLeaf { state: Sha256::new().chain_update([0]).chain_update(before), after }
     }
 
     /// The leaf hash of the event once its sequence is `sequence`.
     pub fn hash(&self, sequence: u64) -> Hash {
+        if cfg!(feature = "bench-without-ledger") {
+            return [0; 32];
+        }
         self.state.clone().chain_update(sequence.to_string()).chain_update(&self.after).finalize().into()
     }
 }
