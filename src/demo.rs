@@ -255,6 +255,15 @@ impl Generator {
         (actors, resources)
     }
 
+    /// The next sample event, received at `received_at`: it occurred up to a
+    /// minute before.
+    pub fn event_received_at(&mut self, received_at: DateTime<Utc>) -> NewEvent {
+        let mut event = self.event();
+        let before = Duration::microseconds(self.rng.random_range(0..60_000_000));
+        event.occurred_at = crate::domain::truncate_to_micros(received_at - before);
+        event
+    }
+
     /// The next sample event.
     pub fn event(&mut self) -> NewEvent {
         self.serial += 1;

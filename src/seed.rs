@@ -5,6 +5,8 @@
 
 use std::time::Instant;
 
+use chrono::Duration;
+
 use clap::Args;
 use futures_util::StreamExt;
 
@@ -39,6 +41,12 @@ pub struct SeedArgs {
     /// Events per transaction.
     #[arg(long, env = "AUDITGRAPH_SEED_BATCH", default_value_t = 1_000)]
     pub batch: usize,
+    /// Receive the events over the `--days` before now, in sequence order, as
+    /// a log that has run that long holds them (in its monthly partitions, and
+    /// due for retention by age), each occurring up to a minute before it was
+    /// received. Without it, every event is received now.
+    #[arg(long, env = "AUDITGRAPH_SEED_BACKDATE")]
+    pub backdate: bool,
 }
 
 /// Splits `total` over `tenants` with weights 1/i (about a third in the first of ten).
@@ -69,14 +77,15 @@ pub async fn run(store: &Store, args: &SeedArgs) -> Result<()> {
     );
     for (i, &count) in counts.iter().enumerate() {
         let slug = format!("seed-{}", i + 1);
-        let tenant = service::tenants::create_tenant(
-            store,
-            &bus,
-            &slug,
-            Some(&format!("Seed tenant {}", i + 1)),
-            Acting::System,
-        )
-        .await?;
+        let name = format!("Seed tenant {}", i + 1);
+        let span = Duration::days(args.days.max(1));
+        let tenant = match args.backdate {
+            // A history starts with its tenant.
+            true => {
+                service::tenants::create_tenant_at(store, &bus, &slug, Some(&name), Acting::System, end - span).await?
+            }
+            false => service::tenants::create_tenant(store, &bus, &slug, Some(&name), Acting::System).await?,
+        };
         let mut generator = Generator::new(1_000 + i as u64, args.actors, args.resources, args.days, end);
         let (actors, resources) = generator.pools();
         store.create_identities(TenantId(tenant.id), &actors, &resources).await?;
@@ -84,11 +93,26 @@ pub async fn run(store: &Store, args: &SeedArgs) -> Result<()> {
         // Batches are drawn in order (the data is deterministic), each when a
         // writer is free, and stored by several writers at once, so the
         // database can use every core.
-        let mut stored = futures_util::stream::iter(batches(count, batch))
-            .map(|n| {
-                let events: Vec<_> = (0..n).map(|_| generator.event()).collect();
+        let total_batches = count.div_ceil(batch).max(1) as i32;
+        let mut stored = futures_util::stream::iter(batches(count, batch).enumerate())
+            .map(|(k, n)| {
+                // Backdated batches are received evenly over the span, the last one now.
+                let received_at = args.backdate.then(|| end - span + span * (k as i32 + 1) / total_batches);
+                let events: Vec<_> = (0..n)
+                    .map(|_| match received_at {
+                        Some(at) => generator.event_received_at(at),
+                        None => generator.event(),
+                    })
+                    .collect();
                 let bus = &bus;
-                async move { service::events::store_batch(store, bus, TenantId(tenant.id), events).await.map(|_| n) }
+                let tenant = TenantId(tenant.id);
+                async move {
+                    match received_at {
+                        Some(at) => service::events::store_batch_received_at(store, bus, tenant, events, at).await,
+                        None => service::events::store_batch(store, bus, tenant, events).await,
+                    }
+                    .map(|_| n)
+                }
             })
             .buffer_unordered(args.writers.max(1));
         while let Some(n) = stored.next().await {

@@ -9,6 +9,7 @@ mod m20261129_000010_viewer_tokens;
 mod m20261129_000020_event_streams;
 mod m20261129_000030_retention;
 mod m20261129_000040_partitions;
+mod m20261129_000050_partition_race;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000020_event_streams::Migration),
             Box::new(m20261129_000030_retention::Migration),
             Box::new(m20261129_000040_partitions::Migration),
+            Box::new(m20261129_000050_partition_race::Migration),
         ]
     }
 }

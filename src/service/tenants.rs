@@ -1,5 +1,6 @@
 //! Creating tenants, audited in the new tenant.
 
+use chrono::{DateTime, Utc};
 use entity::tenant;
 use serde_json::json;
 
@@ -20,16 +21,40 @@ pub async fn create_tenant(
     name: Option<&str>,
     acting: Acting<'_>,
 ) -> Result<tenant::Model> {
+    create_tenant_in(UnitOfWork::begin(store, bus).await?, slug, name, acting).await
+}
+
+/// Creates a tenant as if at `at`: how `seed --backdate` starts a history
+/// (its `tenant.create` is the log's first event). No door offers it.
+pub async fn create_tenant_at(
+    store: &Store,
+    bus: &Bus,
+    slug: &str,
+    name: Option<&str>,
+    acting: Acting<'_>,
+    at: DateTime<Utc>,
+) -> Result<tenant::Model> {
     let mut unit = UnitOfWork::begin(store, bus).await?;
+    unit.now = at;
+    create_tenant_in(unit, slug, name, acting).await
+}
+
+async fn create_tenant_in(
+    mut unit: UnitOfWork<'_>,
+    slug: &str,
+    name: Option<&str>,
+    acting: Acting<'_>,
+) -> Result<tenant::Model> {
     let tenant = tenants::insert(unit.txn(), slug, name.unwrap_or(slug), unit.now).await?;
     let tenant_id = TenantId(tenant.id);
-    let event = self_audit(
+    let mut event = self_audit(
         "tenant.create",
         &acting,
         ResourceSpec { kind: "tenant".into(), external_id: tenant_id.to_string(), name: Some(tenant.name.clone()) },
         format!("Tenant `{}` created", tenant.slug),
         json!({ "slug": tenant.slug }),
     );
+    event.occurred_at = event.occurred_at.min(unit.now);
     unit.record(tenant_id, vec![event]).await?;
     unit.commit().await?;
     Ok(tenant)
