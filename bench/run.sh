@@ -43,6 +43,7 @@
 #   BENCH_EVENTS        events to seed                          default 1000000
 #   BENCH_TENANTS       tenants to seed                         default 10
 #   BENCH_RESEED=1      drop and recreate the database, then seed
+#   BENCH_BACKDATE=1    seed with --backdate: received over the 90 days, in monthly partitions
 #   BENCH_RUNS          runs per figure (median reported)       default 3
 #   BENCH_SECS          seconds per read at BENCH_CONNS conns   default 20 (max 30)
 #   BENCH_SECS1         seconds per read at 1 connection        default BENCH_SECS/2
@@ -174,7 +175,8 @@ if ! has_tenant seed-1; then
     echo "database $DB_NAME has seed tenants but no seed-1; run with BENCH_RESEED=1" >&2; exit 1
   fi
   say "seeding $EVENTS events in $TENANTS tenants"
-  "$BIN" seed --events "$EVENTS" --tenants "$TENANTS" --database-url "$DB_URL" 2>&1 \
+  BACKDATE=(); if [ "${BENCH_BACKDATE:-0}" = 1 ]; then BACKDATE=(--backdate); fi
+  "$BIN" seed --events "$EVENTS" --tenants "$TENANTS" "${BACKDATE[@]}" --database-url "$DB_URL" 2>&1 \
     | tr '\r' '\n' | tee "$OUT/seed.log" | grep -E '^seeded|error' >&2
   LINE=$(grep '^seeded' "$OUT/seed.log" | tail -1)
   echo "$LINE (bench $STAMP, $(nproc) cores, load average before $(cut -d' ' -f1-3 /proc/loadavg))" >"$SEED_NOTE_FILE"

@@ -14,6 +14,7 @@ import statistics
 import struct
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -566,7 +567,41 @@ def cmd_rss(args):
     print(json.dumps(out))
 
 
-COMMANDS = {"url": cmd_url, "queries": cmd_queries, "check": cmd_check, "peer-queries": cmd_peer_queries,
+def cmd_ingest(args):
+    """ingest URL BODY.json AUTH STOPFILE OUT.jsonl: posts BODY again and again, one request at a
+    time, until STOPFILE exists; one line per request: start and end (Unix seconds), HTTP status,
+    events created."""
+    url, body, auth, stop, out = args[0], open(args[1], "rb").read(), args[2], args[3], args[4]
+    headers = {"content-type": "application/json", "authorization": auth}
+    with open(out, "w") as f:
+        while not os.path.exists(stop):
+            start = time.time()
+            try:
+                req = urllib.request.Request(url, data=body, headers=headers)
+                with urllib.request.urlopen(req, timeout=120) as r:
+                    status, answer = r.status, json.load(r)
+            except urllib.error.HTTPError as e:
+                status, answer = e.code, {}
+            created = ((answer.get("data") or {}).get("recordAuditEvents") or {}).get("createdCount", 0)
+            f.write(json.dumps({"start": start, "end": time.time(), "status": status, "created": created}) + "\n")
+            f.flush()
+
+
+def cmd_window(args):
+    """window OUT.jsonl FROM TO: the requests that overlap [FROM, TO): events/s (each request's events
+    counted by the share of its time inside), p50 and p99 latency (ms)."""
+    rows = [json.loads(line) for line in open(args[0])]
+    lo, hi = float(args[1]), float(args[2])
+    inside = [r for r in rows if r["start"] < hi and r["end"] > lo]
+    share = lambda r: (min(r["end"], hi) - max(r["start"], lo)) / max(r["end"] - r["start"], 1e-9)
+    lat = sorted((r["end"] - r["start"]) * 1000 for r in inside)
+    pick = lambda p: round(lat[min(len(lat) - 1, int(p * len(lat)))], 1) if lat else None
+    print(json.dumps({"requests": len(inside), "errors": sum(r["status"] != 200 for r in inside),
+                      "events_per_s": round(sum(r["created"] * share(r) for r in inside) / max(hi - lo, 1e-9)),
+                      "p50_ms": pick(0.5), "p99_ms": pick(0.99)}))
+
+
+COMMANDS = {"url": cmd_url, "ingest": cmd_ingest, "window": cmd_window, "queries": cmd_queries, "check": cmd_check, "peer-queries": cmd_peer_queries,
             "write-body": cmd_write_body, "insert-floor": cmd_insert_floor, "floor-script": cmd_floor_script,
             "summarize": cmd_summarize, "meta": cmd_meta, "rss": cmd_rss}
 
