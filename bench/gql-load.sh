@@ -8,6 +8,8 @@
 #                         <QUERYFILE without .graphql>.vars.json if present,
 #                         else from $VARS (a JSON object), else none
 # AUTH, when set, is sent as the Authorization header (e.g. "Bearer agk_...").
+# CPU_PID, when set, is the server's PID: its CPU time (user + system, every
+# thread) over the measured run is printed as a "CPU cpu_s=... ms_per_request=..." line.
 # Loopback only (127.0.0.0/8, localhost, [::1]); SECONDS is capped at 30.
 # Before the measured run: one request checked with curl (HTTP 200, no
 # "errors", prints the response size) and a WARMUP-second wrk run (default 3,
@@ -36,7 +38,7 @@ if [ "$SECS" -gt 30 ]; then echo "capping duration at 30 s" >&2; SECS=30; fi
 command -v wrk >/dev/null || { echo "wrk not installed: apt-get install -y wrk" >&2; exit 1; }
 
 BODY=$(mktemp --suffix=.json)
-trap 'rm -f "$BODY" "$BODY.resp"' EXIT
+trap 'rm -f "$BODY" "$BODY.resp" "$BODY.wrk"' EXIT
 python3 - "$QUERYFILE" "$BODY" <<'PY'
 import json, os, sys
 qf, out = sys.argv[1], sys.argv[2]
@@ -71,5 +73,17 @@ export GQL_AUTH=${AUTH:-}
 if [ "$WARMUP" -gt 0 ]; then
   wrk -t "$WRK_THREADS" -c "$CONNS" -d "${WARMUP}s" --timeout 10s -s "$HERE/wrk-graphql.lua" "$URL" >/dev/null
 fi
+# utime + stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat).
+cpu_ticks() { [ -n "${CPU_PID:-}" ] && awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$CPU_PID/stat" || echo 0; }
 echo "# wrk -t $WRK_THREADS -c $CONNS -d ${SECS}s --timeout 10s --latency -s wrk-graphql.lua $URL"
-wrk -t "$WRK_THREADS" -c "$CONNS" -d "${SECS}s" --timeout 10s --latency -s "$HERE/wrk-graphql.lua" "$URL"
+before=$(cpu_ticks)
+wrk -t "$WRK_THREADS" -c "$CONNS" -d "${SECS}s" --timeout 10s --latency -s "$HERE/wrk-graphql.lua" "$URL" | tee "$BODY.wrk"
+after=$(cpu_ticks)
+if [ -n "${CPU_PID:-}" ]; then
+  python3 - "$BODY.wrk" "$before" "$after" "$(getconf CLK_TCK)" <<'PY'
+import re, sys
+requests = int(re.search(r"^RESULT requests=(\d+)", open(sys.argv[1]).read(), re.M).group(1))
+cpu = (int(sys.argv[3]) - int(sys.argv[2])) / int(sys.argv[4])
+print("CPU cpu_s=%.2f ms_per_request=%.3f" % (cpu, cpu * 1000 / max(requests, 1)))
+PY
+fi

@@ -271,11 +271,11 @@ if [ "$PEER" = 1 ] && want reads; then
   $TOOLS peer-queries "$QDIR" "$PEER_URL" "$TID" "$DEPTH" "$QDIR/expected.json" >&2
 fi
 
-# One measurement: LABEL URL QUERYFILE CONNS SECS [AUTH]
+# One measurement: LABEL URL QUERYFILE CONNS SECS [AUTH [PID whose CPU time to count]]
 load() {
-  local label=$1 url=$2 qf=$3 conns=$4 secs=$5 auth=${6:-} file
+  local label=$1 url=$2 qf=$3 conns=$4 secs=$5 auth=${6:-} pid=${7:-} file
   file=$RAW/$label.run$run.txt
-  if AUTH=$auth "$HERE/gql-load.sh" "$url" "$qf" "$conns" "$secs" >"$file" 2>&1; then
+  if CPU_PID=$pid AUTH=$auth "$HERE/gql-load.sh" "$url" "$qf" "$conns" "$secs" >"$file" 2>&1; then
     echo "  $label run $run: $(grep '^RESULT' "$file" | sed -E 's/.*req_per_s=([0-9.]+).*p50_ms=([0-9.]+).*p99_ms=([0-9.]+).*non2xx=([0-9]+) socket_errors=([0-9]+) timeouts=([0-9]+).*sampled_with_errors=([0-9]+).*/\1 req\/s, p50 \2 ms, p99 \3 ms, errors \4\/\5\/\6\/\7/')" >&2
   else
     echo "  $label run $run FAILED: $(tail -2 "$file")" >&2
@@ -288,8 +288,8 @@ if want reads; then
   for run in $(seq "$RUNS"); do
     say "reads, run $run of $RUNS"
     for q in a b c d1 d2; do
-      load "ours-$q-${CONNS}c" "$URL" "$QDIR/$q.graphql" "$CONNS" "$SECS" "Bearer $KEY"
-      [ -n "$PEER_URL" ] && [ -f "$QDIR/peer-$q.graphql" ] && load "peer-$q-${CONNS}c" "$PEER_URL" "$QDIR/peer-$q.graphql" "$CONNS" "$SECS"
+      load "ours-$q-${CONNS}c" "$URL" "$QDIR/$q.graphql" "$CONNS" "$SECS" "Bearer $KEY" "$SERVER_PID"
+      [ -n "$PEER_URL" ] && [ -f "$QDIR/peer-$q.graphql" ] && load "peer-$q-${CONNS}c" "$PEER_URL" "$QDIR/peer-$q.graphql" "$CONNS" "$SECS" "" "$("$HERE/peer.sh" pid)"
       load "ours-$q-1c" "$URL" "$QDIR/$q.graphql" 1 "$SECS1" "Bearer $KEY"
       [ -n "$PEER_URL" ] && [ -f "$QDIR/peer-$q.graphql" ] && load "peer-$q-1c" "$PEER_URL" "$QDIR/peer-$q.graphql" 1 "$SECS1"
     done

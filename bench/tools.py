@@ -397,12 +397,16 @@ def cmd_floor_script(args):
 RESULT_RE = re.compile(r"^RESULT (.*)$", re.M)
 
 
+CPU_RE = re.compile(r"^CPU (.*)$", re.M)
+
+
 def parse_wrk(path):
-    m = RESULT_RE.search(open(path).read())
+    text = open(path).read()
+    m = RESULT_RE.search(text)
     if not m:
         return None
     d = {}
-    for kv in m.group(1).split():
+    for kv in m.group(1).split() + (CPU_RE.search(text).group(1).split() if CPU_RE.search(text) else []):
         k, v = kv.split("=")
         d[k] = float(v)
     return d
@@ -471,10 +475,11 @@ def cmd_summarize(args):
         L.append("")
         L.append("**Smoke run on small data — not the measured set; do not quote these figures.**")
     L.append("")
-    L.append("| measurement | ours req/s (%dc) | p50 ms | p99 ms | ours req/s (1c) | p50 ms (1c) "
-             "| peer req/s (%dc) | peer p50/p99 ms | peer req/s (1c) | ours/peer | SQL floor pages/s | ours/floor | errors |"
+    L.append("| measurement | ours req/s (%dc) | p50 ms | p99 ms | CPU ms/req | ours req/s (1c) | p50 ms (1c) "
+             "| peer req/s (%dc) | peer p50/p99 ms | peer CPU ms/req | peer req/s (1c) | peer p50 ms (1c) | ours/peer "
+             "| SQL floor pages/s | ours/floor | errors |"
              % (meta.get("conns", 8), meta.get("conns", 8)))
-    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     names = {"a": "(a) newest 50 + actor, resource, pageInfo",
              "b": "(b) same, %s deep (after cursor)" % fmt(meta.get("depth")),
              "c": "(c) prefix `%s` + 7-day range, 50" % meta.get("prefix", ""),
@@ -487,12 +492,14 @@ def cmd_summarize(args):
         p1 = collect(raw, "peer-%s-1c" % k, parse_wrk)
         fl = collect(raw, "floor-%s" % k, parse_pgbench)
         errs = int(sum((x or {}).get("errors", 0) for x in (o8, o1, p8, p1)))
-        L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             names[k], fmt(o8 and o8["req_per_s"]), fmt(o8 and o8["p50_ms"], 2), fmt(o8 and o8["p99_ms"], 2),
+            fmt(o8 and o8.get("ms_per_request"), 3),
             fmt(o1 and o1["req_per_s"]), fmt(o1 and o1["p50_ms"], 2),
             fmt(p8 and p8["req_per_s"]),
             ("%s / %s" % (fmt(p8["p50_ms"], 2), fmt(p8["p99_ms"], 2))) if p8 else "–",
-            fmt(p1 and p1["req_per_s"]),
+            fmt(p8 and p8.get("ms_per_request"), 3),
+            fmt(p1 and p1["req_per_s"]), fmt(p1 and p1["p50_ms"], 2),
             ratio(o8 and o8["req_per_s"], p8 and p8["req_per_s"]),
             fmt(fl and fl["tps"]), ratio(o8 and o8["req_per_s"], fl and fl["tps"]), errs))
     L.append("")
