@@ -7,6 +7,7 @@ pub mod event_streams;
 pub mod events;
 pub mod filter;
 pub mod keys;
+mod keyset;
 pub mod ledger;
 pub mod partitions;
 pub mod recording;
