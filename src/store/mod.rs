@@ -6,6 +6,7 @@ pub mod announcements;
 pub mod event_streams;
 pub mod events;
 pub mod filter;
+pub mod identities;
 pub mod keys;
 mod keyset;
 pub mod ledger;
