@@ -165,12 +165,8 @@ impl ById for Actors {
     type Id = ActorId;
     type Row = actor::Model;
 
-    fn by_ids(
-        reader: &Reader,
-        tenant: TenantId,
-        ids: &[ActorId],
-    ) -> impl Future<Output = Result<Vec<actor::Model>, Error>> + Send {
-        actors::by_ids(reader, tenant, ids)
+    async fn by_ids(reader: &Reader, tenant: TenantId, ids: &[ActorId]) -> Result<Vec<actor::Model>, Error> {
+        actors::by_ids(reader, tenant, ids).await
     }
 
     fn id(row: &actor::Model) -> ActorId {
@@ -182,12 +178,8 @@ impl ById for Resources {
     type Id = ResourceId;
     type Row = resource::Model;
 
-    fn by_ids(
-        reader: &Reader,
-        tenant: TenantId,
-        ids: &[ResourceId],
-    ) -> impl Future<Output = Result<Vec<resource::Model>, Error>> + Send {
-        resources::by_ids(reader, tenant, ids)
+    async fn by_ids(reader: &Reader, tenant: TenantId, ids: &[ResourceId]) -> Result<Vec<resource::Model>, Error> {
+        resources::by_ids(reader, tenant, ids).await
     }
 
     fn id(row: &resource::Model) -> ResourceId {
