@@ -16,6 +16,7 @@ use crate::domain::event::{ActorSpec, ActorType};
 use crate::domain::filter::Filter;
 use crate::domain::ids::{ApiKeyId, TenantId};
 use crate::domain::scope::{Scope, Scopes};
+use crate::domain::written_filter::ReadFilter;
 use crate::error::{Error, Result};
 use crate::store::{Store, keys, tenants};
 use crate::viewer_token::{self, ViewerGrant};
@@ -153,10 +154,11 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    pub fn new(store: Store, ttl: Duration) -> Self {
+    /// `read_filter` reads the filters viewer tokens were minted with.
+    pub fn new(store: Store, ttl: Duration, read_filter: ReadFilter) -> Self {
         let (revocations, _) = tokio::sync::broadcast::channel(REVOCATIONS_BUFFERED);
         Self {
-            viewer_tokens: viewer_token::Tokens::new(store.clone(), ttl),
+            viewer_tokens: viewer_token::Tokens::new(store.clone(), ttl, read_filter),
             store,
             ttl,
             cache: Mutex::default(),
@@ -331,7 +333,8 @@ mod tests {
         )
         .await
         .unwrap();
-        let auth = Authenticator::new(store.clone(), Duration::from_secs(60));
+        let read_filter = crate::graphql::filter_input::AuditEventFilter::from_json;
+        let auth = Authenticator::new(store.clone(), Duration::from_secs(60), read_filter);
         let mut revocations = auth.revocations();
         let hash = hash_secret(&secret);
 

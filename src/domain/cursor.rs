@@ -134,6 +134,22 @@ impl Cursor {
         !matches!(self, Cursor::Checkpoint(size) if *size < 0)
     }
 
+    /// The ID of an actor cursor.
+    pub fn actor_id(self) -> Option<Uuid> {
+        match self {
+            Cursor::Actor(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The ID of a resource cursor.
+    pub fn resource_id(self) -> Option<Uuid> {
+        match self {
+            Cursor::Resource(id) => Some(id),
+            _ => None,
+        }
+    }
+
     /// The tree size of a checkpoint cursor.
     pub fn checkpoint_size(self) -> Option<i64> {
         match self {

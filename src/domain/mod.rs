@@ -8,6 +8,7 @@ pub mod filter_budget;
 pub mod ids;
 pub mod page;
 pub mod scope;
+pub mod written_filter;
 
 use chrono::{DateTime, SubsecRound, Utc};
 

@@ -4,15 +4,13 @@ use async_graphql::{Context, ID, Object};
 use entity::actor;
 
 use super::connection::connection;
-use super::context::ContextExt;
 use super::enums;
-use super::event::{AuditEventConnection, AuditEventOrder, events_page, filter_arg};
+use super::event::{AuditEventConnection, AuditEventOrder, EventsArgs, events_connection};
 use super::filter_input::AuditEventFilter;
 use crate::domain::event::ActorType;
 use crate::domain::filter::{ActorMatch, Condition, Filter};
 use crate::domain::ids::{ActorId, TenantId};
 use crate::domain::page::PageArgs;
-use crate::domain::scope::Scope;
 use crate::error::{Error, Result};
 
 /// Who performed actions: a user, a key, a service… Unique per type and external ID.
@@ -65,12 +63,11 @@ impl Actor {
         #[graphql(desc = "Page backward: this many items (at most 500).")] last: Option<i32>,
         #[graphql(desc = "Page backward from this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<AuditEventConnection> {
-        let requester = ctx.require(Scope::AuditRead)?;
         let mine =
             Filter::Cond(Condition::Actor(ActorMatch { ids: Some(vec![ActorId(self.0.id)]), ..Default::default() }));
-        let filter = requester.scope_filter(mine.and(filter_arg(filter)?));
-        Ok(events_page(ctx, TenantId(self.0.tenant_id), filter, order_by, PageArgs { first, after, last, before })
-            .await?)
+        let page = PageArgs { first, after, last, before };
+        let owner = Some((TenantId(self.0.tenant_id), mine));
+        Ok(events_connection(ctx, owner, EventsArgs { filter, order_by, page }).await?)
     }
 }
 

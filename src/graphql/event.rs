@@ -18,6 +18,7 @@ use crate::domain::event::{FieldChange as DomainChange, Outcome};
 use crate::domain::filter::Filter;
 use crate::domain::ids::{ActorId, EventId, ResourceId, TenantId};
 use crate::domain::page::{PageArgs, PageResult};
+use crate::domain::scope::Scope;
 use crate::error::{Error, Result};
 use crate::service::ledger::b64;
 use crate::store::events;
@@ -259,8 +260,34 @@ impl AuditEvent {
 
 connection!(AuditEventConnection, AuditEventEdge, AuditEvent, "audit event");
 
+/// The arguments of every event connection (`auditEvents`, `Actor.events`,
+/// `Resource.events`), as received.
+pub struct EventsArgs {
+    pub filter: Option<AuditEventFilter>,
+    pub order_by: Option<AuditEventOrder>,
+    pub page: PageArgs,
+}
+
+/// Answers an event connection: needs `audit.read`; lists the events matching
+/// the caller's filter, within `owner` (a tenant and the filter of an actor's
+/// or a resource's events; none: the requester's tenant's events), within what
+/// the requester may read.
+pub async fn events_connection(
+    ctx: &Context<'_>,
+    owner: Option<(TenantId, Filter)>,
+    args: EventsArgs,
+) -> async_graphql::Result<AuditEventConnection> {
+    let requester = ctx.require(Scope::AuditRead)?;
+    let asked = filter_arg(args.filter)?;
+    let (tenant, filter) = match owner {
+        Some((tenant, owned)) => (tenant, owned.and(asked)),
+        None => (requester.tenant, asked),
+    };
+    events_page(ctx, tenant, requester.scope_filter(filter), args.order_by, args.page).await
+}
+
 /// Fetches one page of the tenant's events matching `filter`.
-pub async fn events_page(
+async fn events_page(
     ctx: &Context<'_>,
     tenant: TenantId,
     filter: Filter,

@@ -11,6 +11,7 @@ use crate::domain::cursor::{OrderField, SortKey};
 use crate::domain::event::{self, check};
 use crate::domain::filter::{self, Budget, Condition, Filter, Range, StrField, StrTest};
 use crate::domain::ids::{ActorId, ResourceId};
+use crate::domain::written_filter::WrittenFilter;
 use crate::error::{Error, Result};
 
 /// Values allowed in one list of a filter.
@@ -238,20 +239,6 @@ impl AuditEventFilter {
         filter.map_or_else(|| Ok(Filter::all()), |f| f.into_domain(path))
     }
 
-    /// The filter as the API writes it in JSON, without its unset fields.
-    pub fn to_json(&self) -> serde_json::Value {
-        fn prune(value: serde_json::Value) -> serde_json::Value {
-            match value {
-                serde_json::Value::Object(map) => {
-                    map.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, prune(v))).collect()
-                }
-                serde_json::Value::Array(items) => items.into_iter().map(prune).collect(),
-                other => other,
-            }
-        }
-        prune(async_graphql::InputType::to_value(self).into_json().unwrap_or_default())
-    }
-
     /// Converts a filter written as JSON text (a query parameter, a command-line
     /// flag), for the doors outside GraphQL: the same input type, checks and budget.
     pub fn from_json_text(text: &str, path: &str) -> Result<Filter> {
@@ -368,6 +355,25 @@ impl AuditEventFilter {
             all.push(Filter::Not(Box::new(inner.sub_filter(budget, &at("not"), depth + 1)?)));
         }
         Ok(if all.len() == 1 { all.pop().unwrap_or_else(Filter::all) } else { Filter::And(all) })
+    }
+}
+
+impl WrittenFilter for AuditEventFilter {
+    fn to_json(&self) -> serde_json::Value {
+        fn prune(value: serde_json::Value) -> serde_json::Value {
+            match value {
+                serde_json::Value::Object(map) => {
+                    map.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, prune(v))).collect()
+                }
+                serde_json::Value::Array(items) => items.into_iter().map(prune).collect(),
+                other => other,
+            }
+        }
+        prune(async_graphql::InputType::to_value(self).into_json().unwrap_or_default())
+    }
+
+    fn to_domain(&self, path: &str) -> Result<Filter> {
+        self.clone().into_domain(path)
     }
 }
 

@@ -5,6 +5,8 @@
 //! request wrote.
 
 use std::collections::HashMap;
+use std::hash::Hash;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use async_graphql::Lookahead;
@@ -14,12 +16,14 @@ use entity::{actor, audit_event, resource};
 use crate::domain::ids::{ActorId, EventId, ResourceId, TenantId};
 use crate::error::Error;
 use crate::service::ledger::InclusionProof;
+use crate::store::actors::{self, Actors};
 use crate::store::events::Joins;
-use crate::store::{Reader, Store, actors, resources};
+use crate::store::resources::{self, Resources};
+use crate::store::{Reader, Store};
 
 pub struct Loaders {
-    pub actors: DataLoader<ActorLoader, HashMapCache>,
-    pub resources: DataLoader<ResourceLoader, HashMapCache>,
+    pub actors: DataLoader<ByIdLoader<Actors>, HashMapCache>,
+    pub resources: DataLoader<ByIdLoader<Resources>, HashMapCache>,
     pub event_resources: DataLoader<EventResourcesLoader, HashMapCache>,
     /// Where this request's reads go, chosen once, so that they all see one
     /// database's state.
@@ -31,8 +35,8 @@ impl Loaders {
     pub fn new(store: &Store) -> Self {
         let reader = store.reader();
         Self {
-            actors: DataLoader::with_cache(ActorLoader(reader.clone()), tokio::spawn, HashMapCache::default()),
-            resources: DataLoader::with_cache(ResourceLoader(reader.clone()), tokio::spawn, HashMapCache::default()),
+            actors: DataLoader::with_cache(ByIdLoader::new(reader.clone()), tokio::spawn, HashMapCache::default()),
+            resources: DataLoader::with_cache(ByIdLoader::new(reader.clone()), tokio::spawn, HashMapCache::default()),
             event_resources: DataLoader::with_cache(
                 EventResourcesLoader(reader.clone()),
                 tokio::spawn,
@@ -143,40 +147,64 @@ fn by_tenant<K: Copy>(keys: &[(TenantId, K)]) -> HashMap<TenantId, Vec<K>> {
     groups
 }
 
-pub struct ActorLoader(Reader);
+/// Rows a request loads by ID, tenant by tenant, through [`ByIdLoader`].
+pub trait ById: Send + Sync + 'static {
+    type Id: Copy + Eq + Hash + Send + Sync + 'static;
+    type Row: Clone + Send + Sync + 'static;
 
-impl Loader<(TenantId, ActorId)> for ActorLoader {
-    type Value = actor::Model;
-    type Error = Arc<Error>;
+    /// The tenant's rows with these IDs (missing ones are absent).
+    fn by_ids(
+        reader: &Reader,
+        tenant: TenantId,
+        ids: &[Self::Id],
+    ) -> impl Future<Output = Result<Vec<Self::Row>, Error>> + Send;
+    fn id(row: &Self::Row) -> Self::Id;
+}
 
-    async fn load(
-        &self,
-        keys: &[(TenantId, ActorId)],
-    ) -> Result<HashMap<(TenantId, ActorId), actor::Model>, Self::Error> {
-        let mut out = HashMap::with_capacity(keys.len());
-        for (tenant, ids) in by_tenant(keys) {
-            for row in actors::by_ids(&self.0, tenant, &ids).await? {
-                out.insert((tenant, ActorId(row.id)), row);
-            }
-        }
-        Ok(out)
+impl ById for Actors {
+    type Id = ActorId;
+    type Row = actor::Model;
+
+    async fn by_ids(reader: &Reader, tenant: TenantId, ids: &[ActorId]) -> Result<Vec<actor::Model>, Error> {
+        actors::by_ids(reader, tenant, ids).await
+    }
+
+    fn id(row: &actor::Model) -> ActorId {
+        ActorId(row.id)
     }
 }
 
-pub struct ResourceLoader(Reader);
+impl ById for Resources {
+    type Id = ResourceId;
+    type Row = resource::Model;
 
-impl Loader<(TenantId, ResourceId)> for ResourceLoader {
-    type Value = resource::Model;
+    async fn by_ids(reader: &Reader, tenant: TenantId, ids: &[ResourceId]) -> Result<Vec<resource::Model>, Error> {
+        resources::by_ids(reader, tenant, ids).await
+    }
+
+    fn id(row: &resource::Model) -> ResourceId {
+        ResourceId(row.id)
+    }
+}
+
+/// Loads the rows of a [`ById`] (actors, resources): one statement per tenant.
+pub struct ByIdLoader<T>(Reader, PhantomData<T>);
+
+impl<T> ByIdLoader<T> {
+    fn new(reader: Reader) -> Self {
+        Self(reader, PhantomData)
+    }
+}
+
+impl<T: ById> Loader<(TenantId, T::Id)> for ByIdLoader<T> {
+    type Value = T::Row;
     type Error = Arc<Error>;
 
-    async fn load(
-        &self,
-        keys: &[(TenantId, ResourceId)],
-    ) -> Result<HashMap<(TenantId, ResourceId), resource::Model>, Self::Error> {
+    async fn load(&self, keys: &[(TenantId, T::Id)]) -> Result<HashMap<(TenantId, T::Id), T::Row>, Self::Error> {
         let mut out = HashMap::with_capacity(keys.len());
         for (tenant, ids) in by_tenant(keys) {
-            for row in resources::by_ids(&self.0, tenant, &ids).await? {
-                out.insert((tenant, ResourceId(row.id)), row);
+            for row in T::by_ids(&self.0, tenant, &ids).await? {
+                out.insert((tenant, T::id(&row)), row);
             }
         }
         Ok(out)

@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, Object};
 use super::actor::{Actor, ActorConnection};
 use super::connection::Count;
 use super::context::ContextExt;
-use super::event::{AuditEvent, AuditEventConnection, AuditEventOrder, events_page, filter_arg};
+use super::event::{AuditEvent, AuditEventConnection, AuditEventOrder, EventsArgs, events_connection};
 use super::event_stream::{self, EventStream};
 use super::filter_input::{ActorMatch, AuditEventFilter, ResourceMatch};
 use super::key::Viewer;
@@ -14,6 +14,7 @@ use super::node::{self, Node};
 use super::resource::{Resource, ResourceConnection};
 use crate::domain::cursor::Cursor;
 use crate::domain::filter::Budget;
+use crate::domain::ids::TenantId;
 use crate::domain::page::PageArgs;
 use crate::domain::scope::Scope;
 use crate::error::Error;
@@ -62,9 +63,8 @@ impl Query {
         #[graphql(desc = "Page backward: this many items (at most 500).")] last: Option<i32>,
         #[graphql(desc = "Page backward from this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<AuditEventConnection> {
-        let requester = ctx.require(Scope::AuditRead)?;
-        let filter = requester.scope_filter(filter_arg(filter)?);
-        Ok(events_page(ctx, requester.tenant, filter, order_by, PageArgs { first, after, last, before }).await?)
+        let page = PageArgs { first, after, last, before };
+        Ok(events_connection(ctx, None, EventsArgs { filter, order_by, page }).await?)
     }
 
     /// One audit event by ID; null if it does not exist in your tenant.
@@ -91,15 +91,10 @@ impl Query {
         #[graphql(desc = "Page backward: this many items (at most 500).")] last: Option<i32>,
         #[graphql(desc = "Page backward from this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<ActorConnection> {
-        let tenant = ctx.require(Scope::AuditRead)?.tenant;
-        ctx.requester()?.require_api_key("list actors")?;
+        let tenant = lister(ctx, "list actors")?;
         let m = filter.unwrap_or_default().into_domain(&mut Budget::default(), "filter")?;
-        let page = PageArgs { first, after, last, before }.into_page(|text, path| {
-            Cursor::decode_as(text, path, |c| match c {
-                Cursor::Actor(id) => Some(id),
-                _ => None,
-            })
-        })?;
+        let page = PageArgs { first, after, last, before }
+            .into_page(|text, path| Cursor::decode_as(text, path, Cursor::actor_id))?;
         let rows = actors::page(ctx.reader(), tenant, &m, &page).await?;
         Ok(ActorConnection::from_page(rows, actors::cursor, Actor, Count::Actors(tenant, m)))
     }
@@ -115,15 +110,10 @@ impl Query {
         #[graphql(desc = "Page backward: this many items (at most 500).")] last: Option<i32>,
         #[graphql(desc = "Page backward from this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<ResourceConnection> {
-        let tenant = ctx.require(Scope::AuditRead)?.tenant;
-        ctx.requester()?.require_api_key("list resources")?;
+        let tenant = lister(ctx, "list resources")?;
         let m = filter.unwrap_or_default().into_domain(&mut Budget::default(), "filter")?;
-        let page = PageArgs { first, after, last, before }.into_page(|text, path| {
-            Cursor::decode_as(text, path, |c| match c {
-                Cursor::Resource(id) => Some(id),
-                _ => None,
-            })
-        })?;
+        let page = PageArgs { first, after, last, before }
+            .into_page(|text, path| Cursor::decode_as(text, path, Cursor::resource_id))?;
         let rows = resources::page(ctx.reader(), tenant, &m, &page).await?;
         Ok(ResourceConnection::from_page(rows, resources::cursor, Resource, Count::Resources(tenant, m)))
     }
@@ -143,4 +133,12 @@ impl Query {
     async fn ledger(&self, ctx: &Context<'_>) -> async_graphql::Result<Ledger> {
         Ok(Ledger(ctx.require(Scope::AuditRead)?.tenant))
     }
+}
+
+/// The tenant whose actors or resources the requester lists: needs
+/// `audit.read`, and an API key (`what` says what for, when refused).
+fn lister(ctx: &Context<'_>, what: &'static str) -> async_graphql::Result<TenantId> {
+    let tenant = ctx.require(Scope::AuditRead)?.tenant;
+    ctx.requester()?.require_api_key(what)?;
+    Ok(tenant)
 }

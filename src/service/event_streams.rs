@@ -14,8 +14,8 @@ use crate::bus::Bus;
 use crate::domain::event::{NewEvent, ResourceSpec, check};
 use crate::domain::ids::{EventStreamId, TenantId};
 use crate::domain::scope::Scope;
+use crate::domain::written_filter::WrittenFilter;
 use crate::error::{Error, Result};
-use crate::graphql::filter_input::AuditEventFilter;
 use crate::store::{Store, event_streams, ledger};
 use crate::streams::{SPLUNK_HEC, StreamSettings, WEBHOOK, destination};
 
@@ -28,7 +28,8 @@ pub enum Destination {
 /// A stream to create, as the caller sent it.
 pub struct NewStream {
     pub name: String,
-    pub filter: Option<AuditEventFilter>,
+    /// The events it delivers.
+    pub filter: Box<dyn WrittenFilter>,
     pub destination: Destination,
     pub start_after_sequence: Option<i64>,
 }
@@ -36,7 +37,7 @@ pub struct NewStream {
 /// A change to a stream, as the caller sent it.
 pub struct StreamChange {
     pub name: Option<String>,
-    pub filter: Option<AuditEventFilter>,
+    pub filter: Option<Box<dyn WrittenFilter>>,
     pub paused: Option<bool>,
 }
 
@@ -83,9 +84,8 @@ pub async fn create(
 ) -> Result<(es::Model, Option<String>)> {
     authorize(requester)?;
     let name = check::text("input.name", input.name, 1, 255)?;
-    let filter = input.filter.unwrap_or_default();
-    let filter_json = filter.to_json();
-    filter.into_domain("input.filter")?;
+    let filter_json = input.filter.to_json();
+    input.filter.to_domain("input.filter")?;
     let (kind, url, secret, index, url_path) = match input.destination {
         Destination::Webhook { url } => (WEBHOOK, url, None, None, "input.webhook.url"),
         Destination::SplunkHec { url, token, index } => {
@@ -166,7 +166,7 @@ pub async fn update(
     let filter = match change.filter {
         Some(filter) => {
             let json = filter.to_json();
-            filter.into_domain("input.filter")?;
+            filter.to_domain("input.filter")?;
             Some(json)
         }
         None => None,

@@ -1,12 +1,12 @@
 //! Actors: created on first sight, keyed by (tenant, type, external ID), updated
-//! by later recordings.
+//! by later recordings. The mechanism is [`identities`]; here is what is an actor's own.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entity::actor;
-use sea_orm::sea_query::{ArrayType, Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::{Condition, Expr, SimpleExpr};
 use uuid::Uuid;
 
 use crate::domain::cursor::Cursor;
@@ -16,147 +16,58 @@ use crate::domain::ids::{ActorId, TenantId};
 use crate::domain::page::{Page, PageResult};
 use crate::error::Result;
 
-use super::filter;
-
-/// Rows per statement (9 parameters each, well under every backend's limit).
-const CHUNK: usize = 500;
+use super::identities::{self, Identity};
 
 /// Identity of an actor within a tenant.
 pub type ActorKey = (ActorType, String);
 
-fn key_of(spec: &ActorSpec) -> ActorKey {
-    (spec.kind, spec.external_id.clone())
-}
+pub struct Actors;
 
-/// Merges repeated actors in recording order: a later spec wins field by field,
-/// an omitted field keeps the earlier value.
-fn merge(specs: Vec<&ActorSpec>) -> Vec<ActorSpec> {
-    let mut merged: HashMap<ActorKey, ActorSpec> = HashMap::new();
-    for spec in specs {
-        match merged.get_mut(&key_of(spec)) {
-            None => {
-                merged.insert(key_of(spec), spec.clone());
-            }
-            Some(seen) => {
-                if spec.display_name.is_some() {
-                    seen.display_name = spec.display_name.clone();
-                }
-                if spec.email.is_some() {
-                    seen.email = spec.email.clone();
-                }
-                if spec.roles.is_some() {
-                    seen.roles = spec.roles.clone();
-                }
-            }
-        }
-    }
-    let mut rows: Vec<ActorSpec> = merged.into_values().collect();
-    // A stable order, so concurrent batches touch rows in the same order.
-    rows.sort_by(|a, b| (a.kind, &a.external_id).cmp(&(b.kind, &b.external_id)));
-    rows
-}
+impl Identity for Actors {
+    type Entity = actor::Entity;
+    type Model = actor::Model;
+    type Column = actor::Column;
+    type Spec = ActorSpec;
+    type Key = ActorKey;
+    type Match = ActorMatch;
 
-fn roles_json(roles: &[String]) -> serde_json::Value {
-    serde_json::json!(roles)
-}
+    const NOUN: &'static str = "an actor";
+    const ID: actor::Column = actor::Column::Id;
+    const TENANT_ID: actor::Column = actor::Column::TenantId;
+    const KIND: actor::Column = actor::Column::Kind;
+    const EXTERNAL_ID: actor::Column = actor::Column::ExternalId;
+    const UPDATED_AT: actor::Column = actor::Column::UpdatedAt;
 
-/// Creates or updates the actors (later specs win field by field; omitted
-/// fields keep their stored value) and returns each one's ID. Reads first: an
-/// actor that exists unchanged, the usual case, costs no write and no row lock,
-/// so concurrent batches naming the same actors do not queue behind each other.
-#[tracing::instrument(name = "db.actors.upsert", skip_all, fields(tenant = %tenant, n = specs.len()), err(Debug))]
-pub async fn upsert(
-    db: &impl ConnectionTrait,
-    tenant: TenantId,
-    specs: Vec<&ActorSpec>,
-    now: DateTime<Utc>,
-) -> Result<HashMap<ActorKey, ActorId>> {
-    let wanted = merge(specs);
-    let mut stored = stored(db, tenant, wanted.iter().map(|s| s.external_id.clone()).collect()).await?;
-
-    let new: Vec<&ActorSpec> = wanted.iter().filter(|s| !stored.contains_key(&key_of(s))).collect();
-    let mut raced = Vec::new();
-    for chunk in new.chunks(CHUNK) {
-        let inserted = insert(db, tenant, chunk, now).await?;
-        for spec in chunk {
-            match inserted.get(&key_of(spec)) {
-                Some(row) => {
-                    stored.insert(key_of(spec), row.clone());
-                }
-                // Created meanwhile by a concurrent batch: read it back below.
-                None => raced.push(spec.external_id.clone()),
-            }
-        }
-    }
-    if !raced.is_empty() {
-        stored.extend(self::stored(db, tenant, raced).await?);
+    fn key(spec: &ActorSpec) -> ActorKey {
+        (spec.kind, spec.external_id.clone())
     }
 
-    let mut ids = HashMap::with_capacity(wanted.len());
-    for spec in &wanted {
-        let row = stored
-            .get(&key_of(spec))
-            .ok_or_else(|| crate::error::Error::internal("an actor was neither found nor created"))?;
-        let mut update = actor::Entity::update_many().filter(actor::Column::Id.eq(row.id));
-        let mut changed = false;
-        if spec.display_name.is_some() && spec.display_name != row.display_name {
-            update = update.col_expr(actor::Column::DisplayName, Expr::val(spec.display_name.clone()).into());
-            changed = true;
-        }
-        if spec.email.is_some() && spec.email != row.email {
-            update = update.col_expr(actor::Column::Email, Expr::val(spec.email.clone()).into());
-            changed = true;
-        }
-        if let Some(roles) = &spec.roles
-            && row.roles.as_ref() != Some(&roles_json(roles))
-        {
-            update = update.col_expr(actor::Column::Roles, Expr::val(roles_json(roles)).into());
-            changed = true;
-        }
-        if changed {
-            update.col_expr(actor::Column::UpdatedAt, Expr::val(now).into()).exec(db).await?;
-        }
-        ids.insert(key_of(spec), ActorId(row.id));
+    fn row_key(row: &actor::Model) -> Option<ActorKey> {
+        ActorType::from_stored(&row.kind).map(|kind| (kind, row.external_id.clone()))
     }
-    Ok(ids)
-}
 
-/// The tenant's actors with these external IDs, by identity.
-async fn stored(
-    db: &impl ConnectionTrait,
-    tenant: TenantId,
-    external_ids: Vec<String>,
-) -> Result<HashMap<ActorKey, actor::Model>> {
-    let backend = db.get_database_backend();
-    let mut found = HashMap::new();
-    // One array parameter on PostgreSQL; SQLite binds each value.
-    let size = if backend == DbBackend::Postgres { external_ids.len().max(1) } else { CHUNK };
-    for chunk in external_ids.chunks(size) {
-        let rows = actor::Entity::find()
-            .filter(actor::Column::TenantId.eq(tenant.0))
-            .filter(super::sql::any_of(backend, actor::Column::ExternalId, chunk.to_vec(), ArrayType::String))
-            .all(db)
-            .await?;
-        for row in rows {
-            if let Some(kind) = ActorType::from_stored(&row.kind) {
-                found.insert((kind, row.external_id.clone()), row);
-            }
+    fn external_id(key: &ActorKey) -> &str {
+        &key.1
+    }
+
+    fn id(row: &actor::Model) -> Uuid {
+        row.id
+    }
+
+    fn merge(earlier: &mut ActorSpec, later: &ActorSpec) {
+        if later.display_name.is_some() {
+            earlier.display_name = later.display_name.clone();
+        }
+        if later.email.is_some() {
+            earlier.email = later.email.clone();
+        }
+        if later.roles.is_some() {
+            earlier.roles = later.roles.clone();
         }
     }
-    Ok(found)
-}
 
-/// Inserts new actors; one created meanwhile by another batch is skipped (and
-/// absent from the result).
-async fn insert(
-    db: &impl ConnectionTrait,
-    tenant: TenantId,
-    specs: &[&ActorSpec],
-    now: DateTime<Utc>,
-) -> Result<HashMap<ActorKey, actor::Model>> {
-    let rows: Vec<actor::Model> = specs
-        .iter()
-        .map(|spec| actor::Model {
+    fn new_row(tenant: TenantId, spec: &ActorSpec, now: DateTime<Utc>) -> actor::Model {
+        actor::Model {
             id: ActorId::generate().0,
             tenant_id: tenant.0,
             kind: spec.kind.as_str().to_string(),
@@ -166,27 +77,51 @@ async fn insert(
             roles: spec.roles.as_deref().map(roles_json),
             created_at: now,
             updated_at: now,
-        })
-        .collect();
-    let identity = [actor::Column::TenantId, actor::Column::Kind, actor::Column::ExternalId];
-    let created: std::collections::HashSet<Uuid> =
-        super::sql::insert_skipping_conflicts::<actor::Entity>(db, &rows, &identity).await?.into_iter().collect();
-    Ok(rows
-        .into_iter()
-        .filter(|r| created.contains(&r.id))
-        .filter_map(|r| ActorType::from_stored(&r.kind).map(|kind| ((kind, r.external_id.clone()), r)))
-        .collect())
+        }
+    }
+
+    fn changes(spec: &ActorSpec, row: &actor::Model) -> Vec<(actor::Column, SimpleExpr)> {
+        let mut set = Vec::new();
+        if spec.display_name.is_some() && spec.display_name != row.display_name {
+            set.push((actor::Column::DisplayName, Expr::val(spec.display_name.clone())));
+        }
+        if spec.email.is_some() && spec.email != row.email {
+            set.push((actor::Column::Email, Expr::val(spec.email.clone())));
+        }
+        if let Some(roles) = &spec.roles
+            && row.roles.as_ref() != Some(&roles_json(roles))
+        {
+            set.push((actor::Column::Roles, Expr::val(roles_json(roles))));
+        }
+        set
+    }
+
+    fn matching(m: &ActorMatch) -> Condition {
+        super::filter::actor_match(m)
+    }
+}
+
+fn roles_json(roles: &[String]) -> serde_json::Value {
+    serde_json::json!(roles)
+}
+
+/// Creates or updates the actors (later specs win field by field; omitted
+/// fields keep their stored value) and returns each one's ID.
+#[tracing::instrument(name = "db.actors.upsert", skip_all, fields(tenant = %tenant, n = specs.len()), err(Debug))]
+pub async fn upsert(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    specs: Vec<&ActorSpec>,
+    now: DateTime<Utc>,
+) -> Result<HashMap<ActorKey, ActorId>> {
+    let ids = identities::upsert::<Actors>(db, tenant, specs, now).await?;
+    Ok(ids.into_iter().map(|(key, id)| (key, ActorId(id))).collect())
 }
 
 /// The actors with these IDs in the tenant (missing ones are absent).
 #[tracing::instrument(name = "db.actors.by_ids", skip_all, fields(tenant = %tenant, n = ids.len()), err(Debug))]
 pub async fn by_ids(db: &impl ConnectionTrait, tenant: TenantId, ids: &[ActorId]) -> Result<Vec<actor::Model>> {
-    let ids = ids.iter().map(|id| id.0).collect();
-    Ok(actor::Entity::find()
-        .filter(actor::Column::TenantId.eq(tenant.0))
-        .filter(super::sql::any_of(db.get_database_backend(), actor::Column::Id, ids, ArrayType::Uuid))
-        .all(db)
-        .await?)
+    identities::by_ids::<Actors>(db, tenant, ids.iter().map(|id| id.0).collect()).await
 }
 
 /// A page of the tenant's actors matching `m`, in ID (creation) order.
@@ -197,28 +132,12 @@ pub async fn page(
     m: &ActorMatch,
     page: &Page<Uuid>,
 ) -> Result<PageResult<actor::Model>> {
-    let mut select = actor::Entity::find().filter(actor::Column::TenantId.eq(tenant.0)).filter(filter::actor_match(m));
-    if let Some(after) = page.after {
-        select = select.filter(actor::Column::Id.gt(after));
-    }
-    if let Some(before) = page.before {
-        select = select.filter(actor::Column::Id.lt(before));
-    }
-    let select =
-        if page.backward { select.order_by_desc(actor::Column::Id) } else { select.order_by_asc(actor::Column::Id) };
-    let rows = select.limit(page.fetch_limit()).all(db).await?;
-    Ok(page.finish(rows))
+    identities::page::<Actors>(db, tenant, m, page).await
 }
 
 #[tracing::instrument(name = "db.actors.count", skip_all, fields(tenant = %tenant), err(Debug))]
 pub async fn count(db: &impl ConnectionTrait, tenant: TenantId, m: &ActorMatch) -> Result<i64> {
-    let query = Query::select()
-        .expr(Expr::col(actor::Column::Id).count())
-        .from(actor::Entity)
-        .and_where(Expr::col(actor::Column::TenantId).eq(tenant.0))
-        .cond_where(filter::actor_match(m))
-        .to_owned();
-    super::sql::count(db, &query).await
+    identities::count::<Actors>(db, tenant, m).await
 }
 
 pub fn cursor(row: &actor::Model) -> String {

@@ -19,6 +19,7 @@ use crate::domain::page::{Page, PageResult};
 use crate::error::Result;
 
 use super::filter;
+use super::keyset::Keyset;
 
 #[tracing::instrument(name = "db.events.by_idempotency_keys", skip_all, fields(tenant = %tenant), err(Debug))]
 pub async fn by_idempotency_keys(db: &impl ConnectionTrait, tenant: TenantId, keys: &[&str]) -> Result<Vec<ev::Model>> {
@@ -79,8 +80,8 @@ pub fn cursor(row: &ev::Model, order: EventOrder) -> String {
     Cursor::Event { order, key: sort_key(row, order.field), id: row.id }.encode()
 }
 
-/// A keyset page: `(sort key, id)` compared as a row value, served by the
-/// `(tenant_id, sort key, id)` index in either direction. Never OFFSET.
+/// A keyset page ([`Keyset`]): `(sort key, id)` compared as a row value,
+/// served by the `(tenant_id, sort key, id)` index in either direction.
 #[tracing::instrument(name = "db.events.page", skip_all, fields(tenant = %tenant), err(Debug))]
 pub async fn page(
     db: &impl ConnectionTrait,
@@ -160,11 +161,7 @@ pub async fn page_joined(
         query.join_as(JoinType::LeftJoin, resource::Entity, r.clone(), same_tenant(r, ev::Column::ResourceId));
     }
     // A join keeps no order of its input: the page's is applied again.
-    let (sort, unique, travel) = page_order(order, page);
-    query.order_by((p.clone(), sort), travel.clone());
-    if !unique {
-        query.order_by((p, ev::Column::Id), travel);
-    }
+    keyset(order).order(&mut query, p, page);
     // Columns in order: the event's (`p.*`), then the actor's, then the resource's.
     let actor_at = super::row::width::<ev::Entity>();
     let resource_at = actor_at + if joins.actor { super::row::width::<actor::Entity>() } else { 0 };
@@ -184,13 +181,15 @@ pub async fn page_joined(
     Ok(page.finish(rows))
 }
 
-/// The sort column of a page, whether it is unique alone (else the ID breaks
-/// ties), and the direction the statement walks it.
-fn page_order(order: EventOrder, page: &Page<(SortKey, Uuid)>) -> (ev::Column, bool, Order) {
+/// The key events are shown in. A sequence is unique in its tenant: it alone
+/// is the key, and the `(tenant_id, sequence)` index serves it. Instants
+/// tie-break on the ID.
+fn keyset(order: EventOrder) -> Keyset {
     let ascending = order.direction == SortDirection::Asc;
-    // Backward pages walk the display order in reverse, then flip.
-    let travel = if ascending != page.backward { Order::Asc } else { Order::Desc };
-    (sort_column(order.field), order.field == OrderField::Sequence, travel)
+    match order.field {
+        OrderField::Sequence => Keyset::new([ev::Column::Sequence], ascending),
+        field => Keyset::new([sort_column(field), ev::Column::Id], ascending),
+    }
 }
 
 /// The wide columns of an event that a reader may not need. One not needed is
@@ -243,39 +242,13 @@ pub fn page_query(
     detail: Detail,
     backend: DbBackend,
 ) -> SelectStatement {
-    // A sequence is unique in its tenant: it alone is the key, and the
-    // `(tenant_id, sequence)` index serves it. Instants tie-break on the ID.
-    let (sort, unique, travel) = page_order(order, page);
-    let key = || match unique {
-        true => Expr::col((ev::Entity, sort)),
-        false => Expr::tuple([Expr::col((ev::Entity, sort)), Expr::col((ev::Entity, ev::Column::Id))]),
-    };
-    let value = |(at, id): (SortKey, Uuid)| match unique {
-        true => sort_value(order.field, at),
-        false => Expr::tuple([sort_value(order.field, at), Expr::val(id)]),
-    };
-    let ascending = order.direction == SortDirection::Asc;
-    // "after" is further along the display order, whichever way that runs.
-    let after_op = |k: SimpleExpr, v: SimpleExpr| if ascending { k.gt(v) } else { k.lt(v) };
-    let before_op = |k: SimpleExpr, v: SimpleExpr| if ascending { k.lt(v) } else { k.gt(v) };
-
     let mut query = Query::select();
     select_columns(&mut query, detail, backend);
     query
         .from(ev::Entity)
         .and_where(Expr::col((ev::Entity, ev::Column::TenantId)).eq(tenant.0))
         .and_where(filter::events(tenant, filter, backend));
-    if let Some(after) = page.after {
-        query.and_where(after_op(key(), value(after)));
-    }
-    if let Some(before) = page.before {
-        query.and_where(before_op(key(), value(before)));
-    }
-    query.order_by((ev::Entity, sort), travel.clone());
-    if !unique {
-        query.order_by((ev::Entity, ev::Column::Id), travel);
-    }
-    query.limit(page.fetch_limit());
+    keyset(order).narrow(&mut query, ev::Entity, page, |&(at, id)| vec![sort_value(order.field, at), Expr::val(id)]);
     query
 }
 

@@ -1,13 +1,13 @@
-//! Resources: created on first sight, keyed by (tenant, type, external ID).
+//! Resources: created on first sight, keyed by (tenant, type, external ID). The
+//! mechanism is [`identities`]; here is what is a resource's own, and the links
+//! of events to their resources.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entity::{event_resource, resource};
-use sea_orm::sea_query::{ArrayType, Expr, ExprTrait, Query};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::sea_query::{ArrayType, Condition, Expr, ExprTrait, Query, SimpleExpr};
+use sea_orm::{ConnectionTrait, FromQueryResult};
 use uuid::Uuid;
 
 use crate::domain::cursor::Cursor;
@@ -17,16 +17,76 @@ use crate::domain::ids::{EventId, ResourceId, TenantId};
 use crate::domain::page::{Page, PageResult};
 use crate::error::Result;
 
-use super::filter;
-
-const CHUNK: usize = 500;
+use super::identities::{self, Identity};
 
 /// Identity of a resource within a tenant.
 pub type ResourceKey = (String, String);
 
+pub struct Resources;
+
+impl Identity for Resources {
+    type Entity = resource::Entity;
+    type Model = resource::Model;
+    type Column = resource::Column;
+    type Spec = ResourceSpec;
+    type Key = ResourceKey;
+    type Match = ResourceMatch;
+
+    const NOUN: &'static str = "a resource";
+    const ID: resource::Column = resource::Column::Id;
+    const TENANT_ID: resource::Column = resource::Column::TenantId;
+    const KIND: resource::Column = resource::Column::Kind;
+    const EXTERNAL_ID: resource::Column = resource::Column::ExternalId;
+    const UPDATED_AT: resource::Column = resource::Column::UpdatedAt;
+
+    fn key(spec: &ResourceSpec) -> ResourceKey {
+        (spec.kind.clone(), spec.external_id.clone())
+    }
+
+    fn row_key(row: &resource::Model) -> Option<ResourceKey> {
+        Some((row.kind.clone(), row.external_id.clone()))
+    }
+
+    fn external_id(key: &ResourceKey) -> &str {
+        &key.1
+    }
+
+    fn id(row: &resource::Model) -> Uuid {
+        row.id
+    }
+
+    fn merge(earlier: &mut ResourceSpec, later: &ResourceSpec) {
+        if later.name.is_some() {
+            earlier.name = later.name.clone();
+        }
+    }
+
+    fn new_row(tenant: TenantId, spec: &ResourceSpec, now: DateTime<Utc>) -> resource::Model {
+        resource::Model {
+            id: ResourceId::generate().0,
+            tenant_id: tenant.0,
+            kind: spec.kind.clone(),
+            external_id: spec.external_id.clone(),
+            name: spec.name.clone(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    fn changes(spec: &ResourceSpec, row: &resource::Model) -> Vec<(resource::Column, SimpleExpr)> {
+        match spec.name.is_some() && spec.name != row.name {
+            true => vec![(resource::Column::Name, Expr::val(spec.name.clone()))],
+            false => Vec::new(),
+        }
+    }
+
+    fn matching(m: &ResourceMatch) -> Condition {
+        super::filter::resource_match(m)
+    }
+}
+
 /// Creates or updates the resources (a later name wins; an omitted name keeps
-/// the stored one) and returns each one's ID. Reads first, as actors do: an
-/// unchanged resource costs no write and no row lock.
+/// the stored one) and returns each one's ID.
 #[tracing::instrument(name = "db.resources.upsert", skip_all, fields(tenant = %tenant, n = specs.len()), err(Debug))]
 pub async fn upsert(
     db: &impl ConnectionTrait,
@@ -34,100 +94,8 @@ pub async fn upsert(
     specs: Vec<&ResourceSpec>,
     now: DateTime<Utc>,
 ) -> Result<HashMap<ResourceKey, ResourceId>> {
-    let mut merged: HashMap<ResourceKey, Option<String>> = HashMap::new();
-    for spec in specs {
-        let name = merged.entry((spec.kind.clone(), spec.external_id.clone())).or_default();
-        if spec.name.is_some() {
-            *name = spec.name.clone();
-        }
-    }
-    let mut wanted: Vec<(ResourceKey, Option<String>)> = merged.into_iter().collect();
-    wanted.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut stored = stored(db, tenant, wanted.iter().map(|((_, ext), _)| ext.clone()).collect()).await?;
-
-    let new: Vec<&(ResourceKey, Option<String>)> = wanted.iter().filter(|(k, _)| !stored.contains_key(k)).collect();
-    let mut raced = Vec::new();
-    for chunk in new.chunks(CHUNK) {
-        let inserted = insert(db, tenant, chunk, now).await?;
-        for (key, _) in chunk.iter() {
-            match inserted.get(key) {
-                Some(row) => {
-                    stored.insert(key.clone(), row.clone());
-                }
-                None => raced.push(key.1.clone()),
-            }
-        }
-    }
-    if !raced.is_empty() {
-        stored.extend(self::stored(db, tenant, raced).await?);
-    }
-
-    let mut ids = HashMap::with_capacity(wanted.len());
-    for (key, name) in &wanted {
-        let row =
-            stored.get(key).ok_or_else(|| crate::error::Error::internal("a resource was neither found nor created"))?;
-        if name.is_some() && *name != row.name {
-            resource::Entity::update_many()
-                .col_expr(resource::Column::Name, Expr::val(name.clone()).into())
-                .col_expr(resource::Column::UpdatedAt, Expr::val(now).into())
-                .filter(resource::Column::Id.eq(row.id))
-                .exec(db)
-                .await?;
-        }
-        ids.insert(key.clone(), ResourceId(row.id));
-    }
-    Ok(ids)
-}
-
-/// The tenant's resources with these external IDs, by identity.
-async fn stored(
-    db: &impl ConnectionTrait,
-    tenant: TenantId,
-    external_ids: Vec<String>,
-) -> Result<HashMap<ResourceKey, resource::Model>> {
-    let backend = db.get_database_backend();
-    let mut found = HashMap::new();
-    // One array parameter on PostgreSQL; SQLite binds each value.
-    let size = if backend == DbBackend::Postgres { external_ids.len().max(1) } else { CHUNK };
-    for chunk in external_ids.chunks(size) {
-        let rows = resource::Entity::find()
-            .filter(resource::Column::TenantId.eq(tenant.0))
-            .filter(super::sql::any_of(backend, resource::Column::ExternalId, chunk.to_vec(), ArrayType::String))
-            .all(db)
-            .await?;
-        found.extend(rows.into_iter().map(|r| ((r.kind.clone(), r.external_id.clone()), r)));
-    }
-    Ok(found)
-}
-
-/// Inserts new resources; one created meanwhile by another batch is skipped
-/// (and absent from the result).
-async fn insert(
-    db: &impl ConnectionTrait,
-    tenant: TenantId,
-    specs: &[&(ResourceKey, Option<String>)],
-    now: DateTime<Utc>,
-) -> Result<HashMap<ResourceKey, resource::Model>> {
-    let rows: Vec<resource::Model> = specs
-        .iter()
-        .map(|((kind, external_id), name)| resource::Model {
-            id: ResourceId::generate().0,
-            tenant_id: tenant.0,
-            kind: kind.clone(),
-            external_id: external_id.clone(),
-            name: name.clone(),
-            created_at: now,
-            updated_at: now,
-        })
-        .collect();
-    let identity = [resource::Column::TenantId, resource::Column::Kind, resource::Column::ExternalId];
-    let created: std::collections::HashSet<Uuid> =
-        super::sql::insert_skipping_conflicts::<resource::Entity>(db, &rows, &identity).await?.into_iter().collect();
-    Ok(rows
-        .into_iter()
-        .filter(|r| created.contains(&r.id))
-        .map(|r| ((r.kind.clone(), r.external_id.clone()), r))
-        .collect())
+    let ids = identities::upsert::<Resources>(db, tenant, specs, now).await?;
+    Ok(ids.into_iter().map(|(key, id)| (key, ResourceId(id))).collect())
 }
 
 /// A resource as linked to an event: position 0 is the primary resource.
@@ -206,46 +174,18 @@ pub async fn page(
     m: &ResourceMatch,
     page: &Page<Uuid>,
 ) -> Result<PageResult<resource::Model>> {
-    let mut select =
-        resource::Entity::find().filter(resource::Column::TenantId.eq(tenant.0)).filter(filter::resource_match(m));
-    if let Some(after) = page.after {
-        select = select.filter(resource::Column::Id.gt(after));
-    }
-    if let Some(before) = page.before {
-        select = select.filter(resource::Column::Id.lt(before));
-    }
-    let select = if page.backward {
-        select.order_by_desc(resource::Column::Id)
-    } else {
-        select.order_by_asc(resource::Column::Id)
-    };
-    let rows = select.limit(page.fetch_limit()).all(db).await?;
-    Ok(page.finish(rows))
+    identities::page::<Resources>(db, tenant, m, page).await
 }
 
 #[tracing::instrument(name = "db.resources.count", skip_all, fields(tenant = %tenant), err(Debug))]
 pub async fn count(db: &impl ConnectionTrait, tenant: TenantId, m: &ResourceMatch) -> Result<i64> {
-    let query = Query::select()
-        .expr(Expr::col(resource::Column::Id).count())
-        .from(resource::Entity)
-        .and_where(Expr::col(resource::Column::TenantId).eq(tenant.0))
-        .cond_where(filter::resource_match(m))
-        .to_owned();
-    super::sql::count(db, &query).await
+    identities::count::<Resources>(db, tenant, m).await
 }
 
+/// The resources with these IDs in the tenant (missing ones are absent).
 #[tracing::instrument(name = "db.resources.by_ids", skip_all, fields(tenant = %tenant), err(Debug))]
 pub async fn by_ids(db: &impl ConnectionTrait, tenant: TenantId, ids: &[ResourceId]) -> Result<Vec<resource::Model>> {
-    Ok(resource::Entity::find()
-        .filter(resource::Column::TenantId.eq(tenant.0))
-        .filter(super::sql::any_of(
-            db.get_database_backend(),
-            resource::Column::Id,
-            ids.iter().map(|id| id.0).collect(),
-            ArrayType::Uuid,
-        ))
-        .all(db)
-        .await?)
+    identities::by_ids::<Resources>(db, tenant, ids.iter().map(|id| id.0).collect()).await
 }
 
 pub fn cursor(row: &resource::Model) -> String {
