@@ -16,6 +16,8 @@
 #    $BENCH_RETENTION days and runs `auditgraph purge`, timed; then $BENCH_QUIET s more
 # 4. prints: the purge's time and what it removed, ingest events/s and latency
 #    before, during and after it, and `auditgraph verify --tenant seed-1` afterwards
+# BENCH_SEEDED=1 skips step 1 for a database seeded just so beforehand (the purge
+# consumes it: seed again for the next run).
 # Needs: cargo, psql, curl, python3. Results in bench/results/purge-<time>/.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -48,10 +50,14 @@ trap cleanup EXIT
 ADMIN_URL=$($TOOLS url admin "$DB_URL")
 DB_NAME=$($TOOLS url dbname "$DB_URL")
 [[ "$DB_NAME" =~ ^[A-Za-z0-9_]+$ ]] || { echo "database name must be [A-Za-z0-9_]+: $DB_NAME" >&2; exit 2; }
-psql -X -q -d "$ADMIN_URL" -c "DROP DATABASE IF EXISTS \"$DB_NAME\" WITH (FORCE)" -c "CREATE DATABASE \"$DB_NAME\""
-say "seeding $EVENTS events received over $DAYS days"
-"$BIN" seed --events "$EVENTS" --tenants "$TENANTS" --days "$DAYS" --backdate --database-url "$DB_URL" 2>&1 | tr '\r' '\n' \
-  | grep -E '^seeded|error' | tee "$OUT/seed.txt" >&2
+if [ "${BENCH_SEEDED:-0}" = 1 ]; then
+  echo "seeded beforehand: $(sql "SELECT count(*) FROM audit_event") events" | tee "$OUT/seed.txt" >&2
+else
+  psql -X -q -d "$ADMIN_URL" -c "DROP DATABASE IF EXISTS \"$DB_NAME\" WITH (FORCE)" -c "CREATE DATABASE \"$DB_NAME\""
+  say "seeding $EVENTS events received over $DAYS days"
+  "$BIN" seed --events "$EVENTS" --tenants "$TENANTS" --days "$DAYS" --backdate --database-url "$DB_URL" 2>&1 | tr '\r' '\n' \
+    | grep -E '^seeded|error' | tee "$OUT/seed.txt" >&2
+fi
 sql "VACUUM ANALYZE"
 "$BIN" tenant create bench-write --name "Benchmark writes" --database-url "$DB_URL" >/dev/null
 TID=$(sql "SELECT id FROM tenant WHERE slug = 'seed-1'")

@@ -314,7 +314,7 @@ def lit(v, cast):
         return "NULL::" + cast
     if isinstance(v, bool):
         return "true" if v else "false"
-    if isinstance(v, (int, float)) and cast in ("int4", "float8", "int2"):
+    if isinstance(v, (int, float)) and cast in ("int4", "int8", "float8", "int2"):
         return "%r::%s" % (v, cast)
     if not isinstance(v, str):
         v = json.dumps(v)
@@ -328,13 +328,16 @@ EVENT_COLS = [("action", "text"), ("category", "text"), ("outcome", "text"), ("o
               ("correlation_id", "text"), ("has_request", "bool"), ("request_id", "text"),
               ("request_method", "text"), ("request_path", "text"), ("request_status", "int4"),
               ("request_latency_ms", "float8"), ("request_ip", "text"), ("request_user_agent", "text"),
-              ("metadata", "jsonb"), ("changes", "jsonb"), ("idempotency_key", "text"), ("search_text", "text")]
+              ("metadata", "jsonb"), ("changes", "jsonb"), ("idempotency_key", "text"), ("search_text", "text"),
+              ("sequence", "int8"), ("recorded", "jsonb")]
 
 
 def cmd_insert_floor(args):
     """insert-floor DBURL SRC_TENANT_ID DST_TENANT_ID N OUT.sql: a pgbench script that stores N
     events (copies of seeded ones) and their event_resource links in one statement, one
-    transaction, with time-ordered IDs like the server's UUIDv7 and the same ON CONFLICT."""
+    transaction, with time-ordered IDs like the server's UUIDv7, into the month partitions
+    as the server writes them (no ON CONFLICT: on the partitioned tables the server checks
+    idempotency keys under the tenant's head lock instead; links carry received_at)."""
     url, src, dst, n, out = args[0], args[1], args[2], int(args[3]), args[4]
     rows = source_rows(url, src, n)
     vals, links = [], []
@@ -353,9 +356,10 @@ def cmd_insert_floor(args):
            "ins AS (INSERT INTO audit_event (id, tenant_id, received_at, %s)" % cols,
            "        SELECT (b.hi || lpad(to_hex(b.lo + src.k), 16, '0'))::uuid, %s::uuid, statement_timestamp(), %s"
            % (q(dst), src_cols),
-           "        FROM src, b ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING id)",
-           "INSERT INTO event_resource (event_id, position, tenant_id, resource_id)",
-           "SELECT (b.hi || lpad(to_hex(b.lo + l.k), 16, '0'))::uuid, l.pos, %s::uuid, l.rid" % q(dst),
+           "        FROM src, b RETURNING id)",
+           "INSERT INTO event_resource (event_id, position, tenant_id, resource_id, received_at)",
+           "SELECT (b.hi || lpad(to_hex(b.lo + l.k), 16, '0'))::uuid, l.pos, %s::uuid, l.rid, statement_timestamp()"
+           % q(dst),
            "FROM b, (VALUES", ",\n".join(links), ") AS l (k, pos, rid);"]
     with open(out, "w") as f:
         f.write("\n".join(sql) + "\n")

@@ -305,6 +305,8 @@ async fn events_page(
         metadata: whole || selected("metadata"),
         changes: whole || selected("changes"),
         texts: whole || selected("summary") || selected("reason") || selected("errorMessage"),
+        recorded: whole || selected("recordedActor"),
+        request: whole || selected("request"),
     };
     // Actors and primary resources come with the page (the related resources'
     // links bring the primary ones along, so those need no join).

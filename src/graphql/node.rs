@@ -126,7 +126,6 @@ async fn sees_any(db: &impl sea_orm::ConnectionTrait, requester: &Requester, inv
     }
     let filter = requester.scope_filter(Filter::Cond(involved));
     let page = Page { limit: 1, backward: false, after: None, before: None };
-    let detail = events::Detail { metadata: false, changes: false, texts: false };
-    let rows = events::page(db, requester.tenant, &filter, Default::default(), &page, detail).await?;
+    let rows = events::page(db, requester.tenant, &filter, Default::default(), &page, events::Detail::NONE).await?;
     Ok(!rows.items.is_empty())
 }

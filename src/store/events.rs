@@ -141,24 +141,11 @@ pub async fn page_joined(
     let p = Alias::new(PAGE_ALIAS);
     let mut query = Query::select();
     query.column((p.clone(), Asterisk)).from_subquery(inner, p.clone());
-    let same_tenant = |table: Alias, id: ev::Column| {
-        Expr::col((table.clone(), Alias::new("tenant_id")))
-            .equals((p.clone(), ev::Column::TenantId))
-            .and(Expr::col((table, Alias::new("id"))).equals((p.clone(), id)))
-    };
     if joins.actor {
-        let a = Alias::new("a");
-        for column in actor::Column::iter() {
-            query.column((a.clone(), column));
-        }
-        query.join_as(JoinType::LeftJoin, actor::Entity, a.clone(), same_tenant(a, ev::Column::ActorId));
+        join_by_id::<actor::Entity>(&mut query, backend, "a", ev::Column::ActorId);
     }
     if joins.resource {
-        let r = Alias::new("r");
-        for column in resource::Column::iter() {
-            query.column((r.clone(), column));
-        }
-        query.join_as(JoinType::LeftJoin, resource::Entity, r.clone(), same_tenant(r, ev::Column::ResourceId));
+        join_by_id::<resource::Entity>(&mut query, backend, "r", ev::Column::ResourceId);
     }
     // A join keeps no order of its input: the page's is applied again.
     keyset(order).order(&mut query, p, page);
@@ -167,7 +154,7 @@ pub async fn page_joined(
     let resource_at = actor_at + if joins.actor { super::row::width::<actor::Entity>() } else { 0 };
     let present = |row: &QueryResult, base: usize| row.try_get_by_index::<Option<Uuid>>(base).map(|id| id.is_some());
     let mut rows = Vec::new();
-    for row in db.query_all(&query).await? {
+    for row in db.query_all_raw(super::sql::with_literal_limits(backend.build(&query))).await? {
         let actor = match joins.actor && present(&row, actor_at)? {
             true => Some(super::row::actor(&row, actor_at)?),
             false => None,
@@ -179,6 +166,41 @@ pub async fn page_joined(
         rows.push(Joined { event: super::row::event(&row, 0)?, actor, resource });
     }
     Ok(page.finish(rows))
+}
+
+/// Joins to a page the row of `E` whose ID is in the page's column `id`, in
+/// the page's tenant, as `alias`, and selects its columns in order.
+fn join_by_id<E: EntityTrait + Default>(
+    query: &mut SelectStatement,
+    backend: DbBackend,
+    alias: &'static str,
+    id: ev::Column,
+) {
+    let p = Alias::new(PAGE_ALIAS);
+    let key = |table: Alias| {
+        Expr::col((table.clone(), Alias::new("tenant_id")))
+            .equals((p.clone(), ev::Column::TenantId))
+            .and(Expr::col((table, Alias::new("id"))).equals((p.clone(), id)))
+    };
+    for column in E::Column::iter() {
+        query.column((Alias::new(alias), column));
+    }
+    match backend {
+        // A primary-key probe per row. Left to itself, PostgreSQL would rather
+        // scan and hash a small table (a tenant's actors) on every page, which
+        // costs more than the page itself; the LIMIT keeps the subquery from
+        // being flattened into that join.
+        DbBackend::Postgres => {
+            let one = Alias::new("one");
+            let mut row = Query::select();
+            row.columns(E::Column::iter().map(|c| (one.clone(), c))).from_as(E::default(), one.clone());
+            row.and_where(key(one)).limit(1);
+            query.join_lateral(JoinType::LeftJoin, row, Alias::new(alias), Expr::cust("TRUE"));
+        }
+        _ => {
+            query.join_as(JoinType::LeftJoin, E::default(), Alias::new(alias), key(Alias::new(alias)));
+        }
+    }
 }
 
 /// The key events are shown in. A sequence is unique in its tenant: it alone
@@ -193,18 +215,23 @@ fn keyset(order: EventOrder) -> Keyset {
 }
 
 /// The wide columns of an event that a reader may not need. One not needed is
-/// fetched as a constant (`{}`, `[]`, null), so rows still decode as models but
-/// nobody pays for reading, sending and parsing what no one selected.
+/// fetched as a constant (`{}`, `[]`, null, false), so rows still decode as
+/// models but nobody pays for reading, sending and parsing what no one selected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Detail {
     pub metadata: bool,
     pub changes: bool,
     /// Summary, reason and error message.
     pub texts: bool,
+    /// The actor and resources as recorded (`recordedActor`).
+    pub recorded: bool,
+    /// The request context.
+    pub request: bool,
 }
 
 impl Detail {
-    pub const ALL: Detail = Detail { metadata: true, changes: true, texts: true };
+    pub const ALL: Detail = Detail { metadata: true, changes: true, texts: true, recorded: true, request: true };
+    pub const NONE: Detail = Detail { metadata: false, changes: false, texts: false, recorded: false, request: false };
 }
 
 /// Selects every column of `audit_event`, with constants for what `detail` leaves out.
@@ -213,17 +240,28 @@ fn select_columns(query: &mut SelectStatement, detail: Detail, backend: DbBacken
         DbBackend::Postgres => Expr::cust(format!("'{text}'::jsonb")),
         _ => Expr::cust(format!("'{text}'")),
     };
-    let null_text = || match backend {
-        DbBackend::Postgres => Expr::cust("CAST(NULL AS text)"),
+    // PostgreSQL types a bare NULL as text; the decoder wants the column's type.
+    let null = |sql_type: &str| match backend {
+        DbBackend::Postgres => Expr::cust(format!("CAST(NULL AS {sql_type})")),
         _ => Expr::cust("NULL"),
     };
+    use ev::Column as C;
     for column in ev::Column::iter() {
         let constant = match column {
             // Only the `text` filter reads it, in SQL.
-            ev::Column::SearchText => Some(Expr::cust("''")),
-            ev::Column::Metadata if !detail.metadata => Some(json("{}")),
-            ev::Column::Changes if !detail.changes => Some(json("[]")),
-            ev::Column::Summary | ev::Column::Reason | ev::Column::ErrorMessage if !detail.texts => Some(null_text()),
+            C::SearchText => Some(Expr::cust("''")),
+            C::Metadata if !detail.metadata => Some(json("{}")),
+            C::Changes if !detail.changes => Some(json("[]")),
+            C::Recorded if !detail.recorded => Some(json("{}")),
+            C::Summary | C::Reason | C::ErrorMessage if !detail.texts => Some(null("text")),
+            C::HasRequest if !detail.request => Some(Expr::cust("1 = 0")),
+            C::RequestStatus if !detail.request => Some(null("integer")),
+            C::RequestLatencyMs if !detail.request => Some(null("double precision")),
+            C::RequestId | C::RequestMethod | C::RequestPath | C::RequestIp | C::RequestUserAgent
+                if !detail.request =>
+            {
+                Some(null("text"))
+            }
             _ => None,
         };
         match constant {
@@ -322,6 +360,6 @@ pub async fn matching_by_sequence(
 
 /// The events a statement that selects them with [`select_columns`] returns.
 async fn query_events(db: &impl ConnectionTrait, query: &SelectStatement) -> Result<Vec<ev::Model>> {
-    let rows = db.query_all(query).await?;
+    let rows = db.query_all_raw(super::sql::with_literal_limits(db.get_database_backend().build(query))).await?;
     Ok(rows.iter().map(|row| super::row::event(row, 0)).collect::<Result<_, DbErr>>()?)
 }

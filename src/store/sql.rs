@@ -109,3 +109,72 @@ pub(crate) async fn count(
     let row = db.query_one(query).await?;
     Ok(row.map(|r| r.try_get_by_index::<i64>(0)).transpose()?.unwrap_or(0))
 }
+/// A statement with its `LIMIT`s written into the text instead of bound.
+/// PostgreSQL keeps one generic plan for a prepared statement once it costs no
+/// more than planning it afresh; with a bound LIMIT the planner must assume a
+/// tenth of the table, so a page statement was re-planned on every execution,
+/// and on the partitioned tables planning cost more than running it. A page's
+/// limit takes a few values only (sizes 1 to 501), so the texts stay few.
+/// Other backends are left as they are.
+pub(crate) fn with_literal_limits(statement: sea_orm::Statement) -> sea_orm::Statement {
+    let (Some(values), DbBackend::Postgres) = (&statement.values, statement.db_backend) else {
+        return statement;
+    };
+    let literal = |value: &Value| match value {
+        Value::BigUnsigned(Some(n)) => Some(n.to_string()),
+        Value::BigInt(Some(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let mut sql = String::with_capacity(statement.sql.len());
+    let mut kept = Vec::with_capacity(values.0.len());
+    let mut rest = statement.sql.as_str();
+    // sea-query writes a value as `$n` and nothing else with a `$`: no string
+    // of ours holds one, and callers' strings are always bound.
+    while let Some(at) = rest.find('$') {
+        let digits = rest[at + 1..].bytes().take_while(u8::is_ascii_digit).count();
+        let number = rest[at + 1..at + 1 + digits].parse::<usize>().ok();
+        let Some(value) = number.and_then(|n| n.checked_sub(1)).and_then(|i| values.0.get(i)) else {
+            sql.push_str(&rest[..=at]);
+            rest = &rest[at + 1..];
+            continue;
+        };
+        sql.push_str(&rest[..at]);
+        match literal(value).filter(|_| sql.ends_with(" LIMIT ")) {
+            Some(limit) => sql.push_str(&limit),
+            None => {
+                kept.push(value.clone());
+                sql.push_str(&format!("${}", kept.len()));
+            }
+        }
+        rest = &rest[at + 1 + digits..];
+    }
+    sql.push_str(rest);
+    sea_orm::Statement::from_sql_and_values(DbBackend::Postgres, sql, kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::sea_query::{Alias, Query};
+
+    #[test]
+    fn limits_are_written_in_and_the_rest_renumbered() {
+        let t = Alias::new("t");
+        let mut inner = Query::select();
+        inner.column((t.clone(), Alias::new("id"))).from(t.clone());
+        inner.and_where(Expr::col(Alias::new("tenant_id")).eq("x")).limit(51);
+        let mut outer = Query::select();
+        outer.column(Alias::new("id")).from_subquery(inner, Alias::new("p"));
+        outer.and_where(Expr::col(Alias::new("name")).eq("$1 LIMIT ")).limit(7);
+        let statement = with_literal_limits(DbBackend::Postgres.build(&outer));
+        assert_eq!(
+            statement.sql,
+            r#"SELECT "id" FROM (SELECT "t"."id" FROM "t" WHERE "tenant_id" = $1 LIMIT 51) AS "p" WHERE "name" = $2 LIMIT 7"#
+        );
+        let values = statement.values.unwrap().0;
+        assert_eq!(values, vec![Value::from("x"), Value::from("$1 LIMIT ")]);
+        // SQLite keeps its statement as built.
+        let sqlite = DbBackend::Sqlite.build(&outer);
+        assert_eq!(with_literal_limits(sqlite.clone()).sql, sqlite.sql);
+    }
+}
