@@ -126,10 +126,24 @@ impl Chromium {
 impl Drop for Chromium {
     fn drop(&mut self) {
         if let Some(child) = self.browser.get_mut_child() {
-            let _ = child.as_mut_inner().start_kill();
+            let child = child.as_mut_inner();
+            let _ = child.start_kill();
+            // Chromium writes to its profile until it has exited: removing the
+            // profile before then left it behind in the temp dir.
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while matches!(child.try_wait(), Ok(None)) && std::time::Instant::now() < until {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
         }
         self.handler.abort();
-        let _ = std::fs::remove_dir_all(&self.profile);
+        // Its helper processes outlive it by a moment, and may write again.
+        for _ in 0..50 {
+            let _ = std::fs::remove_dir_all(&self.profile);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            if !self.profile.exists() {
+                break;
+            }
+        }
     }
 }
 
