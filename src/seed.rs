@@ -16,6 +16,7 @@ use crate::domain::ids::TenantId;
 use crate::error::Result;
 use crate::service;
 use crate::service::self_audit::Acting;
+use crate::service::unit_of_work::UnitOfWork;
 use crate::store::Store;
 
 #[derive(Args, Debug, Clone)]
@@ -82,7 +83,8 @@ pub async fn run(store: &Store, args: &SeedArgs) -> Result<()> {
         let tenant = match args.backdate {
             // A history starts with its tenant.
             true => {
-                service::tenants::create_tenant_at(store, &bus, &slug, Some(&name), Acting::System, end - span).await?
+                let unit = UnitOfWork::begin_at(store, &bus, end - span).await?;
+                service::tenants::create_tenant_in(unit, &slug, Some(&name), Acting::System).await?
             }
             false => service::tenants::create_tenant(store, &bus, &slug, Some(&name), Acting::System).await?,
         };
@@ -107,11 +109,11 @@ pub async fn run(store: &Store, args: &SeedArgs) -> Result<()> {
                 let bus = &bus;
                 let tenant = TenantId(tenant.id);
                 async move {
-                    match received_at {
-                        Some(at) => service::events::store_batch_received_at(store, bus, tenant, events, at).await,
-                        None => service::events::store_batch(store, bus, tenant, events).await,
-                    }
-                    .map(|_| n)
+                    let unit = match received_at {
+                        Some(at) => UnitOfWork::begin_at(store, bus, at).await?,
+                        None => UnitOfWork::begin(store, bus).await?,
+                    };
+                    service::events::store_batch_at(unit, tenant, events).await.map(|_| n)
                 }
             })
             .buffer_unordered(args.writers.max(1));

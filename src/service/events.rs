@@ -1,8 +1,6 @@
 //! Recording events: the one path both doors (the GraphQL mutation and
 //! `POST /v1/events`) take from validated inputs to stored, announced events.
 
-use chrono::{DateTime, Utc};
-
 use super::Services;
 use super::unit_of_work::UnitOfWork;
 use crate::bus::Bus;
@@ -33,21 +31,8 @@ pub async fn store_batch(store: &Store, bus: &Bus, tenant: TenantId, batch: Vec<
     store_batch_at(UnitOfWork::begin(store, bus).await?, tenant, batch).await
 }
 
-/// Stores a batch as if it had been received at `received_at`: how
-/// `seed --backdate` loads a history. No door offers it.
-pub async fn store_batch_received_at(
-    store: &Store,
-    bus: &Bus,
-    tenant: TenantId,
-    batch: Vec<NewEvent>,
-    received_at: DateTime<Utc>,
-) -> Result<Recorded> {
-    let mut unit = UnitOfWork::begin(store, bus).await?;
-    unit.now = received_at;
-    store_batch_at(unit, tenant, batch).await
-}
-
-async fn store_batch_at(mut unit: UnitOfWork<'_>, tenant: TenantId, batch: Vec<NewEvent>) -> Result<Recorded> {
+/// Stores a batch in the unit of work given, and commits it.
+pub async fn store_batch_at(mut unit: UnitOfWork<'_>, tenant: TenantId, batch: Vec<NewEvent>) -> Result<Recorded> {
     let recorded = unit.record(tenant, batch).await?;
     unit.commit().await?;
     Ok(recorded)

@@ -1,6 +1,5 @@
 //! Creating tenants, audited in the new tenant.
 
-use chrono::{DateTime, Utc};
 use entity::tenant;
 use serde_json::json;
 
@@ -24,22 +23,9 @@ pub async fn create_tenant(
     create_tenant_in(UnitOfWork::begin(store, bus).await?, slug, name, acting).await
 }
 
-/// Creates a tenant as if at `at`: how `seed --backdate` starts a history
-/// (its `tenant.create` is the log's first event). No door offers it.
-pub async fn create_tenant_at(
-    store: &Store,
-    bus: &Bus,
-    slug: &str,
-    name: Option<&str>,
-    acting: Acting<'_>,
-    at: DateTime<Utc>,
-) -> Result<tenant::Model> {
-    let mut unit = UnitOfWork::begin(store, bus).await?;
-    unit.now = at;
-    create_tenant_in(unit, slug, name, acting).await
-}
-
-async fn create_tenant_in(
+/// Creates a tenant in the unit of work given (`UnitOfWork::begin_at` for a
+/// history, as `seed --backdate` makes), audited as `tenant.create` in it.
+pub async fn create_tenant_in(
     mut unit: UnitOfWork<'_>,
     slug: &str,
     name: Option<&str>,

@@ -32,6 +32,14 @@ impl<'a> UnitOfWork<'a> {
         Ok(UnitOfWork { _gate: gate, txn, bus, now: crate::domain::now(), recorded: Vec::new() })
     }
 
+    /// As [`UnitOfWork::begin`], with every row stamped as received at `at`
+    /// instead of now: how `seed --backdate` loads a history. No door offers it.
+    pub async fn begin_at(store: &'a Store, bus: &'a Bus, at: DateTime<Utc>) -> Result<Self> {
+        let mut unit = Self::begin(store, bus).await?;
+        unit.now = at;
+        Ok(unit)
+    }
+
     /// The transaction, for the store functions of the write.
     pub fn txn(&self) -> &DatabaseTransaction {
         &self.txn
