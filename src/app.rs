@@ -107,11 +107,7 @@ pub fn router(
     draining: Arc<AtomicBool>,
 ) -> Result<Routers, StartError> {
     let services = Services {
-        auth: Arc::new(Authenticator::new(
-            store.clone(),
-            settings.auth_cache_ttl,
-            graphql::filter_input::AuditEventFilter::from_json,
-        )),
+        auth: Arc::new(Authenticator::new(store.clone(), settings.auth_cache_ttl)),
         bus,
         store,
         metrics,
@@ -311,13 +307,8 @@ impl App {
         // The deliverer stops as soon as shutdown begins (not after the requests
         // drain) and gives its leases up, so another replica takes over at once.
         let (stop_deliveries, stop) = tokio::sync::watch::channel(false);
-        let read_filter = graphql::filter_input::AuditEventFilter::from_json;
-        let deliverer = crate::streams::deliverer::Deliverer::new(
-            self.store.clone(),
-            self.metrics.clone(),
-            self.streams,
-            read_filter,
-        );
+        let deliverer =
+            crate::streams::deliverer::Deliverer::new(self.store.clone(), self.metrics.clone(), self.streams);
         let deliverer = tokio::spawn(deliverer.run(stop));
         // Scrapes are short and answered until the API has drained.
         let metrics_server = self

@@ -12,11 +12,10 @@ use entity::{api_key, tenant};
 use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 
-use crate::domain::event::{ActorSpec, ActorType};
+use crate::domain::event::{ActorType, NewActor};
 use crate::domain::filter::Filter;
 use crate::domain::ids::{ApiKeyId, TenantId};
 use crate::domain::scope::{Scope, Scopes};
-use crate::domain::written_filter::ReadFilter;
 use crate::error::{Error, Result};
 use crate::store::{Store, keys, tenants};
 use crate::viewer_token::{self, ViewerGrant};
@@ -98,8 +97,8 @@ impl Requester {
     }
 
     /// The actor that self-audit events name: the acting key.
-    pub fn actor(&self) -> ActorSpec {
-        ActorSpec {
+    pub fn actor(&self) -> NewActor {
+        NewActor {
             kind: ActorType::ApiKey,
             external_id: self.key_id.to_string(),
             display_name: Some(self.key_name.clone()),
@@ -154,11 +153,10 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    /// `read_filter` reads the filters viewer tokens were minted with.
-    pub fn new(store: Store, ttl: Duration, read_filter: ReadFilter) -> Self {
+    pub fn new(store: Store, ttl: Duration) -> Self {
         let (revocations, _) = tokio::sync::broadcast::channel(REVOCATIONS_BUFFERED);
         Self {
-            viewer_tokens: viewer_token::Tokens::new(store.clone(), ttl, read_filter),
+            viewer_tokens: viewer_token::Tokens::new(store.clone(), ttl),
             store,
             ttl,
             cache: Mutex::default(),
@@ -333,8 +331,7 @@ mod tests {
         )
         .await
         .unwrap();
-        let read_filter = crate::graphql::filter_input::AuditEventFilter::from_json;
-        let auth = Authenticator::new(store.clone(), Duration::from_secs(60), read_filter);
+        let auth = Authenticator::new(store.clone(), Duration::from_secs(60));
         let mut revocations = auth.revocations();
         let hash = hash_secret(&secret);
 

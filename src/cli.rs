@@ -411,9 +411,9 @@ async fn export(db: &DatabaseArgs, args: ExportArgs) -> Result<(), CliError> {
     let usage = |e: crate::error::Error| CliError::Usage(e.to_string());
     let format = Format::parse(&args.format, "--format").map_err(usage)?;
     let filter = match args.filter.as_deref().filter(|f| !f.trim().is_empty()) {
-        Some(text) => {
-            crate::graphql::filter_input::AuditEventFilter::from_json_text(text, "--filter").map_err(usage)?
-        }
+        Some(text) => crate::domain::filter_spec::FilterSpec::from_json_text(text, "--filter")
+            .and_then(|spec| spec.into_filter("--filter"))
+            .map_err(usage)?,
         None => crate::domain::filter::Filter::all(),
     };
     let mut settings = ServeSettings::new(db, &ServeArgs::default());

@@ -8,7 +8,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::json;
 
 use crate::bus::Bus;
-use crate::domain::event::{ActorSpec, ActorType, FieldChange, NewEvent, Outcome, RequestContext, ResourceSpec};
+use crate::domain::event::{ActorType, FieldChange, NewActor, NewEvent, NewResource, Outcome, RequestContext};
 use crate::domain::ids::TenantId;
 use crate::domain::scope::{Scope, Scopes};
 use crate::error::Result;
@@ -150,7 +150,7 @@ const FAILURES: &[(&str, i32)] = &[
 ];
 
 /// Actor `n` of the sample pool: the same every time it is drawn.
-fn actor_spec(n: usize) -> ActorSpec {
+fn actor_spec(n: usize) -> NewActor {
     let kind = match n % 20 {
         0 => ActorType::ServiceAccount,
         1 => ActorType::ApiKey,
@@ -161,21 +161,21 @@ fn actor_spec(n: usize) -> ActorSpec {
     let first = FIRST[n % FIRST.len()];
     let last = LAST[(n / FIRST.len()) % LAST.len()];
     match kind {
-        ActorType::User => ActorSpec {
+        ActorType::User => NewActor {
             kind,
             external_id: format!("{}", 1000 + n),
             display_name: Some(format!("{first} {last}")),
             email: Some(format!("{}.{}{}@example.com", first.to_lowercase(), last.to_lowercase().replace('-', ""), n)),
             roles: Some(vec![ROLES[n % ROLES.len()].to_string()]),
         },
-        ActorType::System => ActorSpec {
+        ActorType::System => NewActor {
             kind,
             external_id: "scheduler".into(),
             display_name: Some("Scheduler".into()),
             email: None,
             roles: Some(vec!["system".into()]),
         },
-        _ => ActorSpec {
+        _ => NewActor {
             kind,
             external_id: format!("{}-{n}", kind.as_str().to_lowercase().replace('_', "-")),
             display_name: Some(format!("{} {n}", ["deploy-bot", "ci-runner", "billing-sync", "backup-agent"][n % 4])),
@@ -186,9 +186,9 @@ fn actor_spec(n: usize) -> ActorSpec {
 }
 
 /// Resource `n` of kind `kind` in the sample pool.
-fn resource_spec(kind: &str, n: usize) -> ResourceSpec {
+fn resource_spec(kind: &str, n: usize) -> NewResource {
     let short: String = kind.split('_').map(|w| &w[..1]).collect();
-    ResourceSpec {
+    NewResource {
         kind: kind.to_string(),
         external_id: format!("{short}_{n:06}"),
         name: Some(format!("{} {n}", kind.replace('_', " "))),
@@ -231,7 +231,7 @@ impl Generator {
         items[self.rng.random_range(0..items.len())]
     }
 
-    fn actor(&mut self) -> ActorSpec {
+    fn actor(&mut self) -> NewActor {
         // A few actors do most things, as in real logs.
         actor_spec((self.rng.random::<f64>().powi(2) * self.actors as f64) as usize)
     }
@@ -241,13 +241,13 @@ impl Generator {
         (self.resources / resource_kinds().len()).max(1)
     }
 
-    fn resource(&mut self, kind: &str) -> ResourceSpec {
+    fn resource(&mut self, kind: &str) -> NewResource {
         resource_spec(kind, (self.rng.random::<f64>().powi(2) * self.per_kind() as f64) as usize)
     }
 
     /// Every actor and resource these events can name, so a bulk load can
     /// create them before the events that reference them.
-    pub fn pools(&self) -> (Vec<ActorSpec>, Vec<ResourceSpec>) {
+    pub fn pools(&self) -> (Vec<NewActor>, Vec<NewResource>) {
         let actors = (0..self.actors).map(actor_spec).collect();
         let per_kind = self.per_kind();
         let resources =
@@ -272,7 +272,7 @@ impl Generator {
         let failed = self.rng.random_bool(0.08);
         let anonymous_login = failed && tpl.action == "users.auth.login" && self.rng.random_bool(0.5);
         if anonymous_login {
-            actor = ActorSpec {
+            actor = NewActor {
                 kind: ActorType::Anonymous,
                 external_id: "anonymous".into(),
                 display_name: None,

@@ -14,9 +14,9 @@ use chrono::{DateTime, Utc};
 
 use crate::auth::{self, Requester};
 use crate::domain::filter::Filter;
+use crate::domain::filter_spec::FilterSpec;
 use crate::domain::ids::{ApiKeyId, TenantId};
 use crate::domain::scope::{Scope, Scopes};
-use crate::domain::written_filter::{ReadFilter, WrittenFilter};
 use crate::error::{Error, Result};
 use crate::store::{Store, viewer_tokens};
 
@@ -46,12 +46,7 @@ pub struct Minted {
 /// Mints a token reading `requester`'s tenant through `filter` for `ttl_seconds`.
 /// Needs `audit.read`, and an API key: a viewer token mints nothing, so it can
 /// never widen its own view.
-pub async fn mint(
-    store: &Store,
-    requester: &Requester,
-    filter: &dyn WrittenFilter,
-    ttl_seconds: i32,
-) -> Result<Minted> {
+pub async fn mint(store: &Store, requester: &Requester, filter: FilterSpec, ttl_seconds: i32) -> Result<Minted> {
     requester.require(Scope::AuditRead)?;
     requester.require_api_key("mint viewer tokens")?;
     if !(1..=MAX_TTL_SECONDS).contains(&ttl_seconds) {
@@ -62,7 +57,7 @@ pub async fn mint(
     }
     let filter_json = filter.to_json();
     // Validated now, so that authenticating with the token never fails on it.
-    filter.to_domain("input.filter")?;
+    filter.into_filter("input.filter")?;
     let secret = auth::random_secret(SECRET_PREFIX);
     let now = crate::domain::now();
     let expires_at = now + chrono::Duration::seconds(i64::from(ttl_seconds));
@@ -87,15 +82,13 @@ pub async fn mint(
 /// one for keys. Expiry is checked on every use, cached or not.
 pub struct Tokens {
     store: Store,
-    /// Reads the filters tokens were minted with.
-    read_filter: ReadFilter,
     ttl: Duration,
     cache: Mutex<HashMap<String, (Instant, Requester)>>,
 }
 
 impl Tokens {
-    pub fn new(store: Store, ttl: Duration, read_filter: ReadFilter) -> Self {
-        Self { store, read_filter, ttl, cache: Mutex::new(HashMap::new()) }
+    pub fn new(store: Store, ttl: Duration) -> Self {
+        Self { store, ttl, cache: Mutex::new(HashMap::new()) }
     }
 
     /// The requester of a viewer token; `UNAUTHENTICATED` when it is unknown,
@@ -141,7 +134,7 @@ impl Tokens {
         if found.key.revoked_at.is_some() {
             return Err(Error::Unauthenticated("the API key that minted this viewer token was revoked"));
         }
-        let filter = (self.read_filter)(found.token.filter.clone(), "filter")
+        let filter = FilterSpec::read_stored(found.token.filter.clone(), "filter")
             .map_err(|e| Error::internal(format!("a stored viewer token filter no longer parses: {e}")))?;
         Ok(Requester {
             tenant: TenantId(found.tenant.id),

@@ -9,7 +9,8 @@ use serde_json::Value as Json;
 use crate::error::{Error, Result};
 
 /// Who performed an action.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ActorType {
     /// A person.
     User,
@@ -53,7 +54,8 @@ impl ActorType {
 }
 
 /// Whether the action succeeded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Outcome {
     /// The action succeeded.
     Success,
@@ -95,7 +97,7 @@ pub const MAX_CLOCK_SKEW: Duration = Duration::minutes(5);
 
 /// An actor as an event names it; created on first sight, updated later.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ActorSpec {
+pub struct NewActor {
     pub kind: ActorType,
     pub external_id: String,
     pub display_name: Option<String>,
@@ -106,7 +108,7 @@ pub struct ActorSpec {
 
 /// A resource as an event names it.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ResourceSpec {
+pub struct NewResource {
     pub kind: String,
     pub external_id: String,
     pub name: Option<String>,
@@ -138,9 +140,9 @@ pub struct NewEvent {
     pub action: String,
     pub outcome: Outcome,
     pub occurred_at: DateTime<Utc>,
-    pub actor: ActorSpec,
-    pub resource: Option<ResourceSpec>,
-    pub related_resources: Vec<ResourceSpec>,
+    pub actor: NewActor,
+    pub resource: Option<NewResource>,
+    pub related_resources: Vec<NewResource>,
     pub summary: Option<String>,
     pub reason: Option<String>,
     pub error_message: Option<String>,

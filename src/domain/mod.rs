@@ -3,12 +3,15 @@
 
 pub mod cursor;
 pub mod event;
+pub mod event_spec;
 pub mod filter;
 pub mod filter_budget;
+pub mod filter_spec;
 pub mod ids;
+pub mod nesting;
 pub mod page;
 pub mod scope;
-pub mod written_filter;
+pub mod wire;
 
 use chrono::{DateTime, SubsecRound, Utc};
 

@@ -1,13 +1,13 @@
-//! The event input of the contract (`AuditEventInput` and its parts) and its
-//! conversion into a validated new event. Each refusal names the input path
-//! (`events.3.actor.externalId`).
+//! The event input of the contract (`AuditEventInput` and its parts) as
+//! GraphQL input types, and their conversion into the domain's written form
+//! ([`EventSpec`]), which every door shares and validates.
 
 use async_graphql::InputObject;
 
 use super::enums::{self, AuditOutcome};
 use super::scalars::{DateTime, Json};
-use crate::domain::event::{self, ActorSpec, FieldChange, NewEvent, RequestContext, ResourceSpec, check};
-use crate::error::{Error, Result};
+use crate::domain::event_spec::{ActorSpec, ChangeSpec, EventSpec, RequestSpec, ResourceSpec};
+use crate::domain::wire::Instant;
 
 /// An audit event to record.
 #[derive(InputObject, Clone, Debug)]
@@ -105,120 +105,85 @@ pub struct RequestContextInput {
     pub user_agent: Option<String>,
 }
 
-const SHORT: usize = event::MAX_ID_CHARS;
-const LONG: usize = event::MAX_TEXT_CHARS;
-
-impl ActorInput {
-    fn into_domain(self, path: &str) -> Result<ActorSpec> {
-        let roles = match self.roles {
-            None => None,
-            Some(roles) => {
-                check::count(&format!("{path}.roles"), &roles, event::MAX_ROLES, "roles")?;
-                Some(
-                    roles
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, r)| check::text(&format!("{path}.roles.{i}"), r, 1, SHORT))
-                        .collect::<Result<Vec<_>>>()?,
-                )
-            }
-        };
-        Ok(ActorSpec {
-            kind: self.kind.into(),
-            external_id: check::text(&format!("{path}.externalId"), self.external_id, 1, SHORT)?,
-            display_name: check::optional_text(&format!("{path}.displayName"), self.display_name, LONG)?,
-            email: check::optional_text(&format!("{path}.email"), self.email, LONG)?,
-            roles,
-        })
-    }
-}
-
-impl ResourceInput {
-    fn into_domain(self, path: &str) -> Result<ResourceSpec> {
-        Ok(ResourceSpec {
-            kind: check::text(&format!("{path}.type"), self.kind, 1, SHORT)?,
-            external_id: check::text(&format!("{path}.externalId"), self.external_id, 1, SHORT)?,
-            name: check::optional_text(&format!("{path}.name"), self.name, LONG)?,
-        })
-    }
-}
-
-impl RequestContextInput {
-    fn into_domain(self, path: &str) -> Result<RequestContext> {
-        let at = |name: &str| format!("{path}.{name}");
-        Ok(RequestContext {
-            id: check::optional_text(&at("id"), self.id, LONG)?,
-            method: check::optional_text(&at("method"), self.method, LONG)?,
-            path: check::optional_text(&at("path"), self.path, LONG)?,
-            status: self.status.map(|s| check::http_status(&at("status"), s)).transpose()?,
-            latency_ms: self.latency_ms.map(|l| check::latency_ms(&at("latencyMs"), l)).transpose()?,
-            ip_address: self.ip_address.map(|ip| check::ip_address(&at("ipAddress"), ip)).transpose()?,
-            user_agent: check::optional_text(&at("userAgent"), self.user_agent, LONG)?,
-        })
-    }
-}
-
-impl AuditEventInput {
-    /// Validates the event at `path` (e.g. `events.3`) against every rule.
-    pub fn into_domain(self, path: &str, now: chrono::DateTime<chrono::Utc>) -> Result<NewEvent> {
-        let at = |name: &str| format!("{path}.{name}");
-        let related = self.related_resources.unwrap_or_default();
-        check::count(&at("relatedResources"), &related, event::MAX_RELATED, "related resources")?;
-        let changes = self.changes.unwrap_or_default();
-        check::count(&at("changes"), &changes, event::MAX_CHANGES, "changes")?;
-        let changes = changes
-            .into_iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let path = format!("{}.{i}", at("changes"));
-                let change = FieldChange {
-                    field: check::text(&format!("{path}.field"), c.field, 1, SHORT)?,
-                    before: c.before.map(|j| j.0),
-                    after: c.after.map(|j| j.0),
-                };
-                if let Some(before) = &change.before {
-                    check::json_no_nul(&format!("{path}.before"), before)?;
-                }
-                if let Some(after) = &change.after {
-                    check::json_no_nul(&format!("{path}.after"), after)?;
-                }
-                Ok(change)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let size = check::serialized_len(&changes);
-        if size > event::MAX_CHANGES_BYTES {
-            return Err(Error::bad_input(
-                at("changes"),
-                format!("must be at most {} bytes serialised in all (got {size})", event::MAX_CHANGES_BYTES),
-            ));
+impl From<ActorInput> for ActorSpec {
+    fn from(a: ActorInput) -> Self {
+        ActorSpec {
+            kind: a.kind.into(),
+            external_id: a.external_id,
+            display_name: a.display_name,
+            email: a.email,
+            roles: a.roles,
         }
-        Ok(NewEvent {
-            action: check::action(&at("action"), self.action)?,
-            outcome: self.outcome.unwrap_or(AuditOutcome::Success).into(),
-            occurred_at: match self.occurred_at {
-                Some(t) => check::occurred_at(&at("occurredAt"), t.0, now)?,
-                None => now,
-            },
-            actor: self.actor.into_domain(&at("actor"))?,
-            resource: self.resource.map(|r| r.into_domain(&at("resource"))).transpose()?,
-            related_resources: related
-                .into_iter()
-                .enumerate()
-                .map(|(i, r)| r.into_domain(&format!("{}.{i}", at("relatedResources"))))
-                .collect::<Result<Vec<_>>>()?,
-            summary: check::optional_text(&at("summary"), self.summary, LONG)?,
-            reason: check::optional_text(&at("reason"), self.reason, LONG)?,
-            error_message: check::optional_text(&at("errorMessage"), self.error_message, LONG)?,
-            environment: check::optional_text(&at("environment"), self.environment, LONG)?,
-            source_service: check::producer_source(&at("sourceService"), self.source_service, LONG)?,
-            correlation_id: check::optional_text(&at("correlationId"), self.correlation_id, LONG)?,
-            request: self.request.map(|r| r.into_domain(&at("request"))).transpose()?,
-            metadata: check::metadata(&at("metadata"), self.metadata.map(|j| j.0))?,
-            changes,
-            idempotency_key: self
-                .idempotency_key
-                .map(|k| check::text(&at("idempotencyKey"), k, 1, SHORT))
-                .transpose()?,
-        })
+    }
+}
+
+impl From<ResourceInput> for ResourceSpec {
+    fn from(r: ResourceInput) -> Self {
+        ResourceSpec { kind: r.kind, external_id: r.external_id, name: r.name }
+    }
+}
+
+impl From<RequestContextInput> for RequestSpec {
+    fn from(r: RequestContextInput) -> Self {
+        RequestSpec {
+            id: r.id,
+            method: r.method,
+            path: r.path,
+            status: r.status,
+            latency_ms: r.latency_ms,
+            ip_address: r.ip_address,
+            user_agent: r.user_agent,
+        }
+    }
+}
+
+impl From<FieldChangeInput> for ChangeSpec {
+    fn from(c: FieldChangeInput) -> Self {
+        ChangeSpec { field: c.field, before: c.before.map(|j| j.0), after: c.after.map(|j| j.0) }
+    }
+}
+
+impl From<AuditEventInput> for EventSpec {
+    fn from(e: AuditEventInput) -> Self {
+        EventSpec {
+            action: e.action,
+            outcome: e.outcome.map(Into::into),
+            occurred_at: e.occurred_at.map(|t| Instant(t.0)),
+            actor: e.actor.into(),
+            resource: e.resource.map(Into::into),
+            related_resources: e.related_resources.map(|l| l.into_iter().map(Into::into).collect()),
+            summary: e.summary,
+            reason: e.reason,
+            error_message: e.error_message,
+            environment: e.environment,
+            source_service: e.source_service,
+            correlation_id: e.correlation_id,
+            request: e.request.map(Into::into),
+            metadata: e.metadata.map(|j| j.0),
+            changes: e.changes.map(|l| l.into_iter().map(Into::into).collect()),
+            idempotency_key: e.idempotency_key,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::registry::{MetaType, Registry};
+
+    use super::*;
+
+    /// The GraphQL input and the domain's written form list the same fields.
+    #[test]
+    fn the_input_and_the_spec_have_the_same_fields() {
+        let mut registry = Registry::default();
+        <AuditEventInput as async_graphql::InputType>::create_type_info(&mut registry);
+        let Some(MetaType::InputObject { input_fields, .. }) = registry.types.get("AuditEventInput") else {
+            panic!("not an input object");
+        };
+        let mut graphql: Vec<&str> = input_fields.keys().map(String::as_str).collect();
+        let mut spec = EventSpec::FIELDS.to_vec();
+        graphql.sort_unstable();
+        spec.sort_unstable();
+        assert_eq!(graphql, spec);
     }
 }

@@ -7,7 +7,6 @@ use super::context::ContextExt;
 use super::filter_input::AuditEventFilter;
 use super::scalars::{BigInt, DateTime, Json};
 use crate::domain::ids::{EventStreamId, TenantId};
-use crate::domain::written_filter::WrittenFilter;
 use crate::error::{Error, Result};
 use crate::service::event_streams::{self as manage, Destination, NewStream, StreamChange};
 use crate::store::{event_streams, ledger};
@@ -187,7 +186,7 @@ pub async fn create(ctx: &Context<'_>, input: CreateEventStreamInput) -> Result<
         requester,
         NewStream {
             name: input.name,
-            filter: Box::new(input.filter.unwrap_or_default()),
+            filter: input.filter.map(Into::into).unwrap_or_default(),
             destination,
             start_after_sequence: input.start_after_sequence.map(|b| b.0),
         },
@@ -201,7 +200,7 @@ pub async fn update(ctx: &Context<'_>, id: ID, input: UpdateEventStreamInput) ->
     manage::authorize(requester)?;
     let id = EventStreamId::parse(&id, "id")?;
     let s = ctx.services();
-    let filter = input.filter.map(|f| Box::new(f) as Box<dyn WrittenFilter>);
+    let filter = input.filter.map(Into::into);
     let change = StreamChange { name: input.name, filter, paused: input.paused };
     Ok(EventStream(manage::update(&s.store, &s.bus, requester, id, change).await?))
 }

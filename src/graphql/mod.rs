@@ -12,8 +12,6 @@ pub mod event;
 pub mod event_input;
 pub mod event_stream;
 pub mod filter_input;
-mod filter_shape;
-pub mod json_input;
 pub mod key;
 pub mod ledger;
 pub mod loaders;

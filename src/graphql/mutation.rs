@@ -43,13 +43,8 @@ impl Mutation {
         #[graphql(desc = "The events, 1 to 1,000, validated before anything is stored.")] events: Vec<AuditEventInput>,
     ) -> async_graphql::Result<RecordAuditEventsPayload> {
         let tenant = ctx.require(Scope::AuditWrite)?.tenant;
-        crate::service::events::check_batch_size(events.len(), "events")?;
-        let now = crate::domain::now();
-        let batch = events
-            .into_iter()
-            .enumerate()
-            .map(|(i, e)| e.into_domain(&format!("events.{i}"), now))
-            .collect::<Result<Vec<_>, _>>()?;
+        let specs = events.into_iter().map(Into::into).collect();
+        let batch = crate::domain::event_spec::validate_batch(specs, "events", crate::domain::now())?;
         let total = batch.len();
         let recorded = crate::service::events::record(ctx.services(), tenant, batch).await?;
         // What this request wrote may not have reached a replica yet.

@@ -92,7 +92,8 @@ impl Query {
         #[graphql(desc = "Page backward from this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<ActorConnection> {
         let tenant = lister(ctx, "list actors")?;
-        let m = filter.unwrap_or_default().into_domain(&mut Budget::default(), "filter")?;
+        let m = crate::domain::filter_spec::ActorMatchSpec::from(filter.unwrap_or_default())
+            .into_match(&mut Budget::default(), "filter")?;
         let page = PageArgs { first, after, last, before }
             .into_page(|text, path| Cursor::decode_as(text, path, Cursor::actor_id))?;
         let rows = actors::page(ctx.reader(), tenant, &m, &page).await?;
@@ -111,7 +112,8 @@ impl Query {
         #[graphql(desc = "Page backward from this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<ResourceConnection> {
         let tenant = lister(ctx, "list resources")?;
-        let m = filter.unwrap_or_default().into_domain(&mut Budget::default(), "filter")?;
+        let m = crate::domain::filter_spec::ResourceMatchSpec::from(filter.unwrap_or_default())
+            .into_match(&mut Budget::default(), "filter")?;
         let page = PageArgs { first, after, last, before }
             .into_page(|text, path| Cursor::decode_as(text, path, Cursor::resource_id))?;
         let rows = resources::page(ctx.reader(), tenant, &m, &page).await?;

@@ -55,7 +55,7 @@ pub async fn create(ctx: &Context<'_>, input: CreateViewerTokenInput) -> async_g
     let minted = viewer_token::mint(
         ctx.store(),
         requester,
-        &input.filter.unwrap_or_default(),
+        input.filter.map(Into::into).unwrap_or_default(),
         input.ttl_seconds.unwrap_or(DEFAULT_TTL_SECONDS),
     )
     .await?;

@@ -13,9 +13,9 @@ use serde_json::json;
 use super::AppState;
 use super::graphql::{authenticate, refusal, request_id};
 use crate::domain::filter::Filter;
+use crate::domain::filter_spec::FilterSpec;
 use crate::domain::scope::Scope;
 use crate::error::{Error, Result};
-use crate::graphql::filter_input::AuditEventFilter;
 use crate::service::export::{self, Format};
 
 const JSON: &str = "application/json";
@@ -28,7 +28,9 @@ fn params(raw: Option<&str>) -> Result<(Format, Filter)> {
     for (key, value) in pairs {
         match key.as_str() {
             "format" => format = Format::parse(&value, "format")?,
-            "filter" if !value.trim().is_empty() => filter = AuditEventFilter::from_json_text(&value, "filter")?,
+            "filter" if !value.trim().is_empty() => {
+                filter = FilterSpec::from_json_text(&value, "filter")?.into_filter("filter")?
+            }
             _ => {}
         }
     }

@@ -90,8 +90,8 @@ fn object_param(value: Option<Value>, name: &str) -> Result<Map<String, Value>, 
 
 impl Params {
     fn from_json(body: &[u8]) -> Result<Params, String> {
-        if !crate::graphql::request_guard::nesting_within_bounds(&String::from_utf8_lossy(body), false) {
-            return Err(format!("the body nests JSON more than {} deep", crate::graphql::request_guard::MAX_NESTING));
+        if !crate::domain::nesting::within_bounds(&String::from_utf8_lossy(body), false) {
+            return Err(format!("the body nests JSON more than {} deep", crate::domain::nesting::MAX_NESTING));
         }
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
@@ -346,7 +346,7 @@ async fn execute(app: AppState, headers: &HeaderMap, params: Params, media: &'st
     let mut request = build_request(params);
     // Parsed once here, reused by the executor.
     let operation_name = request.operation_name.clone();
-    if !crate::graphql::request_guard::nesting_within_bounds(&request.query, true) {
+    if !crate::domain::nesting::within_bounds(&request.query, true) {
         let err = crate::graphql::request_guard::too_deeply_nested();
         return transport_error(request_error_status(media), media, code::QUERY_TOO_COMPLEX, &err.message);
     }

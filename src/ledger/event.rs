@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::Hash;
 use super::canonical::{instant, leaf_hash};
-use crate::domain::event::{ActorSpec, NewEvent, ResourceSpec};
+use crate::domain::event::{NewActor, NewEvent, NewResource};
 use crate::domain::ids::{EventId, TenantId};
 
 /// `{"actor", "resource", "relatedResources"}` exactly as the producer sent
@@ -21,7 +21,7 @@ pub fn recorded(event: &NewEvent) -> Value {
     })
 }
 
-fn actor(a: &ActorSpec) -> Value {
+fn actor(a: &NewActor) -> Value {
     json!({
         "type": a.kind.as_str(),
         "externalId": a.external_id,
@@ -31,7 +31,7 @@ fn actor(a: &ActorSpec) -> Value {
     })
 }
 
-fn resource(r: &ResourceSpec) -> Value {
+fn resource(r: &NewResource) -> Value {
     json!({ "type": r.kind, "externalId": r.external_id, "name": r.name })
 }
 

@@ -13,12 +13,11 @@ use super::problem::{Problem, Refusal};
 use super::query::EventsQuery;
 use super::{json, reply, requester};
 use crate::auth::Requester;
+use crate::domain::event_spec::{EventSpec, validate_batch};
 use crate::domain::filter::{Condition, Filter};
 use crate::domain::ids::EventId;
 use crate::domain::scope::Scope;
 use crate::error::Error;
-use crate::graphql::event_input::AuditEventInput;
-use crate::graphql::json_input::parse_json;
 use crate::http::AppState;
 use crate::store::events::{self, Detail};
 
@@ -124,17 +123,7 @@ async fn record_events(
         };
         Refusal::with_status(status, "events", message)
     })?;
-    let events = decode(&body, headers)?;
-    crate::service::events::check_batch_size(events.len(), "events")?;
-    let now = crate::domain::now();
-    let batch = events
-        .into_iter()
-        .enumerate()
-        .map(|(i, event)| {
-            let path = format!("events.{i}");
-            parse_json::<AuditEventInput>(event, &path)?.into_domain(&path, now)
-        })
-        .collect::<Result<Vec<_>, Error>>()?;
+    let batch = validate_batch(decode(&body, headers)?, "events", crate::domain::now())?;
     let total = batch.len();
     let recorded = crate::service::events::record(&app.services, requester.tenant, batch).await?;
     let created = recorded.created.len();
@@ -142,38 +131,34 @@ async fn record_events(
     Ok(json(StatusCode::CREATED, &Recorded { data, created, duplicates: total - created }))
 }
 
-/// The body's events, with the `Idempotency-Key` header applied to a single event.
-fn decode(body: &[u8], headers: &HeaderMap) -> Result<Vec<Value>, Error> {
-    if !crate::graphql::request_guard::nesting_within_bounds(&String::from_utf8_lossy(body), false) {
+/// The body's events, decoded once into the written form, with the
+/// `Idempotency-Key` header applied to a single event.
+fn decode(body: &[u8], headers: &HeaderMap) -> Result<Vec<EventSpec>, Error> {
+    if !crate::domain::nesting::within_bounds(&String::from_utf8_lossy(body), false) {
         return Err(Error::bad_input(
             "events",
-            format!("nests JSON more than {} deep", crate::graphql::request_guard::MAX_NESTING),
+            format!("nests JSON more than {} deep", crate::domain::nesting::MAX_NESTING),
         ));
     }
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| Error::bad_input("events", format!("the body is not JSON: {e}")))?;
-    let Value::Array(mut events) = value else {
+    if !body.trim_ascii_start().starts_with(b"[") {
         return Err(Error::bad_input("events", "the body must be a JSON array of events"));
-    };
+    }
+    let mut events: Vec<EventSpec> = crate::domain::wire::decode_text(body, "events")?;
     let Some(key) = headers.get(IDEMPOTENCY_KEY) else {
         return Ok(events);
     };
     let key = key.to_str().map_err(|_| Error::bad_input("Idempotency-Key", "must be visible ASCII"))?.to_string();
-    if events.len() != 1 {
-        return Err(Error::bad_input(
-            "Idempotency-Key",
-            "applies to a body of exactly one event; set `idempotencyKey` on each event of a batch",
-        ));
-    }
-    if let Some(Value::Object(event)) = events.first_mut() {
-        match event.get("idempotencyKey") {
-            None | Some(Value::Null) => {
-                event.insert("idempotencyKey".into(), Value::String(key));
-            }
-            Some(Value::String(own)) if *own == key => {}
-            Some(_) => {
-                return Err(Error::bad_input("Idempotency-Key", "differs from the event's `idempotencyKey`"));
-            }
+    match events.as_mut_slice() {
+        [event] => match &event.idempotency_key {
+            None => event.idempotency_key = Some(key),
+            Some(own) if *own == key => {}
+            Some(_) => return Err(Error::bad_input("Idempotency-Key", "differs from the event's `idempotencyKey`")),
+        },
+        _ => {
+            return Err(Error::bad_input(
+                "Idempotency-Key",
+                "applies to a body of exactly one event; set `idempotencyKey` on each event of a batch",
+            ));
         }
     }
     Ok(events)

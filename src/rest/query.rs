@@ -9,9 +9,9 @@ use utoipa::{IntoParams, ToSchema};
 use crate::domain::cursor::{Cursor, EventOrder, OrderField, SortDirection, SortKey};
 use crate::domain::event::{ActorType, Outcome, check};
 use crate::domain::filter::{ActorMatch, Condition, Filter, Range, ResourceMatch, StrField, StrTest};
+use crate::domain::filter_spec::{MAX_LIST_VALUES, filter_string};
 use crate::domain::page::{MAX_PAGE_SIZE, Page, PageArgs};
 use crate::error::{Error, Result};
-use crate::graphql::filter_input::{MAX_LIST_VALUES, filter_string};
 
 /// How events are ordered.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, ToSchema)]

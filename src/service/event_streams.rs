@@ -11,10 +11,10 @@ use super::self_audit::{Acting, self_audit};
 use super::unit_of_work::UnitOfWork;
 use crate::auth::Requester;
 use crate::bus::Bus;
-use crate::domain::event::{NewEvent, ResourceSpec, check};
+use crate::domain::event::{NewEvent, NewResource, check};
+use crate::domain::filter_spec::FilterSpec;
 use crate::domain::ids::{EventStreamId, TenantId};
 use crate::domain::scope::Scope;
-use crate::domain::written_filter::WrittenFilter;
 use crate::error::{Error, Result};
 use crate::store::{Store, event_streams, ledger};
 use crate::streams::{SPLUNK_HEC, StreamSettings, WEBHOOK, destination};
@@ -29,7 +29,7 @@ pub enum Destination {
 pub struct NewStream {
     pub name: String,
     /// The events it delivers.
-    pub filter: Box<dyn WrittenFilter>,
+    pub filter: FilterSpec,
     pub destination: Destination,
     pub start_after_sequence: Option<i64>,
 }
@@ -37,7 +37,7 @@ pub struct NewStream {
 /// A change to a stream, as the caller sent it.
 pub struct StreamChange {
     pub name: Option<String>,
-    pub filter: Option<Box<dyn WrittenFilter>>,
+    pub filter: Option<FilterSpec>,
     pub paused: Option<bool>,
 }
 
@@ -64,7 +64,7 @@ fn audit(
     self_audit(
         action,
         &Acting::Key(requester),
-        ResourceSpec {
+        NewResource {
             kind: "event_stream".into(),
             external_id: EventStreamId(stream.id).to_string(),
             name: Some(stream.name.clone()),
@@ -85,7 +85,7 @@ pub async fn create(
     authorize(requester)?;
     let name = check::text("input.name", input.name, 1, 255)?;
     let filter_json = input.filter.to_json();
-    input.filter.to_domain("input.filter")?;
+    input.filter.into_filter("input.filter")?;
     let (kind, url, secret, index, url_path) = match input.destination {
         Destination::Webhook { url } => (WEBHOOK, url, None, None, "input.webhook.url"),
         Destination::SplunkHec { url, token, index } => {
@@ -107,7 +107,7 @@ pub async fn create(
     let tenant = requester.tenant;
     let mut unit = UnitOfWork::begin(store, bus).await?;
     let id = EventStreamId::generate();
-    let resource = ResourceSpec { kind: "event_stream".into(), external_id: id.to_string(), name: Some(name.clone()) };
+    let resource = NewResource { kind: "event_stream".into(), external_id: id.to_string(), name: Some(name.clone()) };
     let start = input.start_after_sequence;
     let event = self_audit(
         "event_stream.create",
@@ -166,7 +166,7 @@ pub async fn update(
     let filter = match change.filter {
         Some(filter) => {
             let json = filter.to_json();
-            filter.to_domain("input.filter")?;
+            filter.into_filter("input.filter")?;
             Some(json)
         }
         None => None,

@@ -4,19 +4,11 @@
 use super::Services;
 use super::unit_of_work::UnitOfWork;
 use crate::bus::Bus;
-use crate::domain::event::{MAX_BATCH, NewEvent};
+use crate::domain::event::NewEvent;
 use crate::domain::ids::TenantId;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::store::Store;
 use crate::store::recording::Recorded;
-
-/// `BAD_USER_INPUT` at `path` unless a batch holds 1 to 1,000 events.
-pub fn check_batch_size(len: usize, path: &str) -> Result<()> {
-    if len == 0 || len > MAX_BATCH {
-        return Err(Error::bad_input(path, format!("send 1 to {MAX_BATCH} events (got {len})")));
-    }
-    Ok(())
-}
 
 /// Stores a validated batch atomically, announces it on the bus and counts it.
 pub async fn record(services: &Services, tenant: TenantId, batch: Vec<NewEvent>) -> Result<Recorded> {

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::auth::{self, Requester};
 use crate::bus::Bus;
-use crate::domain::event::ResourceSpec;
+use crate::domain::event::NewResource;
 use crate::domain::ids::{ApiKeyId, TenantId};
 use crate::domain::scope::{Scope, Scopes};
 use crate::error::{Error, Result};
@@ -44,7 +44,7 @@ pub async fn create_key(
     let event = self_audit(
         "api_key.create",
         &acting,
-        ResourceSpec { kind: "api_key".into(), external_id: key_id.to_string(), name: Some(name.clone()) },
+        NewResource { kind: "api_key".into(), external_id: key_id.to_string(), name: Some(name.clone()) },
         format!("API key `{name}` ({}) created", secret.prefix),
         json!({ "scopes": scopes.iter().map(Scope::as_str).collect::<Vec<_>>(), "prefix": secret.prefix }),
     );
@@ -89,7 +89,7 @@ pub async fn revoke_key(
         let event = self_audit(
             "api_key.revoke",
             &acting,
-            ResourceSpec { kind: "api_key".into(), external_id: id.to_string(), name: Some(key.name.clone()) },
+            NewResource { kind: "api_key".into(), external_id: id.to_string(), name: Some(key.name.clone()) },
             format!("API key `{}` ({}) revoked", key.name, key.prefix),
             json!({ "prefix": key.prefix }),
         );

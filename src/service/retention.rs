@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::self_audit::{self, Acting};
 use crate::bus::Bus;
-use crate::domain::event::ResourceSpec;
+use crate::domain::event::NewResource;
 use crate::domain::ids::TenantId;
 use crate::error::{Error, Result};
 use crate::store::partitions::{self, Month, PurgeSession};
@@ -185,7 +185,7 @@ pub async fn purge(store: &Store, bus: &Bus, now: DateTime<Utc>, dry_run: bool) 
             let event = self_audit::self_audit(
                 "retention.purge",
                 &Acting::System,
-                ResourceSpec {
+                NewResource {
                     kind: "tenant".into(),
                     external_id: tenant.to_string(),
                     name: Some(d.tenant.name.clone()),

@@ -3,7 +3,7 @@
 
 use crate::auth::Requester;
 use crate::bus::Bus;
-use crate::domain::event::{ActorSpec, ActorType, NewEvent, Outcome, ResourceSpec};
+use crate::domain::event::{ActorType, NewActor, NewEvent, NewResource, Outcome};
 use crate::domain::ids::TenantId;
 use crate::error::Result;
 use crate::store::Store;
@@ -19,9 +19,9 @@ pub enum Acting<'a> {
 }
 
 impl Acting<'_> {
-    fn actor(&self) -> ActorSpec {
+    fn actor(&self) -> NewActor {
         match self {
-            Acting::System => ActorSpec {
+            Acting::System => NewActor {
                 kind: ActorType::System,
                 external_id: "auditgraph-cli".into(),
                 display_name: Some("auditgraph command line".into()),
@@ -36,7 +36,7 @@ impl Acting<'_> {
 pub fn self_audit(
     action: &str,
     acting: &Acting<'_>,
-    resource: ResourceSpec,
+    resource: NewResource,
     summary: String,
     metadata: serde_json::Value,
 ) -> NewEvent {

@@ -4,7 +4,7 @@ use entity::tenant;
 use serde_json::json;
 
 use crate::bus::Bus;
-use crate::domain::event::ResourceSpec;
+use crate::domain::event::NewResource;
 use crate::domain::ids::TenantId;
 use crate::error::Result;
 use crate::store::{Store, tenants};
@@ -36,7 +36,7 @@ pub async fn create_tenant_in(
     let mut event = self_audit(
         "tenant.create",
         &acting,
-        ResourceSpec { kind: "tenant".into(), external_id: tenant_id.to_string(), name: Some(tenant.name.clone()) },
+        NewResource { kind: "tenant".into(), external_id: tenant_id.to_string(), name: Some(tenant.name.clone()) },
         format!("Tenant `{}` created", tenant.slug),
         json!({ "slug": tenant.slug }),
     );

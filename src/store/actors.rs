@@ -10,7 +10,7 @@ use sea_orm::sea_query::{Condition, Expr, SimpleExpr};
 use uuid::Uuid;
 
 use crate::domain::cursor::Cursor;
-use crate::domain::event::{ActorSpec, ActorType};
+use crate::domain::event::{ActorType, NewActor};
 use crate::domain::filter::ActorMatch;
 use crate::domain::ids::{ActorId, TenantId};
 use crate::domain::page::{Page, PageResult};
@@ -27,7 +27,7 @@ impl Identity for Actors {
     type Entity = actor::Entity;
     type Model = actor::Model;
     type Column = actor::Column;
-    type Spec = ActorSpec;
+    type Spec = NewActor;
     type Key = ActorKey;
     type Match = ActorMatch;
 
@@ -38,7 +38,7 @@ impl Identity for Actors {
     const EXTERNAL_ID: actor::Column = actor::Column::ExternalId;
     const UPDATED_AT: actor::Column = actor::Column::UpdatedAt;
 
-    fn key(spec: &ActorSpec) -> ActorKey {
+    fn key(spec: &NewActor) -> ActorKey {
         (spec.kind, spec.external_id.clone())
     }
 
@@ -54,7 +54,7 @@ impl Identity for Actors {
         row.id
     }
 
-    fn merge(earlier: &mut ActorSpec, later: &ActorSpec) {
+    fn merge(earlier: &mut NewActor, later: &NewActor) {
         if later.display_name.is_some() {
             earlier.display_name = later.display_name.clone();
         }
@@ -66,7 +66,7 @@ impl Identity for Actors {
         }
     }
 
-    fn new_row(tenant: TenantId, spec: &ActorSpec, now: DateTime<Utc>) -> actor::Model {
+    fn new_row(tenant: TenantId, spec: &NewActor, now: DateTime<Utc>) -> actor::Model {
         actor::Model {
             id: ActorId::generate().0,
             tenant_id: tenant.0,
@@ -80,7 +80,7 @@ impl Identity for Actors {
         }
     }
 
-    fn changes(spec: &ActorSpec, row: &actor::Model) -> Vec<(actor::Column, SimpleExpr)> {
+    fn changes(spec: &NewActor, row: &actor::Model) -> Vec<(actor::Column, SimpleExpr)> {
         let mut set = Vec::new();
         if spec.display_name.is_some() && spec.display_name != row.display_name {
             set.push((actor::Column::DisplayName, Expr::val(spec.display_name.clone())));
@@ -111,7 +111,7 @@ fn roles_json(roles: &[String]) -> serde_json::Value {
 pub async fn upsert(
     db: &impl ConnectionTrait,
     tenant: TenantId,
-    specs: Vec<&ActorSpec>,
+    specs: Vec<&NewActor>,
     now: DateTime<Utc>,
 ) -> Result<HashMap<ActorKey, ActorId>> {
     let ids = identities::upsert::<Actors>(db, tenant, specs, now).await?;

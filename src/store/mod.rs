@@ -257,8 +257,8 @@ impl Store {
     pub async fn create_identities(
         &self,
         tenant: crate::domain::ids::TenantId,
-        actors: &[crate::domain::event::ActorSpec],
-        resources: &[crate::domain::event::ResourceSpec],
+        actors: &[crate::domain::event::NewActor],
+        resources: &[crate::domain::event::NewResource],
     ) -> crate::error::Result<()> {
         use sea_orm::TransactionTrait;
         const CHUNK: usize = 1_000;

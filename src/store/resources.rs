@@ -11,7 +11,7 @@ use sea_orm::{ConnectionTrait, FromQueryResult};
 use uuid::Uuid;
 
 use crate::domain::cursor::Cursor;
-use crate::domain::event::ResourceSpec;
+use crate::domain::event::NewResource;
 use crate::domain::filter::ResourceMatch;
 use crate::domain::ids::{EventId, ResourceId, TenantId};
 use crate::domain::page::{Page, PageResult};
@@ -28,7 +28,7 @@ impl Identity for Resources {
     type Entity = resource::Entity;
     type Model = resource::Model;
     type Column = resource::Column;
-    type Spec = ResourceSpec;
+    type Spec = NewResource;
     type Key = ResourceKey;
     type Match = ResourceMatch;
 
@@ -39,7 +39,7 @@ impl Identity for Resources {
     const EXTERNAL_ID: resource::Column = resource::Column::ExternalId;
     const UPDATED_AT: resource::Column = resource::Column::UpdatedAt;
 
-    fn key(spec: &ResourceSpec) -> ResourceKey {
+    fn key(spec: &NewResource) -> ResourceKey {
         (spec.kind.clone(), spec.external_id.clone())
     }
 
@@ -55,13 +55,13 @@ impl Identity for Resources {
         row.id
     }
 
-    fn merge(earlier: &mut ResourceSpec, later: &ResourceSpec) {
+    fn merge(earlier: &mut NewResource, later: &NewResource) {
         if later.name.is_some() {
             earlier.name = later.name.clone();
         }
     }
 
-    fn new_row(tenant: TenantId, spec: &ResourceSpec, now: DateTime<Utc>) -> resource::Model {
+    fn new_row(tenant: TenantId, spec: &NewResource, now: DateTime<Utc>) -> resource::Model {
         resource::Model {
             id: ResourceId::generate().0,
             tenant_id: tenant.0,
@@ -73,7 +73,7 @@ impl Identity for Resources {
         }
     }
 
-    fn changes(spec: &ResourceSpec, row: &resource::Model) -> Vec<(resource::Column, SimpleExpr)> {
+    fn changes(spec: &NewResource, row: &resource::Model) -> Vec<(resource::Column, SimpleExpr)> {
         match spec.name.is_some() && spec.name != row.name {
             true => vec![(resource::Column::Name, Expr::val(spec.name.clone()))],
             false => Vec::new(),
@@ -91,7 +91,7 @@ impl Identity for Resources {
 pub async fn upsert(
     db: &impl ConnectionTrait,
     tenant: TenantId,
-    specs: Vec<&ResourceSpec>,
+    specs: Vec<&NewResource>,
     now: DateTime<Utc>,
 ) -> Result<HashMap<ResourceKey, ResourceId>> {
     let ids = identities::upsert::<Resources>(db, tenant, specs, now).await?;

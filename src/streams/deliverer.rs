@@ -16,8 +16,8 @@ use rand::Rng as _;
 
 use super::lease::Leases;
 use super::{SPLUNK_HEC, StreamSettings, destination, splunk, webhook};
+use crate::domain::filter_spec::FilterSpec;
 use crate::domain::ids::{EventStreamId, TenantId};
-use crate::domain::written_filter::ReadFilter;
 use crate::metrics::Metrics;
 use crate::store::{Store, event_streams, events, ledger};
 
@@ -50,8 +50,6 @@ struct Backoff {
 
 pub struct Deliverer {
     store: Store,
-    /// Reads the streams' filters.
-    read_filter: ReadFilter,
     metrics: Arc<Metrics>,
     settings: StreamSettings,
     leases: Leases,
@@ -63,8 +61,7 @@ pub struct Deliverer {
 }
 
 impl Deliverer {
-    /// `read_filter` reads the filters streams were created with.
-    pub fn new(store: Store, metrics: Arc<Metrics>, settings: StreamSettings, read_filter: ReadFilter) -> Arc<Self> {
+    pub fn new(store: Store, metrics: Arc<Metrics>, settings: StreamSettings) -> Arc<Self> {
         let client = reqwest::Client::builder()
             .connect_timeout(settings.request_timeout.min(Duration::from_secs(5)))
             .timeout(settings.request_timeout)
@@ -74,7 +71,6 @@ impl Deliverer {
         let leases = Leases::new(store.clone(), settings.lease_ttl());
         Arc::new(Self {
             store,
-            read_filter,
             metrics,
             settings,
             leases,
@@ -197,7 +193,7 @@ impl Deliverer {
             if from >= size {
                 return Ok(());
             }
-            let filter = (self.read_filter)(stream.filter.clone(), "filter")?;
+            let filter = FilterSpec::read_stored(stream.filter.clone(), "filter")?;
             let rows = events::matching_by_sequence(db, tenant, &filter, from, size, BATCH).await?;
             // Everything up to here was examined: a full batch ends at its last
             // event, a short one at the ledger's size.

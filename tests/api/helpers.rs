@@ -296,12 +296,12 @@ pub fn event(action: &str) -> Value {
 /// A minimal event as the store records it (for tests that record through
 /// the store itself): `action` by user `actor`, occurred now.
 pub fn new_event(action: &str, actor: &str) -> auditgraph::domain::event::NewEvent {
-    use auditgraph::domain::event::{ActorSpec, ActorType, NewEvent, Outcome};
+    use auditgraph::domain::event::{ActorType, NewActor, NewEvent, Outcome};
     NewEvent {
         action: action.into(),
         outcome: Outcome::Success,
         occurred_at: auditgraph::domain::now(),
-        actor: ActorSpec {
+        actor: NewActor {
             kind: ActorType::User,
             external_id: actor.into(),
             display_name: None,

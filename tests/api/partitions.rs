@@ -14,7 +14,7 @@ use crate::ledger::batch;
 use crate::process::{Server, WorkDir};
 use auditgraph::bus::Bus;
 use auditgraph::config::ServeSettings;
-use auditgraph::domain::event::{NewEvent, ResourceSpec};
+use auditgraph::domain::event::{NewEvent, NewResource};
 use auditgraph::domain::ids::TenantId;
 use auditgraph::domain::scope::Scopes;
 use auditgraph::service;
@@ -65,8 +65,8 @@ fn sent(prefix: &str, n: usize, occurred_at: DateTime<Utc>) -> Vec<NewEvent> {
     (0..n)
         .map(|i| NewEvent {
             occurred_at,
-            resource: Some(ResourceSpec { kind: "doc".into(), external_id: format!("{prefix}-d{i}"), name: None }),
-            related_resources: vec![ResourceSpec { kind: "vm".into(), external_id: "vm-1".into(), name: None }],
+            resource: Some(NewResource { kind: "doc".into(), external_id: format!("{prefix}-d{i}"), name: None }),
+            related_resources: vec![NewResource { kind: "vm".into(), external_id: "vm-1".into(), name: None }],
             idempotency_key: Some(format!("{prefix}-{i}")),
             ..new_event(&format!("{prefix}.event"), &format!("u{}", i % 3))
         })
