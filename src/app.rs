@@ -66,7 +66,7 @@ pub async fn open_store(settings: &ServeSettings, metrics: Arc<Metrics>) -> Resu
     store.migrate().await.map_err(|source| StartError::Migrate { url, source })?;
     // PostgreSQL: this month and the next ones exist before anything records
     // (the purge job makes them again as time goes by).
-    crate::store::partitions::ensure_ahead(store.db(), crate::domain::now()).await.map_err(StartError::Partitions)?;
+    crate::store::partitions::ensure_ahead(store.db(), store.now()).await.map_err(StartError::Partitions)?;
     Ok(store)
 }
 
@@ -218,6 +218,7 @@ pub struct App {
     draining: Arc<AtomicBool>,
     checkpoint_interval: Duration,
     purge_interval: Duration,
+    retention_grace: Duration,
     streams: crate::streams::StreamSettings,
 }
 
@@ -271,6 +272,7 @@ impl App {
             draining,
             checkpoint_interval: settings.ledger.checkpoint_interval,
             purge_interval: settings.ledger.purge_interval,
+            retention_grace: settings.ledger.retention_grace,
             streams: settings.streams.clone(),
         })
     }
@@ -299,16 +301,18 @@ impl App {
             async move { ledger.persist_grown(&store).await.map(|_| ()) }
         });
         let (store, bus) = (self.store.clone(), self.bus.clone());
+        let grace = chrono::Duration::from_std(self.retention_grace).ok();
+        let options = service::retention::PurgeOptions { dry_run: false, grace };
         let purges = every(self.purge_interval, "the retention purge", move || {
             let (store, bus) = (store.clone(), bus.clone());
-            async move { service::retention::purge(&store, &bus, crate::domain::now(), false).await.map(|_| ()) }
+            async move { service::retention::purge(&store, &bus, store.now(), options).await.map(|_| ()) }
         });
         let replicas = self.store.watch_replicas();
         // The deliverer stops as soon as shutdown begins (not after the requests
         // drain) and gives its leases up, so another replica takes over at once.
         let (stop_deliveries, stop) = tokio::sync::watch::channel(false);
-        let deliverer =
-            crate::streams::deliverer::Deliverer::new(self.store.clone(), self.metrics.clone(), self.streams);
+        let deliveries = service::deliveries::Deliveries::new(self.store.clone(), self.streams.lease_ttl());
+        let deliverer = crate::streams::deliverer::Deliverer::new(deliveries, self.metrics.clone(), self.streams);
         let deliverer = tokio::spawn(deliverer.run(stop));
         // Scrapes are short and answered until the API has drained.
         let metrics_server = self

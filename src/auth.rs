@@ -8,14 +8,15 @@ use std::time::{Duration, Instant};
 use axum::http::HeaderMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use entity::{api_key, tenant};
 use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 
+use crate::domain::api_key::ApiKey;
 use crate::domain::event::{ActorType, NewActor};
 use crate::domain::filter::Filter;
 use crate::domain::ids::{ApiKeyId, TenantId};
 use crate::domain::scope::{Scope, Scopes};
+use crate::domain::tenant::Tenant;
 use crate::error::{Error, Result};
 use crate::store::{Store, keys, tenants};
 use crate::viewer_token::{self, ViewerGrant};
@@ -127,7 +128,7 @@ pub fn secret_from_headers(headers: &HeaderMap) -> Result<Option<&str>> {
     }
 }
 
-type KeyAndTenant = (api_key::Model, tenant::Model);
+type KeyAndTenant = (ApiKey, Tenant);
 
 /// Verified keys by secret hash, and how many times keys were forgotten: a
 /// look-up that began before a revocation must not cache what it read.
@@ -195,8 +196,7 @@ impl Authenticator {
         }
         let (key, home) =
             self.key(&hash_secret(secret)).await?.ok_or(Error::Unauthenticated("unknown or revoked API key"))?;
-        let scopes =
-            Scopes::parse_list(&key.scopes, "scopes").map_err(|_| Error::internal("stored scopes do not parse"))?;
+        let scopes = key.scopes.clone();
         let tenant = match tenant_header.map(str::trim).filter(|s| !s.is_empty()) {
             None => home,
             Some(slug) if slug == home.slug => home,
@@ -209,14 +209,14 @@ impl Authenticator {
                 ));
             }
         };
-        let now = crate::domain::now();
+        let now = self.store.now();
         if keys::is_stale(key.last_used_at, now) {
             self.mark_used(&key, now);
         }
         Ok(Some(Requester {
-            tenant: TenantId(tenant.id),
+            tenant: tenant.id,
             tenant_slug: tenant.slug,
-            key_id: ApiKeyId(key.id),
+            key_id: key.id,
             key_name: key.name,
             scopes,
             viewer: None,
@@ -261,7 +261,7 @@ impl Authenticator {
         {
             let mut cache = self.cache.lock().unwrap();
             cache.generation += 1;
-            cache.entries.retain(|_, (_, (k, _))| k.id != key.0);
+            cache.entries.retain(|_, (_, (k, _))| k.id != key);
         }
         self.viewer_tokens.forget(key);
         // Nobody listening is fine.
@@ -269,14 +269,14 @@ impl Authenticator {
     }
 
     /// Refreshes `last_used_at` off the request path.
-    fn mark_used(&self, key: &api_key::Model, now: chrono::DateTime<chrono::Utc>) {
+    fn mark_used(&self, key: &ApiKey, now: chrono::DateTime<chrono::Utc>) {
         for (_, (k, _)) in self.cache.lock().unwrap().entries.values_mut() {
             if k.id == key.id {
                 k.last_used_at = Some(now);
             }
         }
         let store = self.store.clone();
-        let id = ApiKeyId(key.id);
+        let id = key.id;
         tokio::spawn(async move {
             let _gate = store.write_gate().await;
             if let Err(err) = keys::touch(store.db(), id, now).await {
@@ -312,6 +312,7 @@ mod tests {
             statement_timeout: None,
             read_urls: Vec::new(),
             max_replica_lag: Duration::from_secs(5),
+            clock: Default::default(),
         };
         let store = Store::connect(&settings, Default::default()).await.unwrap();
         store.migrate().await.unwrap();
@@ -324,7 +325,7 @@ mod tests {
         let (key, secret) = crate::service::keys::create_key(
             &store,
             &bus,
-            TenantId(tenant.id),
+            tenant.id,
             "k",
             scopes,
             crate::service::self_audit::Acting::System,
@@ -338,10 +339,10 @@ mod tests {
         // The look-up reads the row, then the key is revoked before it caches it.
         let began = auth.cache.lock().unwrap().generation;
         let read = keys::by_hash(store.db(), &hash).await.unwrap();
-        auth.forget(ApiKeyId(key.id));
+        auth.forget(key.id);
         auth.remember(&hash, read.as_ref(), began);
         assert!(auth.cache.lock().unwrap().entries.is_empty(), "the stale read was cached");
-        assert_eq!(revocations.try_recv().unwrap(), ApiKeyId(key.id));
+        assert_eq!(revocations.try_recv().unwrap(), key.id);
 
         // A look-up begun afterwards is cached as usual.
         assert!(auth.authenticate(Some(&secret), None).await.unwrap().is_some());

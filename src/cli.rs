@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::app::{self, App, StartError};
 use crate::bus::Bus;
 use crate::config::{DatabaseArgs, ServeArgs, ServeSettings};
-use crate::domain::ids::{ApiKeyId, TenantId};
+use crate::domain::ids::ApiKeyId;
 use crate::domain::scope::Scopes;
 use crate::metrics::Metrics;
 use crate::service;
@@ -79,6 +79,12 @@ pub enum Command {
         /// Say what would be removed, remove nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Apply every tenant's current retention and legal hold at once, not
+        /// the most protective setting of the grace period.
+        #[arg(long)]
+        ignore_grace: bool,
+        #[command(flatten)]
+        ledger: crate::config::LedgerArgs,
     },
     /// Export a tenant's events, in sequence order, up to the tree size signed
     /// when the export begins (as `GET /export` does).
@@ -212,7 +218,7 @@ async fn open(db: &DatabaseArgs) -> Result<Store, CliError> {
     Ok(app::open_store(&settings, Arc::new(Metrics::default())).await?)
 }
 
-async fn tenant_by_slug(store: &Store, slug: &str) -> Result<entity::tenant::Model, CliError> {
+async fn tenant_by_slug(store: &Store, slug: &str) -> Result<crate::domain::tenant::Tenant, CliError> {
     tenants::by_slug(store.db(), slug)
         .await?
         .ok_or_else(|| CliError::Usage(format!("no tenant `{slug}` (see `auditgraph tenant list`)")))
@@ -252,13 +258,13 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Tenant(TenantCommand::Create { slug, name }) => {
             let store = open(&cli.db).await?;
             let tenant = service::tenants::create_tenant(&store, &bus, &slug, name.as_deref(), Acting::System).await?;
-            println!("{}", TenantId(tenant.id));
+            println!("{}", tenant.id);
         }
         Command::Tenant(TenantCommand::List) => {
             let store = open(&cli.db).await?;
             println!("{:<24} {:<36} {:>10}  NAME", "SLUG", "ID", "EVENTS");
             for (t, n) in tenants::list_with_counts(store.db()).await? {
-                println!("{:<24} {:<36} {:>10}  {}", t.slug, TenantId(t.id), n, t.name);
+                println!("{:<24} {:<36} {:>10}  {}", t.slug, t.id, n, t.name);
             }
         }
         Command::Tenant(TenantCommand::Retention { slug, days, forever, legal_hold }) => {
@@ -272,14 +278,16 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             }
             let hold = legal_hold.map(|h| h == "on");
             let store = open(&cli.db).await?;
-            let t = crate::service::retention::set(&store, &slug, days, hold).await?;
+            let t = crate::service::retention::set(&store, &bus, &slug, days, hold, Acting::System).await?;
             let kept = t.retention_days.map_or("forever".to_string(), |d| format!("{d} days"));
             let hold = if t.legal_hold { "on" } else { "off" };
             eprintln!("tenant {}: events kept {kept}, legal hold {hold}", t.slug);
         }
-        Command::Purge { dry_run } => {
+        Command::Purge { dry_run, ignore_grace, ledger } => {
             let store = open(&cli.db).await?;
-            let report = crate::service::retention::purge(&store, &bus, crate::domain::now(), dry_run).await?;
+            let grace = (!ignore_grace).then(|| chrono::Duration::from_std(ledger.retention_grace).unwrap_or_default());
+            let options = crate::service::retention::PurgeOptions { dry_run, grace };
+            let report = crate::service::retention::purge(&store, &bus, store.now(), options).await?;
             if report.busy {
                 println!("another purge is running; nothing done");
                 return Ok(());
@@ -312,22 +320,17 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let store = open(&cli.db).await?;
             let tenant = tenant_by_slug(&store, &tenant).await?;
             let (key, secret) =
-                service::keys::create_key(&store, &bus, TenantId(tenant.id), &name, scopes, Acting::System).await?;
-            eprintln!(
-                "created {} ({}) in tenant {}; the secret is shown only now",
-                ApiKeyId(key.id),
-                key.prefix,
-                tenant.slug
-            );
+                service::keys::create_key(&store, &bus, tenant.id, &name, scopes, Acting::System).await?;
+            eprintln!("created {} ({}) in tenant {}; the secret is shown only now", key.id, key.prefix, tenant.slug);
             println!("{secret}");
         }
         Command::Key(KeyCommand::List { tenant }) => {
             let store = open(&cli.db).await?;
             let tenant = tenant_by_slug(&store, &tenant).await?;
             println!("{:<36} {:<14} {:<40} {:<8} NAME", "ID", "PREFIX", "SCOPES", "STATE");
-            for k in keys::list(store.db(), TenantId(tenant.id)).await? {
+            for k in keys::list(store.db(), tenant.id).await? {
                 let state = if k.revoked_at.is_some() { "revoked" } else { "active" };
-                println!("{:<36} {:<14} {:<40} {:<8} {}", ApiKeyId(k.id), k.prefix, k.scopes, state, k.name);
+                println!("{:<36} {:<14} {:<40} {:<8} {}", k.id, k.prefix, k.scopes.to_list(), state, k.name);
             }
         }
         Command::Key(KeyCommand::Revoke { id }) => {
@@ -336,7 +339,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let key = keys::by_id_any_tenant(store.db(), id)
                 .await?
                 .ok_or_else(|| CliError::Usage(format!("no API key {id}")))?;
-            service::keys::revoke_key(&store, &bus, TenantId(key.tenant_id), id, Acting::System).await?;
+            service::keys::revoke_key(&store, &bus, key.tenant, id, Acting::System).await?;
             eprintln!("revoked {id} ({})", key.prefix);
         }
         Command::Schema => print!("{}", crate::graphql::sdl()),
@@ -375,7 +378,7 @@ async fn verify(db: &DatabaseArgs, args: VerifyArgs) -> Result<(), CliError> {
     if let Some(slug) = args.tenant {
         let store = open(db).await?;
         let tenant = tenant_by_slug(&store, &slug).await?;
-        let report = verify::tenant(&store, TenantId(tenant.id)).await?;
+        let report = verify::tenant(&store, tenant.id).await?;
         let purged = match report.purged {
             0 => String::new(),
             n => format!(" ({n} purged events taken from the ledger)"),
@@ -411,17 +414,21 @@ async fn export(db: &DatabaseArgs, args: ExportArgs) -> Result<(), CliError> {
     let usage = |e: crate::error::Error| CliError::Usage(e.to_string());
     let format = Format::parse(&args.format, "--format").map_err(usage)?;
     let filter = match args.filter.as_deref().filter(|f| !f.trim().is_empty()) {
-        Some(text) => crate::domain::filter_spec::FilterSpec::from_json_text(text, "--filter")
-            .and_then(|spec| spec.into_filter("--filter"))
-            .map_err(usage)?,
-        None => crate::domain::filter::Filter::all(),
+        Some(text) => crate::domain::filter_spec::FilterSpec::from_json_text(text, "--filter").map_err(usage)?,
+        None => Default::default(),
     };
     let mut settings = ServeSettings::new(db, &ServeArgs::default());
     settings.ledger = args.ledger;
     let store = app::open_store(&settings, Arc::new(Metrics::default())).await?;
     let ledger = app::ledger_for(&settings, &store).await?;
-    let tenant = TenantId(tenant_by_slug(&store, &args.tenant).await?.id);
-    let checkpoint = ledger.current(store.db(), tenant).await?;
+    let tenant = tenant_by_slug(&store, &args.tenant).await?.id;
+    let started = export::start_as_operator(&store, &Bus::new(1), &ledger, tenant, format, filter).await.map_err(
+        |e| match e {
+            crate::error::Error::BadInput { .. } => usage(e),
+            other => other.into(),
+        },
+    )?;
+    let checkpoint = started.checkpoint;
 
     let create = |path: &std::path::Path| {
         std::fs::File::create(path).map_err(|e| CliError::Usage(format!("cannot create {}: {e}", path.display())))
@@ -432,8 +439,7 @@ async fn export(db: &DatabaseArgs, args: ExportArgs) -> Result<(), CliError> {
     };
     let progress = progress_bar(checkpoint.size, "{bar:30} {pos}/{len} of the log, {msg} ({elapsed})");
     let mut written = 0u64;
-    let mut chunks =
-        std::pin::pin!(export::read_ahead(export::chunks(store.clone(), tenant, filter, format, checkpoint.size)));
+    let mut chunks = std::pin::pin!(export::read_ahead(started.chunks));
     while let Some(chunk) = chunks.next().await {
         let chunk = chunk?;
         out.write_all(&chunk.bytes)?;

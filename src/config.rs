@@ -33,6 +33,7 @@ impl DatabaseArgs {
             statement_timeout: None,
             read_urls: Vec::new(),
             max_replica_lag: DEFAULT_MAX_REPLICA_LAG,
+            clock: Default::default(),
         }
     }
 }
@@ -207,6 +208,12 @@ pub struct LedgerArgs {
     /// How often events past their tenant's retention are purged (e.g. `1h`).
     #[arg(long, env = "AUDITGRAPH_PURGE_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration)]
     pub purge_interval: Duration,
+
+    /// How long a change that shortens retention or lifts a legal hold waits
+    /// before the purge applies it: until then the most protective setting in
+    /// force at any moment of this period applies (e.g. `24h`).
+    #[arg(long, env = "AUDITGRAPH_RETENTION_GRACE", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub retention_grace: Duration,
 }
 
 /// Everything `serve` needs, resolved.
@@ -249,6 +256,7 @@ impl ServeSettings {
                     .filter(|u| !u.is_empty())
                     .collect(),
                 max_replica_lag: serve.replicas.max_replica_lag,
+                clock: Default::default(),
                 ..db.settings()
             },
             listen: serve.listen,

@@ -9,7 +9,6 @@ use serde_json::json;
 
 use crate::bus::Bus;
 use crate::domain::event::{ActorType, FieldChange, NewActor, NewEvent, NewResource, Outcome, RequestContext};
-use crate::domain::ids::TenantId;
 use crate::domain::scope::{Scope, Scopes};
 use crate::error::Result;
 use crate::service;
@@ -260,7 +259,7 @@ impl Generator {
     pub fn event_received_at(&mut self, received_at: DateTime<Utc>) -> NewEvent {
         let mut event = self.event();
         let before = Duration::microseconds(self.rng.random_range(0..60_000_000));
-        event.occurred_at = crate::domain::truncate_to_micros(received_at - before);
+        event.occurred_at = crate::domain::clock::truncate_to_micros(received_at - before);
         event
     }
 
@@ -354,7 +353,7 @@ impl Generator {
         NewEvent {
             action: tpl.action.to_string(),
             outcome: if failed { Outcome::Failure } else { Outcome::Success },
-            occurred_at: crate::domain::truncate_to_micros(occurred_at),
+            occurred_at: crate::domain::clock::truncate_to_micros(occurred_at),
             summary: Some(format!(
                 "{} {} {}",
                 actor.display_name.clone().unwrap_or_else(|| actor.external_id.clone()),
@@ -393,12 +392,12 @@ pub async fn prepare(store: &Store, events_wanted: usize) -> Result<String> {
         None => {
             let tenant =
                 service::tenants::create_tenant(store, &bus, DEMO_TENANT, Some("Demo Inc."), Acting::System).await?;
-            let mut generator = Generator::new(42, 60, 400, 28, crate::domain::now());
+            let mut generator = Generator::new(42, 60, 400, 28, store.now());
             let mut left = events_wanted;
             while left > 0 {
                 let n = left.min(crate::domain::event::MAX_BATCH);
                 let batch = (0..n).map(|_| generator.event()).collect();
-                service::events::store_batch(store, &bus, TenantId(tenant.id), batch).await?;
+                service::events::store_batch(store, &bus, tenant.id, batch).await?;
                 left -= n;
             }
             tenant
@@ -407,7 +406,7 @@ pub async fn prepare(store: &Store, events_wanted: usize) -> Result<String> {
     let (_, secret) = service::keys::create_key(
         store,
         &bus,
-        TenantId(tenant.id),
+        tenant.id,
         "demo read key",
         Scopes::new(vec![Scope::AuditRead]),
         Acting::System,

@@ -12,7 +12,6 @@ use futures_util::StreamExt;
 
 use crate::bus::Bus;
 use crate::demo::Generator;
-use crate::domain::ids::TenantId;
 use crate::error::Result;
 use crate::service;
 use crate::service::self_audit::Acting;
@@ -71,7 +70,7 @@ pub async fn run(store: &Store, args: &SeedArgs) -> Result<()> {
     let counts = split(args.events, args.tenants);
     let mut done = 0usize;
     let batch = args.batch.clamp(1, crate::domain::event::MAX_BATCH);
-    let end = crate::domain::now();
+    let end = store.now();
     let progress = crate::cli::progress_bar(
         args.events as u64,
         "{bar:30} {human_pos}/{human_len} events, {per_sec}, {msg} ({elapsed}, about {eta} left)",
@@ -90,7 +89,7 @@ pub async fn run(store: &Store, args: &SeedArgs) -> Result<()> {
         };
         let mut generator = Generator::new(1_000 + i as u64, args.actors, args.resources, args.days, end);
         let (actors, resources) = generator.pools();
-        store.create_identities(TenantId(tenant.id), &actors, &resources).await?;
+        store.create_identities(tenant.id, &actors, &resources).await?;
         progress.set_message(format!("tenant {slug}"));
         // Batches are drawn in order (the data is deterministic), each when a
         // writer is free, and stored by several writers at once, so the
@@ -107,7 +106,7 @@ pub async fn run(store: &Store, args: &SeedArgs) -> Result<()> {
                     })
                     .collect();
                 let bus = &bus;
-                let tenant = TenantId(tenant.id);
+                let tenant = tenant.id;
                 async move {
                     let unit = match received_at {
                         Some(at) => UnitOfWork::begin_at(store, bus, at).await?,

@@ -37,47 +37,6 @@ pub struct ViewerGrant {
     pub expires_at: DateTime<Utc>,
 }
 
-/// A minted token: the secret is shown once.
-pub struct Minted {
-    pub secret: String,
-    pub expires_at: DateTime<Utc>,
-}
-
-/// Mints a token reading `requester`'s tenant through `filter` for `ttl_seconds`.
-/// Needs `audit.read`, and an API key: a viewer token mints nothing, so it can
-/// never widen its own view.
-pub async fn mint(store: &Store, requester: &Requester, filter: FilterSpec, ttl_seconds: i32) -> Result<Minted> {
-    requester.require(Scope::AuditRead)?;
-    requester.require_api_key("mint viewer tokens")?;
-    if !(1..=MAX_TTL_SECONDS).contains(&ttl_seconds) {
-        return Err(Error::bad_input(
-            "input.ttlSeconds",
-            format!("a viewer token lives 1 to {MAX_TTL_SECONDS} seconds (got {ttl_seconds})"),
-        ));
-    }
-    let filter_json = filter.to_json();
-    // Validated now, so that authenticating with the token never fails on it.
-    filter.into_filter("input.filter")?;
-    let secret = auth::random_secret(SECRET_PREFIX);
-    let now = crate::domain::now();
-    let expires_at = now + chrono::Duration::seconds(i64::from(ttl_seconds));
-    let _gate = store.write_gate().await;
-    viewer_tokens::insert(
-        store.db(),
-        requester.tenant,
-        viewer_tokens::NewToken {
-            minted_by: requester.key_id,
-            secret_hash: &auth::hash_secret(&secret),
-            filter: filter_json,
-            expires_at,
-        },
-        now,
-    )
-    .await?;
-    tracing::info!(tenant = %requester.tenant, key = %requester.key_id, %expires_at, "viewer token minted");
-    Ok(Minted { secret, expires_at })
-}
-
 /// Turns viewer-token secrets into requesters, with a short cache like the
 /// one for keys. Expiry is checked on every use, cached or not.
 pub struct Tokens {
@@ -110,7 +69,7 @@ impl Tokens {
             }
         };
         let grant = requester.viewer.as_ref().ok_or_else(|| Error::internal("a viewer token without a grant"))?;
-        if grant.expires_at <= Utc::now() {
+        if grant.expires_at <= self.store.now() {
             self.cache.lock().unwrap().remove(&hash);
             return Err(Error::Unauthenticated("the viewer token has expired; ask for a new one"));
         }

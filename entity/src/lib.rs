@@ -13,6 +13,7 @@ pub mod ledger_checkpoint;
 pub mod ledger_hash;
 pub mod ledger_head;
 pub mod resource;
+pub mod retention_change;
 pub mod signing_key;
 pub mod tenant;
 pub mod viewer_token;

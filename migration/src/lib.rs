@@ -10,6 +10,7 @@ mod m20261129_000020_event_streams;
 mod m20261129_000030_retention;
 mod m20261129_000040_partitions;
 mod m20261129_000050_partition_race;
+mod m20261207_000060_retention_grace;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000030_retention::Migration),
             Box::new(m20261129_000040_partitions::Migration),
             Box::new(m20261129_000050_partition_race::Migration),
+            Box::new(m20261207_000060_retention_grace::Migration),
         ]
     }
 }

@@ -2,6 +2,7 @@
 //! page in memory at a time; `events tail` follows `auditEventRecorded`. Both
 //! send the same `AuditEventFilter` and print canonical events.
 
+use crate::domain::clock::{Clock as _, SystemClock};
 use std::io::{BufWriter, IsTerminal as _, Write};
 
 use serde_json::{Value, json};
@@ -41,7 +42,7 @@ fn printer(args: &OutputArgs) -> Printer<impl Write> {
 
 async fn list(args: ListArgs) -> Result<(), ClientError> {
     let connection = Connection::new(&args.server)?;
-    let filter = filter::from_args(&args.filter, chrono::Utc::now())?;
+    let filter = filter::from_args(&args.filter, SystemClock.now())?;
     let order_by = match args.order {
         Order::Newest => json!({ "field": "OCCURRED_AT", "direction": "DESC" }),
         Order::Oldest => json!({ "field": "OCCURRED_AT", "direction": "ASC" }),
@@ -73,7 +74,7 @@ async fn list(args: ListArgs) -> Result<(), ClientError> {
 
 async fn tail(args: TailArgs) -> Result<(), ClientError> {
     let connection = Connection::new(&args.server)?;
-    let filter = filter::from_args(&args.filter, chrono::Utc::now())?;
+    let filter = filter::from_args(&args.filter, SystemClock.now())?;
     let mut printer = printer(&args.output);
     let mut subscription = Subscription::start(&connection, TAIL, json!({ "filter": filter })).await?;
     if std::io::stderr().is_terminal() {

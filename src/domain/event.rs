@@ -218,11 +218,11 @@ pub mod check {
         value.map(|v| text(path, v, 0, max)).transpose()
     }
 
-    /// A producer's `sourceService`: any text but the server's own name (in
-    /// any letter case, with or without surrounding spaces).
+    /// A producer's `sourceService`: any text but the server's own name, or
+    /// anything that reads as it (see [`crate::domain::reserved_source`]).
     pub fn producer_source(path: &str, value: Option<String>, max: usize) -> Result<Option<String>> {
         let value = optional_text(path, value, max)?;
-        if value.as_deref().is_some_and(|v| v.trim().eq_ignore_ascii_case(SELF_AUDIT_SOURCE)) {
+        if value.as_deref().is_some_and(crate::domain::reserved_source::is_reserved) {
             return Err(Error::bad_input(
                 path,
                 format!("`{SELF_AUDIT_SOURCE}` is reserved for the events the server records about itself"),
@@ -259,7 +259,7 @@ pub mod check {
         if at > now + MAX_CLOCK_SKEW {
             return Err(Error::bad_input(path, "must not be more than 5 minutes in the future"));
         }
-        Ok(crate::domain::truncate_to_micros(at))
+        Ok(crate::domain::clock::truncate_to_micros(at))
     }
 
     pub fn count<T>(path: &str, items: &[T], max: usize, what: &str) -> Result<()> {

@@ -113,6 +113,17 @@ impl Filter {
         Filter::And(Vec::new())
     }
 
+    /// Either filter.
+    pub fn or(self, other: Filter) -> Filter {
+        match self {
+            Filter::Or(mut items) if !items.is_empty() => {
+                items.push(other);
+                Filter::Or(items)
+            }
+            first => Filter::Or(vec![first, other]),
+        }
+    }
+
     /// Both filters.
     pub fn and(self, other: Filter) -> Filter {
         match self {

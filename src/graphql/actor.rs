@@ -1,34 +1,33 @@
 //! `Actor`: who did something.
 
 use async_graphql::{Context, ID, Object};
-use entity::actor;
 
 use super::connection::connection;
 use super::enums;
 use super::event::{AuditEventConnection, AuditEventOrder, EventsArgs, events_connection};
 use super::filter_input::AuditEventFilter;
+use crate::domain::actor::Actor as StoredActor;
 use crate::domain::event::ActorType;
-use crate::domain::filter::{ActorMatch, Condition, Filter};
-use crate::domain::ids::{ActorId, TenantId};
 use crate::domain::page::PageArgs;
 use crate::error::{Error, Result};
+use crate::service::reads::Owner;
 
 /// Who performed actions: a user, a key, a service… Unique per type and external ID.
 #[derive(Clone)]
-pub struct Actor(pub actor::Model);
+pub struct Actor(pub StoredActor);
 
 /// Who performed actions: a user, a key, a service… Unique per type and external ID.
 #[Object]
 impl Actor {
     /// The actor's global ID (`act_…`).
     pub async fn id(&self) -> ID {
-        ID(ActorId(self.0.id).to_string())
+        ID(self.0.id.to_string())
     }
 
     /// What kind of actor.
     #[graphql(name = "type")]
-    async fn kind(&self) -> Result<enums::ActorType> {
-        stored_type(&self.0.kind)
+    async fn kind(&self) -> enums::ActorType {
+        self.0.kind.into()
     }
 
     /// The producer's ID of the actor.
@@ -47,8 +46,8 @@ impl Actor {
     }
 
     /// The roles last recorded.
-    async fn roles(&self) -> Vec<String> {
-        self.0.roles.as_ref().and_then(|r| serde_json::from_value(r.clone()).ok()).unwrap_or_default()
+    async fn roles(&self) -> &[String] {
+        &self.0.roles
     }
 
     /// The events this actor performed.
@@ -63,11 +62,8 @@ impl Actor {
         #[graphql(desc = "Page backward: this many items (at most 500).")] last: Option<i32>,
         #[graphql(desc = "Page backward from this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<AuditEventConnection> {
-        let mine =
-            Filter::Cond(Condition::Actor(ActorMatch { ids: Some(vec![ActorId(self.0.id)]), ..Default::default() }));
         let page = PageArgs { first, after, last, before };
-        let owner = Some((TenantId(self.0.tenant_id), mine));
-        Ok(events_connection(ctx, owner, EventsArgs { filter, order_by, page }).await?)
+        events_connection(ctx, Owner::Actor(self.0.id), EventsArgs { filter, order_by, page }).await
     }
 }
 

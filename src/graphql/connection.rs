@@ -3,11 +3,6 @@
 
 use async_graphql::SimpleObject;
 
-use crate::domain::filter::{ActorMatch, Filter, ResourceMatch};
-use crate::domain::ids::TenantId;
-use crate::error::Result;
-use crate::store::{Reader, Store, actors, events, ledger, resources};
-
 /// Where a page is in its list.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct PageInfo {
@@ -21,28 +16,6 @@ pub struct PageInfo {
     pub start_cursor: Option<String>,
     /// The cursor of the last item.
     pub end_cursor: Option<String>,
-}
-
-/// The query `totalCount` runs when asked.
-pub enum Count {
-    Events(TenantId, Filter),
-    Actors(TenantId, ActorMatch),
-    Resources(TenantId, ResourceMatch),
-    /// A tenant's persisted checkpoints.
-    Checkpoints(TenantId),
-}
-
-impl Count {
-    /// Counts through `reader`; checkpoints (the ledger) on the primary.
-    pub async fn run(&self, reader: &Reader, store: &Store) -> Result<i32> {
-        let n = match self {
-            Count::Events(tenant, filter) => events::count(reader, *tenant, filter).await?,
-            Count::Actors(tenant, m) => actors::count(reader, *tenant, m).await?,
-            Count::Resources(tenant, m) => resources::count(reader, *tenant, m).await?,
-            Count::Checkpoints(tenant) => ledger::count_checkpoints(store.db(), *tenant).await?,
-        };
-        Ok(i32::try_from(n).unwrap_or(i32::MAX))
-    }
 }
 
 /// Defines a connection type and its edge type for a node type.
@@ -72,7 +45,7 @@ macro_rules! connection {
         pub struct $connection {
             pub edges: Vec<$edge>,
             pub page_info: $crate::graphql::connection::PageInfo,
-            pub count: $crate::graphql::connection::Count,
+            pub count: $crate::service::reads::Counted,
         }
 
         impl $connection {
@@ -81,7 +54,7 @@ macro_rules! connection {
                 page: $crate::domain::page::PageResult<T>,
                 cursor: impl Fn(&T) -> String,
                 node: impl Fn(T) -> $node,
-                count: $crate::graphql::connection::Count,
+                count: $crate::service::reads::Counted,
             ) -> Self {
                 let (edges, page_info) = $crate::graphql::connection::assemble(page, cursor, node);
                 let edges = edges.into_iter().map(|(cursor, node)| $edge { cursor, node }).collect();
@@ -111,7 +84,8 @@ macro_rules! connection {
             #[graphql(complexity = "crate::graphql::complexity::count_cost()")]
             async fn total_count(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<i32> {
                 use $crate::graphql::context::ContextExt as _;
-                Ok(self.count.run(ctx.reader(), ctx.store()).await?)
+                let n = $crate::service::reads::count(ctx.session(), &self.count).await?;
+                Ok(i32::try_from(n).unwrap_or(i32::MAX))
             }
         }
     };

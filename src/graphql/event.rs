@@ -2,10 +2,9 @@
 //! `Actor.events` and `Resource.events`.
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use entity::audit_event as ev;
 
 use super::actor::{Actor, ActorSnapshot};
-use super::connection::{Count, connection};
+use super::connection::connection;
 use super::context::ContextExt;
 use super::enums::{AuditEventOrderField, AuditOutcome, SortDirection};
 use super::error::shared;
@@ -14,14 +13,13 @@ use super::ledger::InclusionProof;
 use super::resource::Resource;
 use super::scalars::{BigInt, DateTime, Json};
 use crate::domain::cursor::{Cursor, EventOrder};
-use crate::domain::event::{FieldChange as DomainChange, Outcome};
-use crate::domain::filter::Filter;
-use crate::domain::ids::{ActorId, EventId, ResourceId, TenantId};
+use crate::domain::event::FieldChange as DomainChange;
 use crate::domain::page::{PageArgs, PageResult};
-use crate::domain::scope::Scope;
+use crate::domain::selection::{Detail, Joins};
+use crate::domain::stored_event::StoredEvent;
 use crate::error::{Error, Result};
 use crate::service::ledger::b64;
-use crate::store::events;
+use crate::service::reads::{self, EventsQuery, Owner};
 
 /// How to order events; ties break on the event ID in the same direction.
 #[derive(InputObject, Clone, Copy, Debug, Default)]
@@ -43,13 +41,7 @@ impl From<Option<AuditEventOrder>> for EventOrder {
 
 /// One recorded audit event: who did what to which resource, when, and how it went.
 #[derive(Clone)]
-pub struct AuditEvent(pub ev::Model);
-
-impl AuditEvent {
-    fn tenant(&self) -> TenantId {
-        TenantId(self.0.tenant_id)
-    }
-}
+pub struct AuditEvent(pub StoredEvent);
 
 /// The before and after values of one field an action changed.
 #[derive(SimpleObject, Clone, Debug)]
@@ -86,7 +78,7 @@ pub struct RequestContext {
 impl AuditEvent {
     /// The event's global ID (`evt_…`).
     pub async fn id(&self) -> ID {
-        ID(EventId(self.0.id).to_string())
+        ID(self.0.id.to_string())
     }
 
     /// Dot-namespaced action, e.g. `workspace.snapshot.create`.
@@ -100,10 +92,8 @@ impl AuditEvent {
     }
 
     /// Whether the action succeeded.
-    async fn outcome(&self) -> Result<AuditOutcome> {
-        Outcome::from_stored(&self.0.outcome)
-            .map(Into::into)
-            .ok_or_else(|| Error::internal("stored outcome is unknown"))
+    async fn outcome(&self) -> AuditOutcome {
+        self.0.outcome.into()
     }
 
     /// When it happened, as the producer said.
@@ -121,7 +111,7 @@ impl AuditEvent {
         let actor = ctx
             .loaders()
             .actors
-            .load_one((self.tenant(), ActorId(self.0.actor_id)))
+            .load_one((self.0.tenant, self.0.actor_id))
             .await
             .map_err(shared)?
             .ok_or_else(|| Error::internal("an event's actor is missing"))?;
@@ -131,14 +121,13 @@ impl AuditEvent {
     /// The primary target, if any.
     async fn resource(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Resource>> {
         let Some(id) = self.0.resource_id else { return Ok(None) };
-        let found = ctx.loaders().resources.load_one((self.tenant(), ResourceId(id))).await.map_err(shared)?;
+        let found = ctx.loaders().resources.load_one((self.0.tenant, id)).await.map_err(shared)?;
         Ok(found.map(Resource))
     }
 
     /// Other things involved (session, vm, incident…), in the order recorded.
     async fn related_resources(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Resource>> {
-        let found =
-            ctx.loaders().event_resources.load_one((self.tenant(), EventId(self.0.id))).await.map_err(shared)?;
+        let found = ctx.loaders().event_resources.load_one((self.0.tenant, self.0.id)).await.map_err(shared)?;
         Ok(found.map(|r| r.related.into_iter().map(Resource).collect()).unwrap_or_default())
     }
 
@@ -174,15 +163,14 @@ impl AuditEvent {
 
     /// The request that caused the event; null when it had none.
     async fn request(&self) -> Option<RequestContext> {
-        let e = &self.0;
-        e.has_request.then(|| RequestContext {
-            id: e.request_id.clone(),
-            method: e.request_method.clone(),
-            path: e.request_path.clone(),
-            status: e.request_status,
-            latency_ms: e.request_latency_ms,
-            ip_address: e.request_ip.clone(),
-            user_agent: e.request_user_agent.clone(),
+        self.0.request.as_ref().map(|r| RequestContext {
+            id: r.id.clone(),
+            method: r.method.clone(),
+            path: r.path.clone(),
+            status: r.status,
+            latency_ms: r.latency_ms,
+            ip_address: r.ip_address.map(|ip| ip.to_string()),
+            user_agent: r.user_agent.clone(),
         })
     }
 
@@ -244,7 +232,7 @@ impl AuditEvent {
         let proof = ctx
             .loaders()
             .inclusion_proofs
-            .load_one((self.tenant(), (leaf_index, tree_size.map(|n| n.0))))
+            .load_one((self.0.tenant, (leaf_index, tree_size.map(|n| n.0))))
             .await
             .map_err(shared)?
             .ok_or_else(|| Error::internal("the proof loader returned nothing"))?
@@ -268,40 +256,23 @@ pub struct EventsArgs {
     pub page: PageArgs,
 }
 
-/// Answers an event connection: needs `audit.read`; lists the events matching
-/// the caller's filter, within `owner` (a tenant and the filter of an actor's
-/// or a resource's events; none: the requester's tenant's events), within what
-/// the requester may read.
+/// Answers an event connection: the events of `owner` matching the caller's
+/// filter, as far as the caller may read them, with what the selection needs
+/// fetched along.
 pub async fn events_connection(
     ctx: &Context<'_>,
-    owner: Option<(TenantId, Filter)>,
+    owner: Owner,
     args: EventsArgs,
 ) -> async_graphql::Result<AuditEventConnection> {
-    let requester = ctx.require(Scope::AuditRead)?;
-    let asked = filter_arg(args.filter)?;
-    let (tenant, filter) = match owner {
-        Some((tenant, owned)) => (tenant, owned.and(asked)),
-        None => (requester.tenant, asked),
-    };
-    events_page(ctx, tenant, requester.scope_filter(filter), args.order_by, args.page).await
-}
-
-/// Fetches one page of the tenant's events matching `filter`.
-async fn events_page(
-    ctx: &Context<'_>,
-    tenant: TenantId,
-    filter: Filter,
-    order: Option<AuditEventOrder>,
-    args: PageArgs,
-) -> async_graphql::Result<AuditEventConnection> {
-    let order = EventOrder::from(order);
-    let page = args.into_page(|text, path| Cursor::decode_event(text, order, path))?;
+    let order = EventOrder::from(args.order_by);
+    let filter = AuditEventFilter::optional(args.filter, "filter")?;
+    let page = args.page.into_page(|text, path| Cursor::decode_event(text, order, path))?;
     let look = ctx.look_ahead();
     let nodes = [look.field("edges").field("node"), look.field("nodes")];
     let selected = |field: &str| nodes.iter().any(|n| n.field(field).exists());
     // The leaf is the whole event: whoever asks for it needs every column.
     let whole = ["canonicalJson", "leafHash", "inclusionProof"].iter().any(|f| selected(f));
-    let detail = events::Detail {
+    let detail = Detail {
         metadata: whole || selected("metadata"),
         changes: whole || selected("changes"),
         texts: whole || selected("summary") || selected("reason") || selected("errorMessage"),
@@ -310,11 +281,11 @@ async fn events_page(
     };
     // Actors and primary resources come with the page (the related resources'
     // links bring the primary ones along, so those need no join).
-    let joins =
-        events::Joins { actor: selected("actor"), resource: selected("resource") && !selected("relatedResources") };
-    let joined = events::page_joined(ctx.reader(), tenant, &filter, order, &page, detail, joins).await?;
+    let joins = Joins { actor: selected("actor"), resource: selected("resource") && !selected("relatedResources") };
+    let read = reads::events_page(ctx.session(), EventsQuery { owner, filter, order, page, detail, joins }).await?;
     let (mut actors, mut resources) = (Vec::new(), Vec::new());
-    let items = joined
+    let items = read
+        .page
         .items
         .into_iter()
         .map(|row| {
@@ -323,19 +294,10 @@ async fn events_page(
             row.event
         })
         .collect();
-    let rows = PageResult { items, has_next_page: joined.has_next_page, has_previous_page: joined.has_previous_page };
+    let rows =
+        PageResult { items, has_next_page: read.page.has_next_page, has_previous_page: read.page.has_previous_page };
     let loaders = ctx.loaders();
     loaders.feed(actors, resources).await;
     loaders.prefetch(&rows.items, &nodes, joins).await.map_err(shared)?;
-    Ok(AuditEventConnection::from_page(
-        rows,
-        |row| events::cursor(row, order),
-        AuditEvent,
-        Count::Events(tenant, filter),
-    ))
-}
-
-/// The optional filter argument, converted.
-pub fn filter_arg(filter: Option<AuditEventFilter>) -> Result<Filter> {
-    AuditEventFilter::optional(filter, "filter")
+    Ok(AuditEventConnection::from_page(rows, |row| row.cursor(order), AuditEvent, read.count))
 }

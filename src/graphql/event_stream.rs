@@ -1,15 +1,14 @@
 //! `EventStream`, its inputs and payloads, and the stream mutations.
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
-use entity::event_stream as es;
 
 use super::context::ContextExt;
 use super::filter_input::AuditEventFilter;
 use super::scalars::{BigInt, DateTime, Json};
-use crate::domain::ids::{EventStreamId, TenantId};
+use crate::domain::event_stream::EventStream as StoredStream;
+use crate::domain::ids::EventStreamId;
 use crate::error::{Error, Result};
 use crate::service::event_streams::{self as manage, Destination, NewStream, StreamChange};
-use crate::store::{event_streams, ledger};
 
 /// Whether a stream is delivering.
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
@@ -25,7 +24,7 @@ pub enum EventStreamState {
 /// A destination receiving the tenant's matching events in sequence order, at
 /// least once. Its secret or token is never shown again after creation.
 #[derive(Clone)]
-pub struct EventStream(pub es::Model);
+pub struct EventStream(pub StoredStream);
 
 /// A destination receiving the tenant's matching events in sequence order, at
 /// least once. Its secret or token is never shown again after creation.
@@ -33,7 +32,7 @@ pub struct EventStream(pub es::Model);
 impl EventStream {
     /// The stream's global ID (`str_…`).
     pub async fn id(&self) -> ID {
-        ID(EventStreamId(self.0.id).to_string())
+        ID(self.0.id.to_string())
     }
 
     /// What the stream is for.
@@ -46,9 +45,10 @@ impl EventStream {
         &self.0.kind
     }
 
-    /// Where events are POSTed.
-    async fn url(&self) -> &str {
-        &self.0.url
+    /// Where events are POSTed, with user information and query values shown
+    /// as `***` (`https://***@siem.example/hook?token=***`).
+    async fn url(&self) -> String {
+        self.0.display_url()
     }
 
     /// The events it delivers, as an `AuditEventFilter` in JSON (`{}`: all).
@@ -74,7 +74,7 @@ impl EventStream {
 
     /// Events recorded after `deliveredSequence`: the ledger's size minus it.
     async fn lag(&self, ctx: &Context<'_>) -> async_graphql::Result<BigInt> {
-        let size = ledger::head(ctx.store().db(), TenantId(self.0.tenant_id)).await?.size() as i64;
+        let size = crate::service::ledger::reads::size(ctx.session()).await? as i64;
         Ok(BigInt((size - self.0.delivered_sequence).max(0)))
     }
 
@@ -162,14 +162,10 @@ pub struct DeleteEventStreamPayload {
 
 /// The tenant's streams, oldest first.
 pub async fn list(ctx: &Context<'_>) -> Result<Vec<EventStream>> {
-    let requester = ctx.requester()?;
-    manage::authorize(requester)?;
-    Ok(event_streams::list(ctx.store().db(), requester.tenant).await?.into_iter().map(EventStream).collect())
+    Ok(manage::list(ctx.session()).await?.into_iter().map(EventStream).collect())
 }
 
 pub async fn create(ctx: &Context<'_>, input: CreateEventStreamInput) -> Result<CreateEventStreamPayload> {
-    let requester = ctx.requester()?;
-    manage::authorize(requester)?;
     let destination = match (input.webhook, input.splunk_hec) {
         (Some(webhook), None) => Destination::Webhook { url: webhook.url },
         (None, Some(hec)) => Destination::SplunkHec { url: hec.url, token: hec.token, index: hec.index },
@@ -178,37 +174,23 @@ pub async fn create(ctx: &Context<'_>, input: CreateEventStreamInput) -> Result<
         }
         (None, None) => return Err(Error::bad_input("input.webhook", "give exactly one of `webhook` and `splunkHec`")),
     };
-    let s = ctx.services();
-    let (stream, signing_secret) = manage::create(
-        &s.store,
-        &s.bus,
-        &s.streams,
-        requester,
-        NewStream {
-            name: input.name,
-            filter: input.filter.map(Into::into).unwrap_or_default(),
-            destination,
-            start_after_sequence: input.start_after_sequence.map(|b| b.0),
-        },
-    )
-    .await?;
+    let new = NewStream {
+        name: input.name,
+        filter: input.filter.map(Into::into).unwrap_or_default(),
+        destination,
+        start_after_sequence: input.start_after_sequence.map(|b| b.0),
+    };
+    let (stream, signing_secret) = manage::create(ctx.session(), new).await?;
     Ok(CreateEventStreamPayload { stream: EventStream(stream), signing_secret })
 }
 
 pub async fn update(ctx: &Context<'_>, id: ID, input: UpdateEventStreamInput) -> Result<EventStream> {
-    let requester = ctx.requester()?;
-    manage::authorize(requester)?;
     let id = EventStreamId::parse(&id, "id")?;
-    let s = ctx.services();
-    let filter = input.filter.map(Into::into);
-    let change = StreamChange { name: input.name, filter, paused: input.paused };
-    Ok(EventStream(manage::update(&s.store, &s.bus, requester, id, change).await?))
+    let change = StreamChange { name: input.name, filter: input.filter.map(Into::into), paused: input.paused };
+    Ok(EventStream(manage::update(ctx.session(), id, change).await?))
 }
 
 pub async fn delete(ctx: &Context<'_>, id: ID) -> Result<DeleteEventStreamPayload> {
-    let requester = ctx.requester()?;
-    manage::authorize(requester)?;
     let id = EventStreamId::parse(&id, "id")?;
-    let s = ctx.services();
-    Ok(DeleteEventStreamPayload { stream: EventStream(manage::delete(&s.store, &s.bus, requester, id).await?) })
+    Ok(DeleteEventStreamPayload { stream: EventStream(manage::delete(ctx.session(), id).await?) })
 }

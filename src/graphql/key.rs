@@ -1,28 +1,28 @@
 //! `Tenant`, `ApiKey`, `Viewer` and the payloads of key and tenant mutations.
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use entity::{api_key, tenant};
 
 use super::context::ContextExt;
 use super::enums::ApiKeyScope;
 use super::scalars::DateTime;
 use super::viewer_token::ViewerRestriction;
 use crate::auth::Requester;
-use crate::domain::ids::{ApiKeyId, TenantId};
-use crate::domain::scope::{Scope, Scopes};
+use crate::domain::api_key::ApiKey as StoredKey;
+use crate::domain::scope::Scopes;
+use crate::domain::tenant::Tenant as StoredTenant;
 use crate::error::Result;
-use crate::store::{keys, tenants};
+use crate::service::{keys, tenants};
 
 /// An account or organisation. Nothing is ever shared between tenants.
 #[derive(Clone)]
-pub struct Tenant(pub tenant::Model);
+pub struct Tenant(pub StoredTenant);
 
 /// An account or organisation. Nothing is ever shared between tenants.
 #[Object]
 impl Tenant {
     /// The tenant's global ID (`ten_…`).
     pub async fn id(&self) -> ID {
-        ID(TenantId(self.0.id).to_string())
+        ID(self.0.id.to_string())
     }
 
     /// Short name, as sent in the `X-Audit-Tenant` header.
@@ -52,25 +52,20 @@ impl Tenant {
 
     /// The tenant's API keys, oldest first (needs `keys.manage`).
     async fn api_keys(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ApiKey>> {
-        let requester = ctx.require(Scope::KeysManage)?;
-        let tenant = TenantId(self.0.id);
-        if requester.tenant != tenant {
-            return Ok(Vec::new());
-        }
-        Ok(keys::list(ctx.store().db(), tenant).await?.into_iter().map(ApiKey).collect())
+        Ok(keys::list(ctx.session(), self.0.id).await?.into_iter().map(ApiKey).collect())
     }
 }
 
 /// An API key. The secret itself is shown only once, when the key is created.
 #[derive(Clone)]
-pub struct ApiKey(pub api_key::Model);
+pub struct ApiKey(pub StoredKey);
 
 /// An API key. The secret itself is shown only once, when the key is created.
 #[Object]
 impl ApiKey {
     /// The key's global ID (`key_…`).
     pub async fn id(&self) -> ID {
-        ID(ApiKeyId(self.0.id).to_string())
+        ID(self.0.id.to_string())
     }
 
     /// What the key is for.
@@ -85,7 +80,7 @@ impl ApiKey {
 
     /// What the key may do.
     async fn scopes(&self) -> Vec<ApiKeyScope> {
-        Scopes::parse_list(&self.0.scopes, "scopes").map(|s| s.iter().map(Into::into).collect()).unwrap_or_default()
+        self.0.scopes.iter().map(Into::into).collect()
     }
 
     /// When it was created.
@@ -112,19 +107,12 @@ pub struct Viewer(pub Requester);
 impl Viewer {
     /// The tenant the request acts in (for admin keys, the one named by `X-Audit-Tenant`).
     async fn tenant(&self, ctx: &Context<'_>) -> async_graphql::Result<Tenant> {
-        let tenant = tenants::by_id(ctx.store().db(), self.0.tenant)
-            .await?
-            .ok_or_else(|| crate::error::Error::NotFound("the tenant no longer exists".into()))?;
-        Ok(Tenant(tenant))
+        Ok(Tenant(tenants::current(ctx.session()).await?))
     }
 
     /// The key the request was made with (a viewer token has none to show).
     async fn api_key(&self, ctx: &Context<'_>) -> async_graphql::Result<ApiKey> {
-        self.0.require_api_key("see the API key that minted it")?;
-        let key = keys::by_id_any_tenant(ctx.store().db(), self.0.key_id)
-            .await?
-            .ok_or_else(|| crate::error::Error::NotFound("the key no longer exists".into()))?;
-        Ok(ApiKey(key))
+        Ok(ApiKey(keys::own(ctx.session()).await?))
     }
 
     /// The scopes the key carries.

@@ -3,13 +3,13 @@
 
 use async_graphql::{Context, Object, SimpleObject};
 
-use super::connection::{Count, connection};
+use super::connection::connection;
 use super::context::ContextExt;
 use super::scalars::{BigInt, DateTime};
 use crate::domain::cursor::Cursor;
-use crate::domain::ids::TenantId;
 use crate::domain::page::PageArgs;
-use crate::service::ledger::{self as service, SignedCheckpoint, b64};
+use crate::service::ledger::{SignedCheckpoint, b64, reads};
+use crate::service::reads::Counted;
 
 /// A signed tree head: a C2SP checkpoint (`c2sp.org/tlog-checkpoint`) in a
 /// signed note (`c2sp.org/signed-note`), signed with Ed25519.
@@ -56,7 +56,7 @@ connection!(CheckpointConnection, CheckpointEdge, Checkpoint, "checkpoint");
 
 /// Your tenant's log as a Merkle tree (RFC 9162, SHA-256): leaf i is the
 /// canonical event with sequence i + 1.
-pub struct Ledger(pub TenantId);
+pub struct Ledger;
 
 /// Your tenant's log as a Merkle tree (RFC 9162, SHA-256): leaf i is the
 /// canonical event with sequence i + 1.
@@ -64,17 +64,17 @@ pub struct Ledger(pub TenantId);
 impl Ledger {
     /// Leaves in the tree: the highest sequence assigned.
     async fn size(&self, ctx: &Context<'_>) -> async_graphql::Result<BigInt> {
-        Ok(crate::store::ledger::head(ctx.store().db(), self.0).await?.size().into())
+        Ok(reads::size(ctx.session()).await?.into())
     }
 
     /// The note verifier key checkpoints are signed with (`<name>+<hex id>+<base64>`).
     async fn verifier_key(&self, ctx: &Context<'_>) -> String {
-        ctx.services().ledger.verifier_key()
+        ctx.session().services().ledger.verifier_key()
     }
 
     /// The current tree head, signed now.
     async fn checkpoint(&self, ctx: &Context<'_>) -> async_graphql::Result<Checkpoint> {
-        Ok(ctx.services().ledger.current(ctx.store().db(), self.0).await?.into())
+        Ok(reads::checkpoint(ctx.session()).await?.into())
     }
 
     /// Checkpoints the server persisted, newest first.
@@ -89,12 +89,12 @@ impl Ledger {
     ) -> async_graphql::Result<CheckpointConnection> {
         let args = PageArgs { first, after, last, before };
         let page = args.into_page(|text, path| Cursor::decode_as(text, path, Cursor::checkpoint_size))?;
-        let rows = ctx.services().ledger.checkpoints(ctx.store().db(), self.0, &page).await?;
+        let rows = reads::checkpoints(ctx.session(), &page).await?;
         Ok(CheckpointConnection::from_page(
             rows,
             |c| Cursor::Checkpoint(c.size as i64).encode(),
             Checkpoint::from,
-            Count::Checkpoints(self.0),
+            Counted::checkpoints(),
         ))
     }
 
@@ -106,7 +106,7 @@ impl Ledger {
         #[graphql(desc = "The older tree's size.")] from_size: BigInt,
         #[graphql(desc = "The newer tree's size (default: the current size).")] to_size: Option<BigInt>,
     ) -> async_graphql::Result<Vec<String>> {
-        let proof = service::consistency_proof(ctx.store().db(), self.0, from_size.0, to_size.map(|n| n.0)).await?;
+        let proof = reads::consistency(ctx.session(), from_size.0, to_size.map(|n| n.0)).await?;
         Ok(proof.iter().map(b64).collect())
     }
 }

@@ -1,8 +1,8 @@
 //! Per-request DataLoaders, so a page of events costs a fixed number of SQL
 //! statements whatever its size. Created for each request (never shared: the
 //! cache would leak across requests and tenants) and keyed by tenant too.
-//! They read through the request's [`Reader`]: a read replica, unless the
-//! request wrote.
+//! They load through the request's session, so every batch is authorized
+//! and read where the session reads.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -11,60 +11,48 @@ use std::sync::Arc;
 
 use async_graphql::Lookahead;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use entity::{actor, audit_event, resource};
 
+use crate::domain::actor::Actor;
 use crate::domain::ids::{ActorId, EventId, ResourceId, TenantId};
+use crate::domain::resource::Resource;
+use crate::domain::selection::Joins;
+use crate::domain::stored_event::StoredEvent;
 use crate::error::Error;
 use crate::service::ledger::InclusionProof;
-use crate::store::actors::{self, Actors};
-use crate::store::events::Joins;
-use crate::store::resources::{self, Resources};
-use crate::store::{Reader, Store};
+use crate::service::session::Session;
+use crate::service::{ledger, reads};
 
 pub struct Loaders {
-    pub actors: DataLoader<ByIdLoader<Actors>, HashMapCache>,
-    pub resources: DataLoader<ByIdLoader<Resources>, HashMapCache>,
+    pub actors: DataLoader<ByIdLoader<Actor>, HashMapCache>,
+    pub resources: DataLoader<ByIdLoader<Resource>, HashMapCache>,
     pub event_resources: DataLoader<EventResourcesLoader, HashMapCache>,
-    /// Where this request's reads go, chosen once, so that they all see one
-    /// database's state.
-    reader: Reader,
     pub inclusion_proofs: DataLoader<InclusionProofLoader, HashMapCache>,
 }
 
-impl Loaders {
-    pub fn new(store: &Store) -> Self {
-        let reader = store.reader();
-        Self {
-            actors: DataLoader::with_cache(ByIdLoader::new(reader.clone()), tokio::spawn, HashMapCache::default()),
-            resources: DataLoader::with_cache(ByIdLoader::new(reader.clone()), tokio::spawn, HashMapCache::default()),
-            event_resources: DataLoader::with_cache(
-                EventResourcesLoader(reader.clone()),
-                tokio::spawn,
-                HashMapCache::default(),
-            ),
-            reader,
-            inclusion_proofs: DataLoader::with_cache(
-                InclusionProofLoader(store.clone()),
-                tokio::spawn,
-                HashMapCache::default(),
-            ),
-        }
-    }
+fn loader<T: Loader<K>, K: Send + Sync + Hash + Eq + Clone + 'static>(load: T) -> DataLoader<T, HashMapCache>
+where
+    T::Value: Send + Sync + Clone + 'static,
+{
+    DataLoader::with_cache(load, tokio::spawn, HashMapCache::default())
+}
 
-    /// The request's reads: pages, counts, look-ups.
-    pub fn reader(&self) -> &Reader {
-        &self.reader
+impl Loaders {
+    pub fn new(session: Arc<Session>) -> Self {
+        Self {
+            actors: loader(ByIdLoader(session.clone(), PhantomData)),
+            resources: loader(ByIdLoader(session.clone(), PhantomData)),
+            event_resources: loader(EventResourcesLoader(session.clone())),
+            inclusion_proofs: loader(InclusionProofLoader(session)),
+        }
     }
 
     /// Primes the caches with actors and resources fetched along with a page.
-    pub async fn feed(&self, actors: Vec<actor::Model>, resources: Vec<resource::Model>) {
+    pub async fn feed(&self, actors: Vec<Actor>, resources: Vec<Resource>) {
         if !actors.is_empty() {
-            self.actors.feed_many(actors.into_iter().map(|a| ((TenantId(a.tenant_id), ActorId(a.id)), a))).await;
+            self.actors.feed_many(actors.into_iter().map(|a| ((a.tenant, a.id), a))).await;
         }
         if !resources.is_empty() {
-            self.resources
-                .feed_many(resources.into_iter().map(|r| ((TenantId(r.tenant_id), ResourceId(r.id)), r)))
-                .await;
+            self.resources.feed_many(resources.into_iter().map(|r| ((r.tenant, r.id), r))).await;
         }
     }
 
@@ -75,7 +63,7 @@ impl Loaders {
     /// what the page's own statement already fetched (and [`Self::feed`] primed).
     pub async fn prefetch(
         &self,
-        rows: &[audit_event::Model],
+        rows: &[StoredEvent],
         selections: &[Lookahead<'_>],
         joined: Joins,
     ) -> Result<(), Arc<Error>> {
@@ -84,7 +72,7 @@ impl Loaders {
             return Ok(());
         }
         if selected("actor") && !joined.actor {
-            let mut keys: Vec<_> = rows.iter().map(|r| (TenantId(r.tenant_id), ActorId(r.actor_id))).collect();
+            let mut keys: Vec<_> = rows.iter().map(|r| (r.tenant, r.actor_id)).collect();
             keys.sort();
             keys.dedup();
             let found = self.actors.loader().load(&keys).await?;
@@ -92,17 +80,14 @@ impl Loaders {
         }
         if selected("relatedResources") {
             // The links give the primary resources too: no statement of their own.
-            let keys: Vec<_> = rows.iter().map(|r| (TenantId(r.tenant_id), EventId(r.id))).collect();
+            let keys: Vec<_> = rows.iter().map(|r| (r.tenant, r.id)).collect();
             let found = self.event_resources.loader().load(&keys).await?;
-            let primaries: Vec<_> = found
-                .iter()
-                .filter_map(|((tenant, _), r)| r.primary.clone().map(|p| ((*tenant, ResourceId(p.id)), p)))
-                .collect();
+            let primaries: Vec<_> =
+                found.iter().filter_map(|((tenant, _), r)| r.primary.clone().map(|p| ((*tenant, p.id), p))).collect();
             self.resources.feed_many(primaries).await;
             self.event_resources.feed_many(found).await;
         } else if selected("resource") && !joined.resource {
-            let mut keys: Vec<_> =
-                rows.iter().filter_map(|r| r.resource_id.map(|id| (TenantId(r.tenant_id), ResourceId(id)))).collect();
+            let mut keys: Vec<_> = rows.iter().filter_map(|r| r.resource_id.map(|id| (r.tenant, id))).collect();
             keys.sort();
             keys.dedup();
             let found = self.resources.loader().load(&keys).await?;
@@ -116,7 +101,7 @@ impl Loaders {
             sizes.dedup();
             let keys: Vec<ProofKey> = rows
                 .iter()
-                .flat_map(|r| sizes.iter().map(|&size| (TenantId(r.tenant_id), ((r.sequence - 1) as u64, size))))
+                .flat_map(|r| sizes.iter().map(|&size| (r.tenant, ((r.sequence - 1) as u64, size))))
                 .collect();
             let found = self.inclusion_proofs.loader().load(&keys).await?;
             self.inclusion_proofs.feed_many(found).await;
@@ -138,87 +123,70 @@ fn tree_size_argument(field: &async_graphql::SelectionField<'_>) -> Option<Optio
     }
 }
 
-/// Groups keys by tenant (a request has one, but the key says so explicitly).
-fn by_tenant<K: Copy>(keys: &[(TenantId, K)]) -> HashMap<TenantId, Vec<K>> {
-    let mut groups: HashMap<TenantId, Vec<K>> = HashMap::new();
-    for (tenant, key) in keys {
-        groups.entry(*tenant).or_default().push(*key);
-    }
-    groups
+/// The keys of the session's own tenant (a request has one; the key says so
+/// explicitly, and a key of another tenant finds nothing).
+fn own<K: Copy>(session: &Session, keys: &[(TenantId, K)]) -> Vec<K> {
+    let tenant = session.requester().map(|r| r.tenant).ok();
+    keys.iter().filter(|(t, _)| Some(*t) == tenant).map(|(_, k)| *k).collect()
 }
 
-/// Rows a request loads by ID, tenant by tenant, through [`ByIdLoader`].
-pub trait ById: Send + Sync + 'static {
+/// Records a request loads by ID through [`ByIdLoader`].
+pub trait ById: Clone + Send + Sync + 'static {
     type Id: Copy + Eq + Hash + Send + Sync + 'static;
-    type Row: Clone + Send + Sync + 'static;
 
-    /// The tenant's rows with these IDs (missing ones are absent).
-    fn by_ids(
-        reader: &Reader,
-        tenant: TenantId,
-        ids: &[Self::Id],
-    ) -> impl Future<Output = Result<Vec<Self::Row>, Error>> + Send;
-    fn id(row: &Self::Row) -> Self::Id;
+    /// The session's records with these IDs (missing ones are absent).
+    fn by_ids(session: &Session, ids: &[Self::Id]) -> impl Future<Output = Result<Vec<Self>, Error>> + Send;
+    fn key(&self) -> (TenantId, Self::Id);
 }
 
-impl ById for Actors {
+impl ById for Actor {
     type Id = ActorId;
-    type Row = actor::Model;
 
-    async fn by_ids(reader: &Reader, tenant: TenantId, ids: &[ActorId]) -> Result<Vec<actor::Model>, Error> {
-        actors::by_ids(reader, tenant, ids).await
+    async fn by_ids(session: &Session, ids: &[ActorId]) -> Result<Vec<Actor>, Error> {
+        reads::actors(session, ids).await
     }
 
-    fn id(row: &actor::Model) -> ActorId {
-        ActorId(row.id)
+    fn key(&self) -> (TenantId, ActorId) {
+        (self.tenant, self.id)
     }
 }
 
-impl ById for Resources {
+impl ById for Resource {
     type Id = ResourceId;
-    type Row = resource::Model;
 
-    async fn by_ids(reader: &Reader, tenant: TenantId, ids: &[ResourceId]) -> Result<Vec<resource::Model>, Error> {
-        resources::by_ids(reader, tenant, ids).await
+    async fn by_ids(session: &Session, ids: &[ResourceId]) -> Result<Vec<Resource>, Error> {
+        reads::resources(session, ids).await
     }
 
-    fn id(row: &resource::Model) -> ResourceId {
-        ResourceId(row.id)
-    }
-}
-
-/// Loads the rows of a [`ById`] (actors, resources): one statement per tenant.
-pub struct ByIdLoader<T>(Reader, PhantomData<T>);
-
-impl<T> ByIdLoader<T> {
-    fn new(reader: Reader) -> Self {
-        Self(reader, PhantomData)
+    fn key(&self) -> (TenantId, ResourceId) {
+        (self.tenant, self.id)
     }
 }
+
+/// Loads records by ID (actors, resources): one statement per batch.
+pub struct ByIdLoader<T>(Arc<Session>, PhantomData<T>);
 
 impl<T: ById> Loader<(TenantId, T::Id)> for ByIdLoader<T> {
-    type Value = T::Row;
+    type Value = T;
     type Error = Arc<Error>;
 
-    async fn load(&self, keys: &[(TenantId, T::Id)]) -> Result<HashMap<(TenantId, T::Id), T::Row>, Self::Error> {
-        let mut out = HashMap::with_capacity(keys.len());
-        for (tenant, ids) in by_tenant(keys) {
-            for row in T::by_ids(&self.0, tenant, &ids).await? {
-                out.insert((tenant, T::id(&row)), row);
-            }
+    async fn load(&self, keys: &[(TenantId, T::Id)]) -> Result<HashMap<(TenantId, T::Id), T>, Self::Error> {
+        let ids = own(&self.0, keys);
+        if ids.is_empty() {
+            return Ok(HashMap::new());
         }
-        Ok(out)
+        Ok(T::by_ids(&self.0, &ids).await?.into_iter().map(|record| (record.key(), record)).collect())
     }
 }
 
 /// The resources of an event: the primary one (if any) and the related ones in order.
 #[derive(Clone, Debug, Default)]
 pub struct EventResources {
-    pub primary: Option<resource::Model>,
-    pub related: Vec<resource::Model>,
+    pub primary: Option<Resource>,
+    pub related: Vec<Resource>,
 }
 
-pub struct EventResourcesLoader(Reader);
+pub struct EventResourcesLoader(Arc<Session>);
 
 impl Loader<(TenantId, EventId)> for EventResourcesLoader {
     type Value = EventResources;
@@ -231,16 +199,18 @@ impl Loader<(TenantId, EventId)> for EventResourcesLoader {
         // Every key gets an entry, so an event without resources is cached too.
         let mut out: HashMap<(TenantId, EventId), EventResources> =
             keys.iter().map(|k| (*k, EventResources::default())).collect();
-        for (tenant, events) in by_tenant(keys) {
-            let mut links = resources::for_events(&self.0, tenant, &events).await?;
-            links.sort_by_key(|l| (l.event_id, l.position));
-            for link in links {
-                let entry = out.entry((tenant, EventId(link.event_id))).or_default();
-                if link.position == 0 {
-                    entry.primary = Some(link.into_model());
-                } else {
-                    entry.related.push(link.into_model());
-                }
+        let events = own(&self.0, keys);
+        if events.is_empty() {
+            return Ok(out);
+        }
+        let mut links = reads::event_resources(&self.0, &events).await?;
+        links.sort_by_key(|(event, position, _)| (*event, *position));
+        for (event, position, resource) in links {
+            let entry = out.entry((resource.tenant, event)).or_default();
+            if position == 0 {
+                entry.primary = Some(resource);
+            } else {
+                entry.related.push(resource);
             }
         }
         Ok(out)
@@ -251,22 +221,20 @@ impl Loader<(TenantId, EventId)> for EventResourcesLoader {
 /// size (`None`: the current size).
 pub type ProofKey = (TenantId, (u64, Option<i64>));
 
-/// Inclusion proofs, two statements per tenant for any number of them. A proof
-/// that cannot be given is an error in its own place only.
-pub struct InclusionProofLoader(Store);
+/// Inclusion proofs, two statements for any number of them. A proof that
+/// cannot be given is an error in its own place only.
+pub struct InclusionProofLoader(Arc<Session>);
 
 impl Loader<ProofKey> for InclusionProofLoader {
     type Value = Result<InclusionProof, Arc<Error>>;
     type Error = Arc<Error>;
 
     async fn load(&self, keys: &[ProofKey]) -> Result<HashMap<ProofKey, Self::Value>, Self::Error> {
-        let mut out = HashMap::with_capacity(keys.len());
-        for (tenant, wanted) in by_tenant(keys) {
-            let proofs = crate::service::ledger::inclusion_proofs(self.0.db(), tenant, &wanted).await?;
-            for (at, proof) in wanted.into_iter().zip(proofs) {
-                out.insert((tenant, at), proof.map_err(Arc::new));
-            }
-        }
-        Ok(out)
+        let wanted = own(&self.0, keys);
+        let Some(&(tenant, _)) = keys.first() else {
+            return Ok(HashMap::new());
+        };
+        let proofs = ledger::reads::inclusion_proofs_for(&self.0, &wanted).await?;
+        Ok(wanted.into_iter().zip(proofs).map(|(at, proof)| ((tenant, at), proof.map_err(Arc::new))).collect())
     }
 }

@@ -27,10 +27,7 @@ pub mod viewer_token;
 
 use async_graphql::{Schema, SchemaBuilder};
 
-pub use context::Caller;
-
 use crate::service::Services;
-pub use loaders::Loaders;
 
 pub type AuditSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
 

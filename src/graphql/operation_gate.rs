@@ -1,6 +1,6 @@
 //! Operations on a long-lived session (a WebSocket) are admitted one by one,
 //! as HTTP requests are: the key is checked again and rate limited, each
-//! operation gets its own caller and DataLoaders, a bounded share of the
+//! operation gets its own session and DataLoaders, a bounded share of the
 //! session, and the request timeout; a revoked key's running operations end
 //! with `UNAUTHENTICATED`. The session puts its [`OperationGate`] in its data;
 //! requests without one (HTTP) pass through untouched.
@@ -16,14 +16,14 @@ use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 
-use super::{Caller, Loaders};
 use crate::error::{Error, code};
+use crate::service::session::Session;
 
 /// What a session decides about the operations started on it.
 #[async_trait::async_trait]
 pub trait OperationGate: Send + Sync {
-    /// The caller of a new operation, checked now, or the refusal.
-    async fn admit(&self) -> Result<(Caller, Loaders), Error>;
+    /// The session of a new operation, its caller checked now, or the refusal.
+    async fn admit(&self) -> Result<Session, Error>;
     /// One of the session's operation places, held while the operation runs;
     /// `RATE_LIMITED` when all are taken.
     fn place(&self) -> Result<Box<dyn Send>, Error>;
@@ -100,8 +100,8 @@ impl Extension for GatedOperations {
     ) -> ServerResult<Request> {
         let request = match ctx.data_opt::<Gate>() {
             Some(gate) => {
-                let (caller, loaders) = gate.admit().await.map_err(server_error)?;
-                request.data(caller).data(loaders)
+                let session = gate.admit().await.map_err(server_error)?;
+                super::context::attach(request, session)
             }
             None => request,
         };

@@ -3,7 +3,6 @@
 use async_graphql::{Context, ID, Object};
 
 use super::actor::{Actor, ActorConnection};
-use super::connection::Count;
 use super::context::ContextExt;
 use super::event::{AuditEvent, AuditEventConnection, AuditEventOrder, EventsArgs, events_connection};
 use super::event_stream::{self, EventStream};
@@ -14,11 +13,11 @@ use super::node::{self, Node};
 use super::resource::{Resource, ResourceConnection};
 use crate::domain::cursor::Cursor;
 use crate::domain::filter::Budget;
-use crate::domain::ids::TenantId;
+use crate::domain::filter_spec::{ActorMatchSpec, ResourceMatchSpec};
 use crate::domain::page::PageArgs;
-use crate::domain::scope::Scope;
 use crate::error::Error;
-use crate::store::{actors, resources};
+use crate::service::policy::Operation;
+use crate::service::reads::{self, Owner};
 
 /// IDs accepted by one `nodes` call.
 pub const MAX_NODES: usize = 500;
@@ -47,7 +46,7 @@ impl Query {
         if ids.len() > MAX_NODES {
             return Err(Error::bad_input("ids", format!("at most {MAX_NODES} IDs are allowed")).into());
         }
-        Ok(node::resolve(ctx, &ids, "ids").await?)
+        node::resolve(ctx, &ids, "ids").await
     }
 
     /// Audit events of your tenant, newest first unless `orderBy` says otherwise.
@@ -64,7 +63,7 @@ impl Query {
         #[graphql(desc = "Page backward from this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<AuditEventConnection> {
         let page = PageArgs { first, after, last, before };
-        Ok(events_connection(ctx, None, EventsArgs { filter, order_by, page }).await?)
+        events_connection(ctx, Owner::Tenant, EventsArgs { filter, order_by, page }).await
     }
 
     /// One audit event by ID; null if it does not exist in your tenant.
@@ -91,13 +90,11 @@ impl Query {
         #[graphql(desc = "Page backward: this many items (at most 500).")] last: Option<i32>,
         #[graphql(desc = "Page backward from this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<ActorConnection> {
-        let tenant = lister(ctx, "list actors")?;
-        let m = crate::domain::filter_spec::ActorMatchSpec::from(filter.unwrap_or_default())
-            .into_match(&mut Budget::default(), "filter")?;
+        let m = ActorMatchSpec::from(filter.unwrap_or_default()).into_match(&mut Budget::default(), "filter")?;
         let page = PageArgs { first, after, last, before }
             .into_page(|text, path| Cursor::decode_as(text, path, Cursor::actor_id))?;
-        let rows = actors::page(ctx.reader(), tenant, &m, &page).await?;
-        Ok(ActorConnection::from_page(rows, actors::cursor, Actor, Count::Actors(tenant, m)))
+        let (rows, count) = reads::actors_page(ctx.session(), m, &page).await?;
+        Ok(ActorConnection::from_page(rows, |a| Cursor::Actor(a.id.0).encode(), Actor, count))
     }
 
     /// Resources of your tenant, oldest first.
@@ -111,36 +108,27 @@ impl Query {
         #[graphql(desc = "Page backward: this many items (at most 500).")] last: Option<i32>,
         #[graphql(desc = "Page backward from this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<ResourceConnection> {
-        let tenant = lister(ctx, "list resources")?;
-        let m = crate::domain::filter_spec::ResourceMatchSpec::from(filter.unwrap_or_default())
-            .into_match(&mut Budget::default(), "filter")?;
+        let m = ResourceMatchSpec::from(filter.unwrap_or_default()).into_match(&mut Budget::default(), "filter")?;
         let page = PageArgs { first, after, last, before }
             .into_page(|text, path| Cursor::decode_as(text, path, Cursor::resource_id))?;
-        let rows = resources::page(ctx.reader(), tenant, &m, &page).await?;
-        Ok(ResourceConnection::from_page(rows, resources::cursor, Resource, Count::Resources(tenant, m)))
+        let (rows, count) = reads::resources_page(ctx.session(), m, &page).await?;
+        Ok(ResourceConnection::from_page(rows, |r| Cursor::Resource(r.id.0).encode(), Resource, count))
     }
 
-    /// Your tenant's event streams, oldest first. Needs `keys.manage`.
+    /// Your tenant's event streams, oldest first. Needs `keys.manage` and `audit.read`.
     async fn event_streams(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<EventStream>> {
         Ok(event_stream::list(ctx).await?)
     }
 
     /// Who is asking: the key and the tenant it acts in.
     async fn viewer(&self, ctx: &Context<'_>) -> async_graphql::Result<Viewer> {
-        Ok(Viewer(ctx.requester()?.clone()))
+        Ok(Viewer(ctx.session().requester()?.clone()))
     }
 
     /// Your tenant's log as a signed Merkle tree: its size, checkpoints and
     /// consistency proofs. Needs `audit.read`.
     async fn ledger(&self, ctx: &Context<'_>) -> async_graphql::Result<Ledger> {
-        Ok(Ledger(ctx.require(Scope::AuditRead)?.tenant))
+        ctx.session().authorize(Operation::ReadEvents)?;
+        Ok(Ledger)
     }
-}
-
-/// The tenant whose actors or resources the requester lists: needs
-/// `audit.read`, and an API key (`what` says what for, when refused).
-fn lister(ctx: &Context<'_>, what: &'static str) -> async_graphql::Result<TenantId> {
-    let tenant = ctx.require(Scope::AuditRead)?.tenant;
-    ctx.requester()?.require_api_key(what)?;
-    Ok(tenant)
 }

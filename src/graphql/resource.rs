@@ -1,25 +1,24 @@
 //! `Resource`: what was acted upon.
 
 use async_graphql::{Context, ID, Object};
-use entity::resource;
 
 use super::connection::connection;
 use super::event::{AuditEventConnection, AuditEventOrder, EventsArgs, events_connection};
 use super::filter_input::AuditEventFilter;
-use crate::domain::filter::{Condition, Filter, ResourceMatch};
-use crate::domain::ids::{ResourceId, TenantId};
 use crate::domain::page::PageArgs;
+use crate::domain::resource::Resource as StoredResource;
+use crate::service::reads::Owner;
 
 /// Something acted upon: a workspace, a session, a VM… Unique per type and external ID.
 #[derive(Clone)]
-pub struct Resource(pub resource::Model);
+pub struct Resource(pub StoredResource);
 
 /// Something acted upon: a workspace, a session, a VM… Unique per type and external ID.
 #[Object]
 impl Resource {
     /// The resource's global ID (`res_…`).
     pub async fn id(&self) -> ID {
-        ID(ResourceId(self.0.id).to_string())
+        ID(self.0.id.to_string())
     }
 
     /// The kind of resource, e.g. `workspace`.
@@ -50,13 +49,8 @@ impl Resource {
         #[graphql(desc = "Page backward: this many items (at most 500).")] last: Option<i32>,
         #[graphql(desc = "Page backward from this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<AuditEventConnection> {
-        let mine = Filter::Cond(Condition::RelatedTo(ResourceMatch {
-            ids: Some(vec![ResourceId(self.0.id)]),
-            ..Default::default()
-        }));
         let page = PageArgs { first, after, last, before };
-        let owner = Some((TenantId(self.0.tenant_id), mine));
-        Ok(events_connection(ctx, owner, EventsArgs { filter, order_by, page }).await?)
+        events_connection(ctx, Owner::Resource(self.0.id), EventsArgs { filter, order_by, page }).await
     }
 }
 

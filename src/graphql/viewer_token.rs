@@ -5,7 +5,8 @@ use async_graphql::{Context, InputObject, SimpleObject};
 use super::context::ContextExt;
 use super::filter_input::AuditEventFilter;
 use super::scalars::{DateTime, Json};
-use crate::viewer_token::{self, ViewerGrant};
+use crate::service::viewer_tokens;
+use crate::viewer_token::ViewerGrant;
 
 const DEFAULT_TTL_SECONDS: i32 = 3600;
 
@@ -51,13 +52,8 @@ impl From<&ViewerGrant> for ViewerRestriction {
 
 /// Mints a token for the caller's tenant.
 pub async fn create(ctx: &Context<'_>, input: CreateViewerTokenInput) -> async_graphql::Result<ViewerToken> {
-    let requester = ctx.requester()?;
-    let minted = viewer_token::mint(
-        ctx.store(),
-        requester,
-        input.filter.map(Into::into).unwrap_or_default(),
-        input.ttl_seconds.unwrap_or(DEFAULT_TTL_SECONDS),
-    )
-    .await?;
+    let filter = input.filter.map(Into::into).unwrap_or_default();
+    let ttl = input.ttl_seconds.unwrap_or(DEFAULT_TTL_SECONDS);
+    let minted = viewer_tokens::mint(ctx.session(), filter, ttl).await?;
     Ok(ViewerToken { token: minted.secret, expires_at: minted.expires_at.into() })
 }

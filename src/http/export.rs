@@ -12,25 +12,23 @@ use serde_json::json;
 
 use super::AppState;
 use super::graphql::{authenticate, refusal, request_id};
-use crate::domain::filter::Filter;
 use crate::domain::filter_spec::FilterSpec;
-use crate::domain::scope::Scope;
 use crate::error::{Error, Result};
 use crate::service::export::{self, Format};
+use crate::service::policy::Operation;
+use crate::service::session::Session;
 
 const JSON: &str = "application/json";
 
 /// The format and filter the query string asks for.
-fn params(raw: Option<&str>) -> Result<(Format, Filter)> {
+fn params(raw: Option<&str>) -> Result<(Format, FilterSpec)> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
         .map_err(|e| Error::bad_input("query", format!("the query string does not decode: {e}")))?;
-    let (mut format, mut filter) = (Format::Ndjson, Filter::all());
+    let (mut format, mut filter) = (Format::Ndjson, FilterSpec::default());
     for (key, value) in pairs {
         match key.as_str() {
             "format" => format = Format::parse(&value, "format")?,
-            "filter" if !value.trim().is_empty() => {
-                filter = FilterSpec::from_json_text(&value, "filter")?.into_filter("filter")?
-            }
+            "filter" if !value.trim().is_empty() => filter = FilterSpec::from_json_text(&value, "filter")?,
             _ => {}
         }
     }
@@ -54,7 +52,7 @@ fn bad_input(err: &Error) -> Option<Response> {
 pub async fn get(State(app): State<AppState>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
     let refuse = |err: Error| refusal(&err, JSON, request_id(&headers));
     let requester = match authenticate(&app, &headers, JSON).await {
-        Ok(caller) => caller.0,
+        Ok(requester) => requester,
         Err(refused) => return refused,
     };
     let Some(requester) = requester else {
@@ -62,23 +60,21 @@ pub async fn get(State(app): State<AppState>, headers: HeaderMap, RawQuery(raw):
             "an API key is required: send `Authorization: Bearer <key>` or `X-API-Key: <key>`",
         ));
     };
-    if let Err(err) = requester.require(Scope::AuditRead) {
+    let slug = requester.tenant_slug.clone();
+    let session = Session::new(&app.services, Some(requester));
+    if let Err(err) = session.authorize(Operation::ReadEvents) {
         return refuse(err);
     }
     let (format, filter) = match params(raw.as_deref()) {
         Ok(params) => params,
         Err(err) => return bad_input(&err).unwrap_or_else(|| refuse(err)),
     };
-    let services = &app.services;
-    // The head is read and signed once: the size pinned and the note agree.
-    let checkpoint = match services.ledger.current(services.store.db(), requester.tenant).await {
-        Ok(checkpoint) => checkpoint,
-        Err(err) => return refuse(err),
+    let export = match export::start(&session, format, filter).await {
+        Ok(export) => export,
+        Err(err) => return bad_input(&err).unwrap_or_else(|| refuse(err)),
     };
-    // A viewer token exports only what its own filter lets it see.
-    let filter = requester.scope_filter(filter);
-    let chunks = export::chunks(services.store.clone(), requester.tenant, filter, format, checkpoint.size);
-    let body = export::read_ahead(chunks).map(|chunk| match chunk {
+    let checkpoint = export.checkpoint;
+    let body = export::read_ahead(export.chunks).map(|chunk| match chunk {
         Ok(chunk) => Ok(Bytes::from(chunk.bytes)),
         Err(err) => {
             // The status is sent already: cutting the body short is how the
@@ -88,7 +84,7 @@ pub async fn get(State(app): State<AppState>, headers: HeaderMap, RawQuery(raw):
         }
     });
 
-    let filename = format!("auditgraph-{}-{}.{}", requester.tenant_slug, checkpoint.size, format.extension());
+    let filename = format!("auditgraph-{slug}-{}.{}", checkpoint.size, format.extension());
     let mut response = (StatusCode::OK, Body::from_stream(body)).into_response();
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.media_type()));

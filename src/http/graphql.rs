@@ -16,8 +16,8 @@ use serde_json::{Map, Value, json};
 use super::AppState;
 use crate::auth::{self, Requester, TENANT_HEADER};
 use crate::error::{Error, code};
-use crate::graphql::{Caller, Loaders};
 use crate::http::status::status_of;
+use crate::service::session::Session;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -293,8 +293,12 @@ pub(crate) async fn identify(app: &AppState, headers: &HeaderMap) -> Result<Opti
 
 /// The caller of a request, or the response refusing it (401, 403, 404, 429,
 /// or 503 when the key cannot be checked).
-pub(super) async fn authenticate(app: &AppState, headers: &HeaderMap, media: &'static str) -> Result<Caller, Response> {
-    identify(app, headers).await.map(Caller).map_err(|refused| match refused.retry_after {
+pub(super) async fn authenticate(
+    app: &AppState,
+    headers: &HeaderMap,
+    media: &'static str,
+) -> Result<Option<Requester>, Response> {
+    identify(app, headers).await.map_err(|refused| match refused.retry_after {
         Some(retry_after) => {
             let message = refused.error.to_string();
             let mut response = transport_error(StatusCode::TOO_MANY_REQUESTS, media, code::RATE_LIMITED, &message);
@@ -375,7 +379,7 @@ async fn execute(app: AppState, headers: &HeaderMap, params: Params, media: &'st
             return refused;
         }
     };
-    let request = request.data(caller).data(Loaders::new(&app.services.store));
+    let request = crate::graphql::context::attach(request, Session::new(&app.services, caller));
     let mut response = app.schema.execute(request).await;
 
     let codes: Vec<String> = response.errors.iter().filter_map(error_code).collect();

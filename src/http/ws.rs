@@ -36,9 +36,9 @@ use crate::auth::{self, Authenticator, TENANT_HEADER};
 use crate::domain::ids::ApiKeyId;
 use crate::error::Error;
 use crate::graphql::operation_gate::{Gate, OperationGate, revoked_error};
-use crate::graphql::{Caller, Loaders};
 use crate::http::status::status_of;
-use crate::store::Store;
+use crate::service::Services;
+use crate::service::session::Session;
 
 /// Close codes of `graphql-transport-ws`.
 const UNAUTHORIZED: u16 = 4401;
@@ -176,8 +176,7 @@ fn payload_secret(payload: &Value) -> Option<String> {
 
 /// Admits the operations of one socket.
 struct SocketGate {
-    auth: Arc<Authenticator>,
-    store: Store,
+    services: Services,
     rate_limiter: Option<Arc<RateLimiter>>,
     secret: String,
     tenant: Option<String>,
@@ -198,11 +197,12 @@ impl Drop for OperationPlace {
 
 #[async_trait::async_trait]
 impl OperationGate for SocketGate {
-    async fn admit(&self) -> Result<(Caller, Loaders), Error> {
+    async fn admit(&self) -> Result<Session, Error> {
         if *self.revoked.borrow() {
             return Err(revoked_error());
         }
         let requester = self
+            .services
             .auth
             .authenticate(Some(&self.secret), self.tenant.as_deref())
             .await?
@@ -213,7 +213,7 @@ impl OperationGate for SocketGate {
             let retry_after = wait.as_secs_f64().ceil().max(1.0) as u64;
             return Err(Error::RateLimited(format!("too many requests for this API key; retry in {retry_after} s")));
         }
-        Ok((Caller(Some(requester)), Loaders::new(&self.store)))
+        Ok(Session::new(&self.services, Some(requester)))
     }
 
     fn place(&self) -> Result<Box<dyn Send>, Error> {
@@ -337,8 +337,7 @@ async fn serve(
             let slot = app.ws_connections.acquire(requester.key_id, revoked_tx).map_err(|e| refused(e.into()))?;
             app.ws_connections.watch_revocations(services.auth.clone());
             let gate: Gate = Arc::new(SocketGate {
-                auth: services.auth.clone(),
-                store: services.store.clone(),
+                services: services.clone(),
                 rate_limiter: app.rate_limiter.clone(),
                 secret,
                 tenant,

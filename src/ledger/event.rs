@@ -2,14 +2,13 @@
 //! serialisation of one fixed-shape object in which every key is present.
 //! Built from the stored row alone, so `verify --tenant` can recompute it.
 
-use entity::audit_event as ev;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::Hash;
 use super::canonical::{instant, leaf_hash};
 use crate::domain::event::{NewActor, NewEvent, NewResource};
-use crate::domain::ids::{EventId, TenantId};
+use crate::domain::stored_event::StoredEvent;
 
 /// `{"actor", "resource", "relatedResources"}` exactly as the producer sent
 /// them with this event, kept with the event (`audit_event.recorded`).
@@ -35,27 +34,27 @@ fn resource(r: &NewResource) -> Value {
     json!({ "type": r.kind, "externalId": r.external_id, "name": r.name })
 }
 
-/// The canonical event of a stored row, as a JSON value.
-pub fn value(row: &ev::Model) -> Value {
+/// The canonical event of a stored event, as a JSON value.
+pub fn value(row: &StoredEvent) -> Value {
     let part = |key: &str| row.recorded.get(key).cloned().unwrap_or(Value::Null);
-    let request = row.has_request.then(|| {
+    let request = row.request.as_ref().map(|r| {
         json!({
-            "id": row.request_id,
-            "method": row.request_method,
-            "path": row.request_path,
-            "status": row.request_status,
-            "latencyMs": row.request_latency_ms,
-            "ipAddress": row.request_ip,
-            "userAgent": row.request_user_agent,
+            "id": r.id,
+            "method": r.method,
+            "path": r.path,
+            "status": r.status,
+            "latencyMs": r.latency_ms,
+            "ipAddress": r.ip_address.map(|ip| ip.to_string()),
+            "userAgent": r.user_agent,
         })
     });
     let mut object = Map::new();
     for (key, value) in [
-        ("id", json!(EventId(row.id).to_string())),
-        ("tenantId", json!(TenantId(row.tenant_id).to_string())),
+        ("id", json!(row.id.to_string())),
+        ("tenantId", json!(row.tenant.to_string())),
         ("sequence", json!(row.sequence.to_string())),
         ("action", json!(row.action)),
-        ("outcome", json!(row.outcome)),
+        ("outcome", json!(row.outcome.as_str())),
         ("occurredAt", json!(instant(row.occurred_at))),
         ("receivedAt", json!(instant(row.received_at))),
         ("actor", part("actor")),
@@ -84,7 +83,7 @@ pub fn value(row: &ev::Model) -> Value {
 }
 
 /// The canonical event's bytes: the leaf.
-pub fn bytes(row: &ev::Model) -> Vec<u8> {
+pub fn bytes(row: &StoredEvent) -> Vec<u8> {
     let (mut out, after) = halves(row);
     out.extend_from_slice(row.sequence.to_string().as_bytes());
     out.extend_from_slice(&after);
@@ -92,7 +91,7 @@ pub fn bytes(row: &ev::Model) -> Vec<u8> {
 }
 
 /// The event's leaf hash.
-pub fn hash(row: &ev::Model) -> Hash {
+pub fn hash(row: &StoredEvent) -> Hash {
     leaf_hash(&bytes(row))
 }
 
@@ -108,7 +107,7 @@ pub struct PendingLeaf {
 
 impl PendingLeaf {
     /// The pending leaf of a row whose `sequence` is not yet known.
-    pub fn of(row: &ev::Model) -> PendingLeaf {
+    pub fn of(row: &StoredEvent) -> PendingLeaf {
         if cfg!(feature = "bench-without-ledger") {
             return PendingLeaf { state: Sha256::new(), after: Vec::new() };
         }
@@ -131,7 +130,7 @@ impl PendingLeaf {
 /// and sorting a `Value`: the members are written in RFC 8785 order (their
 /// names are ASCII, so byte order is UTF-16 order), and only the free-form
 /// parts (actor, resources, metadata, changes) go through the canonicalizer.
-fn halves(row: &ev::Model) -> (Vec<u8>, Vec<u8>) {
+fn halves(row: &StoredEvent) -> (Vec<u8>, Vec<u8>) {
     let mut out = Vec::with_capacity(1_024);
     let part = |key: &str| row.recorded.get(key).unwrap_or(&Value::Null);
     out.extend_from_slice(b"{\"action\":");
@@ -147,7 +146,7 @@ fn halves(row: &ev::Model) -> (Vec<u8>, Vec<u8>) {
     out.extend_from_slice(b",\"errorMessage\":");
     optional(&mut out, &row.error_message);
     out.extend_from_slice(b",\"id\":");
-    string(&mut out, &EventId(row.id).to_string());
+    string(&mut out, &row.id.to_string());
     out.extend_from_slice(b",\"idempotencyKey\":");
     optional(&mut out, &row.idempotency_key);
     out.extend_from_slice(b",\"metadata\":");
@@ -155,7 +154,7 @@ fn halves(row: &ev::Model) -> (Vec<u8>, Vec<u8>) {
     out.extend_from_slice(b",\"occurredAt\":");
     string(&mut out, &instant(row.occurred_at));
     out.extend_from_slice(b",\"outcome\":");
-    string(&mut out, &row.outcome);
+    string(&mut out, row.outcome.as_str());
     out.extend_from_slice(b",\"reason\":");
     optional(&mut out, &row.reason);
     out.extend_from_slice(b",\"receivedAt\":");
@@ -166,27 +165,27 @@ fn halves(row: &ev::Model) -> (Vec<u8>, Vec<u8>) {
         related => canonical(&mut out, related),
     }
     out.extend_from_slice(b",\"request\":");
-    if row.has_request {
+    if let Some(request) = &row.request {
         out.extend_from_slice(b"{\"id\":");
-        optional(&mut out, &row.request_id);
+        optional(&mut out, &request.id);
         out.extend_from_slice(b",\"ipAddress\":");
-        optional(&mut out, &row.request_ip);
+        optional(&mut out, &request.ip_address.map(|ip| ip.to_string()));
         out.extend_from_slice(b",\"latencyMs\":");
-        match row.request_latency_ms {
+        match request.latency_ms {
             Some(ms) => canonical(&mut out, &ms),
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"method\":");
-        optional(&mut out, &row.request_method);
+        optional(&mut out, &request.method);
         out.extend_from_slice(b",\"path\":");
-        optional(&mut out, &row.request_path);
+        optional(&mut out, &request.path);
         out.extend_from_slice(b",\"status\":");
-        match row.request_status {
+        match request.status {
             Some(status) => out.extend_from_slice(status.to_string().as_bytes()),
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"userAgent\":");
-        optional(&mut out, &row.request_user_agent);
+        optional(&mut out, &request.user_agent);
         out.push(b'}');
     } else {
         out.extend_from_slice(b"null");
@@ -201,7 +200,7 @@ fn halves(row: &ev::Model) -> (Vec<u8>, Vec<u8>) {
     after.extend_from_slice(b",\"summary\":");
     optional(&mut after, &row.summary);
     after.extend_from_slice(b",\"tenantId\":");
-    string(&mut after, &TenantId(row.tenant_id).to_string());
+    string(&mut after, &row.tenant.to_string());
     after.push(b'}');
     (out, after)
 }
@@ -230,6 +229,8 @@ fn canonical(out: &mut Vec<u8>, value: &impl serde::Serialize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::event::{Outcome, RequestContext};
+    use crate::domain::ids::{ActorId, EventId, TenantId};
     use crate::ledger::jcs;
     use chrono::{TimeZone, Utc};
     use proptest::prelude::*;
@@ -262,27 +263,38 @@ mod tests {
             sequence in 1..i64::MAX,
             micros in 0..4_000_000_000_000_000i64,
             has_request in any::<bool>(),
+            failed in any::<bool>(),
             status in prop::option::of(any::<i32>()),
             latency in prop::option::of(any::<f64>().prop_filter("finite", |f| f.is_finite())),
+            ip in prop::option::of(any::<std::net::IpAddr>()),
             metadata in json_value(),
             changes in json_value(),
             parts in (json_value(), json_value(), prop::option::of(json_value())),
-        ) -> ev::Model {
+        ) -> StoredEvent {
             // As `recorded` stores it; older rows may lack `relatedResources`.
             let mut recorded = json!({ "actor": parts.0, "resource": parts.1 });
             if let Some(related) = parts.2 {
                 recorded["relatedResources"] = related;
             }
             let at = Utc.timestamp_micros(micros).unwrap();
-            ev::Model {
-                id: uuid::Uuid::now_v7(),
-                tenant_id: uuid::Uuid::now_v7(),
+            let request = has_request.then(|| RequestContext {
+                id: texts[7].clone(),
+                method: texts[8].clone(),
+                path: texts[9].clone(),
+                status,
+                latency_ms: latency,
+                ip_address: ip,
+                user_agent: texts[11].clone(),
+            });
+            StoredEvent {
+                id: EventId(uuid::Uuid::now_v7()),
+                tenant: TenantId(uuid::Uuid::now_v7()),
                 action,
                 category: String::new(),
-                outcome: texts[0].clone().unwrap_or_default(),
+                outcome: if failed { Outcome::Failure } else { Outcome::Success },
                 occurred_at: at,
                 received_at: at + chrono::Duration::microseconds(micros % 1_000),
-                actor_id: uuid::Uuid::nil(),
+                actor_id: ActorId(uuid::Uuid::nil()),
                 resource_id: None,
                 summary: texts[1].clone(),
                 reason: texts[2].clone(),
@@ -290,18 +302,10 @@ mod tests {
                 environment: texts[4].clone(),
                 source_service: texts[5].clone(),
                 correlation_id: texts[6].clone(),
-                has_request,
-                request_id: texts[7].clone(),
-                request_method: texts[8].clone(),
-                request_path: texts[9].clone(),
-                request_status: status,
-                request_latency_ms: latency,
-                request_ip: texts[10].clone(),
-                request_user_agent: texts[11].clone(),
+                request,
                 metadata,
                 changes,
                 idempotency_key: texts[0].clone(),
-                search_text: String::new(),
                 sequence,
                 recorded,
             }
@@ -318,7 +322,7 @@ mod tests {
         /// A pending leaf finished with the sequence is the leaf hash of the bytes.
         #[test]
         fn pending_leaves_finish_to_the_leaf_hash(row in row()) {
-            let pending = PendingLeaf::of(&ev::Model { sequence: 0, ..row.clone() });
+            let pending = PendingLeaf::of(&StoredEvent { sequence: 0, ..row.clone() });
             prop_assert_eq!(pending.hash(row.sequence as u64), hash(&row));
         }
     }

@@ -11,15 +11,15 @@ use utoipa::ToSchema;
 
 use super::problem::{Problem, Refusal};
 use super::query::EventsQuery;
-use super::{json, reply, requester};
-use crate::auth::Requester;
-use crate::domain::event_spec::{EventSpec, validate_batch};
-use crate::domain::filter::{Condition, Filter};
+use super::{json, reply, session};
+use crate::domain::event_spec::EventSpec;
 use crate::domain::ids::EventId;
-use crate::domain::scope::Scope;
+use crate::domain::selection::{Detail, Joins};
 use crate::error::Error;
 use crate::http::AppState;
-use crate::store::events::{self, Detail};
+use crate::service::events::Answer;
+use crate::service::policy::Operation;
+use crate::service::{self, reads};
 
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
@@ -62,21 +62,21 @@ pub async fn list(State(app): State<AppState>, headers: HeaderMap, RawQuery(raw)
 }
 
 async fn list_events(app: &AppState, headers: &HeaderMap, raw: Option<&str>) -> Result<Response, Refusal> {
-    let requester = requester(app, headers, Scope::AuditRead).await?;
+    let session = session(app, headers).await?;
+    session.authorize(Operation::ReadEvents)?;
     let request = EventsQuery::parse(raw)?.into_request()?;
-    let filter = requester.scope_filter(request.filter);
-    let page = events::page(
-        &app.services.store.reader(),
-        requester.tenant,
-        &filter,
-        request.order,
-        &request.page,
-        Detail::ALL,
-    )
-    .await?;
+    let query = reads::EventsQuery {
+        owner: reads::Owner::Tenant,
+        filter: request.filter,
+        order: request.order,
+        page: request.page,
+        detail: Detail::ALL,
+        joins: Joins::default(),
+    };
+    let page = reads::events_page(&session, query).await?.page;
     let next_cursor =
-        page.has_next_page.then(|| page.items.last().map(|row| events::cursor(row, request.order))).flatten();
-    let data = page.items.iter().map(crate::ledger::event::value).collect();
+        page.has_next_page.then(|| page.items.last().map(|row| row.event.cursor(request.order))).flatten();
+    let data = page.items.iter().map(|row| crate::ledger::event::value(&row.event)).collect();
     Ok(json(StatusCode::OK, &EventPage { data, next_cursor }))
 }
 
@@ -105,7 +105,8 @@ async fn record_events(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Refusal> {
-    let requester = requester(app, headers, Scope::AuditWrite).await?;
+    let session = session(app, headers).await?;
+    session.authorize(Operation::RecordEvents)?;
     let content = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !content.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json") {
         return Err(Refusal::with_status(
@@ -123,11 +124,20 @@ async fn record_events(
         };
         Refusal::with_status(status, "events", message)
     })?;
-    let batch = validate_batch(decode(&body, headers)?, "events", crate::domain::now())?;
-    let total = batch.len();
-    let recorded = crate::service::events::record(&app.services, requester.tenant, batch).await?;
+    let specs = decode(&body, headers)?;
+    let total = specs.len();
+    // A key that may not read events learns only each one's ID and sequence.
+    let answer = if session.may(Operation::ReadEvents) { Answer::Events } else { Answer::Receipts };
+    let recorded = service::events::record(&session, specs, answer).await?;
     let created = recorded.created.len();
-    let data = recorded.events.iter().map(crate::ledger::event::value).collect();
+    let data = match answer {
+        Answer::Events => recorded.events.iter().map(crate::ledger::event::value).collect(),
+        Answer::Receipts => recorded
+            .events
+            .iter()
+            .map(|e| serde_json::json!({ "id": e.id.to_string(), "sequence": e.sequence.to_string() }))
+            .collect(),
+    };
     Ok(json(StatusCode::CREATED, &Recorded { data, created, duplicates: total - created }))
 }
 
@@ -164,20 +174,6 @@ fn decode(body: &[u8], headers: &HeaderMap) -> Result<Vec<EventSpec>, Error> {
     Ok(events)
 }
 
-/// One event of the caller's read through `db`, or `NOT_FOUND`.
-pub async fn visible(
-    db: &impl sea_orm::ConnectionTrait,
-    requester: &Requester,
-    id: &str,
-) -> Result<entity::audit_event::Model, Error> {
-    let id = EventId::parse(id, "id")?;
-    let filter = requester.scope_filter(Filter::Cond(Condition::Ids(vec![id])));
-    events::matching_in_order(db, requester.tenant, &filter)
-        .await?
-        .pop()
-        .ok_or_else(|| Error::NotFound(format!("no event `{id}` in this tenant")))
-}
-
 /// One event by ID. Needs `audit.read`.
 #[utoipa::path(
     get, path = "/v1/events/{id}", tag = "events", operation_id = "getEvent",
@@ -193,8 +189,11 @@ pub async fn visible(
 )]
 pub async fn one(State(app): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     let outcome = async {
-        let requester = requester(&app, &headers, Scope::AuditRead).await?;
-        let row = visible(&app.services.store.reader(), &requester, &id).await?;
+        let session = session(&app, &headers).await?;
+        let id = EventId::parse(&id, "id")?;
+        let row = reads::event(&session, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no event `{id}` in this tenant")))?;
         Ok(json(StatusCode::OK, &crate::ledger::event::value(&row)))
     };
     reply(&headers, outcome.await)

@@ -7,8 +7,8 @@ use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::problem::{Problem, Refusal};
-use super::{json, reply, requester};
-use crate::domain::scope::Scope;
+use super::{json, reply, session};
+use crate::domain::ids::EventId;
 use crate::error::Error;
 use crate::http::AppState;
 use crate::service::ledger::b64;
@@ -82,8 +82,7 @@ impl ProofQuery {
 )]
 pub async fn checkpoint(State(app): State<AppState>, headers: HeaderMap) -> Response {
     let outcome = async {
-        let requester = requester(&app, &headers, Scope::AuditRead).await?;
-        let c = app.services.ledger.current(app.services.store.db(), requester.tenant).await?;
+        let c = crate::service::ledger::reads::checkpoint(&session(&app, &headers).await?).await?;
         let body = Checkpoint {
             origin: c.origin,
             size: c.size,
@@ -116,19 +115,15 @@ pub async fn proof(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let outcome = async {
-        let requester = requester(&app, &headers, Scope::AuditRead).await?;
+        let session = session(&app, &headers).await?;
         let tree_size = ProofQuery::parse(raw.as_deref())?;
-        // On the primary, as the proof: the newest events are provable at once.
-        let row = super::events::visible(app.services.store.db(), &requester, &id).await?;
-        let leaf_index = (row.sequence - 1) as u64;
-        let proof =
-            crate::service::ledger::inclusion_proof(app.services.store.db(), requester.tenant, leaf_index, tree_size)
-                .await
-                .map_err(|err| match err {
-                    // The service names GraphQL's argument.
-                    Error::BadInput { message, .. } => Error::bad_input("tree_size", message),
-                    other => other,
-                })?;
+        let id = EventId::parse(&id, "id")?;
+        let (row, proof) =
+            crate::service::ledger::event_with_proof(&session, id, tree_size).await.map_err(|err| match err {
+                // The service names GraphQL's argument.
+                Error::BadInput { path, message } if path == "treeSize" => Error::bad_input("tree_size", message),
+                other => other,
+            })?;
         let body = InclusionProof {
             leaf_index: proof.leaf_index,
             tree_size: proof.tree_size,

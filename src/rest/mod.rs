@@ -13,11 +13,10 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 
-use crate::auth::Requester;
-use crate::domain::scope::Scope;
 use crate::error::Error;
 use crate::http::AppState;
 use crate::http::graphql::{identify, request_id};
+use crate::service::session::Session;
 use problem::Refusal;
 
 /// Every route of the door, in one table: the router is built from it and the
@@ -43,13 +42,13 @@ pub fn router() -> Router<AppState> {
     table().into_iter().fold(Router::new(), |router, (_, path, handler)| router.route(path, handler))
 }
 
-/// The caller, who must hold `scope`: 401 without credentials, 403 without the scope.
-async fn requester(app: &AppState, headers: &HeaderMap, scope: Scope) -> Result<Requester, Refusal> {
+/// The caller's session: 401 without credentials (each operation is then
+/// authorized by the application layer).
+async fn session(app: &AppState, headers: &HeaderMap) -> Result<Session, Refusal> {
     let requester = identify(app, headers).await?.ok_or(Error::Unauthenticated(
         "an API key is required: send `Authorization: Bearer <key>` or `X-API-Key: <key>`",
     ))?;
-    requester.require(scope)?;
-    Ok(requester)
+    Ok(Session::new(&app.services, Some(requester)))
 }
 
 /// A handler's outcome as the response: problems for refusals, and never a

@@ -3,21 +3,21 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use entity::event_stream as es;
 use rand::RngCore as _;
 use serde_json::json;
 
+use super::policy::Operation;
 use super::self_audit::{Acting, self_audit};
+use super::session::Session;
 use super::unit_of_work::UnitOfWork;
 use crate::auth::Requester;
-use crate::bus::Bus;
 use crate::domain::event::{NewEvent, NewResource, check};
+use crate::domain::event_stream::EventStream;
 use crate::domain::filter_spec::FilterSpec;
-use crate::domain::ids::{EventStreamId, TenantId};
-use crate::domain::scope::Scope;
+use crate::domain::ids::EventStreamId;
 use crate::error::{Error, Result};
-use crate::store::{Store, event_streams, ledger};
-use crate::streams::{SPLUNK_HEC, StreamSettings, WEBHOOK, destination};
+use crate::store::{event_streams, ledger};
+use crate::streams::{SPLUNK_HEC, WEBHOOK, destination};
 
 /// Where a new stream delivers.
 pub enum Destination {
@@ -41,12 +41,6 @@ pub struct StreamChange {
     pub paused: Option<bool>,
 }
 
-/// Streams are managed with `keys.manage`, and only with an API key.
-pub fn authorize(requester: &Requester) -> Result<()> {
-    requester.require(Scope::KeysManage)?;
-    requester.require_api_key("manage event streams")
-}
-
 /// A webhook signing secret: `whsec_` and the base64 of 32 random bytes.
 fn signing_secret() -> String {
     let mut bytes = [0u8; 32];
@@ -54,19 +48,34 @@ fn signing_secret() -> String {
     format!("whsec_{}", STANDARD.encode(bytes))
 }
 
+/// What a stream's self-audit shows of it, before and after a change: its
+/// name, filter, paused state and destination host (never the URL's secrets).
+fn described(stream: &EventStream) -> serde_json::Value {
+    let host = url::Url::parse(&stream.url).ok().and_then(|u| u.host_str().map(str::to_string));
+    json!({
+        "name": stream.name,
+        "filter": stream.filter,
+        "query": serde_json::Value::Null,
+        "paused": stream.paused,
+        "destinationHost": host,
+    })
+}
+
 fn audit(
+    at: chrono::DateTime<chrono::Utc>,
     action: &str,
     requester: &Requester,
-    stream: &es::Model,
+    stream: &EventStream,
     summary: String,
     metadata: serde_json::Value,
 ) -> NewEvent {
     self_audit(
+        at,
         action,
         &Acting::Key(requester),
         NewResource {
             kind: "event_stream".into(),
-            external_id: EventStreamId(stream.id).to_string(),
+            external_id: stream.id.to_string(),
             name: Some(stream.name.clone()),
         },
         summary,
@@ -74,15 +83,16 @@ fn audit(
     )
 }
 
+/// The caller's tenant's streams, oldest first.
+pub async fn list(session: &Session) -> Result<Vec<EventStream>> {
+    let requester = session.authorize(Operation::ManageStreams)?;
+    event_streams::list(session.services().store.db(), requester.tenant).await
+}
+
 /// Creates a stream; returns it and, for a webhook, its signing secret (shown once).
-pub async fn create(
-    store: &Store,
-    bus: &Bus,
-    settings: &StreamSettings,
-    requester: &Requester,
-    input: NewStream,
-) -> Result<(es::Model, Option<String>)> {
-    authorize(requester)?;
+pub async fn create(session: &Session, input: NewStream) -> Result<(EventStream, Option<String>)> {
+    let requester = session.authorize(Operation::ManageStreams)?;
+    let services = session.services();
     let name = check::text("input.name", input.name, 1, 255)?;
     let filter_json = input.filter.to_json();
     input.filter.into_filter("input.filter")?;
@@ -95,7 +105,7 @@ pub async fn create(
         }
     };
     let url = destination::parse(&url, url_path)?;
-    destination::check(&url, url_path, &settings.allow_hosts).await?;
+    destination::check(&url, url_path, &services.streams.allow_hosts).await?;
     if let Some(start) = input.start_after_sequence
         && start < 0
     {
@@ -105,16 +115,23 @@ pub async fn create(
     let secret = secret.or_else(|| signing_secret.clone()).unwrap_or_default();
 
     let tenant = requester.tenant;
-    let mut unit = UnitOfWork::begin(store, bus).await?;
+    let mut unit = UnitOfWork::begin(&services.store, &services.bus).await?;
     let id = EventStreamId::generate();
-    let resource = NewResource { kind: "event_stream".into(), external_id: id.to_string(), name: Some(name.clone()) };
     let start = input.start_after_sequence;
+    let after = json!({
+        "name": name,
+        "filter": filter_json,
+        "query": null,
+        "paused": false,
+        "destinationHost": url.host_str(),
+    });
     let event = self_audit(
+        unit.now,
         "event_stream.create",
         &Acting::Key(requester),
-        resource,
+        NewResource { kind: "event_stream".into(), external_id: id.to_string(), name: Some(name.clone()) },
         format!("Event stream `{name}` created"),
-        json!({ "kind": kind, "filter": filter_json, "startAfterSequence": start.map(|s| s.to_string()) }),
+        json!({ "kind": kind, "before": null, "after": after, "startAfterSequence": start.map(|s| s.to_string()) }),
     );
     // Recorded first, so that by default the stream starts after its own creation.
     unit.record(tenant, vec![event]).await?;
@@ -146,6 +163,7 @@ pub async fn create(
     )
     .await?;
     unit.commit().await?;
+    session.pin_primary();
     Ok((stream, signing_secret))
 }
 
@@ -154,14 +172,9 @@ fn not_found(id: EventStreamId) -> Error {
 }
 
 /// Changes a stream's name, filter or pause.
-pub async fn update(
-    store: &Store,
-    bus: &Bus,
-    requester: &Requester,
-    id: EventStreamId,
-    change: StreamChange,
-) -> Result<es::Model> {
-    authorize(requester)?;
+pub async fn update(session: &Session, id: EventStreamId, change: StreamChange) -> Result<EventStream> {
+    let requester = session.authorize(Operation::ManageStreams)?;
+    let services = session.services();
     let name = change.name.map(|n| check::text("input.name", n, 1, 255)).transpose()?;
     let filter = match change.filter {
         Some(filter) => {
@@ -171,43 +184,48 @@ pub async fn update(
         }
         None => None,
     };
-    let mut changed = Vec::new();
-    name.is_some().then(|| changed.push("name"));
-    filter.is_some().then(|| changed.push("filter"));
-    change.paused.is_some().then(|| changed.push("paused"));
     let tenant = requester.tenant;
-    let mut unit = UnitOfWork::begin(store, bus).await?;
-    event_streams::by_id(unit.txn(), tenant, id).await?.ok_or_else(|| not_found(id))?;
+    let mut unit = UnitOfWork::begin(&services.store, &services.bus).await?;
+    let before = event_streams::by_id(unit.txn(), tenant, id).await?.ok_or_else(|| not_found(id))?;
     let changes = event_streams::Changes { name, filter, paused: change.paused };
     let stream =
         event_streams::update(unit.txn(), tenant, id, changes, unit.now).await?.ok_or_else(|| not_found(id))?;
     let event = audit(
+        unit.now,
         "event_stream.update",
         requester,
         &stream,
         format!("Event stream `{}` changed", stream.name),
-        json!({ "changed": changed, "paused": stream.paused, "filter": stream.filter }),
+        json!({ "before": described(&before), "after": described(&stream) }),
     );
     unit.record(tenant, vec![event]).await?;
     unit.commit().await?;
+    session.pin_primary();
     Ok(stream)
 }
 
 /// Deletes a stream; its position and lease go with it.
-pub async fn delete(store: &Store, bus: &Bus, requester: &Requester, id: EventStreamId) -> Result<es::Model> {
-    authorize(requester)?;
-    let tenant: TenantId = requester.tenant;
-    let mut unit = UnitOfWork::begin(store, bus).await?;
+pub async fn delete(session: &Session, id: EventStreamId) -> Result<EventStream> {
+    let requester = session.authorize(Operation::ManageStreams)?;
+    let services = session.services();
+    let tenant = requester.tenant;
+    let mut unit = UnitOfWork::begin(&services.store, &services.bus).await?;
     let stream = event_streams::by_id(unit.txn(), tenant, id).await?.ok_or_else(|| not_found(id))?;
     event_streams::delete(unit.txn(), tenant, id).await?;
     let event = audit(
+        unit.now,
         "event_stream.delete",
         requester,
         &stream,
         format!("Event stream `{}` deleted", stream.name),
-        json!({ "kind": stream.kind, "deliveredSequence": stream.delivered_sequence.to_string() }),
+        json!({
+            "before": described(&stream),
+            "after": null,
+            "deliveredSequence": stream.delivered_sequence.to_string(),
+        }),
     );
     unit.record(tenant, vec![event]).await?;
     unit.commit().await?;
+    session.pin_primary();
     Ok(stream)
 }

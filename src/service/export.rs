@@ -8,10 +8,21 @@ use futures_util::Stream;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use serde_json::json;
+
+use super::follow::Follow;
+use super::ledger::{Ledger, SignedCheckpoint};
+use super::policy::Operation;
+use super::self_audit::{Acting, record_self_audit, self_audit};
+use super::session::Session;
+use crate::bus::Bus;
+use crate::domain::event::NewResource;
 use crate::domain::filter::Filter;
+use crate::domain::filter_spec::FilterSpec;
 use crate::domain::ids::TenantId;
+use crate::domain::stored_event::StoredEvent;
 use crate::error::{Error, Result};
-use crate::store::{Store, events};
+use crate::store::Store;
 
 /// Events read per query. About 1 KiB each encoded, so a chunk is a few MiB at most.
 pub const CHUNK_EVENTS: u64 = 2_000;
@@ -118,22 +129,82 @@ pub fn chunks(
         if pinned > 0 && !crate::store::ledger::head(&reader, tenant).await.is_ok_and(|head| head.size() >= pinned) {
             reader.pin_primary();
         }
-        let mut after = 0;
-        while after < pinned {
-            let rows = events::matching_by_sequence(&reader, tenant, &filter, after, pinned, CHUNK_EVENTS).await?;
-            let full = rows.len() as u64 == CHUNK_EVENTS;
-            let mut bytes = Vec::with_capacity(rows.len() * 1_024);
-            for row in &rows {
-                encode(format, row, &mut bytes)?;
+        let mut follow = Follow::new(tenant, filter, 0, CHUNK_EVENTS);
+        while let Some(batch) = follow.next(&reader, pinned).await? {
+            let mut bytes = Vec::with_capacity(batch.events.len() * 1_024);
+            for event in &batch.events {
+                encode(format, event, &mut bytes)?;
             }
-            // A short chunk is the last: nothing else matches up to the pinned size.
-            after = match rows.last() {
-                Some(last) if full => last.sequence as u64,
-                _ => pinned,
-            };
-            yield Chunk { bytes, events: rows.len() as u64, through: after };
+            yield Chunk { bytes, events: batch.events.len() as u64, through: batch.through };
         }
     }
+}
+
+/// An export as it begins: the checkpoint of the tree size it covers, and its chunks.
+pub struct Export<S> {
+    pub checkpoint: SignedCheckpoint,
+    pub chunks: S,
+}
+
+/// Starts the caller's export of its events matching `filter` (confined to a
+/// viewer token's).
+pub async fn start(
+    session: &Session,
+    format: Format,
+    filter: FilterSpec,
+) -> Result<Export<impl Stream<Item = Result<Chunk>> + Send + 'static>> {
+    let requester = session.authorize(Operation::ReadEvents)?;
+    let written = filter.to_json();
+    let confined = Session::confine(requester, filter.into_filter("filter")?);
+    let s = session.services();
+    begin(&s.store, &s.bus, &s.ledger, requester.tenant, Acting::Key(requester), format, written, confined).await
+}
+
+/// Starts an export for the operator at the command line.
+pub async fn start_as_operator(
+    store: &Store,
+    bus: &Bus,
+    ledger: &Ledger,
+    tenant: TenantId,
+    format: Format,
+    filter: FilterSpec,
+) -> Result<Export<impl Stream<Item = Result<Chunk>> + Send + 'static>> {
+    let written = filter.to_json();
+    let filter = filter.into_filter("--filter")?;
+    begin(store, bus, ledger, tenant, Acting::System, format, written, filter).await
+}
+
+/// Pins the tree size the export covers (its head read and signed once, so
+/// the size and the note agree), records `audit_log.export` with the format,
+/// filter and tree size, and returns the export's chunks.
+#[allow(clippy::too_many_arguments)]
+async fn begin(
+    store: &Store,
+    bus: &Bus,
+    ledger: &Ledger,
+    tenant: TenantId,
+    acting: Acting<'_>,
+    format: Format,
+    written: serde_json::Value,
+    filter: Filter,
+) -> Result<Export<impl Stream<Item = Result<Chunk>> + Send + 'static>> {
+    let checkpoint = ledger.current(store.db(), tenant, store.now()).await?;
+    let event = self_audit(
+        store.now(),
+        "audit_log.export",
+        &acting,
+        NewResource { kind: "audit_log".into(), external_id: tenant.to_string(), name: None },
+        format!("Export of {} events as {}", checkpoint.size, format.extension()),
+        json!({
+            "format": format.extension(),
+            "filter": written,
+            "query": null,
+            "treeSize": checkpoint.size.to_string(),
+        }),
+    );
+    record_self_audit(store, bus, tenant, event).await?;
+    let chunks = chunks(store.clone(), tenant, filter, format, checkpoint.size);
+    Ok(Export { checkpoint, chunks })
 }
 
 /// Runs `chunks` on a task of its own, at most [`CHUNKS_AHEAD`] chunks ahead of
@@ -157,7 +228,7 @@ pub fn read_ahead(
     futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|chunk| (chunk, rx)) })
 }
 
-fn encode(format: Format, row: &entity::audit_event::Model, out: &mut Vec<u8>) -> Result<()> {
+fn encode(format: Format, row: &StoredEvent, out: &mut Vec<u8>) -> Result<()> {
     match format {
         Format::Ndjson => {
             out.extend(crate::ledger::event::bytes(row));
@@ -172,13 +243,23 @@ fn encode(format: Format, row: &entity::audit_event::Model, out: &mut Vec<u8>) -
 }
 
 /// The text of one CSV cell: strings as they are, absent values empty, other
-/// scalars as JSON, arrays and objects as JSON text.
+/// scalars as JSON, arrays and objects as JSON text; neutralised as a formula.
 fn csv_field(event: &Value, column: &str) -> String {
     let value = column.split('.').fold(event, |v, key| v.get(key).unwrap_or(&Value::Null));
-    match value {
+    let text = match value {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
         other => other.to_string(),
+    };
+    not_a_formula(text)
+}
+
+/// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, a tab or
+/// a carriage return first) is prefixed with `'`, so it shows as text.
+fn not_a_formula(text: String) -> String {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
+        _ => text,
     }
 }
 
@@ -206,6 +287,22 @@ mod tests {
         assert_eq!(csv_field(&event, "request.status"), "200");
         let row = csv_row(["x".to_string(), csv_field(&event, "metadata")]).unwrap();
         assert_eq!(String::from_utf8(row).unwrap(), "x,\"{\"\"note\"\":\"\"a, \\\"\"q\\\"\"\\nb\"\"}\"\r\n");
+    }
+
+    #[test]
+    fn formulas_become_text() {
+        for (cell, shown) in [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("+1", "'+1"),
+            ("-2", "'-2"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("plain", "plain"),
+            ("", ""),
+        ] {
+            assert_eq!(csv_field(&json!({ "summary": cell }), "summary"), shown);
+        }
     }
 
     #[test]

@@ -1,18 +1,20 @@
 //! Creating and revoking API keys, audited in their tenant. A key may grant
 //! or revoke only scopes it holds itself.
 
-use entity::api_key;
 use serde_json::json;
 
 use crate::auth::{self, Requester};
 use crate::bus::Bus;
+use crate::domain::api_key::ApiKey;
 use crate::domain::event::NewResource;
 use crate::domain::ids::{ApiKeyId, TenantId};
 use crate::domain::scope::{Scope, Scopes};
 use crate::error::{Error, Result};
 use crate::store::{Store, keys};
 
+use super::policy::Operation;
 use super::self_audit::{Acting, self_audit};
+use super::session::Session;
 use super::unit_of_work::UnitOfWork;
 
 /// Creates a key in `tenant`; returns it with its secret (shown once).
@@ -24,7 +26,7 @@ pub async fn create_key(
     name: &str,
     scopes: Scopes,
     acting: Acting<'_>,
-) -> Result<(api_key::Model, String)> {
+) -> Result<(ApiKey, String)> {
     if let Acting::Key(requester) = &acting
         && let Some(missing) = scopes.iter().find(|s| !requester.scopes.allows(*s))
     {
@@ -40,8 +42,9 @@ pub async fn create_key(
         unit.now,
     )
     .await?;
-    let key_id = ApiKeyId(key.id);
+    let key_id = key.id;
     let event = self_audit(
+        unit.now,
         "api_key.create",
         &acting,
         NewResource { kind: "api_key".into(), external_id: key_id.to_string(), name: Some(name.clone()) },
@@ -55,10 +58,8 @@ pub async fn create_key(
 
 /// A key may revoke only keys whose every scope it holds: `keys.manage` alone
 /// cannot take away an `admin` key it could never have created.
-fn may_revoke(requester: &Requester, key: &api_key::Model) -> Result<()> {
-    let scopes =
-        Scopes::parse_list(&key.scopes, "scopes").map_err(|_| Error::internal("stored scopes do not parse"))?;
-    match scopes.iter().find(|s| !requester.scopes.allows(*s)) {
+fn may_revoke(requester: &Requester, key: &ApiKey) -> Result<()> {
+    match key.scopes.iter().find(|s| !requester.scopes.allows(*s)) {
         Some(missing) => Err(Error::Forbidden(format!(
             "a key may only revoke keys whose scopes it holds; this one lacks `{missing}`"
         ))),
@@ -74,7 +75,7 @@ pub async fn revoke_key(
     tenant: TenantId,
     id: ApiKeyId,
     acting: Acting<'_>,
-) -> Result<api_key::Model> {
+) -> Result<ApiKey> {
     let mut unit = UnitOfWork::begin(store, bus).await?;
     let before = keys::by_id(unit.txn(), tenant, id)
         .await?
@@ -87,6 +88,7 @@ pub async fn revoke_key(
         .ok_or_else(|| Error::NotFound(format!("no API key {id} in this tenant")))?;
     if before.revoked_at.is_none() {
         let event = self_audit(
+            unit.now,
             "api_key.revoke",
             &acting,
             NewResource { kind: "api_key".into(), external_id: id.to_string(), name: Some(key.name.clone()) },
@@ -96,5 +98,43 @@ pub async fn revoke_key(
         unit.record(tenant, vec![event]).await?;
     }
     unit.commit().await?;
+    Ok(key)
+}
+
+/// The keys of `tenant`, oldest first, for a caller that manages the keys of
+/// its own tenant (none of another's).
+pub async fn list(session: &Session, tenant: TenantId) -> Result<Vec<ApiKey>> {
+    let requester = session.authorize(Operation::ManageKeys)?;
+    if requester.tenant != tenant {
+        return Ok(Vec::new());
+    }
+    keys::list(session.services().store.db(), tenant).await
+}
+
+/// The key the caller authenticated with (a viewer token has none to show).
+pub async fn own(session: &Session) -> Result<ApiKey> {
+    let requester = session.requester()?;
+    requester.require_api_key("see the API key that minted it")?;
+    keys::by_id_any_tenant(session.services().store.db(), requester.key_id)
+        .await?
+        .ok_or_else(|| Error::NotFound("the key no longer exists".into()))
+}
+
+/// Creates a key in the caller's tenant; returns it with its secret (shown once).
+pub async fn create(session: &Session, name: &str, scopes: Scopes) -> Result<(ApiKey, String)> {
+    let requester = session.authorize(Operation::ManageKeys)?;
+    let s = session.services();
+    let created = create_key(&s.store, &s.bus, requester.tenant, name, scopes, Acting::Key(requester)).await?;
+    session.pin_primary();
+    Ok(created)
+}
+
+/// Revokes a key of the caller's tenant; it stops working at once.
+pub async fn revoke(session: &Session, id: ApiKeyId) -> Result<ApiKey> {
+    let requester = session.authorize(Operation::ManageKeys)?;
+    let s = session.services();
+    let key = revoke_key(&s.store, &s.bus, requester.tenant, id, Acting::Key(requester)).await?;
+    s.auth.forget(id);
+    session.pin_primary();
     Ok(key)
 }

@@ -84,10 +84,15 @@ impl Ledger {
         Ok(SignedCheckpoint { origin, size, root, note, issued_at: at })
     }
 
-    /// The tenant's current tree head, signed now.
-    pub async fn current(&self, db: &impl ConnectionTrait, tenant: TenantId) -> Result<SignedCheckpoint> {
+    /// The tenant's current tree head, signed at `now`.
+    pub async fn current(
+        &self,
+        db: &impl ConnectionTrait,
+        tenant: TenantId,
+        now: DateTime<Utc>,
+    ) -> Result<SignedCheckpoint> {
         let head = stored::head(db, tenant).await?;
-        self.sign(tenant, head.size(), head.frontier.root(), crate::domain::now())
+        self.sign(tenant, head.size(), head.frontier.root(), now)
     }
 
     /// Persisted checkpoints, newest first.
@@ -121,7 +126,7 @@ impl Ledger {
             if head.size() == 0 || done.get(&tenant).copied().unwrap_or(0) >= head.size() {
                 continue;
             }
-            let signed = self.sign(tenant, head.size(), head.frontier.root(), crate::domain::now())?;
+            let signed = self.sign(tenant, head.size(), head.frontier.root(), store.now())?;
             stored::insert_checkpoint(
                 db,
                 tenant,
@@ -153,7 +158,7 @@ pub async fn load_signer(store: &Store, key_file: Option<&Path>) -> Result<NoteS
     let db = store.db();
     if stored::generated_key(db).await?.is_none() {
         let (_, private_key) = NoteSigner::generate(GENERATED_KEY_NAME).map_err(Error::internal)?;
-        stored::store_generated_key(db, GENERATED_KEY_NAME, &private_key, crate::domain::now()).await?;
+        stored::store_generated_key(db, GENERATED_KEY_NAME, &private_key, store.now()).await?;
     }
     let row = stored::generated_key(db).await?.ok_or_else(|| Error::internal("the generated key was not stored"))?;
     tracing::warn!(
@@ -283,10 +288,75 @@ pub async fn catch_up(store: &Store) -> Result<u64> {
                 txn.commit().await?;
                 break;
             }
-            stored::append_events(&txn, tenant, &mut head, &rows, crate::domain::now()).await?;
+            stored::append_events(&txn, tenant, &mut head, &rows, store.now()).await?;
             txn.commit().await?;
             hashed += rows.len() as u64;
         }
     }
     Ok(hashed)
+}
+
+/// The caller's tenant's ledger, as a session reads it: authorized like any
+/// read of events, and read on the primary (the newest events must be
+/// provable at once).
+pub mod reads {
+    use super::*;
+    use crate::domain::page::{Page, PageResult};
+    use crate::service::policy::Operation;
+    use crate::service::session::Session;
+
+    /// The tenant the caller may read the ledger of.
+    fn tenant(session: &Session) -> Result<TenantId> {
+        Ok(session.authorize(Operation::ReadEvents)?.tenant)
+    }
+
+    /// Leaves in the caller's tree.
+    pub async fn size(session: &Session) -> Result<u64> {
+        Ok(stored::head(session.services().store.db(), tenant(session)?).await?.size())
+    }
+
+    /// The caller's current tree head, signed now.
+    pub async fn checkpoint(session: &Session) -> Result<SignedCheckpoint> {
+        let tenant = tenant(session)?;
+        let services = session.services();
+        services.ledger.current(services.store.db(), tenant, services.store.now()).await
+    }
+
+    /// The caller's persisted checkpoints, newest first.
+    pub async fn checkpoints(session: &Session, page: &Page<i64>) -> Result<PageResult<SignedCheckpoint>> {
+        let tenant = tenant(session)?;
+        let services = session.services();
+        services.ledger.checkpoints(services.store.db(), tenant, page).await
+    }
+
+    /// The consistency proof between two sizes of the caller's tree.
+    pub async fn consistency(session: &Session, from: i64, to: Option<i64>) -> Result<Vec<Hash>> {
+        consistency_proof(session.services().store.db(), tenant(session)?, from, to).await
+    }
+
+    /// Inclusion proofs of leaves of the caller's tree (see [`inclusion_proofs`]).
+    pub async fn inclusion_proofs_for(
+        session: &Session,
+        wanted: &[(u64, Option<i64>)],
+    ) -> Result<Vec<Result<InclusionProof>>> {
+        inclusion_proofs(session.services().store.db(), tenant(session)?, wanted).await
+    }
+}
+
+/// One event of the caller's with its inclusion proof in the tree of
+/// `tree_size` leaves (default: the current size), read on the primary as the
+/// proof is: the newest events are provable at once. `NOT_FOUND` for an event
+/// the caller may not see.
+pub async fn event_with_proof(
+    session: &crate::service::session::Session,
+    id: crate::domain::ids::EventId,
+    tree_size: Option<i64>,
+) -> Result<(crate::domain::stored_event::StoredEvent, InclusionProof)> {
+    session.pin_primary();
+    let event = crate::service::reads::event(session, id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no event `{id}` in this tenant")))?;
+    let mut proofs = reads::inclusion_proofs_for(session, &[((event.sequence - 1) as u64, tree_size)]).await?;
+    let proof = proofs.pop().ok_or_else(|| Error::internal("no proof for the one leaf asked"))??;
+    Ok((event, proof))
 }

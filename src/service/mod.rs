@@ -1,17 +1,25 @@
 //! The application layer: each operation once, whichever door (GraphQL, REST,
 //! WebSocket, command line) asks for it.
 
+pub mod deliveries;
 pub mod event_streams;
 pub mod events;
 pub mod export;
+pub mod follow;
 pub mod keys;
 pub mod ledger;
+pub mod nodes;
+pub mod policy;
+pub mod reads;
+pub mod recording;
 pub mod retention;
 pub mod self_audit;
-pub mod subscriptions;
+pub mod session;
+pub mod tail;
 pub mod tenants;
 pub mod unit_of_work;
 pub mod verify;
+pub mod viewer_tokens;
 
 use std::sync::Arc;
 

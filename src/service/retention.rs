@@ -1,9 +1,15 @@
 //! Retention: the purge that removes each tenant's events older than its
 //! retention (unless it is on legal hold), and records what it removed as
-//! `retention.purge`. What goes is always a prefix of each tenant's log: on
+//! `retention.purge`. What goes is a prefix of each tenant's log, but for the
+//! server's own records (self-audit events), which are never purged: on
 //! PostgreSQL the months holding nothing else are dropped whole, the rest is
 //! deleted in bounded chunks. The ledger keeps every hash, so the tree, its
 //! checkpoints and the proofs of the remaining events still verify.
+//!
+//! A change that shortens retention or lifts a legal hold takes effect only
+//! after the grace period: until then the purge applies the most protective
+//! setting in force at any moment of it, so that a key cannot erase the log
+//! in one stroke (and the record of who changed the setting stays).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -11,10 +17,14 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::{DbBackend, TransactionTrait};
 use serde_json::json;
 
+use super::policy::Operation;
 use super::self_audit::{self, Acting};
+use super::session::Session;
+use super::unit_of_work::UnitOfWork;
 use crate::bus::Bus;
 use crate::domain::event::NewResource;
 use crate::domain::ids::TenantId;
+use crate::domain::tenant::Tenant;
 use crate::error::{Error, Result};
 use crate::store::partitions::{self, Month, PurgeSession};
 use crate::store::{Store, retention, tenants};
@@ -52,19 +62,52 @@ pub fn check_days(days: Option<i32>, path: &str) -> Result<Option<i32>> {
 }
 
 /// Sets what is given of a tenant's retention (`Some(None)`: keep forever)
-/// and legal hold; returns the tenant as stored.
+/// and legal hold, audited as `tenant.retention.update` in the tenant with the
+/// settings before and after; returns the tenant as stored.
 pub async fn set(
     store: &Store,
+    bus: &Bus,
     slug: &str,
     days: Option<Option<i32>>,
     legal_hold: Option<bool>,
-) -> Result<entity::tenant::Model> {
+    acting: Acting<'_>,
+) -> Result<Tenant> {
     let days = days.map(|d| check_days(d, "input.retentionDays")).transpose()?;
-    let tenant = tenants::by_slug(store.db(), slug)
+    let mut unit = UnitOfWork::begin(store, bus).await?;
+    let before = tenants::by_slug(unit.txn(), slug)
         .await?
         .ok_or_else(|| Error::bad_input("input.tenant", format!("no tenant `{slug}`")))?;
-    retention::set(store.db(), TenantId(tenant.id), days, legal_hold).await?;
-    tenants::by_id(store.db(), TenantId(tenant.id)).await?.ok_or_else(|| Error::internal("the tenant vanished"))
+    retention::set(unit.txn(), before.id, days, legal_hold).await?;
+    let after = tenants::by_id(unit.txn(), before.id).await?.ok_or_else(|| Error::internal("the tenant vanished"))?;
+    if (before.retention_days, before.legal_hold) != (after.retention_days, after.legal_hold) {
+        retention::record_change(unit.txn(), before.id, (before.retention_days, before.legal_hold), unit.now).await?;
+    }
+    let settings = |t: &Tenant| json!({ "retentionDays": t.retention_days, "legalHold": t.legal_hold });
+    let event = self_audit::self_audit(
+        unit.now,
+        "tenant.retention.update",
+        &acting,
+        NewResource { kind: "tenant".into(), external_id: after.id.to_string(), name: Some(after.name.clone()) },
+        format!("Retention of tenant `{}` changed", after.slug),
+        json!({ "before": settings(&before), "after": settings(&after) }),
+    );
+    unit.record(after.id, vec![event]).await?;
+    unit.commit().await?;
+    Ok(after)
+}
+
+/// Changes a tenant's retention and legal hold for a caller with `admin`.
+pub async fn change(
+    session: &Session,
+    slug: &str,
+    days: Option<Option<i32>>,
+    legal_hold: Option<bool>,
+) -> Result<Tenant> {
+    let requester = session.authorize(Operation::Administer)?;
+    let s = session.services();
+    let tenant = set(&s.store, &s.bus, slug, days, legal_hold, Acting::Key(requester)).await?;
+    session.pin_primary();
+    Ok(tenant)
 }
 
 /// What one purge run did (or, dry, would do).
@@ -101,12 +144,41 @@ struct Due {
     through: i64,
 }
 
-/// The tenants with events past their retention and not on legal hold.
-async fn due(store: &Store, now: DateTime<Utc>) -> Result<Vec<Due>> {
+/// How a purge runs.
+#[derive(Clone, Copy, Debug)]
+pub struct PurgeOptions {
+    /// Report what would go and change nothing.
+    pub dry_run: bool,
+    /// The grace period of changed settings (`--retention-grace`); `None`
+    /// applies the current settings at once (`purge --ignore-grace`).
+    pub grace: Option<Duration>,
+}
+
+/// The most protective of two settings (days, hold): a hold wins, and the
+/// longer retention (forever longest).
+fn most_protective(a: (Option<i32>, bool), b: (Option<i32>, bool)) -> (Option<i32>, bool) {
+    let days = match (a.0, b.0) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        _ => None,
+    };
+    (days, a.1 || b.1)
+}
+
+/// The tenants with events past their retention and not on legal hold, by
+/// the most protective setting in force during the grace period.
+async fn due(store: &Store, now: DateTime<Utc>, grace: Option<Duration>) -> Result<Vec<Due>> {
     let db = store.db();
+    let mut replaced: HashMap<TenantId, Vec<(Option<i32>, bool)>> = HashMap::new();
+    if let Some(grace) = grace {
+        for (tenant, days, hold) in retention::replaced_since(db, now - grace).await? {
+            replaced.entry(tenant).or_default().push((days, hold));
+        }
+    }
     let mut due = Vec::new();
     for t in retention::tenants_with_retention(db).await? {
-        let (Some(days), false) = (t.retention_days, t.legal_hold) else { continue };
+        let current = (t.retention_days, t.legal_hold);
+        let setting = replaced.get(&TenantId(t.id)).into_iter().flatten().fold(current, |a, b| most_protective(a, *b));
+        let (Some(days), false) = setting else { continue };
         let before = now - Duration::days(i64::from(days));
         let through = retention::purgeable_through(db, TenantId(t.id), t.purged_through, before).await?;
         if through > t.purged_through {
@@ -130,7 +202,9 @@ async fn whole_months(store: &Store, due: &[Due], now: DateTime<Utc>) -> Result<
             break;
         }
         let held = partitions::tenants_in(store.db(), &month).await?;
-        if held.iter().all(|(t, max)| through.get(t).is_some_and(|through| max <= through)) {
+        if held.iter().all(|(t, max)| through.get(t).is_some_and(|through| max <= through))
+            && !partitions::holds_self_audit(store.db(), &month).await?
+        {
             whole.push((month, held));
         }
     }
@@ -142,7 +216,8 @@ async fn whole_months(store: &Store, due: &[Due], now: DateTime<Utc>) -> Result<
 /// (never blocking writers), the rest is deleted in chunks; one purge runs at
 /// a time among servers, and the months ahead are made first. A dry run
 /// reports what would go and changes nothing.
-pub async fn purge(store: &Store, bus: &Bus, now: DateTime<Utc>, dry_run: bool) -> Result<PurgeReport> {
+pub async fn purge(store: &Store, bus: &Bus, now: DateTime<Utc>, options: PurgeOptions) -> Result<PurgeReport> {
+    let dry_run = options.dry_run;
     let db = store.db();
     let postgres = store.backend() == DbBackend::Postgres;
     let session = if postgres && !dry_run {
@@ -155,7 +230,7 @@ pub async fn purge(store: &Store, bus: &Bus, now: DateTime<Utc>, dry_run: bool) 
     } else {
         None
     };
-    let due = due(store, now).await?;
+    let due = due(store, now, options.grace).await?;
     let mut report = PurgeReport::default();
     let mut dropped: HashMap<TenantId, i64> = HashMap::new();
     if postgres {
@@ -183,6 +258,7 @@ pub async fn purge(store: &Store, bus: &Bus, now: DateTime<Utc>, dry_run: bool) 
             Purged { tenant, slug: d.tenant.slug.clone(), count, through_sequence: d.through, before: d.before };
         if !dry_run && count > 0 {
             let event = self_audit::self_audit(
+                now,
                 "retention.purge",
                 &Acting::System,
                 NewResource {

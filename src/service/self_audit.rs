@@ -33,7 +33,10 @@ impl Acting<'_> {
     }
 }
 
+/// An event the server records about itself at `at`, in the tenant it
+/// affects, with `sourceService: "auditgraph"`.
 pub fn self_audit(
+    at: chrono::DateTime<chrono::Utc>,
     action: &str,
     acting: &Acting<'_>,
     resource: NewResource,
@@ -43,7 +46,7 @@ pub fn self_audit(
     NewEvent {
         action: action.into(),
         outcome: Outcome::Success,
-        occurred_at: crate::domain::now(),
+        occurred_at: at,
         actor: acting.actor(),
         resource: Some(resource),
         related_resources: Vec::new(),

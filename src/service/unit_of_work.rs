@@ -8,12 +8,12 @@ use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseTransaction, TransactionTrait};
 use tokio::sync::MutexGuard;
 
+use super::recording::{self, Recorded};
 use crate::bus::Bus;
 use crate::domain::event::NewEvent;
 use crate::domain::ids::{EventId, TenantId};
 use crate::error::Result;
 use crate::store::Store;
-use crate::store::recording::{self, Recorded};
 
 pub struct UnitOfWork<'a> {
     _gate: Option<MutexGuard<'a, ()>>,
@@ -29,7 +29,7 @@ impl<'a> UnitOfWork<'a> {
     pub async fn begin(store: &'a Store, bus: &'a Bus) -> Result<Self> {
         let gate = store.write_gate().await;
         let txn = store.db().begin().await?;
-        Ok(UnitOfWork { _gate: gate, txn, bus, now: crate::domain::now(), recorded: Vec::new() })
+        Ok(UnitOfWork { _gate: gate, txn, bus, now: store.now(), recorded: Vec::new() })
     }
 
     /// As [`UnitOfWork::begin`], with every row stamped as received at `at`

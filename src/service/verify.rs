@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use crate::domain::ids::TenantId;
 use crate::error::{Error, Result};
 use crate::ledger::{self, Frontier, NoteVerifier};
-use crate::store::{Store, events, ledger as stored, tenants};
+use crate::store::{Store, events, ledger as stored};
 
 /// Events read per chunk when verifying a tenant.
 const CHUNK: u64 = 2_000;
@@ -116,7 +116,7 @@ pub async fn tenant(store: &Store, tenant: TenantId) -> Result<TenantReport, Ver
     // Purged events are gone, but their leaves stay in the ledger: the tree
     // resumes from the stored hashes, and checkpoints within the purged
     // prefix are checked against them.
-    let purged = tenants::by_id(db, tenant).await?.map_or(0, |t| t.purged_through.max(0) as u64);
+    let purged = crate::store::retention::purged_through(db, tenant).await?;
     let mut pending = checkpoints.iter().peekable();
     while let Some(c) = pending.next_if(|c| c.size as u64 <= purged) {
         let root = crate::service::ledger::root_at(db, tenant, c.size as u64).await?;
@@ -124,6 +124,9 @@ pub async fn tenant(store: &Store, tenant: TenantId) -> Result<TenantReport, Ver
             return Err(failed(format!("the stored tree does not match the checkpoint of size {}", c.size)));
         }
     }
+    // The server's own records are never purged: those within the purged
+    // prefix are checked one by one against their stored leaves.
+    let kept = kept_in_purged_prefix(db, tenant, purged).await?;
     let mut frontier = if purged == 0 {
         Frontier::empty()
     } else {
@@ -153,7 +156,7 @@ pub async fn tenant(store: &Store, tenant: TenantId) -> Result<TenantReport, Ver
                 Some(_) => {
                     return Err(failed(format!(
                         "sequence {expected}: the stored event no longer matches its leaf hash (event {} was changed)",
-                        crate::domain::ids::EventId(row.id)
+                        row.id
                     )));
                 }
                 None => return Err(failed(format!("sequence {expected}: the ledger has no leaf for it"))),
@@ -193,5 +196,36 @@ pub async fn tenant(store: &Store, tenant: TenantId) -> Result<TenantReport, Ver
     if head.frontier.root() != frontier.root() {
         return Err(failed("the tree's head does not match the stored events"));
     }
-    Ok(TenantReport { events: frontier.size() - purged, purged, size: head.size(), checkpoints: checkpoints.len() })
+    Ok(TenantReport {
+        events: frontier.size() - purged + kept,
+        purged: purged - kept,
+        size: head.size(),
+        checkpoints: checkpoints.len(),
+    })
+}
+
+/// Checks each event still stored up to sequence `purged` (the self-audit
+/// events retention keeps) against its stored leaf; how many there are.
+async fn kept_in_purged_prefix(
+    db: &impl sea_orm::ConnectionTrait,
+    tenant: TenantId,
+    purged: u64,
+) -> Result<u64, VerifyError> {
+    let mut follow = crate::service::follow::Follow::new(tenant, crate::domain::filter::Filter::all(), 0, CHUNK);
+    let mut kept = 0;
+    while let Some(batch) = follow.next(db, purged).await? {
+        let indexes: Vec<u64> = batch.events.iter().map(|r| ledger::leaf_stored_index(r.sequence as u64 - 1)).collect();
+        let stored_leaves = stored::read_hashes(db, tenant, &indexes).await?;
+        for row in &batch.events {
+            if stored_leaves.get(&ledger::leaf_stored_index(row.sequence as u64 - 1)) != Some(&ledger::event::hash(row))
+            {
+                return Err(failed(format!(
+                    "sequence {}: the stored event no longer matches its leaf hash (event {} was changed)",
+                    row.sequence, row.id
+                )));
+            }
+        }
+        kept += batch.events.len() as u64;
+    }
+    Ok(kept)
 }

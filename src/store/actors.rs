@@ -9,7 +9,7 @@ use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Condition, Expr, SimpleExpr};
 use uuid::Uuid;
 
-use crate::domain::cursor::Cursor;
+use crate::domain::actor::Actor;
 use crate::domain::event::{ActorType, NewActor};
 use crate::domain::filter::ActorMatch;
 use crate::domain::ids::{ActorId, TenantId};
@@ -30,6 +30,7 @@ impl Identity for Actors {
     type Spec = NewActor;
     type Key = ActorKey;
     type Match = ActorMatch;
+    type Record = Actor;
 
     const NOUN: &'static str = "an actor";
     const ID: actor::Column = actor::Column::Id;
@@ -99,6 +100,25 @@ impl Identity for Actors {
     fn matching(m: &ActorMatch) -> Condition {
         super::filter::actor_match(m)
     }
+
+    fn record(row: actor::Model) -> Actor {
+        record(row)
+    }
+}
+
+/// A stored actor as the domain's; a type this version does not know reads as `ANONYMOUS`.
+pub(super) fn record(row: actor::Model) -> Actor {
+    Actor {
+        id: ActorId(row.id),
+        tenant: TenantId(row.tenant_id),
+        kind: ActorType::from_stored(&row.kind).unwrap_or(ActorType::Anonymous),
+        external_id: row.external_id,
+        display_name: row.display_name,
+        email: row.email,
+        roles: row.roles.and_then(|r| serde_json::from_value(r).ok()).unwrap_or_default(),
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }
 }
 
 fn roles_json(roles: &[String]) -> serde_json::Value {
@@ -120,7 +140,7 @@ pub async fn upsert(
 
 /// The actors with these IDs in the tenant (missing ones are absent).
 #[tracing::instrument(name = "db.actors.by_ids", skip_all, fields(tenant = %tenant, n = ids.len()), err(Debug))]
-pub async fn by_ids(db: &impl ConnectionTrait, tenant: TenantId, ids: &[ActorId]) -> Result<Vec<actor::Model>> {
+pub async fn by_ids(db: &impl ConnectionTrait, tenant: TenantId, ids: &[ActorId]) -> Result<Vec<Actor>> {
     identities::by_ids::<Actors>(db, tenant, ids.iter().map(|id| id.0).collect()).await
 }
 
@@ -131,15 +151,11 @@ pub async fn page(
     tenant: TenantId,
     m: &ActorMatch,
     page: &Page<Uuid>,
-) -> Result<PageResult<actor::Model>> {
+) -> Result<PageResult<Actor>> {
     identities::page::<Actors>(db, tenant, m, page).await
 }
 
 #[tracing::instrument(name = "db.actors.count", skip_all, fields(tenant = %tenant), err(Debug))]
 pub async fn count(db: &impl ConnectionTrait, tenant: TenantId, m: &ActorMatch) -> Result<i64> {
     identities::count::<Actors>(db, tenant, m).await
-}
-
-pub fn cursor(row: &actor::Model) -> String {
-    Cursor::Actor(row.id).encode()
 }

@@ -7,6 +7,7 @@ use entity::event_stream as es;
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
+use crate::domain::event_stream::EventStream;
 use crate::domain::ids::{EventStreamId, TenantId};
 use crate::error::Result;
 
@@ -28,7 +29,7 @@ pub async fn insert(
     tenant: TenantId,
     stream: NewStream,
     now: DateTime<Utc>,
-) -> Result<es::Model> {
+) -> Result<EventStream> {
     let model = es::Model {
         id: stream.id.0,
         tenant_id: tenant.0,
@@ -68,24 +69,47 @@ pub async fn insert(
         updated_at: Set(now),
     };
     es::Entity::insert(active).exec_without_returning(db).await?;
-    Ok(model)
+    Ok(record(model))
+}
+
+/// A stored stream as the domain's.
+fn record(row: es::Model) -> EventStream {
+    EventStream {
+        id: EventStreamId(row.id),
+        tenant: TenantId(row.tenant_id),
+        name: row.name,
+        kind: row.kind,
+        url: row.url,
+        secret: row.secret,
+        splunk_index: row.splunk_index,
+        filter: row.filter,
+        paused: row.paused,
+        delivered_sequence: row.delivered_sequence,
+        last_delivered_at: row.last_delivered_at,
+        last_error: row.last_error,
+        failing_since: row.failing_since,
+        created_at: row.created_at,
+    }
 }
 
 /// The tenant's streams, oldest first.
 #[tracing::instrument(name = "db.event_streams.list", skip_all, fields(tenant = %tenant), err(Debug))]
-pub async fn list(db: &impl ConnectionTrait, tenant: TenantId) -> Result<Vec<es::Model>> {
+pub async fn list(db: &impl ConnectionTrait, tenant: TenantId) -> Result<Vec<EventStream>> {
     Ok(es::Entity::find()
         .filter(es::Column::TenantId.eq(tenant.0))
         .order_by_asc(es::Column::CreatedAt)
         .order_by_asc(es::Column::Id)
         .all(db)
-        .await?)
+        .await?
+        .into_iter()
+        .map(record)
+        .collect())
 }
 
 /// One of the tenant's streams.
 #[tracing::instrument(name = "db.event_streams.by_id", skip_all, fields(tenant = %tenant), err(Debug))]
-pub async fn by_id(db: &impl ConnectionTrait, tenant: TenantId, id: EventStreamId) -> Result<Option<es::Model>> {
-    Ok(es::Entity::find_by_id(id.0).filter(es::Column::TenantId.eq(tenant.0)).one(db).await?)
+pub async fn by_id(db: &impl ConnectionTrait, tenant: TenantId, id: EventStreamId) -> Result<Option<EventStream>> {
+    Ok(es::Entity::find_by_id(id.0).filter(es::Column::TenantId.eq(tenant.0)).one(db).await?.map(record))
 }
 
 /// What an update changes; `None` leaves a field as it is.
@@ -104,7 +128,7 @@ pub async fn update(
     id: EventStreamId,
     changes: Changes,
     now: DateTime<Utc>,
-) -> Result<Option<es::Model>> {
+) -> Result<Option<EventStream>> {
     let mut query = es::Entity::update_many().col_expr(es::Column::UpdatedAt, Expr::val(now).into());
     if let Some(name) = changes.name {
         query = query.col_expr(es::Column::Name, Expr::val(name).into());
@@ -133,13 +157,16 @@ pub async fn delete(db: &impl ConnectionTrait, tenant: TenantId, id: EventStream
 /// Streams of every tenant that `holder` could deliver now: not paused, and
 /// whose lease is free, expired or already its own.
 #[tracing::instrument(name = "db.event_streams.deliverable", skip_all, err(Debug))]
-pub async fn deliverable(db: &impl ConnectionTrait, holder: &str, now: DateTime<Utc>) -> Result<Vec<es::Model>> {
+pub async fn deliverable(db: &impl ConnectionTrait, holder: &str, now: DateTime<Utc>) -> Result<Vec<EventStream>> {
     Ok(es::Entity::find()
         .filter(es::Column::Paused.eq(false))
         .filter(lease_open(holder, now))
         .order_by_asc(es::Column::Id)
         .all(db)
-        .await?)
+        .await?
+        .into_iter()
+        .map(record)
+        .collect())
 }
 
 fn lease_open(holder: &str, now: DateTime<Utc>) -> Condition {

@@ -12,17 +12,23 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::domain::cursor::{Cursor, EventOrder, OrderField, SortDirection, SortKey};
+use crate::domain::cursor::{EventOrder, OrderField, SortDirection, SortKey};
 use crate::domain::filter::Filter;
 use crate::domain::ids::{EventId, TenantId};
 use crate::domain::page::{Page, PageResult};
+use crate::domain::selection::{Detail, Joined, Joins};
+use crate::domain::stored_event::StoredEvent;
 use crate::error::Result;
 
 use super::filter;
 use super::keyset::Keyset;
 
 #[tracing::instrument(name = "db.events.by_idempotency_keys", skip_all, fields(tenant = %tenant), err(Debug))]
-pub async fn by_idempotency_keys(db: &impl ConnectionTrait, tenant: TenantId, keys: &[&str]) -> Result<Vec<ev::Model>> {
+pub async fn by_idempotency_keys(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    keys: &[&str],
+) -> Result<Vec<StoredEvent>> {
     let mut out = Vec::new();
     for chunk in keys.chunks(super::recording::EVENT_CHUNK) {
         out.extend(
@@ -30,7 +36,10 @@ pub async fn by_idempotency_keys(db: &impl ConnectionTrait, tenant: TenantId, ke
                 .filter(ev::Column::TenantId.eq(tenant.0))
                 .filter(ev::Column::IdempotencyKey.is_in(chunk.iter().copied()))
                 .all(db)
-                .await?,
+                .await?
+                .into_iter()
+                .map(super::row::stored_event)
+                .collect::<Result<Vec<_>, DbErr>>()?,
         );
     }
     Ok(out)
@@ -38,8 +47,8 @@ pub async fn by_idempotency_keys(db: &impl ConnectionTrait, tenant: TenantId, ke
 
 /// The tenant's events with these IDs (missing or foreign ones are absent).
 #[tracing::instrument(name = "db.events.by_ids", skip_all, fields(tenant = %tenant, n = ids.len()), err(Debug))]
-pub async fn by_ids(db: &impl ConnectionTrait, tenant: TenantId, ids: &[EventId]) -> Result<Vec<ev::Model>> {
-    Ok(ev::Entity::find()
+pub async fn by_ids(db: &impl ConnectionTrait, tenant: TenantId, ids: &[EventId]) -> Result<Vec<StoredEvent>> {
+    let rows = ev::Entity::find()
         .filter(ev::Column::TenantId.eq(tenant.0))
         .filter(super::sql::any_of(
             db.get_database_backend(),
@@ -48,7 +57,8 @@ pub async fn by_ids(db: &impl ConnectionTrait, tenant: TenantId, ids: &[EventId]
             ArrayType::Uuid,
         ))
         .all(db)
-        .await?)
+        .await?;
+    Ok(rows.into_iter().map(super::row::stored_event).collect::<Result<_, DbErr>>()?)
 }
 
 pub(super) fn sort_column(field: OrderField) -> ev::Column {
@@ -56,14 +66,6 @@ pub(super) fn sort_column(field: OrderField) -> ev::Column {
         OrderField::OccurredAt => ev::Column::OccurredAt,
         OrderField::ReceivedAt => ev::Column::ReceivedAt,
         OrderField::Sequence => ev::Column::Sequence,
-    }
-}
-
-pub fn sort_key(row: &ev::Model, field: OrderField) -> SortKey {
-    match field {
-        OrderField::OccurredAt => row.occurred_at.timestamp_micros(),
-        OrderField::ReceivedAt => row.received_at.timestamp_micros(),
-        OrderField::Sequence => row.sequence,
     }
 }
 
@@ -76,10 +78,6 @@ pub(super) fn sort_value(field: OrderField, key: SortKey) -> SimpleExpr {
     }
 }
 
-pub fn cursor(row: &ev::Model, order: EventOrder) -> String {
-    Cursor::Event { order, key: sort_key(row, order.field), id: row.id }.encode()
-}
-
 /// A keyset page ([`Keyset`]): `(sort key, id)` compared as a row value,
 /// served by the `(tenant_id, sort key, id)` index in either direction.
 #[tracing::instrument(name = "db.events.page", skip_all, fields(tenant = %tenant), err(Debug))]
@@ -90,26 +88,9 @@ pub async fn page(
     order: EventOrder,
     page: &Page<(SortKey, Uuid)>,
     detail: Detail,
-) -> Result<PageResult<ev::Model>> {
+) -> Result<PageResult<StoredEvent>> {
     let query = page_query(tenant, filter, order, page, detail, db.get_database_backend());
     Ok(page.finish(query_events(db, &query).await?))
-}
-
-/// What a page fetches along with each event, in the same statement.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Joins {
-    /// The event's actor.
-    pub actor: bool,
-    /// The event's primary resource.
-    pub resource: bool,
-}
-
-/// An event of a page with what [`Joins`] asked for; `None` where not asked
-/// (or, for the resource, where the event has none).
-pub struct Joined {
-    pub event: ev::Model,
-    pub actor: Option<actor::Model>,
-    pub resource: Option<resource::Model>,
 }
 
 const PAGE_ALIAS: &str = "p";
@@ -214,26 +195,6 @@ fn keyset(order: EventOrder) -> Keyset {
     }
 }
 
-/// The wide columns of an event that a reader may not need. One not needed is
-/// fetched as a constant (`{}`, `[]`, null, false), so rows still decode as
-/// models but nobody pays for reading, sending and parsing what no one selected.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Detail {
-    pub metadata: bool,
-    pub changes: bool,
-    /// Summary, reason and error message.
-    pub texts: bool,
-    /// The actor and resources as recorded (`recordedActor`).
-    pub recorded: bool,
-    /// The request context.
-    pub request: bool,
-}
-
-impl Detail {
-    pub const ALL: Detail = Detail { metadata: true, changes: true, texts: true, recorded: true, request: true };
-    pub const NONE: Detail = Detail { metadata: false, changes: false, texts: false, recorded: false, request: false };
-}
-
 /// Selects every column of `audit_event`, with constants for what `detail` leaves out.
 fn select_columns(query: &mut SelectStatement, detail: Detail, backend: DbBackend) {
     let json = |text: &'static str| match backend {
@@ -306,20 +267,30 @@ pub async fn count(db: &impl ConnectionTrait, tenant: TenantId, filter: &Filter)
 /// The tenant's events matching the filter, in recording (ID) order. For
 /// filters that already bound the set, such as a list of IDs.
 #[tracing::instrument(name = "db.events.matching", skip_all, fields(tenant = %tenant), err(Debug))]
-pub async fn matching_in_order(db: &impl ConnectionTrait, tenant: TenantId, filter: &Filter) -> Result<Vec<ev::Model>> {
+pub async fn matching_in_order(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    filter: &Filter,
+) -> Result<Vec<StoredEvent>> {
     let backend = db.get_database_backend();
-    Ok(ev::Entity::find()
+    let rows = ev::Entity::find()
         .filter(ev::Column::TenantId.eq(tenant.0))
         .filter(filter::events(tenant, filter, backend))
         .order_by_asc(ev::Column::Id)
         .all(db)
-        .await?)
+        .await?;
+    Ok(rows.into_iter().map(super::row::stored_event).collect::<Result<_, DbErr>>()?)
 }
 
 /// The tenant's events from sequence `from` on, in sequence order, at most
 /// `limit`: how exporters, deliverers and verifiers walk the log in chunks.
 #[tracing::instrument(name = "db.events.by_sequence", skip_all, fields(tenant = %tenant, from), err(Debug))]
-pub async fn by_sequence(db: &impl ConnectionTrait, tenant: TenantId, from: u64, limit: u64) -> Result<Vec<ev::Model>> {
+pub async fn by_sequence(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    from: u64,
+    limit: u64,
+) -> Result<Vec<StoredEvent>> {
     let mut query = Query::select();
     select_columns(&mut query, Detail::ALL, db.get_database_backend());
     query
@@ -342,7 +313,7 @@ pub async fn matching_by_sequence(
     after: u64,
     through: u64,
     limit: u64,
-) -> Result<Vec<ev::Model>> {
+) -> Result<Vec<StoredEvent>> {
     let backend = db.get_database_backend();
     let sequence = || Expr::col((ev::Entity, ev::Column::Sequence));
     let mut query = Query::select();
@@ -359,7 +330,7 @@ pub async fn matching_by_sequence(
 }
 
 /// The events a statement that selects them with [`select_columns`] returns.
-async fn query_events(db: &impl ConnectionTrait, query: &SelectStatement) -> Result<Vec<ev::Model>> {
+async fn query_events(db: &impl ConnectionTrait, query: &SelectStatement) -> Result<Vec<StoredEvent>> {
     let rows = db.query_all_raw(super::sql::with_literal_limits(db.get_database_backend().build(query))).await?;
     Ok(rows.iter().map(|row| super::row::event(row, 0)).collect::<Result<_, DbErr>>()?)
 }

@@ -33,6 +33,8 @@ pub trait Identity {
     type Key: Clone + Eq + Hash + Ord;
     /// What lists of them are filtered by.
     type Match;
+    /// What the rest of the server sees of a row.
+    type Record;
 
     /// For errors: `an actor`, `a resource`.
     const NOUN: &'static str;
@@ -56,6 +58,8 @@ pub trait Identity {
     fn changes(spec: &Self::Spec, row: &Self::Model) -> Vec<(Self::Column, SimpleExpr)>;
     /// The SQL condition of a [`Self::Match`].
     fn matching(m: &Self::Match) -> Condition;
+    /// A stored row as the domain's record.
+    fn record(row: Self::Model) -> Self::Record;
 }
 
 /// Creates or updates the identities (later specs win field by field; omitted
@@ -160,12 +164,19 @@ async fn insert<I: Identity>(
 }
 
 /// The rows with these IDs in the tenant (missing ones are absent).
-pub async fn by_ids<I: Identity>(db: &impl ConnectionTrait, tenant: TenantId, ids: Vec<Uuid>) -> Result<Vec<I::Model>> {
+pub async fn by_ids<I: Identity>(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    ids: Vec<Uuid>,
+) -> Result<Vec<I::Record>> {
     Ok(I::Entity::find()
         .filter(I::TENANT_ID.eq(tenant.0))
         .filter(super::sql::any_of(db.get_database_backend(), I::ID, ids, ArrayType::Uuid))
         .all(db)
-        .await?)
+        .await?
+        .into_iter()
+        .map(I::record)
+        .collect())
 }
 
 /// A page of the tenant's rows matching `m`, in ID (creation) order.
@@ -174,11 +185,11 @@ pub async fn page<I: Identity>(
     tenant: TenantId,
     m: &I::Match,
     page: &Page<Uuid>,
-) -> Result<PageResult<I::Model>> {
+) -> Result<PageResult<I::Record>> {
     let mut select = I::Entity::find().filter(I::TENANT_ID.eq(tenant.0)).filter(I::matching(m));
     Keyset::new([I::ID], true)
         .narrow(QueryTrait::query(&mut select), I::Entity::default(), page, |&id| vec![Expr::val(id)]);
-    Ok(page.finish(select.all(db).await?))
+    Ok(page.finish(select.all(db).await?.into_iter().map(I::record).collect()))
 }
 
 /// How many of the tenant's rows match `m`.

@@ -5,9 +5,11 @@ use entity::{api_key, tenant};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
+use crate::domain::api_key::ApiKey;
 use crate::domain::ids::{ApiKeyId, TenantId};
 use crate::domain::scope::Scopes;
-use crate::error::Result;
+use crate::domain::tenant::Tenant;
+use crate::error::{Error, Result};
 
 /// How often `last_used_at` is refreshed at most: a write per request would be waste.
 const LAST_USED_RESOLUTION: Duration = Duration::minutes(1);
@@ -25,7 +27,7 @@ pub async fn insert(
     tenant: TenantId,
     key: NewKey<'_>,
     now: DateTime<Utc>,
-) -> Result<api_key::Model> {
+) -> Result<ApiKey> {
     let model = api_key::Model {
         id: ApiKeyId::generate().0,
         tenant_id: tenant.0,
@@ -49,38 +51,62 @@ pub async fn insert(
         last_used_at: Set(None),
     };
     api_key::Entity::insert(active).exec_without_returning(db).await?;
-    Ok(model)
+    record(model)
 }
 
 /// The key with this secret hash and its tenant: how a request finds its tenant.
 #[tracing::instrument(name = "db.keys.by_hash", skip_all, err(Debug))]
-pub async fn by_hash(db: &impl ConnectionTrait, secret_hash: &str) -> Result<Option<(api_key::Model, tenant::Model)>> {
+pub async fn by_hash(db: &impl ConnectionTrait, secret_hash: &str) -> Result<Option<(ApiKey, Tenant)>> {
     let Some(key) = api_key::Entity::find().filter(api_key::Column::SecretHash.eq(secret_hash)).one(db).await? else {
         return Ok(None);
     };
-    let tenant = tenant::Entity::find_by_id(key.tenant_id).one(db).await?;
-    Ok(tenant.map(|t| (key, t)))
+    let Some(tenant) = tenant::Entity::find_by_id(key.tenant_id).one(db).await? else {
+        return Ok(None);
+    };
+    Ok(Some((record(key)?, super::tenants::record(tenant))))
 }
 
 #[tracing::instrument(name = "db.keys.list", skip_all, fields(tenant = %tenant), err(Debug))]
-pub async fn list(db: &impl ConnectionTrait, tenant: TenantId) -> Result<Vec<api_key::Model>> {
-    Ok(api_key::Entity::find()
+pub async fn list(db: &impl ConnectionTrait, tenant: TenantId) -> Result<Vec<ApiKey>> {
+    api_key::Entity::find()
         .filter(api_key::Column::TenantId.eq(tenant.0))
         .order_by_asc(api_key::Column::CreatedAt)
         .order_by_asc(api_key::Column::Id)
         .all(db)
-        .await?)
+        .await?
+        .into_iter()
+        .map(record)
+        .collect()
 }
 
 #[tracing::instrument(name = "db.keys.by_id", skip_all, fields(tenant = %tenant), err(Debug))]
-pub async fn by_id(db: &impl ConnectionTrait, tenant: TenantId, id: ApiKeyId) -> Result<Option<api_key::Model>> {
-    Ok(api_key::Entity::find_by_id(id.0).filter(api_key::Column::TenantId.eq(tenant.0)).one(db).await?)
+pub async fn by_id(db: &impl ConnectionTrait, tenant: TenantId, id: ApiKeyId) -> Result<Option<ApiKey>> {
+    api_key::Entity::find_by_id(id.0)
+        .filter(api_key::Column::TenantId.eq(tenant.0))
+        .one(db)
+        .await?
+        .map(record)
+        .transpose()
 }
 
 /// A key by ID in any tenant: for the command line, which acts as the operator.
 #[tracing::instrument(name = "db.keys.by_id_any_tenant", skip_all, err(Debug))]
-pub async fn by_id_any_tenant(db: &impl ConnectionTrait, id: ApiKeyId) -> Result<Option<api_key::Model>> {
-    Ok(api_key::Entity::find_by_id(id.0).one(db).await?)
+pub async fn by_id_any_tenant(db: &impl ConnectionTrait, id: ApiKeyId) -> Result<Option<ApiKey>> {
+    api_key::Entity::find_by_id(id.0).one(db).await?.map(record).transpose()
+}
+
+/// A stored key as the domain's (without its secret's hash).
+fn record(row: api_key::Model) -> Result<ApiKey> {
+    Ok(ApiKey {
+        id: ApiKeyId(row.id),
+        tenant: TenantId(row.tenant_id),
+        scopes: Scopes::parse_list(&row.scopes, "scopes").map_err(|_| Error::internal("stored scopes do not parse"))?,
+        name: row.name,
+        prefix: row.prefix,
+        created_at: row.created_at,
+        revoked_at: row.revoked_at,
+        last_used_at: row.last_used_at,
+    })
 }
 
 /// Marks the key revoked (once; a second revocation keeps the first instant).
@@ -90,7 +116,7 @@ pub async fn revoke(
     tenant: TenantId,
     id: ApiKeyId,
     now: DateTime<Utc>,
-) -> Result<Option<api_key::Model>> {
+) -> Result<Option<ApiKey>> {
     api_key::Entity::update_many()
         .col_expr(api_key::Column::RevokedAt, Expr::val(now).into())
         .filter(api_key::Column::Id.eq(id.0))

@@ -105,7 +105,7 @@ pub async fn append_events(
     db: &impl ConnectionTrait,
     tenant: TenantId,
     head: &mut Head,
-    rows: &[entity::audit_event::Model],
+    rows: &[crate::domain::stored_event::StoredEvent],
     now: DateTime<Utc>,
 ) -> Result<()> {
     for (n, row) in rows.iter().enumerate() {

@@ -28,6 +28,7 @@ use sea_orm::sqlx;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
 use tokio::sync::{Mutex, MutexGuard};
 
+use crate::domain::clock::SharedClock;
 use crate::metrics::{Metrics, PoolStats};
 
 use replicas::Replicas;
@@ -50,6 +51,8 @@ pub struct DbSettings {
     pub read_urls: Vec<String>,
     /// A replica further behind than this is skipped until it catches up.
     pub max_replica_lag: Duration,
+    /// The clock every write is stamped by.
+    pub clock: SharedClock,
 }
 
 /// How often a PostgreSQL backend running a statement checks that its client
@@ -72,6 +75,13 @@ pub struct Store {
     settings: DbSettings,
     /// Read replicas (none on SQLite, or when none is configured).
     replicas: Arc<Replicas>,
+}
+
+impl Store {
+    /// The current instant by the server's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.settings.clock.now()
+    }
 }
 
 /// A database URL with its password hidden, for messages: in the user
@@ -264,7 +274,7 @@ impl Store {
         const CHUNK: usize = 1_000;
         let _gate = self.write_gate().await;
         let txn = self.db.begin().await?;
-        let now = crate::domain::now();
+        let now = self.now();
         for chunk in actors.chunks(CHUNK) {
             actors::upsert(&txn, tenant, chunk.iter().collect(), now).await?;
         }

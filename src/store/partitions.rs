@@ -165,6 +165,21 @@ pub async fn tenants_in(db: &impl ConnectionTrait, month: &Month) -> Result<BTre
     rows.iter().map(|r| Ok((TenantId(r.try_get_by_index(0)?), r.try_get_by_index(1)?))).collect()
 }
 
+/// Whether the month's table holds any event the server recorded about
+/// itself (those are never purged, so such a month is never dropped whole).
+#[tracing::instrument(name = "db.partitions.holds_self_audit", skip_all, err(Debug))]
+pub async fn holds_self_audit(db: &impl ConnectionTrait, month: &Month) -> Result<bool> {
+    let table = month.events_table();
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!(r#"SELECT EXISTS (SELECT 1 FROM "{table}" WHERE source_service = $1)"#),
+            [crate::domain::event::SELF_AUDIT_SOURCE.into()],
+        ))
+        .await?;
+    Ok(row.map(|r| r.try_get_by_index::<bool>(0)).transpose()?.unwrap_or(false))
+}
+
 /// How many events each tenant has in the month's table.
 #[tracing::instrument(name = "db.partitions.counts_in", skip_all, err(Debug))]
 pub async fn counts_in(db: &impl ConnectionTrait, month: &Month) -> Result<BTreeMap<TenantId, i64>> {

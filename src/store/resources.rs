@@ -10,11 +10,11 @@ use sea_orm::sea_query::{ArrayType, Condition, Expr, ExprTrait, Query, SimpleExp
 use sea_orm::{ConnectionTrait, FromQueryResult};
 use uuid::Uuid;
 
-use crate::domain::cursor::Cursor;
 use crate::domain::event::NewResource;
 use crate::domain::filter::ResourceMatch;
 use crate::domain::ids::{EventId, ResourceId, TenantId};
 use crate::domain::page::{Page, PageResult};
+use crate::domain::resource::Resource;
 use crate::error::Result;
 
 use super::identities::{self, Identity};
@@ -31,6 +31,7 @@ impl Identity for Resources {
     type Spec = NewResource;
     type Key = ResourceKey;
     type Match = ResourceMatch;
+    type Record = Resource;
 
     const NOUN: &'static str = "a resource";
     const ID: resource::Column = resource::Column::Id;
@@ -83,6 +84,10 @@ impl Identity for Resources {
     fn matching(m: &ResourceMatch) -> Condition {
         super::filter::resource_match(m)
     }
+
+    fn record(row: resource::Model) -> Resource {
+        record(row)
+    }
 }
 
 /// Creates or updates the resources (a later name wins; an omitted name keeps
@@ -114,16 +119,29 @@ pub struct LinkedResource {
 }
 
 impl LinkedResource {
-    pub fn into_model(self) -> resource::Model {
-        resource::Model {
-            id: self.id,
-            tenant_id: self.tenant_id,
+    pub fn into_record(self) -> Resource {
+        Resource {
+            id: ResourceId(self.id),
+            tenant: TenantId(self.tenant_id),
             kind: self.kind,
             external_id: self.external_id,
             name: self.name,
             created_at: self.created_at,
             updated_at: self.updated_at,
         }
+    }
+}
+
+/// A stored resource as the domain's.
+pub(super) fn record(row: resource::Model) -> Resource {
+    Resource {
+        id: ResourceId(row.id),
+        tenant: TenantId(row.tenant_id),
+        kind: row.kind,
+        external_id: row.external_id,
+        name: row.name,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
     }
 }
 
@@ -173,7 +191,7 @@ pub async fn page(
     tenant: TenantId,
     m: &ResourceMatch,
     page: &Page<Uuid>,
-) -> Result<PageResult<resource::Model>> {
+) -> Result<PageResult<Resource>> {
     identities::page::<Resources>(db, tenant, m, page).await
 }
 
@@ -184,10 +202,6 @@ pub async fn count(db: &impl ConnectionTrait, tenant: TenantId, m: &ResourceMatc
 
 /// The resources with these IDs in the tenant (missing ones are absent).
 #[tracing::instrument(name = "db.resources.by_ids", skip_all, fields(tenant = %tenant), err(Debug))]
-pub async fn by_ids(db: &impl ConnectionTrait, tenant: TenantId, ids: &[ResourceId]) -> Result<Vec<resource::Model>> {
+pub async fn by_ids(db: &impl ConnectionTrait, tenant: TenantId, ids: &[ResourceId]) -> Result<Vec<Resource>> {
     identities::by_ids::<Resources>(db, tenant, ids.iter().map(|id| id.0).collect()).await
-}
-
-pub fn cursor(row: &resource::Model) -> String {
-    Cursor::Resource(row.id).encode()
 }

@@ -3,12 +3,13 @@
 //! purging transaction, lets the append-only triggers allow the `DELETE`).
 
 use chrono::{DateTime, Utc};
-use entity::{audit_event as ev, event_resource, tenant};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use entity::{audit_event as ev, event_resource, retention_change, tenant};
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, Statement,
 };
 
+use crate::domain::event::SELF_AUDIT_SOURCE;
 use crate::domain::ids::TenantId;
 use crate::error::Result;
 
@@ -32,6 +33,42 @@ pub async fn set(
     }
     tenant::Entity::update(row).exec(db).await?;
     Ok(())
+}
+
+/// Keeps a change of the tenant's retention made at `at`, with the settings
+/// in force until then.
+#[tracing::instrument(name = "db.retention.record_change", skip_all, fields(tenant = %tenant), err(Debug))]
+pub async fn record_change(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    before: (Option<i32>, bool),
+    at: DateTime<Utc>,
+) -> Result<()> {
+    let row = retention_change::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        tenant_id: Set(tenant.0),
+        changed_at: Set(at),
+        retention_days: Set(before.0),
+        legal_hold: Set(before.1),
+    };
+    retention_change::Entity::insert(row).exec_without_returning(db).await?;
+    Ok(())
+}
+
+/// The settings that changes made after `since` replaced, of every tenant:
+/// each was in force at some moment after `since`.
+#[tracing::instrument(name = "db.retention.replaced_since", skip_all, err(Debug))]
+pub async fn replaced_since(
+    db: &impl ConnectionTrait,
+    since: DateTime<Utc>,
+) -> Result<Vec<(TenantId, Option<i32>, bool)>> {
+    Ok(retention_change::Entity::find()
+        .filter(retention_change::Column::ChangedAt.gt(since))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| (TenantId(c.tenant_id), c.retention_days, c.legal_hold))
+        .collect())
 }
 
 /// Tenants with a retention, on hold or not, oldest first.
@@ -74,8 +111,17 @@ pub async fn purgeable_through(
     Ok(std::cmp::max(through, purged_through))
 }
 
-/// The tenant's lowest sequence above `after` still stored, if any: a purge
-/// that dropped whole months starts deleting there.
+/// What retention may remove: every event but those the server recorded
+/// about itself, which are never purged (no setting can erase the record of
+/// who changed the settings).
+fn purgeable() -> SimpleExpr {
+    Expr::col((ev::Entity, ev::Column::SourceService))
+        .is_null()
+        .or(Expr::col((ev::Entity, ev::Column::SourceService)).ne(SELF_AUDIT_SOURCE))
+}
+
+/// The tenant's lowest sequence above `after` that a purge would still
+/// remove, if any: a purge that dropped whole months starts deleting there.
 #[tracing::instrument(name = "db.retention.first_after", skip_all, fields(tenant = %tenant), err(Debug))]
 pub async fn first_after(db: &impl ConnectionTrait, tenant: TenantId, after: i64) -> Result<Option<i64>> {
     let query = Query::select()
@@ -83,6 +129,7 @@ pub async fn first_after(db: &impl ConnectionTrait, tenant: TenantId, after: i64
         .from(ev::Entity)
         .and_where(Expr::col(ev::Column::TenantId).eq(tenant.0))
         .and_where(Expr::col(ev::Column::Sequence).gt(after))
+        .and_where(purgeable())
         .to_owned();
     one_i64(db, &query).await
 }
@@ -92,9 +139,10 @@ async fn one_i64(db: &impl ConnectionTrait, query: &sea_orm::sea_query::SelectSt
     Ok(row.and_then(|r| r.try_get_by_index::<Option<i64>>(0).ok().flatten()))
 }
 
-/// Deletes the tenant's events with sequence in `(after, through]` and their
-/// resource links, under a permit held only by this transaction, and records
-/// how far the log is purged. Returns the events deleted.
+/// Deletes the tenant's events with sequence in `(after, through]` (but the
+/// server's own records) and their resource links, under a permit held only
+/// by this transaction, and records how far the log is purged. Returns the
+/// events deleted.
 #[tracing::instrument(name = "db.retention.delete", skip_all, fields(tenant = %tenant, after, through), err(Debug))]
 pub async fn delete_range(db: &impl ConnectionTrait, tenant: TenantId, after: i64, through: i64) -> Result<u64> {
     let backend = db.get_database_backend();
@@ -112,6 +160,7 @@ pub async fn delete_range(db: &impl ConnectionTrait, tenant: TenantId, after: i6
         .and_where(Expr::col(ev::Column::TenantId).eq(tenant.0))
         .and_where(Expr::col(ev::Column::Sequence).gt(after))
         .and_where(Expr::col(ev::Column::Sequence).lte(through))
+        .and_where(purgeable())
         .to_owned();
     event_resource::Entity::delete_many()
         .filter(event_resource::Column::TenantId.eq(tenant.0))
@@ -122,6 +171,7 @@ pub async fn delete_range(db: &impl ConnectionTrait, tenant: TenantId, after: i6
         .filter(ev::Column::TenantId.eq(tenant.0))
         .filter(ev::Column::Sequence.gt(after))
         .filter(ev::Column::Sequence.lte(through))
+        .filter(purgeable())
         .exec(db)
         .await?
         .rows_affected;
@@ -136,7 +186,8 @@ pub async fn delete_range(db: &impl ConnectionTrait, tenant: TenantId, after: i6
     Ok(deleted)
 }
 
-/// How many of the tenant's events have sequence in `(after, through]`.
+/// How many of the tenant's events with sequence in `(after, through]` a
+/// purge removes.
 #[tracing::instrument(name = "db.retention.count_range", skip_all, fields(tenant = %tenant), err(Debug))]
 pub async fn count_range(db: &impl ConnectionTrait, tenant: TenantId, after: i64, through: i64) -> Result<i64> {
     let query = Query::select()
@@ -145,6 +196,15 @@ pub async fn count_range(db: &impl ConnectionTrait, tenant: TenantId, after: i64
         .and_where(Expr::col(ev::Column::TenantId).eq(tenant.0))
         .and_where(Expr::col(ev::Column::Sequence).gt(after))
         .and_where(Expr::col(ev::Column::Sequence).lte(through))
+        .and_where(purgeable())
         .to_owned();
     super::sql::count(db, &query).await
+}
+
+/// Every event of the tenant up to this sequence was purged (but for those
+/// retention never removes); 0 when nothing was.
+#[tracing::instrument(name = "db.retention.purged_through", skip_all, fields(tenant = %tenant), err(Debug))]
+pub async fn purged_through(db: &impl ConnectionTrait, tenant: TenantId) -> Result<u64> {
+    let row = tenant::Entity::find_by_id(tenant.0).one(db).await?;
+    Ok(row.map_or(0, |t| Ord::max(t.purged_through, 0) as u64))
 }

@@ -6,6 +6,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::domain::ids::TenantId;
+use crate::domain::tenant::Tenant;
 use crate::error::{Error, Result};
 
 /// `^[a-z0-9][a-z0-9-]{0,62}$`: safe in URLs, headers and shell scripts.
@@ -25,7 +26,7 @@ pub fn check_slug(slug: &str, path: &str) -> Result<()> {
 }
 
 #[tracing::instrument(name = "db.tenants.insert", skip_all, fields(slug), err(Debug))]
-pub async fn insert(db: &impl ConnectionTrait, slug: &str, name: &str, now: DateTime<Utc>) -> Result<tenant::Model> {
+pub async fn insert(db: &impl ConnectionTrait, slug: &str, name: &str, now: DateTime<Utc>) -> Result<Tenant> {
     check_slug(slug, "slug")?;
     if by_slug(db, slug).await?.is_some() {
         return Err(Error::bad_input("slug", format!("a tenant `{slug}` already exists")));
@@ -47,30 +48,41 @@ pub async fn insert(db: &impl ConnectionTrait, slug: &str, name: &str, now: Date
         }
     })?;
     super::ledger::create(db, TenantId(model.id.clone().unwrap()), now).await?;
-    Ok(tenant::Model {
-        id: model.id.unwrap(),
+    Ok(Tenant {
+        id: TenantId(model.id.unwrap()),
         slug: model.slug.unwrap(),
         name: model.name.unwrap(),
         created_at: model.created_at.unwrap(),
         retention_days: None,
         legal_hold: false,
-        purged_through: 0,
     })
 }
 
 #[tracing::instrument(name = "db.tenants.by_slug", skip_all, err(Debug))]
-pub async fn by_slug(db: &impl ConnectionTrait, slug: &str) -> Result<Option<tenant::Model>> {
-    Ok(tenant::Entity::find().filter(tenant::Column::Slug.eq(slug)).one(db).await?)
+pub async fn by_slug(db: &impl ConnectionTrait, slug: &str) -> Result<Option<Tenant>> {
+    Ok(tenant::Entity::find().filter(tenant::Column::Slug.eq(slug)).one(db).await?.map(record))
 }
 
 #[tracing::instrument(name = "db.tenants.by_id", skip_all, err(Debug))]
-pub async fn by_id(db: &impl ConnectionTrait, id: TenantId) -> Result<Option<tenant::Model>> {
-    Ok(tenant::Entity::find_by_id(id.0).one(db).await?)
+pub async fn by_id(db: &impl ConnectionTrait, id: TenantId) -> Result<Option<Tenant>> {
+    Ok(tenant::Entity::find_by_id(id.0).one(db).await?.map(record))
+}
+
+/// A stored tenant as the domain's.
+pub(super) fn record(row: tenant::Model) -> Tenant {
+    Tenant {
+        id: TenantId(row.id),
+        slug: row.slug,
+        name: row.name,
+        created_at: row.created_at,
+        retention_days: row.retention_days,
+        legal_hold: row.legal_hold,
+    }
 }
 
 /// Every tenant with its number of events, oldest tenant first.
 #[tracing::instrument(name = "db.tenants.list_with_counts", skip_all, err(Debug))]
-pub async fn list_with_counts(db: &impl ConnectionTrait) -> Result<Vec<(tenant::Model, i64)>> {
+pub async fn list_with_counts(db: &impl ConnectionTrait) -> Result<Vec<(Tenant, i64)>> {
     let tenants = tenant::Entity::find().order_by_asc(tenant::Column::CreatedAt).all(db).await?;
     let mut out = Vec::with_capacity(tenants.len());
     for t in tenants {
@@ -80,7 +92,7 @@ pub async fn list_with_counts(db: &impl ConnectionTrait) -> Result<Vec<(tenant::
             .and_where(Expr::col(audit_event::Column::TenantId).eq(t.id))
             .to_owned();
         let n = super::sql::count(db, &count).await?;
-        out.push((t, n));
+        out.push((record(t), n));
     }
     Ok(out)
 }

@@ -15,13 +15,14 @@ pub struct NewToken<'a> {
     pub expires_at: DateTime<Utc>,
 }
 
+/// Stores a token; returns its row ID.
 #[tracing::instrument(name = "db.viewer_tokens.insert", skip_all, fields(tenant = %tenant), err(Debug))]
 pub async fn insert(
     db: &impl ConnectionTrait,
     tenant: TenantId,
     token: NewToken<'_>,
     now: DateTime<Utc>,
-) -> Result<viewer_token::Model> {
+) -> Result<uuid::Uuid> {
     let model = viewer_token::Model {
         id: uuid::Uuid::now_v7(),
         tenant_id: tenant.0,
@@ -41,7 +42,7 @@ pub async fn insert(
         expires_at: Set(model.expires_at),
     };
     viewer_token::Entity::insert(active).exec_without_returning(db).await?;
-    Ok(model)
+    Ok(model.id)
 }
 
 /// A token found by its secret's hash, with the key that minted it and its tenant.

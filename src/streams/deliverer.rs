@@ -11,18 +11,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use entity::{audit_event as ev, event_stream as es};
 use rand::Rng as _;
 
-use super::lease::Leases;
 use super::{SPLUNK_HEC, StreamSettings, destination, splunk, webhook};
-use crate::domain::filter_spec::FilterSpec;
+use crate::domain::event_stream::EventStream;
 use crate::domain::ids::{EventStreamId, TenantId};
+use crate::domain::stored_event::StoredEvent;
 use crate::metrics::Metrics;
-use crate::store::{Store, event_streams, events, ledger};
-
-/// Events sent in one request at most.
-pub const BATCH: u64 = 100;
+use crate::service::deliveries::Deliveries;
 /// The first wait after a failure (shorter if the cap is shorter).
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 /// Bytes of a destination's answer kept (the rest is read and dropped).
@@ -49,10 +45,9 @@ struct Backoff {
 }
 
 pub struct Deliverer {
-    store: Store,
+    deliveries: Deliveries,
     metrics: Arc<Metrics>,
     settings: StreamSettings,
-    leases: Leases,
     client: reqwest::Client,
     backoff: Mutex<HashMap<EventStreamId, Backoff>>,
     running: Mutex<HashSet<EventStreamId>>,
@@ -61,19 +56,17 @@ pub struct Deliverer {
 }
 
 impl Deliverer {
-    pub fn new(store: Store, metrics: Arc<Metrics>, settings: StreamSettings) -> Arc<Self> {
+    pub fn new(deliveries: Deliveries, metrics: Arc<Metrics>, settings: StreamSettings) -> Arc<Self> {
         let client = reqwest::Client::builder()
             .connect_timeout(settings.request_timeout.min(Duration::from_secs(5)))
             .timeout(settings.request_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
-        let leases = Leases::new(store.clone(), settings.lease_ttl());
         Arc::new(Self {
-            store,
+            deliveries,
             metrics,
             settings,
-            leases,
             client,
             backoff: Mutex::new(HashMap::new()),
             running: Mutex::new(HashSet::new()),
@@ -91,20 +84,19 @@ impl Deliverer {
                 _ = ticks.tick() => {}
                 _ = stop.wait_for(|stop| *stop) => break,
             }
-            let streams =
-                match event_streams::deliverable(self.store.db(), self.leases.holder(), crate::domain::now()).await {
-                    Ok(streams) => streams,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot list event streams; will retry");
-                        continue;
-                    }
-                };
+            let streams = match self.deliveries.deliverable().await {
+                Ok(streams) => streams,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot list event streams; will retry");
+                    continue;
+                }
+            };
             for stream in streams {
-                let id = EventStreamId(stream.id);
+                let id = stream.id;
                 if !self.due(id) || !self.running.lock().unwrap().insert(id) {
                     continue;
                 }
-                tokio::spawn(self.clone().pass(TenantId(stream.tenant_id), id));
+                tokio::spawn(self.clone().pass(stream.tenant, id));
             }
         }
         self.stop().await;
@@ -123,7 +115,7 @@ impl Deliverer {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        match self.leases.release_all().await {
+        match self.deliveries.release_all().await {
             Ok(released) => tracing::info!(released, "event stream leases released"),
             Err(e) => tracing::warn!(error = %e, "cannot release event stream leases; they will lapse"),
         }
@@ -144,11 +136,7 @@ impl Deliverer {
                 let message = match failure {
                     Failure::Destination(message) => {
                         self.metrics.stream_failed(&id.to_string());
-                        let now = crate::domain::now();
-                        let _gate = self.store.write_gate().await;
-                        if let Err(e) =
-                            event_streams::failed(self.store.db(), id, self.leases.holder(), &message, now).await
-                        {
+                        if let Err(e) = self.deliveries.failed(id, &message).await {
                             tracing::warn!(error = %e, stream = %id, "cannot record a delivery failure");
                         }
                         message
@@ -174,52 +162,30 @@ impl Deliverer {
     }
 
     async fn deliver(&self, tenant: TenantId, id: EventStreamId) -> Result<(), Failure> {
-        let db = self.store.db();
         loop {
-            if self.stopping.load(Ordering::Relaxed) || !self.leases.claim(id).await? {
+            if self.stopping.load(Ordering::Relaxed) || !self.deliveries.claim(id).await? {
                 return Ok(());
             }
-            // Read after claiming: another replica may have moved it, and it
-            // may have been paused, changed or deleted.
-            let Some(stream) = event_streams::by_id(db, tenant, id).await? else {
+            let Some(pending) = self.deliveries.next(tenant, id).await? else {
                 return Ok(());
             };
-            if stream.paused {
-                return Ok(());
+            let events = &pending.batch.events;
+            if !events.is_empty() {
+                self.send(&pending.stream, events).await.map_err(Failure::Destination)?;
+                self.metrics.stream_delivered(&id.to_string(), events.len() as u64);
             }
-            let size = ledger::head(db, tenant).await?.size();
-            let from = stream.delivered_sequence.max(0) as u64;
-            self.metrics.stream_lag(&id.to_string(), size.saturating_sub(from));
-            if from >= size {
-                return Ok(());
-            }
-            let filter = FilterSpec::read_stored(stream.filter.clone(), "filter")?;
-            let rows = events::matching_by_sequence(db, tenant, &filter, from, size, BATCH).await?;
-            // Everything up to here was examined: a full batch ends at its last
-            // event, a short one at the ledger's size.
-            let through = match rows.last() {
-                Some(last) if rows.len() as u64 == BATCH => last.sequence as u64,
-                _ => size,
-            };
-            if !rows.is_empty() {
-                self.send(&stream, &rows).await.map_err(Failure::Destination)?;
-                self.metrics.stream_delivered(&id.to_string(), rows.len() as u64);
-            }
-            let now = crate::domain::now();
-            let _gate = self.store.write_gate().await;
-            event_streams::advance(db, id, self.leases.holder(), through, !rows.is_empty(), now).await?;
-            drop(_gate);
-            self.metrics.stream_lag(&id.to_string(), size.saturating_sub(through));
+            self.deliveries.delivered(id, pending.batch.through, !events.is_empty()).await?;
+            self.metrics.stream_lag(&id.to_string(), pending.size.saturating_sub(pending.batch.through));
         }
     }
 
     /// POSTs one batch; `Err` with a short message (no secrets) unless the destination took it.
-    async fn send(&self, stream: &es::Model, rows: &[ev::Model]) -> Result<(), String> {
+    async fn send(&self, stream: &EventStream, rows: &[StoredEvent]) -> Result<(), String> {
         let url = destination::parse(&stream.url, "url").map_err(|_| "the stored URL does not parse".to_string())?;
         destination::check(&url, "url", &self.settings.allow_hosts)
             .await
             .map_err(|_| "the destination resolves to a link-local or cloud-metadata address".to_string())?;
-        let now = chrono::Utc::now();
+        let now = self.deliveries.now();
         let splunk = stream.kind == SPLUNK_HEC;
         let request = if splunk {
             splunk::request(
@@ -230,7 +196,7 @@ impl Deliverer {
             )
         } else {
             let (first, last) = (rows[0].sequence as u64, rows[rows.len() - 1].sequence as u64);
-            let message_id = webhook::message_id(EventStreamId(stream.id), first, last);
+            let message_id = webhook::message_id(stream.id, first, last);
             let body = webhook::body(rows.iter().map(crate::ledger::event::value).collect(), now);
             webhook::request(&self.client, url.as_str(), &stream.secret, &message_id, body, now)
                 .ok_or_else(|| "the stored signing secret does not decode".to_string())?

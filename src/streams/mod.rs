@@ -3,7 +3,6 @@
 
 pub mod deliverer;
 pub mod destination;
-pub mod lease;
 pub mod splunk;
 pub mod webhook;
 

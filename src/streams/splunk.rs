@@ -1,11 +1,11 @@
 //! Splunk HTTP Event Collector: concatenated event objects, token
 //! authentication, and success only on 2xx with `"code": 0`.
 
-use entity::audit_event as ev;
+use crate::domain::stored_event::StoredEvent;
 use serde_json::{Map, Value, json};
 
 /// The body of one batch: one HEC event object per event, back to back.
-pub fn body(rows: &[ev::Model], index: Option<&str>) -> Vec<u8> {
+pub fn body(rows: &[StoredEvent], index: Option<&str>) -> Vec<u8> {
     let mut out = Vec::new();
     for row in rows {
         let mut object = Map::new();

@@ -80,8 +80,17 @@ async fn exports_every_event_in_sequence_order(backend: Backend) {
     assert_eq!(out.headers["cache-control"], "no-store");
     let disposition = out.headers["content-disposition"].to_str().unwrap();
     assert!(disposition.starts_with("attachment; filename=") && disposition.contains(".ndjson"), "{disposition}");
-    // Without `format`, NDJSON; another tenant's export holds none of these.
-    assert_eq!(export(&app, &key, &[]).await.body, out.body);
+    // Without `format`, NDJSON; the log now also holds the record of the
+    // first export (format, tree size), and another tenant's export holds
+    // none of these.
+    let again = export(&app, &key, &[]).await;
+    assert!(again.body.starts_with(&out.body), "an export covers the log as it was");
+    let audited = lines(&again.body[out.body.len()..]);
+    assert_eq!(audited.len(), 1, "{audited:?}");
+    assert_eq!(audited[0]["action"], "audit_log.export");
+    assert_eq!(audited[0]["sourceService"], "auditgraph");
+    assert_eq!(audited[0]["metadata"]["format"], "ndjson");
+    assert_eq!(audited[0]["metadata"]["treeSize"], out.size.to_string());
     let other = app.create_tenant("globex").await;
     let other_key = app.key_in(other, "audit.read").await;
     let theirs = lines(&export(&app, &other_key, &[]).await.body);
@@ -138,7 +147,8 @@ async fn csv_round_trips_awkward_text(backend: Backend) {
     );
     assert!(header.iter().any(|h| h == "request.userAgent") && header.last().unwrap() == "idempotencyKey");
     let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("a CSV record")).collect();
-    assert_eq!(rows.len(), ndjson.len());
+    // The NDJSON export was recorded too, after the events it holds.
+    assert_eq!(rows.len(), ndjson.len() + 1);
     for (row, canonical) in rows.iter().zip(&ndjson) {
         assert_eq!(row.len(), header.len());
         for (column, cell) in header.iter().zip(row.iter()) {
@@ -209,10 +219,10 @@ async fn size_is_pinned_while_events_arrive(backend: Backend) {
     let events = lines(std::str::from_utf8(&body).unwrap());
     assert_eq!(sequences(&events), (1..=size).collect::<Vec<_>>());
     assert!(events.iter().all(|e| !e["action"].as_str().unwrap().starts_with("during.")));
-    // The next export has them.
+    // The next export has them, and the record of the first export.
     let next = export(&app, &key, &[]).await;
-    assert_eq!(next.size, size + 1_000);
-    assert_eq!(lines(&next.body).len() as u64, size + 1_000);
+    assert_eq!(next.size, size + 1_000 + 1);
+    assert_eq!(lines(&next.body).len() as u64, size + 1_000 + 1);
 }
 
 async fn bad_requests_are_refused_with_codes(backend: Backend) {
@@ -284,16 +294,31 @@ async fn command_line_export_matches_http(backend: Backend) {
             "--database-url",
             db,
         ]);
-        assert_eq!(std::fs::read_to_string(dir.0.join(&file)).unwrap(), http.body, "{format} {filter}");
-        assert_eq!(std::fs::read_to_string(dir.0.join(format!("{file}.checkpoint"))).unwrap(), http.note);
+        let cli = std::fs::read_to_string(dir.0.join(&file)).unwrap();
+        if filter.is_empty() {
+            // The command line's export covers the HTTP one's, and the
+            // record of that export, which came after it.
+            assert!(cli.starts_with(&http.body), "{format}");
+            let rest = &cli[http.body.len()..];
+            assert_eq!(rest.lines().count(), 1, "{format}: {rest}");
+            assert!(rest.contains("audit_log.export"), "{format}: {rest}");
+        } else {
+            assert_eq!(cli, http.body, "{format} {filter}");
+            // Its checkpoint also covers the record of the HTTP export.
+            let note = std::fs::read_to_string(dir.0.join(format!("{file}.checkpoint"))).unwrap();
+            assert_eq!(note.lines().nth(1), Some((http.size + 1).to_string().as_str()), "{note}");
+        }
     }
     // To stdout, the checkpoint on stderr; it verifies like the server's.
     let out = dir.output(&["export", "--tenant", "acme", "--database-url", db]);
     assert!(out.status.success(), "{out:?}");
     std::fs::write(dir.0.join("stdout.ndjson"), &out.stdout).unwrap();
-    std::fs::write(dir.0.join("stdout.ndjson.checkpoint"), std::fs::read(dir.0.join("out.ndjson.checkpoint")).unwrap())
-        .unwrap();
-    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("auditgraph/{}", app.tenant)));
+    // The signed note is on stderr, from its origin line to its signature line.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let origin = format!("auditgraph/{}\n", app.tenant);
+    let from = stderr.find(&origin).unwrap_or_else(|| panic!("{stderr}"));
+    let note: String = stderr[from..].split_inclusive('\n').take_while(|l| !l.starts_with("exported ")).collect();
+    std::fs::write(dir.0.join("stdout.ndjson.checkpoint"), note).unwrap();
     let vkey = app.ledger.verifier_key();
     dir.run(&["verify", "--export", "stdout.ndjson", "--checkpoint", "stdout.ndjson.checkpoint", "--key", &vkey]);
     let bad = dir.output(&["export", "--tenant", "acme", "--format", "xml", "--database-url", db]);

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use auditgraph::app::App;
 use auditgraph::bus::Bus;
 use auditgraph::config::ServeSettings;
+use auditgraph::domain::clock::{Clock as _, MockClock, SharedClock};
 use auditgraph::domain::ids::TenantId;
 use auditgraph::domain::scope::Scopes;
 use auditgraph::metrics::Metrics;
@@ -147,6 +148,13 @@ impl TestApp {
         Self::start(db, &url, configure).await
     }
 
+    /// Spawns on a clock that moves only when the test moves it.
+    pub async fn spawn_with_clock(backend: Backend) -> (TestApp, std::sync::Arc<MockClock>) {
+        let clock = MockClock::starting_now();
+        let shared = SharedClock(clock.clone());
+        (Self::spawn_with(backend, move |s| s.db.clock = shared).await, clock)
+    }
+
     /// Spawns on `db`, reached through `url` (e.g. through a proxy).
     pub async fn spawn_on(db: TestDb, url: &str) -> TestApp {
         Self::start(db, url, |_| {}).await
@@ -180,7 +188,7 @@ impl TestApp {
             store,
             metrics,
             client: reqwest::Client::new(),
-            tenant: TenantId(tenant.id),
+            tenant: tenant.id,
             db_url: url.to_string(),
             ledger,
             shutdown: Some(tx),
@@ -197,7 +205,7 @@ impl TestApp {
     pub async fn create_tenant(&self, slug: &str) -> TenantId {
         let t =
             tenants::create_tenant(&self.store, &Bus::new(1), slug, None, Acting::System).await.expect("create tenant");
-        TenantId(t.id)
+        t.id
     }
 
     /// A new key in `acme` with these comma-separated scopes.
@@ -236,10 +244,20 @@ impl TestApp {
         body["data"].clone()
     }
 
-    /// Records events (JSON inputs) and returns the payload.
+    /// Records events (JSON inputs) and returns the payload, with each
+    /// event's `id` and `sequence`: all a key without `audit.read` may see.
     pub async fn record(&self, key: &str, events: Value) -> Value {
         let data = self
-            .data(key, "mutation($e: [AuditEventInput!]!) { recordAuditEvents(events: $e) { createdCount duplicateCount events { id action idempotencyKey occurredAt } } }", json!({ "e": events }))
+            .data(key, "mutation($e: [AuditEventInput!]!) { recordAuditEvents(events: $e) { createdCount duplicateCount events { id sequence } } }", json!({ "e": events }))
+            .await;
+        data["recordAuditEvents"].clone()
+    }
+
+    /// As [`Self::record`], with the stored events' action, idempotency key
+    /// and occurrence too (the key needs `audit.read` as well).
+    pub async fn record_read_back(&self, key: &str, events: Value) -> Value {
+        let data = self
+            .data(key, "mutation($e: [AuditEventInput!]!) { recordAuditEvents(events: $e) { createdCount duplicateCount events { id sequence action idempotencyKey occurredAt } } }", json!({ "e": events }))
             .await;
         data["recordAuditEvents"].clone()
     }
@@ -300,7 +318,7 @@ pub fn new_event(action: &str, actor: &str) -> auditgraph::domain::event::NewEve
     NewEvent {
         action: action.into(),
         outcome: Outcome::Success,
-        occurred_at: auditgraph::domain::now(),
+        occurred_at: auditgraph::domain::clock::SystemClock.now(),
         actor: NewActor {
             kind: ActorType::User,
             external_id: actor.into(),

@@ -215,7 +215,7 @@ fn random_event(rng: &mut StdRng, instants: &[DateTime<Utc>], now: DateTime<Utc>
 /// Records `inputs` in tenant `t` and checks the payload against the tenant's
 /// own idempotency keys: a key used only in another tenant is no duplicate.
 async fn record(app: &TestApp, seed: u64, t: &mut Tenant, inputs: &[Value]) {
-    let payload = app.record(&t.writer, json!(inputs)).await;
+    let payload = app.record_read_back(&t.writer, json!(inputs)).await;
     let (mut created, mut duplicates) = (0, 0);
     for (i, input) in inputs.iter().enumerate() {
         let id = payload["events"][i]["id"].as_str().expect("id").to_string();

@@ -31,14 +31,12 @@ fn ev(label: &str, action: &str, occurred_at: &str, fields: Value) -> Value {
 /// Records events and returns label → event ID.
 async fn record(app: &TestApp, key: &str, events: Vec<Value>) -> HashMap<String, String> {
     let n = events.len();
+    let labels: Vec<String> = events.iter().map(|e| e["idempotencyKey"].as_str().unwrap().to_string()).collect();
     let payload = app.record(key, Value::Array(events)).await;
     assert_eq!(payload["createdCount"], n, "{payload}");
-    payload["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| (e["idempotencyKey"].as_str().unwrap().to_string(), e["id"].as_str().unwrap().to_string()))
-        .collect()
+    // The stored events come back in input order.
+    let stored = payload["events"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_string());
+    labels.into_iter().zip(stored).collect()
 }
 
 /// POSTs a query with a key and, optionally, `X-Audit-Tenant`.

@@ -46,7 +46,7 @@ async fn refused_second(app: &TestApp, key: &str, bad: Value, field_in_event: &s
 /// Records `events` and asserts all of them were created.
 async fn accepted(app: &TestApp, key: &str, events: Value) -> Value {
     let n = events.as_array().expect("a list").len();
-    let payload = app.record(key, events).await;
+    let payload = app.record_read_back(key, events).await;
     assert_eq!(payload["createdCount"], n, "{payload}");
     payload
 }

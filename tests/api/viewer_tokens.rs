@@ -85,8 +85,9 @@ async fn every_read_path_honours_the_filter(backend: Backend) {
         )
         .await;
     assert_eq!(actions(&widened["auditEvents"]), ["workspace.delete", "workspace.create"]);
-    // The same call with the key sees everything (the tenant's and key's creation too).
-    assert_eq!(app.data(&writer, page, json!({})).await["auditEvents"]["totalCount"], 7);
+    // The same call with the key sees everything (the tenant's and key's
+    // creation, and the token's minting, too).
+    assert_eq!(app.data(&writer, page, json!({})).await["auditEvents"]["totalCount"], 8);
 
     // Actor.events and Resource.events, reached through a visible event.
     let nested = app
@@ -219,9 +220,10 @@ async fn writes_keys_and_minting_are_refused(backend: Backend) {
         assert_eq!(status, StatusCode::OK, "{query}: {body}");
         assert_eq!(error_code(&body), Some("FORBIDDEN"), "{query}: {body}");
     }
-    // Nothing was written: the tenant's and the key's creation are all there is.
+    // Nothing was written: the tenant's and the key's creation, and the
+    // token's minting, are all there is.
     let count = app.data(&admin, "{ auditEvents { totalCount } }", json!({})).await;
-    assert_eq!(count["auditEvents"]["totalCount"], 2, "{count}");
+    assert_eq!(count["auditEvents"]["totalCount"], 3, "{count}");
 }
 
 async fn minting_needs_a_reading_key_and_valid_input(backend: Backend) {
@@ -286,7 +288,11 @@ async fn tokens_end_with_their_key_and_stay_in_their_tenant(backend: Backend) {
     let (_, body) = in_tenant(&app, &admin, "globex", "mutation { createViewerToken(input: {}) { token } }").await;
     let globex_token = body["data"]["createViewerToken"]["token"].as_str().expect("token").to_string();
     let seen = app.data(&globex_token, "{ auditEvents { nodes { action } } }", json!({})).await;
-    assert_eq!(actions(&seen["auditEvents"]), ["globex.thing", "api_key.create", "tenant.create"]);
+    // Its own minting is on record in globex, the tenant it reads.
+    assert_eq!(
+        actions(&seen["auditEvents"]),
+        ["viewer_token.create", "globex.thing", "api_key.create", "tenant.create"]
+    );
     let switched = in_tenant(&app, &globex_token, "acme", "{ auditEvents { totalCount } }").await;
     assert_eq!(switched.0, StatusCode::FORBIDDEN, "{}", switched.1);
 
