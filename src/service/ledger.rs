@@ -6,7 +6,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use entity::ledger_checkpoint;
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::ConnectionTrait;
 
 use crate::domain::ids::TenantId;
 use crate::error::{Error, Result};
@@ -127,6 +127,7 @@ impl Ledger {
                 continue;
             }
             let signed = self.sign(tenant, head.size(), head.frontier.root(), store.now())?;
+            let _gate = store.write_gate().await;
             stored::insert_checkpoint(
                 db,
                 tenant,
@@ -158,6 +159,7 @@ pub async fn load_signer(store: &Store, key_file: Option<&Path>) -> Result<NoteS
     let db = store.db();
     if stored::generated_key(db).await?.is_none() {
         let (_, private_key) = NoteSigner::generate(GENERATED_KEY_NAME).map_err(Error::internal)?;
+        let _gate = store.write_gate().await;
         stored::store_generated_key(db, GENERATED_KEY_NAME, &private_key, store.now()).await?;
     }
     let row = stored::generated_key(db).await?.ok_or_else(|| Error::internal("the generated key was not stored"))?;
@@ -280,8 +282,7 @@ pub async fn catch_up(store: &Store) -> Result<u64> {
         }
         tracing::info!(%tenant, "building the ledger of events stored before it existed");
         loop {
-            let _gate = store.write_gate().await;
-            let txn = db.begin().await?;
+            let (_gate, txn) = store.begin_write().await?;
             let mut head = stored::lock_head(&txn, tenant).await?;
             let rows = events::by_sequence(&txn, tenant, head.size() + 1, CATCH_UP_CHUNK).await?;
             if rows.is_empty() {

@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{DbBackend, TransactionTrait};
+use sea_orm::DbBackend;
 use serde_json::json;
 
 use super::policy::Operation;
@@ -298,8 +298,7 @@ async fn delete_through(store: &Store, tenant: TenantId, after: i64, through: i6
     let mut count = 0;
     loop {
         let upto = (after + CHUNK).min(through);
-        let _gate = store.write_gate().await;
-        let txn = db.begin().await?;
+        let (_gate, txn) = store.begin_write().await?;
         count += retention::delete_range(&txn, tenant, after, upto).await? as i64;
         txn.commit().await?;
         after = upto;

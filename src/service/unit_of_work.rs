@@ -5,7 +5,7 @@
 //! commit order.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{DatabaseTransaction, TransactionTrait};
+use sea_orm::DatabaseTransaction;
 use tokio::sync::MutexGuard;
 
 use super::recording::{self, Recorded};
@@ -27,8 +27,7 @@ pub struct UnitOfWork<'a> {
 
 impl<'a> UnitOfWork<'a> {
     pub async fn begin(store: &'a Store, bus: &'a Bus) -> Result<Self> {
-        let gate = store.write_gate().await;
-        let txn = store.db().begin().await?;
+        let (gate, txn) = store.begin_write().await?;
         Ok(UnitOfWork { _gate: gate, txn, bus, now: store.now(), recorded: Vec::new() })
     }
 

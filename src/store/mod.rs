@@ -25,7 +25,10 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx;
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::domain::clock::SharedClock;
@@ -254,11 +257,28 @@ impl Store {
     }
 
     /// Waits for the right to write (SQLite only; PostgreSQL returns at once).
+    /// Every write of this process holds it: SQLite has one writer at a time.
     pub async fn write_gate(&self) -> Option<MutexGuard<'_, ()>> {
         match &self.write_gate {
             Some(gate) => Some(gate.lock().await),
             None => None,
         }
+    }
+
+    /// Begins a write transaction, holding the write gate. On SQLite it is
+    /// `BEGIN IMMEDIATE`: the write lock is taken at once (waiting up to the
+    /// busy timeout for a writer in another process), so a transaction that
+    /// reads before it writes never finds its snapshot stale when it first
+    /// writes (`SQLITE_BUSY_SNAPSHOT`, "database is locked", which no busy
+    /// timeout retries).
+    pub async fn begin_write(&self) -> Result<(Option<MutexGuard<'_, ()>>, DatabaseTransaction), sea_orm::DbErr> {
+        let gate = self.write_gate().await;
+        let options = TransactionOptions {
+            sqlite_transaction_mode: (self.backend() == DbBackend::Sqlite).then_some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        let txn = self.db.begin_with_options(options).await?;
+        Ok((gate, txn))
     }
 
     /// Creates (or updates) actors and resources ahead of the events that will
@@ -270,10 +290,8 @@ impl Store {
         actors: &[crate::domain::event::NewActor],
         resources: &[crate::domain::event::NewResource],
     ) -> crate::error::Result<()> {
-        use sea_orm::TransactionTrait;
         const CHUNK: usize = 1_000;
-        let _gate = self.write_gate().await;
-        let txn = self.db.begin().await?;
+        let (_gate, txn) = self.begin_write().await?;
         let now = self.now();
         for chunk in actors.chunks(CHUNK) {
             actors::upsert(&txn, tenant, chunk.iter().collect(), now).await?;

@@ -34,3 +34,4 @@ mod traces;
 mod upgrade;
 mod validation;
 mod viewer_tokens;
+mod writers;
