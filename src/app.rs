@@ -163,11 +163,14 @@ pub fn router(
         .on_request(())
         .on_response(DefaultOnResponse::new().level(tracing::Level::INFO).latency_unit(LatencyUnit::Micros));
 
-    // Scrapes on their own address never reach the API's listener.
-    let scrape = Router::new().route("/metrics", get(http::ops::metrics));
+    // Scrapes on their own address never reach the API's listener; there,
+    // `/metrics` is for admin keys.
     let (on_api, apart) = match settings.metrics_listen {
-        None => (scrape, None),
-        Some(_) => (Router::new(), Some(scrape.with_state(state.clone()))),
+        None => (Router::new().route("/metrics", get(http::ops::metrics_for_admins)), None),
+        Some(_) => {
+            let scrape = Router::new().route("/metrics", get(http::ops::metrics));
+            (Router::new(), Some(scrape.with_state(state.clone())))
+        }
     };
     let api = Router::new()
         .route("/graphql", get(http::graphql::get).post(http::graphql::post))

@@ -5,6 +5,7 @@ pub mod actor;
 pub mod api_key;
 pub mod clock;
 pub mod cursor;
+pub mod database_status;
 pub mod event;
 pub mod event_spec;
 pub mod event_stream;

@@ -1,21 +1,20 @@
 //! Health, readiness and metrics.
 
-use std::time::Duration;
-
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use crate::store::DatabaseStatus;
+use super::graphql::{authenticate, refusal, request_id};
+use crate::domain::database_status::DatabaseStatus;
+use crate::error::Error;
+use crate::service::operations;
+use crate::service::session::Session;
 
 /// 200 while the process is up.
 pub async fn healthz() -> impl IntoResponse {
     (StatusCode::OK, "ok\n")
 }
-
-/// How long `/readyz` waits for the database.
-const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// 200 when the database answers (within 2 s), 503 when it does not. Read
 /// replicas do not decide it (reads skip a failed one): with replicas, the
@@ -24,19 +23,13 @@ pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
     if app.draining.load(std::sync::atomic::Ordering::Relaxed) {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n".to_string());
     }
-    let store = &app.services.store;
-    let up = tokio::time::timeout(READY_TIMEOUT, store.ping()).await.unwrap_or(false);
+    let (up, databases) = operations::readiness(&app.services).await;
     let (status, mut body) = match up {
         true => (StatusCode::OK, "ready\n".to_string()),
         false => (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n".to_string()),
     };
-    if store.has_replicas() {
-        for mut db in store.databases() {
-            if db.replica.is_none() {
-                db.up = up;
-            }
-            body.push_str(&describe(&db));
-        }
+    for db in &databases {
+        body.push_str(&describe(db));
     }
     (status, body)
 }
@@ -59,12 +52,26 @@ fn describe(db: &DatabaseStatus) -> String {
     }
 }
 
-/// Prometheus text format.
-pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
-    let store = &app.services.store;
-    let mut body = app.services.metrics.render(store.pool_stats());
-    if store.has_replicas() {
-        body.push_str(&crate::metrics::render_databases(&store.databases()));
+const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Prometheus text format, on the metrics listener (`--metrics-listen`).
+pub async fn metrics(State(app): State<AppState>) -> Response {
+    ([(header::CONTENT_TYPE, PROMETHEUS)], operations::exposition(&app.services)).into_response()
+}
+
+/// Prometheus text format on the API's listener: for `admin` keys only
+/// (`Authorization: Bearer`), since it names every tenant's streams.
+pub async fn metrics_for_admins(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    let refuse = |err: Error| refusal(&err, "application/json", request_id(&headers));
+    let requester = match authenticate(&app, &headers, "application/json").await {
+        Ok(requester) => requester,
+        Err(refused) => return refused,
+    };
+    let Some(requester) = requester else {
+        return refuse(Error::Unauthenticated("the metrics need an admin key: send `Authorization: Bearer <key>`"));
+    };
+    match operations::exposition_for(&Session::new(&app.services, Some(requester))) {
+        Ok(body) => ([(header::CONTENT_TYPE, PROMETHEUS)], body).into_response(),
+        Err(err) => refuse(err),
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
 }

@@ -199,7 +199,7 @@ impl Drop for SubscriptionGuard {
 /// The series of each database (primary and read replicas), from the
 /// replica checks: whether it answers, how far a replica lags, and the read
 /// statements each answered.
-pub fn render_databases(databases: &[crate::store::DatabaseStatus]) -> String {
+pub fn render_databases(databases: &[crate::domain::database_status::DatabaseStatus]) -> String {
     let mut out = Exposition::default();
     let replicas = || databases.iter().filter(|db| db.replica.is_some());
     let mut up =

@@ -9,6 +9,7 @@ pub mod follow;
 pub mod keys;
 pub mod ledger;
 pub mod nodes;
+pub mod operations;
 pub mod policy;
 pub mod reads;
 pub mod recording;

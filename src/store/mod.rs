@@ -34,8 +34,10 @@ use tokio::sync::{Mutex, MutexGuard};
 use crate::domain::clock::SharedClock;
 use crate::metrics::{Metrics, PoolStats};
 
+pub use replicas::Reader;
 use replicas::Replicas;
-pub use replicas::{DatabaseStatus, Reader};
+
+use crate::domain::database_status::DatabaseStatus;
 
 /// The advisory lock migrations hold on PostgreSQL ("auditgrp" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6175_6469_7467_7270;

@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::domain::database_status::DatabaseStatus;
 use futures_util::future::BoxFuture;
 use sea_orm::{
     ConnAcquireErr, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, ExecResult, QueryResult, RuntimeErr,
@@ -89,25 +90,6 @@ struct Health {
     checked: bool,
     lag: Option<Duration>,
     tracker: LagTracker,
-}
-
-/// What `/readyz` and `/metrics` say about one database.
-#[derive(Clone, Debug)]
-pub struct DatabaseStatus {
-    /// `primary`, `replica-1`, …
-    pub name: String,
-    /// Replicas: the URL, password hidden.
-    pub replica: Option<String>,
-    pub up: bool,
-    /// Replicas: how far behind the primary (while up).
-    pub lag: Option<Duration>,
-    /// Replicas: whether reads go there now.
-    pub serving: bool,
-    pub error: Option<String>,
-    /// Read statements it answered.
-    pub reads: u64,
-    /// Replicas: read statements that failed there and were answered by the primary.
-    pub fallbacks: u64,
 }
 
 impl Replicas {

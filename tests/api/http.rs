@@ -292,7 +292,16 @@ async fn health_readiness_and_metrics(backend: Backend) {
         assert_eq!(response.status(), StatusCode::OK, "{path}");
     }
     app.data(&key, "{ auditEvents { totalCount } }", json!({})).await;
-    let response = app.client.get(app.url("/metrics")).send().await.expect("request");
+    // On the API's listener the metrics (every tenant's streams) are for
+    // admin keys only.
+    let anonymous = app.client.get(app.url("/metrics")).send().await.expect("request");
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = anonymous.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    let reader = app.client.get(app.url("/metrics")).bearer_auth(&key).send().await.expect("request");
+    assert_eq!(reader.status(), StatusCode::FORBIDDEN);
+    let admin = app.key("admin").await;
+    let response = app.client.get(app.url("/metrics")).bearer_auth(&admin).send().await.expect("request");
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(media_type(response.headers()), "text/plain");
     let text = response.text().await.expect("body");

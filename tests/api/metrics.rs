@@ -195,8 +195,13 @@ fn the_parser_refuses_what_breaks_the_conventions() {
     }
 }
 
-async fn scrape(client: &reqwest::Client, url: &str) -> BTreeMap<String, Family> {
-    let response = client.get(url).send().await.expect("scrape");
+/// Scrapes `url`, with `admin` (an admin key) on the API's listener.
+async fn scrape(client: &reqwest::Client, url: &str, admin: Option<&str>) -> BTreeMap<String, Family> {
+    let mut request = client.get(url);
+    if let Some(admin) = admin {
+        request = request.bearer_auth(admin);
+    }
+    let response = request.send().await.expect("scrape");
     assert_eq!(response.status(), StatusCode::OK);
     let text = response.text().await.expect("body");
     parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
@@ -206,7 +211,8 @@ async fn metrics_follow_the_prometheus_conventions(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.key("audit.read").await;
     app.data(&key, "{ auditEvents { totalCount } }", json!({})).await;
-    let families = scrape(&app.client, &app.url("/metrics")).await;
+    let admin = app.key("admin").await;
+    let families = scrape(&app.client, &app.url("/metrics"), Some(&admin)).await;
 
     for (name, kind) in [
         ("auditgraph_db_statements_total", "counter"),
@@ -283,7 +289,7 @@ async fn metrics_listen_serves_metrics_apart(backend: Backend) {
     };
     assert!(announced.ends_with("/metrics"), "{announced}");
     assert_ne!(announced, format!("{}/metrics", server.base));
-    let families = scrape(&client, &announced).await;
+    let families = scrape(&client, &announced, None).await;
     assert!(families.contains_key("auditgraph_build_info"), "{:?}", families.keys());
 
     let on_api = client.get(format!("{}/metrics", server.base)).send().await.unwrap();

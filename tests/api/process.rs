@@ -53,6 +53,14 @@ impl WorkDir {
     }
 
     /// Creates tenant `acme` on `db_url` and returns a new read-write key of it.
+    /// An `admin` key of the tenant `acme` (which must exist), for what only
+    /// admins may read, such as `/metrics` on the API's listener.
+    pub fn admin_key(&self, db_url: &str) -> String {
+        self.run(&["key", "create", "--tenant", "acme", "--scopes", "admin", "--database-url", db_url])
+            .trim()
+            .to_string()
+    }
+
     pub fn tenant_with_key(&self, db_url: &str) -> String {
         self.run(&["tenant", "create", "acme", "--database-url", db_url]);
         let key = self.run(&[

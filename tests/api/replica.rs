@@ -178,9 +178,10 @@ async fn readyz(server: &Server) -> (StatusCode, String) {
     (response.status(), response.text().await.expect("a body"))
 }
 
-/// The value of `name{database="…"}` in `/metrics`.
-async fn metric(server: &Server, name: &str, database: &str) -> f64 {
-    let body = reqwest::get(format!("{}/metrics", server.base)).await.expect("metrics").text().await.expect("a body");
+/// The value of `name{database="…"}` in `/metrics`, read with an admin key.
+async fn metric(server: &Server, admin: &str, name: &str, database: &str) -> f64 {
+    let response = reqwest::Client::new().get(format!("{}/metrics", server.base)).bearer_auth(admin).send().await;
+    let body = response.expect("metrics").text().await.expect("a body");
     let series = format!("{name}{{database=\"{database}\"}} ");
     body.lines()
         .find_map(|line| line.strip_prefix(&series))
@@ -189,8 +190,8 @@ async fn metric(server: &Server, name: &str, database: &str) -> f64 {
         .expect("a number")
 }
 
-async fn reads(server: &Server, database: &str) -> f64 {
-    metric(server, "auditgraph_db_reads_total", database).await
+async fn reads(server: &Server, admin: &str, database: &str) -> f64 {
+    metric(server, admin, "auditgraph_db_reads_total", database).await
 }
 
 /// Records events named `actions`; the mutation's answer (read on the
@@ -250,6 +251,7 @@ async fn reads_go_to_a_streaming_standby_and_skip_it_when_it_fails() {
     let pair = Pair::start(&shared).await;
     let dir = WorkDir::new();
     let key = dir.tenant_with_key(&pair.primary_url());
+    let admin = dir.admin_key(&pair.primary_url());
     let replica = pair.replica_url();
     let server =
         Server::start_with(&dir, &pair.primary_url(), &["--read-database-url", &replica, "--max-replica-lag", "1h"])
@@ -268,7 +270,8 @@ async fn reads_go_to_a_streaming_standby_and_skip_it_when_it_fails() {
         count(&server, &key, "replica.b").await == 2
     })
     .await;
-    let (replica_reads, primary_reads) = (reads(&server, "replica-1").await, reads(&server, "primary").await);
+    let (replica_reads, primary_reads) =
+        (reads(&server, &admin, "replica-1").await, reads(&server, &admin, "primary").await);
     let data = server
         .data(
             &key,
@@ -284,8 +287,8 @@ async fn reads_go_to_a_streaming_standby_and_skip_it_when_it_fails() {
     let (status, export) = get(&server, &key, "/export").await;
     assert_eq!(status, StatusCode::OK);
     assert!(export.contains("replica.a"), "{export}");
-    assert!(reads(&server, "replica-1").await > replica_reads, "the reads did not go to the standby");
-    assert_eq!(reads(&server, "primary").await, primary_reads, "reads went to the primary");
+    assert!(reads(&server, &admin, "replica-1").await > replica_reads, "the reads did not go to the standby");
+    assert_eq!(reads(&server, &admin, "primary").await, primary_reads, "reads went to the primary");
 
     // With replay paused the standby is stale: what the server reads there
     // lacks the new event, what it reads on the primary has it.
@@ -317,13 +320,14 @@ async fn reads_go_to_a_streaming_standby_and_skip_it_when_it_fails() {
     let (status, body) = readyz(&server).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.contains("primary: up") && body.contains("skipped until it answers"), "{body}");
-    assert_eq!(metric(&server, "auditgraph_db_up", "replica-1").await, 0.0);
-    assert_eq!(metric(&server, "auditgraph_db_up", "primary").await, 1.0);
+    assert_eq!(metric(&server, &admin, "auditgraph_db_up", "replica-1").await, 0.0);
+    assert_eq!(metric(&server, &admin, "auditgraph_db_up", "primary").await, 1.0);
     record(&server, &key, &["replica.down"]).await;
-    let (replica_reads, primary_reads) = (reads(&server, "replica-1").await, reads(&server, "primary").await);
+    let (replica_reads, primary_reads) =
+        (reads(&server, &admin, "replica-1").await, reads(&server, &admin, "primary").await);
     assert_eq!(count(&server, &key, "replica.down").await, 1);
-    assert_eq!(reads(&server, "replica-1").await, replica_reads);
-    assert!(reads(&server, "primary").await > primary_reads, "the reads did not go to the primary");
+    assert_eq!(reads(&server, &admin, "replica-1").await, replica_reads);
+    assert!(reads(&server, &admin, "primary").await > primary_reads, "the reads did not go to the primary");
 
     // Back: it catches up and takes reads again.
     pair.start_replica();
@@ -335,9 +339,9 @@ async fn reads_go_to_a_streaming_standby_and_skip_it_when_it_fails() {
         count(&server, &key, "replica.down").await == 1
     })
     .await;
-    let replica_reads = reads(&server, "replica-1").await;
+    let replica_reads = reads(&server, &admin, "replica-1").await;
     assert_eq!(count(&server, &key, "replica.a").await, 1);
-    assert!(reads(&server, "replica-1").await > replica_reads, "the standby took no reads after it came back");
+    assert!(reads(&server, &admin, "replica-1").await > replica_reads, "the standby took no reads after it came back");
 
     // A server with a tight lag bound skips the standby once replay stops,
     // and reads the primary instead.
@@ -355,8 +359,8 @@ async fn reads_go_to_a_streaming_standby_and_skip_it_when_it_fails() {
     })
     .await;
     assert_eq!(readyz(&tight).await.0, StatusCode::OK);
-    assert!(metric(&tight, "auditgraph_db_replica_lag_seconds", "replica-1").await > 1.0);
-    assert_eq!(metric(&tight, "auditgraph_db_replica_serving", "replica-1").await, 0.0);
+    assert!(metric(&tight, &admin, "auditgraph_db_replica_lag_seconds", "replica-1").await > 1.0);
+    assert_eq!(metric(&tight, &admin, "auditgraph_db_replica_serving", "replica-1").await, 0.0);
     assert_eq!(count(&tight, &key, "replica.lagging").await, 1, "a lagging standby was read");
     pair.resume_replay().await;
     eventually(Duration::from_secs(20), "the standby to serve again", async || {

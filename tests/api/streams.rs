@@ -500,7 +500,8 @@ async fn webhooks_arrive_in_order_through_failures(backend: Backend) {
         state["lastError"].is_null() && state["failingSince"].is_null() && state["lastDeliveredAt"].is_string(),
         "{state}"
     );
-    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let admin = app.key("admin").await;
+    let metrics = app.client.get(app.url("/metrics")).bearer_auth(&admin).send().await.unwrap().text().await.unwrap();
     let id = state["id"].as_str().unwrap();
     assert!(metrics.contains(&format!("auditgraph_stream_lag_events{{stream=\"{id}\"}} 0")), "{metrics}");
     assert!(metrics.contains(&format!("auditgraph_stream_failed_attempts_total{{stream=\"{id}\"}}")), "{metrics}");
