@@ -14,19 +14,6 @@ const CREATE_TENANT: &str = "mutation($slug: String!, $name: String) { createTen
 const SELF_AUDIT: &str = "query($action: String!) {
     auditEvents(filter: {action: {eq: $action}}) { nodes { action actor { type externalId } resource { type externalId } } } }";
 
-/// POSTs a GraphQL request with exactly these headers (besides the JSON body's).
-async fn post(app: &TestApp, headers: &[(&str, &str)], query: &str, variables: Value) -> (StatusCode, Value) {
-    let mut request = app.client.post(app.url("/graphql")).json(&json!({ "query": query, "variables": variables }));
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status();
-    let text = response.text().await.expect("body");
-    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON (HTTP {status}): {text}"));
-    (status, body)
-}
-
 /// HTTP 401 with exactly `{"errors":[{"message":…,"extensions":{"code":"UNAUTHENTICATED"}}]}`.
 fn assert_unauthenticated(what: &str, status: StatusCode, body: &Value) {
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}: {body}");
@@ -77,14 +64,14 @@ async fn missing_unknown_and_malformed_keys_are_refused(backend: Backend) {
         ("a bare key without a scheme", vec![("Authorization", key.as_str())]),
     ];
     for (what, headers) in &cases {
-        let (status, body) = post(&app, headers, COUNT, json!({})).await;
+        let (status, body) = app.post_graphql(headers, COUNT, json!({})).await;
         assert_unauthenticated(what, status, &body);
         // Mutations too, and they store nothing.
-        let (status, body) = post(&app, headers, RECORD, json!({ "e": [event("sneaky.write")] })).await;
+        let (status, body) = app.post_graphql(headers, RECORD, json!({ "e": [event("sneaky.write")] })).await;
         assert_unauthenticated(what, status, &body);
     }
     // A key-less request for data next to introspection is refused as a whole.
-    let (status, body) = post(&app, &[], "{ __typename viewer { scopes } }", json!({})).await;
+    let (status, body) = app.post_graphql(&[], "{ __typename viewer { scopes } }", json!({})).await;
     assert_unauthenticated("viewer without a key", status, &body);
     // Nothing was recorded: acme holds its two self-audit events only.
     assert_eq!(total(&app, &key).await, 2);
@@ -95,10 +82,10 @@ async fn both_header_styles_work(backend: Backend) {
     let key = app.key("audit.read,audit.write").await;
     let bearer = format!("Bearer {key}");
     for headers in [vec![("Authorization", bearer.as_str())], vec![("X-API-Key", key.as_str())]] {
-        let (status, body) = post(&app, &headers, RECORD, json!({ "e": [event("header.style")] })).await;
+        let (status, body) = app.post_graphql(&headers, RECORD, json!({ "e": [event("header.style")] })).await;
         assert_eq!(status, StatusCode::OK, "{headers:?}: {body}");
         assert_eq!(body["data"]["recordAuditEvents"]["createdCount"], 1, "{headers:?}: {body}");
-        let (status, body) = post(&app, &headers, "{ viewer { tenant { slug } } }", json!({})).await;
+        let (status, body) = app.post_graphql(&headers, "{ viewer { tenant { slug } } }", json!({})).await;
         assert_eq!(status, StatusCode::OK, "{headers:?}: {body}");
         assert_eq!(body["data"]["viewer"]["tenant"]["slug"], "acme", "{headers:?}: {body}");
     }
@@ -107,14 +94,15 @@ async fn both_header_styles_work(backend: Backend) {
 
 async fn introspection_needs_no_key(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (status, body) = post(&app, &[], "{ __schema { queryType { name } mutationType { name } } }", json!({})).await;
+    let (status, body) =
+        app.post_graphql(&[], "{ __schema { queryType { name } mutationType { name } } }", json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.get("errors").is_none(), "{body}");
     assert_eq!(body["data"]["__schema"]["queryType"]["name"], "Query");
     assert_eq!(body["data"]["__schema"]["mutationType"]["name"], "Mutation");
 
     // `ApiKey` has no field that could expose the secret or its hash.
-    let (status, body) = post(&app, &[], r#"{ __type(name: "ApiKey") { fields { name } } }"#, json!({})).await;
+    let (status, body) = app.post_graphql(&[], r#"{ __type(name: "ApiKey") { fields { name } } }"#, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let fields: Vec<String> = body["data"]["__type"]["fields"]
         .as_array()
@@ -195,7 +183,8 @@ async fn keys_are_created_and_revoked_through_the_api(backend: Backend) {
     assert!(data["revokeApiKey"]["apiKey"]["revokedAt"].is_string(), "{data}");
     let (status, body) = app.gql(&secret, COUNT, json!({})).await;
     assert_unauthenticated("revoked key", status, &body);
-    let (status, body) = post(&app, &[("X-API-Key", secret.as_str())], RECORD, json!({ "e": [event("x.y")] })).await;
+    let (status, body) =
+        app.post_graphql(&[("X-API-Key", secret.as_str())], RECORD, json!({ "e": [event("x.y")] })).await;
     assert_unauthenticated("revoked key via X-API-Key", status, &body);
 
     // Audited as `api_key.revoke` by the acting key.
@@ -273,7 +262,7 @@ async fn keys_without_the_scope_are_forbidden(backend: Backend) {
     // No tenant was created.
     let admin = format!("Bearer {}", app.key("admin").await);
     let (status, body) =
-        post(&app, &[("Authorization", admin.as_str()), ("X-Audit-Tenant", "evil")], COUNT, json!({})).await;
+        app.post_graphql(&[("Authorization", admin.as_str()), ("X-Audit-Tenant", "evil")], COUNT, json!({})).await;
     assert_ne!(status, StatusCode::OK, "tenant `evil` must not exist: {body}");
 }
 
@@ -306,7 +295,7 @@ async fn admin_includes_every_scope(backend: Backend) {
     assert!(tenant_id.starts_with("ten_"));
     let bearer = format!("Bearer {admin}");
     let in_initech = [("Authorization", bearer.as_str()), ("X-Audit-Tenant", "initech")];
-    let (status, body) = post(&app, &in_initech, SELF_AUDIT, json!({ "action": "tenant.create" })).await;
+    let (status, body) = app.post_graphql(&in_initech, SELF_AUDIT, json!({ "action": "tenant.create" })).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         body["data"]["auditEvents"]["nodes"],
@@ -316,7 +305,7 @@ async fn admin_includes_every_scope(backend: Backend) {
             "resource": { "type": "tenant", "externalId": tenant_id },
         }])
     );
-    let (status, body) = post(&app, &in_initech, COUNT, json!({})).await;
+    let (status, body) = app.post_graphql(&in_initech, COUNT, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["auditEvents"]["totalCount"], 1, "only the tenant's creation: {body}");
     // acme saw none of it: still one tenant.create, its own.
@@ -337,7 +326,7 @@ async fn admin_acts_in_another_tenant(backend: Backend) {
     let as_globex = [("Authorization", bearer.as_str()), ("X-Audit-Tenant", "globex")];
     let actions_query = "{ viewer { tenant { slug } } auditEvents(first: 100) { totalCount nodes { action } } }";
 
-    let (status, body) = post(&app, &as_globex, actions_query, json!({})).await;
+    let (status, body) = app.post_graphql(&as_globex, actions_query, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["viewer"]["tenant"]["slug"], "globex");
     let mut actions: Vec<&str> = body["data"]["auditEvents"]["nodes"]
@@ -355,7 +344,7 @@ async fn admin_acts_in_another_tenant(backend: Backend) {
     assert_eq!(body["data"]["auditEvents"]["totalCount"], 4);
 
     // Writing there lands in globex, not in acme.
-    let (status, body) = post(&app, &as_globex, RECORD, json!({ "e": [event("admin.in.globex")] })).await;
+    let (status, body) = app.post_graphql(&as_globex, RECORD, json!({ "e": [event("admin.in.globex")] })).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["recordAuditEvents"]["createdCount"], 1, "{body}");
     let in_globex = app
@@ -377,7 +366,7 @@ async fn admin_acts_in_another_tenant(backend: Backend) {
         vec![("X-API-Key", acme_writer.as_str()), ("X-Audit-Tenant", "globex")],
     ] {
         for (query, vars) in [(actions_query, json!({})), (RECORD, json!({ "e": [event("acme.into.globex")] }))] {
-            let (status, body) = post(&app, &headers, query, vars).await;
+            let (status, body) = app.post_graphql(&headers, query, vars).await;
             assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
             assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
             assert!(body["data"].is_null(), "{body}");
@@ -387,12 +376,13 @@ async fn admin_acts_in_another_tenant(backend: Backend) {
     // A keys.manage key is no admin either.
     let manager = format!("Bearer {}", app.key("keys.manage,audit.read").await);
     let (status, body) =
-        post(&app, &[("Authorization", manager.as_str()), ("X-Audit-Tenant", "globex")], COUNT, json!({})).await;
+        app.post_graphql(&[("Authorization", manager.as_str()), ("X-Audit-Tenant", "globex")], COUNT, json!({})).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
     // Naming its own tenant is fine.
-    let (status, body) =
-        post(&app, &[("Authorization", acme_bearer.as_str()), ("X-Audit-Tenant", "acme")], COUNT, json!({})).await;
+    let (status, body) = app
+        .post_graphql(&[("Authorization", acme_bearer.as_str()), ("X-Audit-Tenant", "acme")], COUNT, json!({}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["auditEvents"]["totalCount"], total(&app, &acme_writer).await);
     // Nothing of acme's leaked into globex.

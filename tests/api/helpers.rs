@@ -244,6 +244,45 @@ impl TestApp {
         body["data"].clone()
     }
 
+    /// POSTs a GraphQL request with exactly these headers (besides the JSON
+    /// body's): no key unless one of them carries it.
+    pub async fn post_graphql(&self, headers: &[(&str, &str)], query: &str, variables: Value) -> (StatusCode, Value) {
+        let mut request =
+            self.client.post(self.url("/graphql")).json(&json!({ "query": query, "variables": variables }));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON (HTTP {status}): {text}"));
+        (status, body)
+    }
+
+    /// A REST `GET` with `key` and query parameters: the status, headers and
+    /// JSON body (null when the body is not JSON).
+    pub async fn rest_get(
+        &self,
+        key: &str,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        let response = self.client.get(self.url(path)).bearer_auth(key).query(query).send().await.expect("request");
+        let (status, headers) = (response.status(), response.headers().clone());
+        (status, headers, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `POST /v1/events` with `key`, and an `Idempotency-Key` header when given.
+    pub async fn rest_record(&self, key: &str, body: &Value, idempotency_key: Option<&str>) -> (StatusCode, Value) {
+        let mut request = self.client.post(self.url("/v1/events")).bearer_auth(key).json(body);
+        if let Some(k) = idempotency_key {
+            request = request.header("Idempotency-Key", k);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     /// Records events (JSON inputs) and returns the payload, with each
     /// event's `id` and `sequence`: all a key without `audit.read` may see.
     pub async fn record(&self, key: &str, events: Value) -> Value {
@@ -343,6 +382,11 @@ pub fn new_event(action: &str, actor: &str) -> auditgraph::domain::event::NewEve
 
 /// Records `events` through `{base}/graphql` with a plain client (for writers
 /// running on their own tasks or against server processes); returns the body.
+/// An instant as the API writes it: RFC 3339 in UTC, to the microsecond.
+pub fn rfc3339(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
 pub async fn record_at(client: &reqwest::Client, base: &str, key: &str, events: Value) -> Value {
     client
         .post(format!("{base}/graphql"))

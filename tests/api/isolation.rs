@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, Utc};
 use futures_util::future::join_all;
 use rand::rngs::StdRng;
 use rand::seq::{IndexedRandom, SliceRandom};
@@ -16,7 +16,7 @@ use rand::{Rng, SeedableRng};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, backend_tests, error_code};
+use crate::helpers::{Backend, TestApp, backend_tests, error_code, rfc3339};
 
 const SEED_VAR: &str = "AUDITGRAPH_ISOLATION_SEED";
 const DEFAULT_SEED: u64 = 0x0150_1a7e;
@@ -147,10 +147,6 @@ fn global_ids(value: &Value, out: &mut Vec<String>) {
     }
 }
 
-fn ts(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
 fn ids_of(nodes: &Value) -> Vec<String> {
     nodes
         .as_array()
@@ -168,19 +164,6 @@ fn entity(v: &Value) -> Entity {
     }
 }
 
-/// POSTs with exactly these headers (besides the JSON body's).
-async fn post(app: &TestApp, headers: &[(&str, &str)], query: &str, variables: Value) -> (StatusCode, Value) {
-    let mut request = app.client.post(app.url("/graphql")).json(&json!({ "query": query, "variables": variables }));
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status();
-    let text = response.text().await.expect("body");
-    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON (HTTP {status}): {text}"));
-    (status, body)
-}
-
 fn random_event(rng: &mut StdRng, instants: &[DateTime<Utc>], now: DateTime<Utc>) -> Value {
     let at = if rng.random_bool(0.3) {
         *instants.choose(rng).unwrap()
@@ -189,7 +172,7 @@ fn random_event(rng: &mut StdRng, instants: &[DateTime<Utc>], now: DateTime<Utc>
     };
     let mut e = json!({
         "action": *ACTIONS.choose(rng).unwrap(),
-        "occurredAt": ts(at),
+        "occurredAt": rfc3339(at),
         "actor": { "type": *ACTOR_TYPES.choose(rng).unwrap(), "externalId": *ACTOR_IDS.choose(rng).unwrap() },
     });
     let mut pairs: Vec<(&str, &str)> =
@@ -831,7 +814,7 @@ async fn tenant_header(app: &TestApp, world: &World, me: usize) {
                         json!({ "e": [{ "action": "user.login", "actor": { "type": "USER", "externalId": "u-1" } }] }),
                     ),
                 ] {
-                    let (status, body) = post(app, &headers, q, vars).await;
+                    let (status, body) = app.post_graphql(&headers, q, vars).await;
                     let what = format!("seed {seed}: {} key naming {}: {body}", t.slug, other.slug);
                     assert_eq!(status, StatusCode::FORBIDDEN, "{what}");
                     assert_eq!(error_code(&body), Some("FORBIDDEN"), "{what}");
@@ -853,14 +836,14 @@ async fn admin_in_each_tenant(app: &TestApp, world: &World, admin: &str) {
     let acme_events: Vec<&str> = world.tenants[0].events.iter().map(|e| e.id.as_str()).collect();
     for (me, t) in world.tenants.iter().enumerate() {
         let headers = [("Authorization", bearer.as_str()), ("X-Audit-Tenant", t.slug)];
-        let (status, body) = post(
-            app,
-            &headers,
-            "{ viewer { tenant { id } } auditEvents(first: 500) { totalCount nodes { id } }
+        let (status, body) = app
+            .post_graphql(
+                &headers,
+                "{ viewer { tenant { id } } auditEvents(first: 500) { totalCount nodes { id } }
               actors(first: 500) { totalCount nodes { id } } resources(first: 500) { totalCount nodes { id } } }",
-            json!({}),
-        )
-        .await;
+                json!({}),
+            )
+            .await;
         let what = format!("seed {seed}: admin in {}: {body}", t.slug);
         assert_eq!(status, StatusCode::OK, "{what}");
         assert!(body.get("errors").is_none(), "{what}");
@@ -876,9 +859,13 @@ async fn admin_in_each_tenant(app: &TestApp, world: &World, admin: &str) {
         assert_eq!(ids_of(&data["resources"]["nodes"]), resources, "{what}");
         // The admin's home tenant does not exist from there.
         if me != 0 {
-            let (status, body) =
-                post(app, &headers, "query($ids: [ID!]!) { nodes(ids: $ids) { id } }", json!({ "ids": acme_events }))
-                    .await;
+            let (status, body) = app
+                .post_graphql(
+                    &headers,
+                    "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+                    json!({ "ids": acme_events }),
+                )
+                .await;
             assert_eq!(status, StatusCode::OK, "{body}");
             assert!(
                 body["data"]["nodes"].as_array().unwrap().iter().all(Value::is_null),

@@ -5,13 +5,13 @@
 
 use std::net::IpAddr;
 
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, Utc};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::{Map, Value, json};
 
-use crate::helpers::{Backend, TestApp, backend_tests};
+use crate::helpers::{Backend, TestApp, backend_tests, rfc3339};
 
 const EVENTS: usize = 2_000;
 const FILTERS: usize = 150;
@@ -72,10 +72,6 @@ struct ResourceRef {
     external_id: String,
 }
 
-fn ts(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
 fn maybe<T>(rng: &mut StdRng, p: f64, f: impl FnOnce(&mut StdRng) -> T) -> Option<T> {
     if rng.random_bool(p) { Some(f(rng)) } else { None }
 }
@@ -87,7 +83,7 @@ fn random_event(rng: &mut StdRng, base: DateTime<Utc>) -> Value {
     let mut e = json!({
         "action": *ACTIONS.choose(rng).unwrap(),
         "outcome": if rng.random_bool(0.3) { "FAILURE" } else { "SUCCESS" },
-        "occurredAt": ts(occurred),
+        "occurredAt": rfc3339(occurred),
         "actor": {
             "type": ACTOR_TYPES[actor_n % ACTOR_TYPES.len()],
             "externalId": format!("a{}", actor_n % 11),
@@ -512,7 +508,7 @@ async fn random_filters_agree_with_the_model(backend: Backend) {
         resource_ids: unique(
             events.iter().flat_map(|e| e.resource.iter().chain(&e.related).map(|r| r.id.clone())).collect(),
         ),
-        times: events.iter().take(40).flat_map(|e| [ts(e.occurred_at), ts(e.received_at)]).collect(),
+        times: events.iter().take(40).flat_map(|e| [rfc3339(e.occurred_at), rfc3339(e.received_at)]).collect(),
     };
 
     let mut interesting = 0;

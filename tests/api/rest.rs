@@ -20,27 +20,6 @@ backend_tests!(
     limits_answer_413_and_429_as_problems,
 );
 
-async fn get(
-    app: &TestApp,
-    key: &str,
-    path: &str,
-    query: &[(&str, &str)],
-) -> (StatusCode, reqwest::header::HeaderMap, Value) {
-    let response = app.client.get(app.url(path)).bearer_auth(key).query(query).send().await.expect("request");
-    let (status, headers) = (response.status(), response.headers().clone());
-    (status, headers, response.json().await.unwrap_or(Value::Null))
-}
-
-async fn post(app: &TestApp, key: &str, body: &Value, idempotency_key: Option<&str>) -> (StatusCode, Value) {
-    let mut request = app.client.post(app.url("/v1/events")).bearer_auth(key).json(body);
-    if let Some(k) = idempotency_key {
-        request = request.header("Idempotency-Key", k);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 fn ids(events: &Value) -> BTreeSet<String> {
     events.as_array().expect("a list").iter().map(|e| e["id"].as_str().expect("an id").to_string()).collect()
 }
@@ -137,7 +116,7 @@ async fn every_parameter_selects_what_graphql_selects(backend: Backend) {
     for (query, filter) in cases {
         let mut params = query.clone();
         params.push(("limit", "500"));
-        let (status, headers, body) = get(&app, &key, "/v1/events", &params).await;
+        let (status, headers, body) = app.rest_get(&key, "/v1/events", &params).await;
         assert_eq!(status, StatusCode::OK, "{query:?}: {body}");
         assert_eq!(headers["cache-control"], "no-store");
         assert_eq!(body["next_cursor"], Value::Null);
@@ -153,11 +132,11 @@ async fn every_parameter_selects_what_graphql_selects(backend: Backend) {
         assert_eq!(ids(&body["data"]), want, "{query:?} against {filter}");
     }
     // Newest first by default: the canonical events carry every field.
-    let (_, _, body) = get(&app, &key, "/v1/events", &[("action", "user.login")]).await;
+    let (_, _, body) = app.rest_get(&key, "/v1/events", &[("action", "user.login")]).await;
     let times: Vec<&str> = body["data"].as_array().unwrap().iter().map(|e| e["occurredAt"].as_str().unwrap()).collect();
     assert!(times.windows(2).all(|w| w[0] >= w[1]), "{times:?}");
     assert_eq!(body["data"][0]["request"]["ipAddress"], "10.0.0.1");
-    let (_, _, oldest) = get(&app, &key, "/v1/events", &[("action", "user.login"), ("order", "oldest")]).await;
+    let (_, _, oldest) = app.rest_get(&key, "/v1/events", &[("action", "user.login"), ("order", "oldest")]).await;
     let mut reversed: Vec<Value> = oldest["data"].as_array().unwrap().clone();
     reversed.reverse();
     assert_eq!(Value::Array(reversed), body["data"]);
@@ -174,7 +153,7 @@ async fn pages_follow_next_cursor_to_the_end(backend: Backend) {
             if let Some(c) = cursor.as_deref() {
                 query.push(("cursor", c));
             }
-            let (status, _, body) = get(&app, &key, "/v1/events", &query).await;
+            let (status, _, body) = app.rest_get(&key, "/v1/events", &query).await;
             assert_eq!(status, StatusCode::OK, "{body}");
             pages += 1;
             seen.extend(body["data"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_string()));
@@ -188,39 +167,39 @@ async fn pages_follow_next_cursor_to_the_end(backend: Backend) {
         assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 11, "{order}: no repeats");
     }
     // Sequence order is the log's order; after_sequence tails it.
-    let (_, _, all) = get(&app, &key, "/v1/events", &[("order", "sequence"), ("limit", "500")]).await;
+    let (_, _, all) = app.rest_get(&key, "/v1/events", &[("order", "sequence"), ("limit", "500")]).await;
     let sequences: Vec<u64> =
         all["data"].as_array().unwrap().iter().map(|e| e["sequence"].as_str().unwrap().parse().unwrap()).collect();
     assert_eq!(sequences, (1..=sequences.len() as u64).collect::<Vec<_>>());
-    let (_, _, tail) = get(&app, &key, "/v1/events", &[("order", "sequence"), ("after_sequence", "5")]).await;
+    let (_, _, tail) = app.rest_get(&key, "/v1/events", &[("order", "sequence"), ("after_sequence", "5")]).await;
     assert_eq!(tail["data"][0]["sequence"], "6");
     // A cursor of one order is refused by another.
-    let (_, _, first) = get(&app, &key, "/v1/events", &[("order", "sequence"), ("limit", "1")]).await;
+    let (_, _, first) = app.rest_get(&key, "/v1/events", &[("order", "sequence"), ("limit", "1")]).await;
     let c = first["next_cursor"].as_str().unwrap();
-    let (status, headers, body) = get(&app, &key, "/v1/events", &[("order", "newest"), ("cursor", c)]).await;
+    let (status, headers, body) = app.rest_get(&key, "/v1/events", &[("order", "newest"), ("cursor", c)]).await;
     assert_problem(status, &headers, &body, StatusCode::BAD_REQUEST, "BAD_CURSOR", Some("cursor"));
 }
 
 async fn records_reads_and_proves_events(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.key("audit.read,audit.write").await;
-    let (status, body) = post(&app, &key, &json!([event("rest.one"), event("rest.two")]), None).await;
+    let (status, body) = app.rest_record(&key, &json!([event("rest.one"), event("rest.two")]), None).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!((body["created"].as_u64(), body["duplicates"].as_u64()), (Some(2), Some(0)));
     assert_eq!(body["data"][1]["action"], "rest.two");
 
     // The header is the single event's idempotency key.
-    let (status, first) = post(&app, &key, &json!([event("rest.once")]), Some("k-1")).await;
+    let (status, first) = app.rest_record(&key, &json!([event("rest.once")]), Some("k-1")).await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
     assert_eq!((first["created"].as_u64(), first["data"][0]["idempotencyKey"].as_str()), (Some(1), Some("k-1")));
-    let (status, again) = post(&app, &key, &json!([event("rest.once")]), Some("k-1")).await;
+    let (status, again) = app.rest_record(&key, &json!([event("rest.once")]), Some("k-1")).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!((again["created"].as_u64(), again["duplicates"].as_u64()), (Some(0), Some(1)));
     assert_eq!(again["data"][0]["id"], first["data"][0]["id"]);
 
     // Read back: the same canonical event GraphQL hashes.
     let id = first["data"][0]["id"].as_str().unwrap();
-    let (status, headers, one) = get(&app, &key, &format!("/v1/events/{id}"), &[]).await;
+    let (status, headers, one) = app.rest_get(&key, &format!("/v1/events/{id}"), &[]).await;
     assert_eq!(status, StatusCode::OK, "{one}");
     assert_eq!(headers["cache-control"], "no-store");
     assert_eq!(one, first["data"][0]);
@@ -231,7 +210,7 @@ async fn records_reads_and_proves_events(backend: Backend) {
     assert_eq!(canonical, one);
 
     // The checkpoint and a proof against it.
-    let (status, _, checkpoint) = get(&app, &key, "/v1/ledger/checkpoint", &[]).await;
+    let (status, _, checkpoint) = app.rest_get(&key, "/v1/ledger/checkpoint", &[]).await;
     assert_eq!(status, StatusCode::OK, "{checkpoint}");
     let size = checkpoint["size"].as_u64().unwrap();
     assert!(size >= 3);
@@ -240,7 +219,7 @@ async fn records_reads_and_proves_events(backend: Backend) {
         assert!(checkpoint[key_name].is_string(), "{checkpoint}");
     }
     let (status, _, proof) =
-        get(&app, &key, &format!("/v1/events/{id}/proof"), &[("tree_size", &size.to_string())]).await;
+        app.rest_get(&key, &format!("/v1/events/{id}/proof"), &[("tree_size", &size.to_string())]).await;
     assert_eq!(status, StatusCode::OK, "{proof}");
     assert_eq!(proof["tree_size"], size);
     assert_eq!(
@@ -256,17 +235,17 @@ async fn records_reads_and_proves_events(backend: Backend) {
         )
         .await;
     assert_eq!(proof["hashes"], want["auditEvent"]["inclusionProof"]["hashes"]);
-    let (status, headers, body) = get(&app, &key, &format!("/v1/events/{id}/proof"), &[("tree_size", "1")]).await;
+    let (status, headers, body) = app.rest_get(&key, &format!("/v1/events/{id}/proof"), &[("tree_size", "1")]).await;
     assert_problem(status, &headers, &body, StatusCode::BAD_REQUEST, "BAD_USER_INPUT", Some("tree_size"));
 
     // Missing, malformed and other tenants' events.
     let other_tenant = app.create_tenant("globex").await;
     let other = app.key_in(other_tenant, "audit.read").await;
-    let (status, headers, body) = get(&app, &other, &format!("/v1/events/{id}"), &[]).await;
+    let (status, headers, body) = app.rest_get(&other, &format!("/v1/events/{id}"), &[]).await;
     assert_problem(status, &headers, &body, StatusCode::NOT_FOUND, "NOT_FOUND", None);
-    let (status, headers, body) = get(&app, &other, &format!("/v1/events/{id}/proof"), &[]).await;
+    let (status, headers, body) = app.rest_get(&other, &format!("/v1/events/{id}/proof"), &[]).await;
     assert_problem(status, &headers, &body, StatusCode::NOT_FOUND, "NOT_FOUND", None);
-    let (status, headers, body) = get(&app, &key, "/v1/events/not-an-id", &[]).await;
+    let (status, headers, body) = app.rest_get(&key, "/v1/events/not-an-id", &[]).await;
     assert_problem(status, &headers, &body, StatusCode::BAD_REQUEST, "BAD_USER_INPUT", Some("id"));
 }
 
@@ -286,47 +265,47 @@ async fn refusals_are_problems_naming_the_input(backend: Backend) {
         (vec![("unknown", "1")], "unknown"),
         (vec![("cursor", "bm9wZQ")], "cursor"),
     ] {
-        let (status, headers, body) = get(&app, &key, "/v1/events", &query).await;
+        let (status, headers, body) = app.rest_get(&key, "/v1/events", &query).await;
         let code = if path == "cursor" { "BAD_CURSOR" } else { "BAD_USER_INPUT" };
         assert_problem(status, &headers, &body, StatusCode::BAD_REQUEST, code, Some(path));
     }
     // Body paths are GraphQL's: `events.<index>.<field>`.
-    let (status, body) = post(
-        &app,
-        &key,
-        &json!([event("ok.one"), { "action": "", "actor": { "type": "USER", "externalId": "u" } }]),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .rest_record(
+            &key,
+            &json!([event("ok.one"), { "action": "", "actor": { "type": "USER", "externalId": "u" } }]),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(
         (body["code"].as_str(), body["errors"][0]["path"].as_str()),
         (Some("BAD_USER_INPUT"), Some("events.1.action"))
     );
-    let (status, body) = post(
-        &app,
-        &key,
-        &json!([{ "action": "x.y", "actor": { "type": "USER", "externalId": "u" }, "colour": 1 }]),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .rest_record(
+            &key,
+            &json!([{ "action": "x.y", "actor": { "type": "USER", "externalId": "u" }, "colour": 1 }]),
+            None,
+        )
+        .await;
     assert_eq!(
         (status, body["errors"][0]["path"].as_str()),
         (StatusCode::BAD_REQUEST, Some("events.0.colour")),
         "{body}"
     );
-    let (status, body) = post(&app, &key, &json!([]), None).await;
+    let (status, body) = app.rest_record(&key, &json!([]), None).await;
     assert_eq!((status, body["errors"][0]["path"].as_str()), (StatusCode::BAD_REQUEST, Some("events")));
-    let (status, body) = post(&app, &key, &json!({ "action": "x" }), None).await;
+    let (status, body) = app.rest_record(&key, &json!({ "action": "x" }), None).await;
     assert_eq!((status, body["errors"][0]["path"].as_str()), (StatusCode::BAD_REQUEST, Some("events")));
-    let (status, body) = post(&app, &key, &json!([event("a.b"), event("a.c")]), Some("k")).await;
+    let (status, body) = app.rest_record(&key, &json!([event("a.b"), event("a.c")]), Some("k")).await;
     assert_eq!(
         (status, body["errors"][0]["path"].as_str()),
         (StatusCode::BAD_REQUEST, Some("Idempotency-Key")),
         "{body}"
     );
     // Nothing of a refused batch is stored.
-    let (_, _, listed) = get(&app, &key, "/v1/events", &[("action", "ok.one")]).await;
+    let (_, _, listed) = app.rest_get(&key, "/v1/events", &[("action", "ok.one")]).await;
     assert_eq!(listed["data"], json!([]));
     // Not JSON: 415.
     let response = app.client.post(app.url("/v1/events")).bearer_auth(&key).body("[]").send().await.unwrap();
@@ -337,15 +316,15 @@ async fn refusals_are_problems_naming_the_input(backend: Backend) {
     let (status, headers) = (response.status(), response.headers().clone());
     let body: Value = response.json().await.unwrap();
     assert_problem(status, &headers, &body, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", None);
-    let (status, headers, body) = get(&app, "ak_nonsense", "/v1/ledger/checkpoint", &[]).await;
+    let (status, headers, body) = app.rest_get("ak_nonsense", "/v1/ledger/checkpoint", &[]).await;
     assert_problem(status, &headers, &body, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", None);
     let response = app.client.get(app.url("/v1/events")).header("X-API-Key", &key).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let reader = app.key("audit.read").await;
-    let (status, body) = post(&app, &reader, &json!([event("a.b")]), None).await;
+    let (status, body) = app.rest_record(&reader, &json!([event("a.b")]), None).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("FORBIDDEN")), "{body}");
     let writer = app.key("audit.write").await;
-    let (status, headers, body) = get(&app, &writer, "/v1/events", &[]).await;
+    let (status, headers, body) = app.rest_get(&writer, "/v1/events", &[]).await;
     assert_problem(status, &headers, &body, StatusCode::FORBIDDEN, "FORBIDDEN", None);
 }
 
@@ -354,19 +333,19 @@ async fn viewer_tokens_read_only_their_filter(backend: Backend) {
     let key = app.key("audit.read,audit.write").await;
     app.record(&key, json!([event("seen.one"), event("seen.two"), event("hidden.one")])).await;
     let token = app.viewer_token(&key, json!({ "action": { "prefix": "seen." } }), 600).await;
-    let (status, _, body) = get(&app, &token, "/v1/events", &[("limit", "500")]).await;
+    let (status, _, body) = app.rest_get(&token, "/v1/events", &[("limit", "500")]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let actions: BTreeSet<&str> =
         body["data"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions, BTreeSet::from(["seen.one", "seen.two"]));
     // Its filter is AND-ed with the parameters, never widened by them.
-    let (_, _, body) = get(&app, &token, "/v1/events", &[("action", "hidden.one")]).await;
+    let (_, _, body) = app.rest_get(&token, "/v1/events", &[("action", "hidden.one")]).await;
     assert_eq!(body["data"], json!([]));
-    let (_, _, all) = get(&app, &key, "/v1/events", &[("action", "hidden.one")]).await;
+    let (_, _, all) = app.rest_get(&key, "/v1/events", &[("action", "hidden.one")]).await;
     let hidden = all["data"][0]["id"].as_str().unwrap();
-    let (status, headers, body) = get(&app, &token, &format!("/v1/events/{hidden}"), &[]).await;
+    let (status, headers, body) = app.rest_get(&token, &format!("/v1/events/{hidden}"), &[]).await;
     assert_problem(status, &headers, &body, StatusCode::NOT_FOUND, "NOT_FOUND", None);
-    let (status, body) = post(&app, &token, &json!([event("seen.three")]), None).await;
+    let (status, body) = app.rest_record(&token, &json!([event("seen.three")]), None).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("FORBIDDEN")), "{body}");
 }
 
@@ -439,7 +418,7 @@ async fn limits_answer_413_and_429_as_problems(backend: Backend) {
     .await;
     let key = app.key("audit.read,audit.write").await;
     let big = Value::Array((0..40).map(|i| event(&format!("big.e{i}"))).collect());
-    let (status, body) = post(&app, &key, &big, None).await;
+    let (status, body) = app.rest_record(&key, &big, None).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
     assert_eq!((body["code"].as_str(), body["status"].as_u64()), (Some("BAD_USER_INPUT"), Some(413)), "{body}");
     // The burst is spent (the refused post counted): the next reads are limited.
