@@ -282,7 +282,7 @@ pub(crate) async fn identify(app: &AppState, headers: &HeaderMap) -> Result<Opti
     let tenant = headers.get(TENANT_HEADER).and_then(|v| v.to_str().ok());
     let caller = app.services.auth.authenticate(secret, tenant).await.map_err(refused)?;
     if let (Some(limiter), Some(requester)) = (&app.rate_limiter, &caller)
-        && let Err(wait) = limiter.check(requester.key_id)
+        && let Err(wait) = limiter.check(requester.key_id, app.services.store.now())
     {
         let retry_after = wait.as_secs_f64().ceil().max(1.0) as u64;
         let message = format!("too many requests for this API key; retry in {retry_after} s");

@@ -208,7 +208,7 @@ impl OperationGate for SocketGate {
             .await?
             .ok_or(Error::Unauthenticated("an API key is required"))?;
         if let Some(limiter) = &self.rate_limiter
-            && let Err(wait) = limiter.check(requester.key_id)
+            && let Err(wait) = limiter.check(requester.key_id, self.services.store.now())
         {
             let retry_after = wait.as_secs_f64().ceil().max(1.0) as u64;
             return Err(Error::RateLimited(format!("too many requests for this API key; retry in {retry_after} s")));

@@ -40,10 +40,9 @@ pub async fn open(session: &Session, filter: Filter) -> Result<impl Stream<Item 
         loop {
             let next = match expires_at {
                 Some(at) => {
-                    let left = (at - store.now()).to_std().unwrap_or_default();
-                    match tokio::time::timeout(left, subscription.next()).await {
-                        Ok(next) => next,
-                        Err(_) => {
+                    tokio::select! {
+                        next = subscription.next() => next,
+                        _ = store.clock().sleep_until(at) => {
                             yield Err(Error::Unauthenticated("the viewer token has expired; ask for a new one"));
                             break;
                         }

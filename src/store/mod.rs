@@ -87,6 +87,11 @@ impl Store {
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.settings.clock.now()
     }
+
+    /// The server's clock.
+    pub fn clock(&self) -> &SharedClock {
+        &self.settings.clock
+    }
 }
 
 /// A database URL with its password hidden, for messages: in the user

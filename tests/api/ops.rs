@@ -12,6 +12,8 @@ use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
+use auditgraph::domain::clock::{MockClock, SharedClock};
+
 use crate::helpers::{Backend, TestApp, TestDb, backend_tests, error_code, event, postgres_url};
 use crate::process::{Server, WorkDir};
 
@@ -41,7 +43,13 @@ async fn events_cannot_be_changed_or_deleted(backend: Backend) {
 }
 
 async fn rate_limits_answer_429_with_retry_after(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |s| s.rate_limit = Some((1.0, 3))).await;
+    let clock = MockClock::starting_now();
+    let shared = SharedClock(clock.clone());
+    let app = TestApp::spawn_with(backend, move |s| {
+        s.rate_limit = Some((1.0, 3));
+        s.db.clock = shared;
+    })
+    .await;
     let key = app.key("audit.read").await;
     let other = app.key("audit.read").await;
     for _ in 0..3 {
@@ -62,7 +70,7 @@ async fn rate_limits_answer_429_with_retry_after(backend: Backend) {
     assert_eq!(error_code(&body), Some("RATE_LIMITED"));
     // Each key has its own bucket, and the bucket refills.
     assert_eq!(app.gql(&other, "{ viewer { scopes } }", json!({})).await.0, StatusCode::OK);
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    clock.advance(chrono::Duration::milliseconds(1_100));
     assert_eq!(app.gql(&key, "{ viewer { scopes } }", json!({})).await.0, StatusCode::OK);
 }
 

@@ -258,7 +258,7 @@ async fn minting_needs_a_reading_key_and_valid_input(backend: Backend) {
 }
 
 async fn tokens_expire(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let (app, clock) = TestApp::spawn_with_clock(backend).await;
     let writer = app.key("audit.read,audit.write").await;
     let token = app.viewer_token(&writer, json!({}), 2).await;
     app.data(&token, "{ auditEvents { totalCount } }", json!({})).await;
@@ -266,7 +266,7 @@ async fn tokens_expire(backend: Backend) {
     let mut client = Client::connect_with_key(&base(&app), Protocol::TransportWs, &token).await;
     client.subscribe("1", "subscription { auditEventRecorded { action } }", json!({})).await;
     wait_for_subscribers(&app, 1).await;
-    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    clock.advance(chrono::Duration::milliseconds(2_100));
     let (status, body) = app.gql(&token, "{ auditEvents { totalCount } }", json!({})).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(error_code(&body), Some("UNAUTHENTICATED"));
