@@ -2,112 +2,25 @@
 //! every resolver checks.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore as _;
-use sha2::{Digest, Sha256};
 
 use crate::domain::api_key::ApiKey;
-use crate::domain::event::{ActorType, NewActor};
-use crate::domain::filter::Filter;
-use crate::domain::ids::{ApiKeyId, TenantId};
-use crate::domain::scope::{Scope, Scopes};
+use crate::domain::ids::ApiKeyId;
+use crate::domain::requester::Requester;
+use crate::domain::scope::Scope;
+use crate::domain::secret::hash_secret;
 use crate::domain::tenant::Tenant;
 use crate::error::{Error, Result};
 use crate::store::{Store, keys, tenants};
-use crate::viewer_token::{self, ViewerGrant};
+use crate::viewer_token;
 
-/// Every secret starts with this, so leaked keys are easy to recognise and scan for.
-pub const SECRET_PREFIX: &str = "agk_";
-/// Characters of the secret kept for display: the prefix and 8 more.
-const DISPLAY_CHARS: usize = SECRET_PREFIX.len() + 8;
 /// Entries kept by the authentication cache before it is cleared.
 const CACHE_CAPACITY: usize = 10_000;
 
 pub const TENANT_HEADER: &str = "x-audit-tenant";
-
-/// A new secret: shown once, then only its hash and display prefix are kept.
-pub struct NewSecret {
-    pub secret: String,
-    pub prefix: String,
-    pub hash: String,
-}
-
-pub fn generate_secret() -> NewSecret {
-    let secret = random_secret(SECRET_PREFIX);
-    NewSecret { prefix: secret[..DISPLAY_CHARS].to_string(), hash: hash_secret(&secret), secret }
-}
-
-/// `prefix` and 256 random bits, base64url.
-pub fn random_secret(prefix: &str) -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
-}
-
-/// SHA-256: secrets carry 256 random bits, so a slow password hash adds nothing.
-pub fn hash_secret(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The authenticated caller of one request.
-#[derive(Clone, Debug)]
-pub struct Requester {
-    /// The tenant the request acts in.
-    pub tenant: TenantId,
-    pub tenant_slug: String,
-    pub key_id: ApiKeyId,
-    pub key_name: String,
-    pub scopes: Scopes,
-    /// Set when the credential is a viewer token: what it is fixed to. Its
-    /// `key_id` is then the key that minted it (whose limits it shares).
-    pub viewer: Option<Arc<ViewerGrant>>,
-}
-
-impl Requester {
-    /// `FORBIDDEN` unless the key has `scope` (admin has them all).
-    pub fn require(&self, scope: Scope) -> Result<()> {
-        if self.scopes.allows(scope) {
-            Ok(())
-        } else if self.viewer.is_some() {
-            Err(Error::Forbidden("a viewer token may only read the events of its filter".into()))
-        } else {
-            Err(Error::Forbidden(format!("this API key lacks the `{scope}` scope")))
-        }
-    }
-
-    /// `FORBIDDEN` for a viewer token: for what only an API key may do.
-    pub fn require_api_key(&self, what: &str) -> Result<()> {
-        match self.viewer {
-            Some(_) => Err(Error::Forbidden(format!("a viewer token may not {what}; use an API key"))),
-            None => Ok(()),
-        }
-    }
-
-    /// `filter` narrowed to what this caller may see: a viewer token's fixed
-    /// filter is AND-ed into it. Every read of events goes through here.
-    pub fn scope_filter(&self, filter: Filter) -> Filter {
-        match &self.viewer {
-            Some(grant) => filter.and(grant.filter.clone()),
-            None => filter,
-        }
-    }
-
-    /// The actor that self-audit events name: the acting key.
-    pub fn actor(&self) -> NewActor {
-        NewActor {
-            kind: ActorType::ApiKey,
-            external_id: self.key_id.to_string(),
-            display_name: Some(self.key_name.clone()),
-            email: None,
-            roles: Some(self.scopes.iter().map(|s| s.as_str().to_string()).collect()),
-        }
-    }
-}
 
 /// The secret a request carries, if any: `Authorization: Bearer …` or `X-API-Key`.
 pub fn secret_from_headers(headers: &HeaderMap) -> Result<Option<&str>> {
@@ -290,17 +203,6 @@ impl Authenticator {
 mod tests {
     use super::*;
 
-    #[test]
-    fn secrets_are_prefixed_random_and_hashed() {
-        let a = generate_secret();
-        let b = generate_secret();
-        assert!(a.secret.starts_with(SECRET_PREFIX) && a.secret.len() == SECRET_PREFIX.len() + 43);
-        assert_ne!(a.secret, b.secret);
-        assert!(a.secret.starts_with(&a.prefix));
-        assert_eq!(a.hash, hash_secret(&a.secret));
-        assert_eq!(a.hash.len(), 64);
-    }
-
     /// A look-up that read the key before it was revoked, and returns after
     /// the revocation, must not put it back in the cache.
     #[tokio::test]
@@ -321,7 +223,7 @@ mod tests {
             crate::service::tenants::create_tenant(&store, &bus, "t", None, crate::service::self_audit::Acting::System)
                 .await
                 .unwrap();
-        let scopes = Scopes::parse_list("audit.read", "scopes").unwrap();
+        let scopes = crate::domain::scope::Scopes::parse_list("audit.read", "scopes").unwrap();
         let (key, secret) = crate::service::keys::create_key(
             &store,
             &bus,

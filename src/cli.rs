@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 use crate::app::{self, App, StartError};
 use crate::bus::Bus;
@@ -22,17 +22,11 @@ pub struct Cli {
     pub db: DatabaseArgs,
 
     /// Log format on stderr.
-    #[arg(long, env = "AUDITGRAPH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
-    pub log_format: LogFormat,
+    #[arg(long, env = "AUDITGRAPH_LOG_FORMAT", value_enum, default_value_t = crate::telemetry::LogFormat::Text, global = true)]
+    pub log_format: crate::telemetry::LogFormat,
 
     #[command(subcommand)]
     pub command: Command,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -232,7 +226,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let app = App::build(&settings).await?;
             tracing::info!(addr = %app.local_addr(), database = %redact_url(&settings.db.url), "serving");
             eprintln!("auditgraph listening on http://{}/graphql", app.local_addr());
-            app.serve(app::shutdown_signal()).await?;
+            app.serve(crate::signals::shutdown()).await?;
         }
         Command::Demo { serve, events } => {
             let settings = ServeSettings::new(&cli.db, &serve);
@@ -249,7 +243,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             println!(
                 "  Try:        curl -s http://{addr}/graphql -H 'Authorization: Bearer {secret}' -H 'Content-Type: application/json' -d '{{\"query\":\"{{ auditEvents(first: 3) {{ totalCount nodes {{ action occurredAt actor {{ displayName }} }} }} }}\"}}'"
             );
-            app.serve(app::shutdown_signal()).await?;
+            app.serve(crate::signals::shutdown()).await?;
         }
         Command::Migrate => {
             open(&cli.db).await?;
@@ -437,7 +431,7 @@ async fn export(db: &DatabaseArgs, args: ExportArgs) -> Result<(), CliError> {
         Some(path) => Box::new(std::io::BufWriter::new(create(path)?)),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    let progress = progress_bar(checkpoint.size, "{bar:30} {pos}/{len} of the log, {msg} ({elapsed})");
+    let progress = crate::progress::bar(checkpoint.size, "{bar:30} {pos}/{len} of the log, {msg} ({elapsed})");
     let mut written = 0u64;
     let mut chunks = std::pin::pin!(export::read_ahead(started.chunks));
     while let Some(chunk) = chunks.next().await {
@@ -469,18 +463,4 @@ async fn export(db: &DatabaseArgs, args: ExportArgs) -> Result<(), CliError> {
         checkpoint_path.map(|p| format!("; checkpoint in {}", p.display())).unwrap_or_default()
     );
     Ok(())
-}
-
-/// A progress bar on stderr of `len` steps drawn with `template`, when stderr
-/// is a terminal; hidden otherwise (logs and pipes get no bar).
-pub fn progress_bar(len: u64, template: &str) -> indicatif::ProgressBar {
-    use std::io::IsTerminal as _;
-    let bar = match std::io::stderr().is_terminal() {
-        true => indicatif::ProgressBar::new(len),
-        false => indicatif::ProgressBar::hidden(),
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(template).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar
 }

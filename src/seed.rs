@@ -71,7 +71,7 @@ pub async fn run(store: &Store, args: &SeedArgs) -> Result<()> {
     let mut done = 0usize;
     let batch = args.batch.clamp(1, crate::domain::event::MAX_BATCH);
     let end = store.now();
-    let progress = crate::cli::progress_bar(
+    let progress = crate::progress::bar(
         args.events as u64,
         "{bar:30} {human_pos}/{human_len} events, {per_sec}, {msg} ({elapsed}, about {eta} left)",
     );

@@ -28,7 +28,12 @@ use tracing_subscriber::prelude::*;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{EnvFilter, Layer};
 
-use crate::cli::LogFormat;
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
 
 /// The request ID header: taken from the caller or generated, and echoed.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -10,13 +10,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
-
-use crate::auth::{self, Requester};
-use crate::domain::filter::Filter;
 use crate::domain::filter_spec::FilterSpec;
 use crate::domain::ids::{ApiKeyId, TenantId};
+use crate::domain::requester::{Requester, ViewerGrant};
 use crate::domain::scope::{Scope, Scopes};
+use crate::domain::secret;
 use crate::error::{Error, Result};
 use crate::store::{Store, viewer_tokens};
 
@@ -26,16 +24,6 @@ pub const SECRET_PREFIX: &str = "agv_";
 pub const MAX_TTL_SECONDS: i32 = 30 * 24 * 3600;
 /// Entries kept by the cache before it is cleared.
 const CACHE_CAPACITY: usize = 10_000;
-
-/// What a viewer token fixes for every request made with it.
-#[derive(Clone, Debug)]
-pub struct ViewerGrant {
-    /// AND-ed into every filter the holder sends.
-    pub filter: Filter,
-    /// The same filter as the API writes it, shown to the holder.
-    pub filter_json: serde_json::Value,
-    pub expires_at: DateTime<Utc>,
-}
 
 /// Turns viewer-token secrets into requesters, with a short cache like the
 /// one for keys. Expiry is checked on every use, cached or not.
@@ -53,7 +41,7 @@ impl Tokens {
     /// The requester of a viewer token; `UNAUTHENTICATED` when it is unknown,
     /// expired or its key was revoked, `FORBIDDEN` for another tenant's header.
     pub async fn authenticate(&self, secret: &str, tenant_header: Option<&str>) -> Result<Requester> {
-        let hash = auth::hash_secret(secret);
+        let hash = secret::hash_secret(secret);
         let requester = match self.cached(&hash) {
             Some(requester) => requester,
             None => {

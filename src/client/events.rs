@@ -80,7 +80,7 @@ async fn tail(args: TailArgs) -> Result<(), ClientError> {
     if std::io::stderr().is_terminal() {
         eprintln!("following new events at {}; Ctrl-C stops", connection.url(""));
     }
-    let interrupted = crate::app::interrupted();
+    let interrupted = crate::signals::interrupted();
     tokio::pin!(interrupted);
     loop {
         tokio::select! {

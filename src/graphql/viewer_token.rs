@@ -5,8 +5,8 @@ use async_graphql::{Context, InputObject, SimpleObject};
 use super::context::ContextExt;
 use super::filter_input::AuditEventFilter;
 use super::scalars::{DateTime, Json};
+use crate::domain::requester::ViewerGrant;
 use crate::service::viewer_tokens;
-use crate::viewer_token::ViewerGrant;
 
 const DEFAULT_TTL_SECONDS: i32 = 3600;
 

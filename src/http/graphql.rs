@@ -14,7 +14,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::AppState;
-use crate::auth::{self, Requester, TENANT_HEADER};
+use crate::auth::{self, TENANT_HEADER};
+use crate::domain::requester::Requester;
 use crate::error::{Error, code};
 use crate::http::status::status_of;
 use crate::service::session::Session;

@@ -3,12 +3,13 @@
 
 use serde_json::json;
 
-use crate::auth::{self, Requester};
 use crate::bus::Bus;
 use crate::domain::api_key::ApiKey;
 use crate::domain::event::NewResource;
 use crate::domain::ids::{ApiKeyId, TenantId};
+use crate::domain::requester::Requester;
 use crate::domain::scope::{Scope, Scopes};
+use crate::domain::secret;
 use crate::error::{Error, Result};
 use crate::store::{Store, keys};
 
@@ -33,7 +34,7 @@ pub async fn create_key(
         return Err(Error::Forbidden(format!("a key may only grant scopes it holds; this one lacks `{missing}`")));
     }
     let name = crate::domain::event::check::text("name", name.to_string(), 1, 255)?;
-    let secret = auth::generate_secret();
+    let secret = secret::generate_secret();
     let mut unit = UnitOfWork::begin(store, bus).await?;
     let key = keys::insert(
         unit.txn(),

@@ -1,7 +1,7 @@
 //! Who may do what (API.md Part 3, "One policy point"): every operation of
 //! every door is authorized here, by what it is, never by which door asks.
 
-use crate::auth::Requester;
+use crate::domain::requester::Requester;
 use crate::domain::scope::Scope;
 use crate::error::{Error, Result};
 
@@ -122,7 +122,7 @@ mod tests {
 
     #[test]
     fn viewer_tokens_only_read() {
-        let grant = crate::viewer_token::ViewerGrant {
+        let grant = crate::domain::requester::ViewerGrant {
             filter: crate::domain::filter::Filter::all(),
             filter_json: serde_json::json!({}),
             expires_at: chrono::DateTime::UNIX_EPOCH,

@@ -1,10 +1,10 @@
 //! The events the server records about its own operations (key and tenant
 //! changes, streams, retention), in the tenant they affect.
 
-use crate::auth::Requester;
 use crate::bus::Bus;
 use crate::domain::event::{ActorType, NewActor, NewEvent, NewResource, Outcome};
 use crate::domain::ids::TenantId;
+use crate::domain::requester::Requester;
 use crate::error::Result;
 use crate::store::Store;
 

@@ -3,8 +3,8 @@
 //! ([`Services`]), and where this caller's reads go, chosen once so that all
 //! of them see one database's state.
 
-use crate::auth::Requester;
 use crate::domain::filter::Filter;
+use crate::domain::requester::Requester;
 use crate::error::{Error, Result};
 use crate::store::Reader;
 

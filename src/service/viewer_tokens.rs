@@ -4,9 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use crate::auth;
 use crate::domain::event::NewResource;
 use crate::domain::filter_spec::FilterSpec;
+use crate::domain::secret;
 use crate::error::{Error, Result};
 use crate::store::viewer_tokens;
 use crate::viewer_token::{MAX_TTL_SECONDS, SECRET_PREFIX};
@@ -36,7 +36,7 @@ pub async fn mint(session: &Session, filter: FilterSpec, ttl_seconds: i32) -> Re
     let filter_json = filter.to_json();
     // Validated now, so that authenticating with the token never fails on it.
     filter.into_filter("input.filter")?;
-    let secret = auth::random_secret(SECRET_PREFIX);
+    let secret = secret::random_secret(SECRET_PREFIX);
     let services = session.services();
     let mut unit = UnitOfWork::begin(&services.store, &services.bus).await?;
     let expires_at = unit.now + chrono::Duration::seconds(i64::from(ttl_seconds));
@@ -45,7 +45,7 @@ pub async fn mint(session: &Session, filter: FilterSpec, ttl_seconds: i32) -> Re
         requester.tenant,
         viewer_tokens::NewToken {
             minted_by: requester.key_id,
-            secret_hash: &auth::hash_secret(&secret),
+            secret_hash: &secret::hash_secret(&secret),
             filter: filter_json.clone(),
             expires_at,
         },

@@ -141,7 +141,7 @@ async fn viewer_shows_tenant_key_and_scopes(backend: Backend) {
     // Nothing the key says about itself reveals the secret or its hash.
     let text = viewer.to_string();
     assert!(!text.contains(&key), "{text}");
-    assert!(!text.contains(&auditgraph::auth::hash_secret(&key)), "{text}");
+    assert!(!text.contains(&auditgraph::domain::secret::hash_secret(&key)), "{text}");
 }
 
 async fn keys_are_created_and_revoked_through_the_api(backend: Backend) {

@@ -138,7 +138,7 @@ async fn operator_workflow(backend: Backend) {
     assert!(row.contains(&prefix) && row.contains("active"), "{row}");
     for s in [&secret, &reader, &shell_key] {
         assert!(!keys.contains(s.as_str()), "a secret is listed:\n{keys}");
-        assert!(!keys.contains(&auditgraph::auth::hash_secret(s)), "a hash is listed:\n{keys}");
+        assert!(!keys.contains(&auditgraph::domain::secret::hash_secret(s)), "a hash is listed:\n{keys}");
     }
     assert_eq!(keys.lines().filter(|l| l.contains("key_")).count(), 3, "{keys}");
 
