@@ -11,11 +11,14 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
+pub mod add_checkpoint;
 pub mod canonical;
+pub mod cosignature;
 pub mod note;
 pub mod proof;
 #[cfg(test)]
 mod reference;
+pub mod tiles;
 pub mod tree;
 
 pub use canonical::{instant, jcs, leaf_hash};
