@@ -1,5 +1,5 @@
 //! The command line: `serve`, `demo`, `migrate`, `tenant`, `key`, `schema`, `seed`,
-//! `keygen`, `verify`, `export`, `purge`, and the client's `events`.
+//! `keygen`, `verify`, `export`, `purge`, `witness`, and the client's `events`.
 
 use std::sync::Arc;
 
@@ -60,8 +60,8 @@ pub enum Command {
     Schema,
     /// Bulk-load realistic, deterministic data into new tenants seed-1 … seed-T.
     Seed(crate::seed::SeedArgs),
-    /// Write a new checkpoint signing key (a note private key, mode 0600) and
-    /// print its verifier key.
+    /// Write a new checkpoint signing key (a note private key, mode 0600), or
+    /// with `--witness` a witness's cosigner key, and print its verifier key.
     Keygen {
         /// The key's name, shown in every signature line.
         #[arg(long, env = "AUDITGRAPH_KEY_NAME")]
@@ -69,7 +69,14 @@ pub enum Command {
         /// Where to write the private key (default: `<NAME>.key`); never overwritten.
         #[arg(long, env = "AUDITGRAPH_KEY_OUTPUT")]
         output: Option<std::path::PathBuf>,
+        /// Write a witness's cosigner key (`cosignature/v1`, signature type
+        /// 0x04, for `auditgraph witness`) instead of a checkpoint signing key.
+        #[arg(long)]
+        witness: bool,
     },
+    /// Run a witness (c2sp.org/tlog-witness) that cosigns checkpoints of the
+    /// logs it is given, each only if consistent with the last it cosigned.
+    Witness(crate::witness::WitnessArgs),
     /// Verify the log without trusting the server: an NDJSON export against a
     /// signed checkpoint, or a tenant's stored events against its tree.
     Verify(VerifyArgs),
@@ -202,6 +209,8 @@ pub enum CliError {
     Verify(String),
     #[error("{0}")]
     Client(#[from] crate::client::ClientError),
+    #[error(transparent)]
+    Witness(#[from] crate::witness::WitnessError),
 }
 
 impl From<crate::service::verify::VerifyError> for CliError {
@@ -347,7 +356,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let store = open(&cli.db).await?;
             crate::seed::run(&store, &args).await?;
         }
-        Command::Keygen { name, output } => keygen(&name, output)?,
+        Command::Keygen { name, output, witness } => keygen(&name, output, witness)?,
+        Command::Witness(args) => crate::witness::run(args).await?,
         Command::Verify(args) => verify(&cli.db, args).await?,
         Command::Export(args) => export(&cli.db, args).await?,
         Command::Events(command) => crate::client::run(command).await?,
@@ -355,10 +365,16 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     Ok(())
 }
 
-fn keygen(name: &str, output: Option<std::path::PathBuf>) -> Result<(), CliError> {
+fn keygen(name: &str, output: Option<std::path::PathBuf>, witness: bool) -> Result<(), CliError> {
     use std::io::Write as _;
-    let (signer, private_key) =
-        crate::ledger::NoteSigner::generate(name).map_err(|e| CliError::Usage(format!("--name: {e}")))?;
+    let usage = |e: crate::ledger::LedgerError| CliError::Usage(format!("--name: {e}"));
+    let (verifier_key, private_key, use_with) = if witness {
+        let (cosigner, private_key) = crate::ledger::cosignature::Cosigner::generate(name).map_err(usage)?;
+        (cosigner.verifier_key(), private_key, "auditgraph witness --key")
+    } else {
+        let (signer, private_key) = crate::ledger::NoteSigner::generate(name).map_err(usage)?;
+        (signer.verifier_key(), private_key, "--signing-key")
+    };
     let path = output.unwrap_or_else(|| format!("{name}.key").into());
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -368,8 +384,8 @@ fn keygen(name: &str, output: Option<std::path::PathBuf>) -> Result<(), CliError
         CliError::Usage(format!("cannot create {}: {e} (an existing key is never overwritten)", path.display()))
     })?;
     writeln!(file, "{private_key}")?;
-    eprintln!("wrote the private key to {} (mode 0600); pass it with --signing-key", path.display());
-    println!("{}", signer.verifier_key());
+    eprintln!("wrote the private key to {} (mode 0600); pass it with {use_with}", path.display());
+    println!("{verifier_key}");
     Ok(())
 }
 
