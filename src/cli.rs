@@ -138,6 +138,14 @@ pub struct VerifyArgs {
     /// The note verifier key (`<name>+<hex id>+<base64>`).
     #[arg(long, env = "AUDITGRAPH_VERIFIER_KEY")]
     pub key: Option<String>,
+    /// A witness's verifier key (`<name>+<hex id>+<base64>`, signature type
+    /// 0x04) whose cosignature the checkpoint must carry (repeatable).
+    #[arg(long = "witness-key", requires = "export")]
+    pub witness_keys: Vec<String>,
+    /// How many of the --witness-key witnesses must have cosigned the
+    /// checkpoint (default: all of them).
+    #[arg(long, requires = "witness_keys")]
+    pub quorum: Option<usize>,
     /// Check this tenant's stored events, tree and checkpoints (with --database-url).
     #[arg(long)]
     pub tenant: Option<String>,
@@ -410,6 +418,7 @@ async fn verify(db: &DatabaseArgs, args: VerifyArgs) -> Result<(), CliError> {
     };
     let checkpoint = std::fs::read_to_string(&checkpoint)
         .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", checkpoint.display())))?;
+    let witnesses = verify::Witnesses::parse(&args.witness_keys, args.quorum).map_err(CliError::Usage)?;
     let (events, size) = if export.as_os_str() == "-" {
         verify::export(std::io::stdin().lock(), &checkpoint, &key)?
     } else {
@@ -417,6 +426,9 @@ async fn verify(db: &DatabaseArgs, args: VerifyArgs) -> Result<(), CliError> {
             .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", export.display())))?;
         verify::export(std::io::BufReader::new(file), &checkpoint, &key)?
     };
+    if let Some(witnesses) = witnesses {
+        eprintln!("{}", witnesses.check(&checkpoint)?);
+    }
     println!("verified {events} events against checkpoint of size {size}");
     Ok(())
 }

@@ -304,8 +304,9 @@ mod tests {
         let (witness, private) = Cosigner::from_seed("witness.example.com/w1", &[9; 32]).unwrap();
         let vkey = witness.verifier_key();
         assert!(private.starts_with(&format!("PRIVATE+KEY+witness.example.com/w1+{:08x}+BA", witness.key_id())));
-        let (prefix, public) = vkey.rsplit_once('+').unwrap();
-        assert_eq!(prefix, format!("witness.example.com/w1+{:08x}", witness.key_id()));
+        let mut parts = vkey.splitn(3, '+');
+        let (name, id, public) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+        assert_eq!(format!("{name}+{id}"), format!("witness.example.com/w1+{:08x}", witness.key_id()));
         assert_eq!(BASE64.decode(public).unwrap()[0], 0x04, "signature type 0x04");
         let line = witness.cosign(TEXT, 1679315147).unwrap();
         assert!(line.starts_with("\u{2014} witness.example.com/w1 ") && line.ends_with('\n'), "{line}");

@@ -34,4 +34,6 @@ mod traces;
 mod upgrade;
 mod validation;
 mod viewer_tokens;
+mod witness;
+mod witnessing;
 mod writers;
