@@ -14,10 +14,10 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use sha2::Digest as _;
 
-use crate::helpers::{Backend, TestApp, backend_tests, eventually};
+use crate::helpers::{Backend, backend_tests, eventually};
 use crate::process::WorkDir;
 use crate::witnessing::{
-    WitnessProcess, checkpoint_when, cosignature_time, free_port, keygen, ledger, note_text, record_many,
+    Setup, WitnessProcess, cosignature_time, free_port, keygen, label, ledger, note_text, record_many,
 };
 
 backend_tests!(
@@ -237,79 +237,6 @@ async fn keygen_writes_a_witness_key_once() {
     assert!(!out.status.success());
     let out = dir.output(&["witness", "--key", "missing.key", "--listen", "127.0.0.1:0", "--log", "a=b"]);
     assert!(!out.status.success());
-}
-
-/// A server signing with a key of its own, submitting to `witnesses` fresh
-/// ports (the witnesses start once the tenant, and so the origin, exists).
-struct Setup {
-    app: TestApp,
-    key: String,
-    dir: WorkDir,
-    origin: String,
-    log_vkey: String,
-    /// (verifier key, port) of each witness, by index: key file `w{i}.key`, state `w{i}.state`.
-    witnesses: Vec<(String, u16)>,
-    /// An admin key, for `/metrics`.
-    admin: String,
-}
-
-impl Setup {
-    async fn new(backend: Backend, witnesses: usize, quorum: Option<usize>) -> Setup {
-        let dir = WorkDir::new();
-        let log_vkey = keygen(&dir, "log.example", "log.key", false);
-        let witnesses: Vec<(String, u16)> = (0..witnesses)
-            .map(|i| (keygen(&dir, &format!("w{i}.example"), &format!("w{i}.key"), true), free_port()))
-            .collect();
-        let entries: Vec<String> =
-            witnesses.iter().map(|(vkey, port)| format!("http://127.0.0.1:{port}/#{vkey}")).collect();
-        let signing_key = dir.0.join("log.key");
-        let app = TestApp::spawn_with(backend, move |s| {
-            s.ledger.signing_key = Some(signing_key);
-            s.ledger.witnesses = entries;
-            s.ledger.witness_quorum = quorum;
-            s.ledger.checkpoint_interval = Duration::from_millis(150);
-        })
-        .await;
-        let key = app.key("audit.read,audit.write").await;
-        let admin = app.key("admin").await;
-        let origin = ledger(&app, &key).await["checkpoint"]["origin"].as_str().unwrap().to_string();
-        Setup { app, key, dir, origin, log_vkey, witnesses, admin }
-    }
-
-    /// Starts witness `i`, trusting the server's key for its origin.
-    fn start(&self, i: usize) -> WitnessProcess {
-        self.start_trusting(i, &self.log_vkey)
-    }
-
-    fn start_trusting(&self, i: usize, log_vkey: &str) -> WitnessProcess {
-        let log = format!("{}={log_vkey}", self.origin);
-        WitnessProcess::start(&self.dir, &format!("w{i}.key"), &format!("w{i}.state"), self.witnesses[i].1, &[log])
-    }
-
-    async fn witnessed(&self, size: u64) -> Value {
-        checkpoint_when(&self.app, &self.key, &format!("a witnessed checkpoint of size {size}"), |c| {
-            c["size"] == size.to_string() && c["witnessed"] == true
-        })
-        .await
-    }
-
-    async fn metrics(&self) -> String {
-        let request = self.app.client.get(self.app.url("/metrics")).bearer_auth(&self.admin);
-        request.send().await.unwrap().text().await.unwrap()
-    }
-
-    /// `auditgraph_witness_failures_total` of witness `i`.
-    async fn failures(&self, i: usize) -> u64 {
-        let label = label(&self.witnesses[i].0);
-        let metrics = self.metrics().await;
-        let prefix = format!("auditgraph_witness_failures_total{{witness=\"{label}\"}} ");
-        metrics.lines().find_map(|l| l.strip_prefix(&prefix)).map_or(0, |n| n.parse().unwrap())
-    }
-}
-
-/// `<name>+<hex id>` of a verifier key (whose base64 may hold '+' too).
-fn label(vkey: &str) -> String {
-    vkey.splitn(3, '+').take(2).collect::<Vec<_>>().join("+")
 }
 
 async fn a_witness_cosigns_a_growing_log(backend: Backend) {

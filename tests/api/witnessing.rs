@@ -13,7 +13,7 @@ use ed25519_dalek::Verifier as _;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::TestApp;
+use crate::helpers::{Backend, TestApp};
 use crate::process::WorkDir;
 
 /// A running `auditgraph witness`, killed when dropped.
@@ -155,4 +155,77 @@ pub async fn record_many(app: &TestApp, key: &str, prefix: &str, n: usize) -> u6
     let recorded = app.record(key, json!(events)).await;
     assert_eq!(recorded["createdCount"], n, "{recorded}");
     ledger(app, key).await["size"].as_str().unwrap().parse().unwrap()
+}
+
+/// A server signing with a key of its own, submitting to `witnesses` fresh
+/// ports (the witnesses start once the tenant, and so the origin, exists).
+pub struct Setup {
+    pub app: TestApp,
+    pub key: String,
+    pub dir: WorkDir,
+    pub origin: String,
+    pub log_vkey: String,
+    /// (verifier key, port) of each witness, by index: key file `w{i}.key`, state `w{i}.state`.
+    pub witnesses: Vec<(String, u16)>,
+    /// An admin key, for `/metrics`.
+    pub admin: String,
+}
+
+impl Setup {
+    pub async fn new(backend: Backend, witnesses: usize, quorum: Option<usize>) -> Setup {
+        let dir = WorkDir::new();
+        let log_vkey = keygen(&dir, "log.example", "log.key", false);
+        let witnesses: Vec<(String, u16)> = (0..witnesses)
+            .map(|i| (keygen(&dir, &format!("w{i}.example"), &format!("w{i}.key"), true), free_port()))
+            .collect();
+        let entries: Vec<String> =
+            witnesses.iter().map(|(vkey, port)| format!("http://127.0.0.1:{port}/#{vkey}")).collect();
+        let signing_key = dir.0.join("log.key");
+        let app = TestApp::spawn_with(backend, move |s| {
+            s.ledger.signing_key = Some(signing_key);
+            s.ledger.witnesses = entries;
+            s.ledger.witness_quorum = quorum;
+            s.ledger.checkpoint_interval = Duration::from_millis(150);
+        })
+        .await;
+        let key = app.key("audit.read,audit.write").await;
+        let admin = app.key("admin").await;
+        let origin = ledger(&app, &key).await["checkpoint"]["origin"].as_str().unwrap().to_string();
+        Setup { app, key, dir, origin, log_vkey, witnesses, admin }
+    }
+
+    /// Starts witness `i`, trusting the server's key for its origin.
+    pub fn start(&self, i: usize) -> WitnessProcess {
+        self.start_trusting(i, &self.log_vkey)
+    }
+
+    pub fn start_trusting(&self, i: usize, log_vkey: &str) -> WitnessProcess {
+        let log = format!("{}={log_vkey}", self.origin);
+        WitnessProcess::start(&self.dir, &format!("w{i}.key"), &format!("w{i}.state"), self.witnesses[i].1, &[log])
+    }
+
+    pub async fn witnessed(&self, size: u64) -> Value {
+        checkpoint_when(&self.app, &self.key, &format!("a witnessed checkpoint of size {size}"), |c| {
+            c["size"] == size.to_string() && c["witnessed"] == true
+        })
+        .await
+    }
+
+    pub async fn metrics(&self) -> String {
+        let request = self.app.client.get(self.app.url("/metrics")).bearer_auth(&self.admin);
+        request.send().await.unwrap().text().await.unwrap()
+    }
+
+    /// `auditgraph_witness_failures_total` of witness `i`.
+    pub async fn failures(&self, i: usize) -> u64 {
+        let label = label(&self.witnesses[i].0);
+        let metrics = self.metrics().await;
+        let prefix = format!("auditgraph_witness_failures_total{{witness=\"{label}\"}} ");
+        metrics.lines().find_map(|l| l.strip_prefix(&prefix)).map_or(0, |n| n.parse().unwrap())
+    }
+}
+
+/// `<name>+<hex id>` of a verifier key (whose base64 may hold '+' too).
+pub fn label(vkey: &str) -> String {
+    vkey.splitn(3, '+').take(2).collect::<Vec<_>>().join("+")
 }
