@@ -11,7 +11,6 @@ use std::fmt;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use ed25519_dalek::{Signer as _, SigningKey, Verifier as _, VerifyingKey};
-use rand::TryRngCore;
 use signed_note::{Note, NoteError, Signature, VerificationError, Verifier, Verifiers};
 
 use super::{LedgerError, Result};
@@ -60,9 +59,7 @@ impl Cosigner {
     /// Returns it and its private key text
     /// (`PRIVATE+KEY+<name>+<hex id>+<base64(0x04 ‖ seed)>`), to keep secret.
     pub fn generate(name: &str) -> Result<(Self, String)> {
-        let mut seed = [0u8; 32];
-        rand::rngs::OsRng.try_fill_bytes(&mut seed).map_err(|err| LedgerError::Random(err.to_string()))?;
-        Self::from_seed(name, &seed)
+        Self::from_seed(name, &super::random_seed()?)
     }
 
     pub(crate) fn from_seed(name: &str, seed: &[u8; 32]) -> Result<(Self, String)> {

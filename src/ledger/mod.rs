@@ -78,6 +78,14 @@ pub fn decode_hash(text: &str) -> Result<Hash> {
     bytes.try_into().map_err(|_| LedgerError::Malformed(format!("a hash has 32 bytes, not {got}")))
 }
 
+/// A key seed from the operating system's random source.
+fn random_seed() -> Result<[u8; 32]> {
+    use rand::TryRngCore as _;
+    let mut seed = [0u8; 32];
+    rand::rngs::OsRng.try_fill_bytes(&mut seed).map_err(|err| LedgerError::Random(err.to_string()))?;
+    Ok(seed)
+}
+
 fn to_tlog(hash: &Hash) -> tlog_tiles::Hash {
     tlog_tiles::Hash(*hash)
 }

@@ -34,7 +34,7 @@ pub fn tiles_of(size: u64) -> Vec<(u32, u64, u64)> {
     while size >> (8 * level) > 0 {
         let hashes = size >> (8 * level);
         tiles.extend((0..hashes / 256).map(|n| (level, n, 256)));
-        if hashes % 256 > 0 {
+        if !hashes.is_multiple_of(256) {
             tiles.push((level, hashes / 256, hashes % 256));
         }
         level += 1;
@@ -68,7 +68,7 @@ fn root_from_tiles(lo: u64, hi: u64, level0: &[Hash], level1: &[Hash]) -> Hash {
     if n == 1 {
         return level0[lo as usize];
     }
-    if n == 256 && lo % 256 == 0 {
+    if n == 256 && lo.is_multiple_of(256) {
         return level1[(lo / 256) as usize];
     }
     let k = 1u64 << (63 - (n - 1).leading_zeros());
