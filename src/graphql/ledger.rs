@@ -83,12 +83,19 @@ impl Ledger {
     /// The verifier keys of the witnesses the server submits checkpoints to
     /// (`<name>+<hex id>+<base64>`, signature type 0x04).
     async fn witness_keys(&self, ctx: &Context<'_>) -> Vec<String> {
-        ctx.services().ledger.witnesses().witnesses().iter().map(|w| w.key.verifier_key().to_string()).collect()
+        ctx.session()
+            .services()
+            .ledger
+            .witnesses()
+            .witnesses()
+            .iter()
+            .map(|w| w.key.verifier_key().to_string())
+            .collect()
     }
 
     /// How many of those witnesses must cosign a checkpoint for it to be `witnessed`.
     async fn witness_quorum(&self, ctx: &Context<'_>) -> i32 {
-        ctx.services().ledger.witnesses().quorum() as i32
+        ctx.session().services().ledger.witnesses().quorum() as i32
     }
 
     /// The current tree head, signed now.

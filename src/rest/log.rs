@@ -9,11 +9,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::problem::{Problem, Refusal};
-use super::{reply, requester};
-use crate::domain::scope::Scope;
-use crate::error::Error;
+use super::{reply, session};
 use crate::http::AppState;
-use crate::ledger::tiles::{Tile, TilePath};
 
 /// A full tile never changes.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -37,8 +34,7 @@ const VARY: &str = "authorization, x-api-key, x-audit-tenant";
 )]
 pub async fn checkpoint(State(app): State<AppState>, headers: HeaderMap) -> Response {
     let outcome = async {
-        let requester = requester(&app, &headers, Scope::AuditRead).await?;
-        let checkpoint = app.services.ledger.current(app.services.store.db(), requester.tenant).await?;
+        let checkpoint = crate::service::ledger::reads::checkpoint(&session(&app, &headers).await?).await?;
         let content_type = [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"))];
         Ok::<_, Refusal>((StatusCode::OK, content_type, checkpoint.note).into_response())
     };
@@ -62,19 +58,8 @@ pub async fn checkpoint(State(app): State<AppState>, headers: HeaderMap) -> Resp
 )]
 pub async fn tile(State(app): State<AppState>, headers: HeaderMap, Path(coordinates): Path<String>) -> Response {
     let outcome = async {
-        let requester = requester(&app, &headers, Scope::AuditRead).await?;
-        let tile = match Tile::parse(&coordinates).map_err(|e| Error::bad_input("tile", e.to_string()))? {
-            TilePath::Hashes(tile) => tile,
-            TilePath::Entries => {
-                return Err(Refusal::from(Error::NotFound(
-                    "entry bundles are not served: read the entries from /v1/events or /export".into(),
-                )));
-            }
-        };
-        let bytes = crate::service::tiles::read(app.services.store.db(), requester.tenant, &tile)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("{} is beyond the tree", tile.path())))?;
-        Ok((tile, bytes))
+        let session = session(&app, &headers).await?;
+        Ok::<_, Refusal>(crate::service::tiles::read(&session, &coordinates).await?)
     };
     match outcome.await {
         Ok((tile, bytes)) => {

@@ -201,7 +201,7 @@ impl Submissions {
         let internal = |e: crate::error::Error| crate::error::describe(&e);
         let _gate = self.store.write_gate().await;
         stored::insert_cosignature(db, tenant, size, &label, &line, cosigned_at).await.map_err(internal)?;
-        stored::advance(db, &label, tenant, size, crate::domain::now()).await.map_err(internal)?;
+        stored::advance(db, &label, tenant, size, self.store.now()).await.map_err(internal)?;
         drop(_gate);
         self.metrics.witnesses.cosigned(&label, &tenant.to_string(), size);
         tracing::info!(witness = %label, %tenant, size, "checkpoint cosigned");

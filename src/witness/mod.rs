@@ -25,6 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use sha2::{Digest, Sha256};
 
+use crate::domain::clock::{Clock as _, SystemClock};
 use crate::ledger::cosignature::Cosigner;
 use add_checkpoint::{Refusal, TEXT, Witness};
 
@@ -102,7 +103,7 @@ fn text(status: StatusCode, content_type: &'static str, body: String) -> Respons
 }
 
 async fn add(AxumState(witness): AxumState<Arc<Witness>>, body: Bytes) -> Response {
-    let now = crate::domain::now().timestamp().max(1) as u64;
+    let now = SystemClock.now().timestamp().max(1) as u64;
     match witness.add_checkpoint(&body, now).await {
         Ok(cosignature) => text(StatusCode::OK, TEXT, cosignature),
         Err(refusal) => {
