@@ -54,6 +54,8 @@ pub enum StartError {
     Partitions(crate::error::Error),
     #[error("{0}")]
     ReadReplicas(String),
+    #[error("{0}")]
+    Witnesses(String),
 }
 
 /// Opens and migrates the database.
@@ -87,7 +89,9 @@ pub async fn ledger_for(settings: &ServeSettings, store: &Store) -> Result<Arc<L
     let signer = service::ledger::load_signer(store, settings.ledger.signing_key.as_deref())
         .await
         .map_err(StartError::Ledger)?;
-    Ok(Arc::new(Ledger::new(signer, &settings.ledger.log_origin)))
+    let witnesses = service::witnesses::WitnessSet::parse(&settings.ledger.witnesses, settings.ledger.witness_quorum)
+        .map_err(StartError::Witnesses)?;
+    Ok(Arc::new(Ledger::new(signer, &settings.ledger.log_origin).with_witnesses(Arc::new(witnesses))))
 }
 
 /// The API's router and, with `--metrics-listen`, the one `/metrics` is
@@ -298,10 +302,25 @@ impl App {
         if let Some(addr) = self.metrics_addr() {
             tracing::info!("serving metrics on http://{addr}/metrics");
         }
+        // Witnesses hear of each checkpoint persisted (and look every interval anyway).
+        let (persisted, persisted_rx) = tokio::sync::watch::channel(0u64);
+        let persisted = Arc::new(persisted);
+        let witness_submissions = service::witness_submissions::Submissions::new(
+            self.store.clone(),
+            self.ledger.witnesses().clone(),
+            self.metrics.clone(),
+            self.checkpoint_interval,
+        )
+        .spawn(&persisted_rx);
         let (store, ledger) = (self.store.clone(), self.ledger.clone());
         let checkpoints = every(self.checkpoint_interval, "persisting checkpoints", move || {
-            let (store, ledger) = (store.clone(), ledger.clone());
-            async move { ledger.persist_grown(&store).await.map(|_| ()) }
+            let (store, ledger, persisted) = (store.clone(), ledger.clone(), persisted.clone());
+            async move {
+                if ledger.persist_grown(&store).await? > 0 {
+                    persisted.send_modify(|n| *n += 1);
+                }
+                Ok(())
+            }
         });
         let (store, bus) = (self.store.clone(), self.bus.clone());
         let grace = chrono::Duration::from_std(self.retention_grace).ok();
@@ -330,6 +349,7 @@ impl App {
         let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
         checkpoints.abort();
         purges.abort();
+        witness_submissions.iter().for_each(|task| task.abort());
         let _ = deliverer.await;
         if let Some(server) = metrics_server {
             server.abort();

@@ -1,5 +1,5 @@
 //! The command line: `serve`, `demo`, `migrate`, `tenant`, `key`, `schema`, `seed`,
-//! `keygen`, `verify`, `export`, `purge`, and the client's `events`.
+//! `keygen`, `verify`, `export`, `purge`, `witness`, and the client's `events`.
 
 use std::sync::Arc;
 
@@ -54,8 +54,8 @@ pub enum Command {
     Schema,
     /// Bulk-load realistic, deterministic data into new tenants seed-1 … seed-T.
     Seed(crate::seed::SeedArgs),
-    /// Write a new checkpoint signing key (a note private key, mode 0600) and
-    /// print its verifier key.
+    /// Write a new checkpoint signing key (a note private key, mode 0600), or
+    /// with `--witness` a witness's cosigner key, and print its verifier key.
     Keygen {
         /// The key's name, shown in every signature line.
         #[arg(long, env = "AUDITGRAPH_KEY_NAME")]
@@ -63,7 +63,14 @@ pub enum Command {
         /// Where to write the private key (default: `<NAME>.key`); never overwritten.
         #[arg(long, env = "AUDITGRAPH_KEY_OUTPUT")]
         output: Option<std::path::PathBuf>,
+        /// Write a witness's cosigner key (`cosignature/v1`, signature type
+        /// 0x04, for `auditgraph witness`) instead of a checkpoint signing key.
+        #[arg(long)]
+        witness: bool,
     },
+    /// Run a witness (c2sp.org/tlog-witness) that cosigns checkpoints of the
+    /// logs it is given, each only if consistent with the last it cosigned.
+    Witness(crate::witness::WitnessArgs),
     /// Verify the log without trusting the server: an NDJSON export against a
     /// signed checkpoint, or a tenant's stored events against its tree.
     Verify(VerifyArgs),
@@ -125,6 +132,14 @@ pub struct VerifyArgs {
     /// The note verifier key (`<name>+<hex id>+<base64>`).
     #[arg(long, env = "AUDITGRAPH_VERIFIER_KEY")]
     pub key: Option<String>,
+    /// A witness's verifier key (`<name>+<hex id>+<base64>`, signature type
+    /// 0x04) whose cosignature the checkpoint must carry (repeatable).
+    #[arg(long = "witness-key", requires = "export")]
+    pub witness_keys: Vec<String>,
+    /// How many of the --witness-key witnesses must have cosigned the
+    /// checkpoint (default: all of them).
+    #[arg(long, requires = "witness_keys")]
+    pub quorum: Option<usize>,
     /// Check this tenant's stored events, tree and checkpoints (with --database-url).
     #[arg(long)]
     pub tenant: Option<String>,
@@ -196,6 +211,8 @@ pub enum CliError {
     Verify(String),
     #[error("{0}")]
     Client(#[from] crate::client::ClientError),
+    #[error(transparent)]
+    Witness(#[from] crate::witness::WitnessError),
 }
 
 impl From<crate::service::verify::VerifyError> for CliError {
@@ -341,7 +358,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let store = open(&cli.db).await?;
             crate::seed::run(&store, &args).await?;
         }
-        Command::Keygen { name, output } => keygen(&name, output)?,
+        Command::Keygen { name, output, witness } => keygen(&name, output, witness)?,
+        Command::Witness(args) => crate::witness::run(args).await?,
         Command::Verify(args) => verify(&cli.db, args).await?,
         Command::Export(args) => export(&cli.db, args).await?,
         Command::Events(command) => crate::client::run(command).await?,
@@ -349,10 +367,16 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     Ok(())
 }
 
-fn keygen(name: &str, output: Option<std::path::PathBuf>) -> Result<(), CliError> {
+fn keygen(name: &str, output: Option<std::path::PathBuf>, witness: bool) -> Result<(), CliError> {
     use std::io::Write as _;
-    let (signer, private_key) =
-        crate::ledger::NoteSigner::generate(name).map_err(|e| CliError::Usage(format!("--name: {e}")))?;
+    let usage = |e: crate::ledger::LedgerError| CliError::Usage(format!("--name: {e}"));
+    let (verifier_key, private_key, use_with) = if witness {
+        let (cosigner, private_key) = crate::ledger::cosignature::Cosigner::generate(name).map_err(usage)?;
+        (cosigner.verifier_key(), private_key, "auditgraph witness --key")
+    } else {
+        let (signer, private_key) = crate::ledger::NoteSigner::generate(name).map_err(usage)?;
+        (signer.verifier_key(), private_key, "--signing-key")
+    };
     let path = output.unwrap_or_else(|| format!("{name}.key").into());
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -362,8 +386,8 @@ fn keygen(name: &str, output: Option<std::path::PathBuf>) -> Result<(), CliError
         CliError::Usage(format!("cannot create {}: {e} (an existing key is never overwritten)", path.display()))
     })?;
     writeln!(file, "{private_key}")?;
-    eprintln!("wrote the private key to {} (mode 0600); pass it with --signing-key", path.display());
-    println!("{}", signer.verifier_key());
+    eprintln!("wrote the private key to {} (mode 0600); pass it with {use_with}", path.display());
+    println!("{verifier_key}");
     Ok(())
 }
 
@@ -388,6 +412,7 @@ async fn verify(db: &DatabaseArgs, args: VerifyArgs) -> Result<(), CliError> {
     };
     let checkpoint = std::fs::read_to_string(&checkpoint)
         .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", checkpoint.display())))?;
+    let witnesses = verify::Witnesses::parse(&args.witness_keys, args.quorum).map_err(CliError::Usage)?;
     let (events, size) = if export.as_os_str() == "-" {
         verify::export(std::io::stdin().lock(), &checkpoint, &key)?
     } else {
@@ -395,6 +420,9 @@ async fn verify(db: &DatabaseArgs, args: VerifyArgs) -> Result<(), CliError> {
             .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", export.display())))?;
         verify::export(std::io::BufReader::new(file), &checkpoint, &key)?
     };
+    if let Some(witnesses) = witnesses {
+        eprintln!("{}", witnesses.check(&checkpoint)?);
+    }
     println!("verified {events} events against checkpoint of size {size}");
     Ok(())
 }

@@ -214,6 +214,18 @@ pub struct LedgerArgs {
     /// force at any moment of this period applies (e.g. `24h`).
     #[arg(long, env = "AUDITGRAPH_RETENTION_GRACE", default_value = "24h", value_parser = humantime::parse_duration)]
     pub retention_grace: Duration,
+
+    /// A witness (c2sp.org/tlog-witness) every persisted checkpoint is
+    /// submitted to, as `URL#VERIFIER_KEY`: its submission prefix and its
+    /// cosigner key (repeatable; the environment variable takes entries
+    /// separated by spaces).
+    #[arg(long = "witness", env = "AUDITGRAPH_WITNESS", value_delimiter = ' ')]
+    pub witnesses: Vec<String>,
+
+    /// How many of the witnesses must cosign a checkpoint for it to count as
+    /// witnessed (default: all of them).
+    #[arg(long, env = "AUDITGRAPH_WITNESS_QUORUM")]
+    pub witness_quorum: Option<usize>,
 }
 
 /// Everything `serve` needs, resolved.

@@ -28,3 +28,4 @@ pub mod store;
 pub mod streams;
 pub mod telemetry;
 pub mod viewer_token;
+pub mod witness;

@@ -15,7 +15,8 @@ fn main() -> std::process::ExitCode {
         _ => None,
     };
     let otlp_endpoint = serve.and_then(|s| s.otlp_endpoint.as_deref()).filter(|url| !url.trim().is_empty());
-    let telemetry = match telemetry::init(cli.log_format, serve.is_some(), otlp_endpoint) {
+    let serving = serve.is_some() || matches!(cli.command, cli::Command::Witness(_));
+    let telemetry = match telemetry::init(cli.log_format, serving, otlp_endpoint) {
         Ok(telemetry) => telemetry,
         Err(err) => {
             eprintln!("error: {err}");

@@ -21,10 +21,16 @@ pub struct Checkpoint {
     pub size: BigInt,
     /// The RFC 9162 root hash, base64.
     pub root_hash: String,
-    /// The whole signed note: the checkpoint text, a blank line, the signature line.
+    /// The whole signed note: the checkpoint text, a blank line, the log's
+    /// signature line, then the witnesses' cosignature lines.
     pub signed_note: String,
     /// When it was signed.
     pub issued_at: DateTime,
+    /// The cosignature lines (`c2sp.org/tlog-cosignature`, `cosignature/v1`)
+    /// of the server's witnesses for this tree size, as in `signedNote`.
+    pub cosignatures: Vec<String>,
+    /// Whether a quorum of the server's witnesses cosigned it (false without witnesses).
+    pub witnessed: bool,
 }
 
 impl From<SignedCheckpoint> for Checkpoint {
@@ -35,6 +41,8 @@ impl From<SignedCheckpoint> for Checkpoint {
             root_hash: b64(&c.root),
             signed_note: c.note,
             issued_at: c.issued_at.into(),
+            cosignatures: c.cosignatures,
+            witnessed: c.witnessed,
         }
     }
 }
@@ -70,6 +78,24 @@ impl Ledger {
     /// The note verifier key checkpoints are signed with (`<name>+<hex id>+<base64>`).
     async fn verifier_key(&self, ctx: &Context<'_>) -> String {
         ctx.session().services().ledger.verifier_key()
+    }
+
+    /// The verifier keys of the witnesses the server submits checkpoints to
+    /// (`<name>+<hex id>+<base64>`, signature type 0x04).
+    async fn witness_keys(&self, ctx: &Context<'_>) -> Vec<String> {
+        ctx.session()
+            .services()
+            .ledger
+            .witnesses()
+            .witnesses()
+            .iter()
+            .map(|w| w.key.verifier_key().to_string())
+            .collect()
+    }
+
+    /// How many of those witnesses must cosign a checkpoint for it to be `witnessed`.
+    async fn witness_quorum(&self, ctx: &Context<'_>) -> i32 {
+        ctx.session().services().ledger.witnesses().quorum() as i32
     }
 
     /// The current tree head, signed now.

@@ -11,11 +11,14 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
+pub mod add_checkpoint;
 pub mod canonical;
+pub mod cosignature;
 pub mod note;
 pub mod proof;
 #[cfg(test)]
 mod reference;
+pub mod tiles;
 pub mod tree;
 
 pub use canonical::{instant, jcs, leaf_hash};
@@ -73,6 +76,14 @@ pub fn decode_hash(text: &str) -> Result<Hash> {
     let bytes = BASE64.decode(text).map_err(|err| LedgerError::Malformed(format!("a hash must be base64: {err}")))?;
     let got = bytes.len();
     bytes.try_into().map_err(|_| LedgerError::Malformed(format!("a hash has 32 bytes, not {got}")))
+}
+
+/// A key seed from the operating system's random source.
+fn random_seed() -> Result<[u8; 32]> {
+    use rand::TryRngCore as _;
+    let mut seed = [0u8; 32];
+    rand::rngs::OsRng.try_fill_bytes(&mut seed).map_err(|err| LedgerError::Random(err.to_string()))?;
+    Ok(seed)
 }
 
 fn to_tlog(hash: &Hash) -> tlog_tiles::Hash {

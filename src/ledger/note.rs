@@ -6,7 +6,6 @@ use std::fmt;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use rand::TryRngCore;
 use signed_note::{
     Note, NoteError, Signer as _, StandardSigner, StandardVerifier, VerificationError, Verifier, Verifiers,
 };
@@ -28,9 +27,7 @@ impl NoteSigner {
     /// Returns the signer and its private key text
     /// (`PRIVATE+KEY+<name>+<hex id>+<base64(0x01 ‖ seed)>`), to keep secret.
     pub fn generate(name: &str) -> Result<(Self, String)> {
-        let mut seed = [0u8; 32];
-        rand::rngs::OsRng.try_fill_bytes(&mut seed).map_err(|err| LedgerError::Random(err.to_string()))?;
-        Self::from_seed(name, &seed)
+        Self::from_seed(name, &super::random_seed()?)
     }
 
     fn from_seed(name: &str, seed: &[u8; 32]) -> Result<(Self, String)> {

@@ -3,6 +3,7 @@
 
 pub mod exposition;
 pub mod process;
+pub mod witnesses;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -33,6 +34,8 @@ pub struct Metrics {
     latency: Mutex<Histogram>,
     /// Event stream ID → its delivery counts.
     streams: Mutex<BTreeMap<String, StreamStats>>,
+    /// Checkpoint submissions to witnesses.
+    pub witnesses: witnesses::WitnessMetrics,
 }
 
 /// What one event stream delivered, failed and still has to deliver.
@@ -104,6 +107,7 @@ impl Metrics {
     pub fn render(&self, pool: PoolStats) -> String {
         let mut out = Exposition::default();
         self.render_counters(&mut out);
+        self.witnesses.render(&mut out);
         pool.render(&mut out);
         out.family("auditgraph_build_info", Kind::Gauge, "The running build; always 1.").sample(
             &[("version", env!("CARGO_PKG_VERSION")), ("os", std::env::consts::OS), ("arch", std::env::consts::ARCH)],

@@ -22,10 +22,14 @@ pub struct Checkpoint {
     pub size: u64,
     /// The RFC 9162 root hash, base64.
     pub root_hash: String,
-    /// The whole signed note.
+    /// The whole signed note, with the witnesses' cosignatures.
     pub signed_note: String,
     /// When it was signed (RFC 3339).
     pub issued_at: String,
+    /// The witnesses' cosignature lines (`cosignature/v1`), as in `signed_note`.
+    pub cosignatures: Vec<String>,
+    /// Whether a quorum of the server's witnesses cosigned it.
+    pub witnessed: bool,
 }
 
 /// An RFC 9162 §2.1.3 inclusion proof of one event's leaf.
@@ -89,6 +93,8 @@ pub async fn checkpoint(State(app): State<AppState>, headers: HeaderMap) -> Resp
             root_hash: b64(&c.root),
             signed_note: c.note,
             issued_at: c.issued_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            cosignatures: c.cosignatures,
+            witnessed: c.witnessed,
         };
         Ok::<_, Refusal>(json(StatusCode::OK, &body))
     };

@@ -4,6 +4,7 @@
 
 pub mod events;
 pub mod ledger;
+pub mod log;
 pub mod openapi;
 pub mod problem;
 pub mod query;
@@ -28,13 +29,16 @@ fn table() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ("GET", "/v1/events/{id}", get(events::one)),
         ("GET", "/v1/events/{id}/proof", get(ledger::proof)),
         ("GET", "/v1/ledger/checkpoint", get(ledger::checkpoint)),
+        ("GET", "/v1/log/checkpoint", get(log::checkpoint)),
+        ("GET", "/v1/log/tile/{*tile}", get(log::tile)),
         ("GET", "/v1/openapi.json", get(openapi::document)),
     ]
 }
 
-/// The served routes as `(method, path)`, paths written as OpenAPI writes them.
-pub fn routes() -> Vec<(&'static str, &'static str)> {
-    table().into_iter().map(|(method, path, _)| (method, path)).collect()
+/// The served routes as `(method, path)`, paths written as OpenAPI writes
+/// them (a wildcard `{*name}` as `{name}`).
+pub fn routes() -> Vec<(&'static str, String)> {
+    table().into_iter().map(|(method, path, _)| (method, path.replace("{*", "{"))).collect()
 }
 
 /// The door's routes.

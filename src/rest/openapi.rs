@@ -8,18 +8,20 @@ use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "auditgraph REST", description = "The REST door of auditgraph: events, the ledger, RFC 9457 problems."),
+    info(title = "auditgraph REST", description = "The REST door of auditgraph: events, the ledger, its C2SP tiles, RFC 9457 problems."),
     paths(
         super::events::list,
         super::events::record,
         super::events::one,
         super::ledger::proof,
         super::ledger::checkpoint,
+        super::log::checkpoint,
+        super::log::tile,
         document,
     ),
     components(schemas(super::query::Order, super::query::OutcomeParam)),
     modifiers(&Credentials),
-    tags((name = "events"), (name = "ledger"), (name = "meta"))
+    tags((name = "events"), (name = "ledger"), (name = "log"), (name = "meta"))
 )]
 pub struct Document;
 

@@ -3,11 +3,13 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use entity::ledger_checkpoint;
 use sea_orm::ConnectionTrait;
 
+use super::witnesses::WitnessSet;
 use crate::domain::ids::TenantId;
 use crate::error::{Error, Result};
 use crate::ledger::{self, Checkpoint, Hash, NoteSigner};
@@ -24,9 +26,13 @@ pub struct SignedCheckpoint {
     pub origin: String,
     pub size: u64,
     pub root: Hash,
-    /// The whole signed note.
+    /// The whole signed note, with the witnesses' cosignatures.
     pub note: String,
     pub issued_at: DateTime<Utc>,
+    /// The cosignature lines of the configured witnesses (in the note too).
+    pub cosignatures: Vec<String>,
+    /// Whether a quorum of the configured witnesses cosigned it.
+    pub witnessed: bool,
 }
 
 impl SignedCheckpoint {
@@ -41,6 +47,8 @@ impl SignedCheckpoint {
                 .map_err(|_| Error::internal("a checkpoint root is not 32 bytes"))?,
             note: row.signed_note,
             issued_at: row.issued_at,
+            cosignatures: Vec::new(),
+            witnessed: false,
         })
     }
 }
@@ -60,11 +68,21 @@ pub use crate::ledger::encode_hash as b64;
 pub struct Ledger {
     signer: NoteSigner,
     log_origin: String,
+    witnesses: Arc<WitnessSet>,
 }
 
 impl Ledger {
     pub fn new(signer: NoteSigner, log_origin: &str) -> Self {
-        Ledger { signer, log_origin: log_origin.trim_end_matches('/').to_string() }
+        Ledger { signer, log_origin: log_origin.trim_end_matches('/').to_string(), witnesses: Arc::default() }
+    }
+
+    /// The witnesses whose cosignatures served checkpoints carry.
+    pub fn with_witnesses(self, witnesses: Arc<WitnessSet>) -> Self {
+        Ledger { witnesses, ..self }
+    }
+
+    pub fn witnesses(&self) -> &Arc<WitnessSet> {
+        &self.witnesses
     }
 
     /// `<log origin>/<tenant ID>`.
@@ -81,10 +99,11 @@ impl Ledger {
         let origin = self.origin(tenant);
         let checkpoint = Checkpoint::new(origin.clone(), size, root).map_err(Error::internal)?;
         let note = self.signer.sign_checkpoint(&checkpoint).map_err(Error::internal)?;
-        Ok(SignedCheckpoint { origin, size, root, note, issued_at: at })
+        Ok(SignedCheckpoint { origin, size, root, note, issued_at: at, cosignatures: Vec::new(), witnessed: false })
     }
 
-    /// The tenant's current tree head, signed at `now`.
+    /// The tenant's current tree head, signed at `now`, with the witnesses'
+    /// cosignatures of that size.
     pub async fn current(
         &self,
         db: &impl ConnectionTrait,
@@ -92,7 +111,9 @@ impl Ledger {
         now: DateTime<Utc>,
     ) -> Result<SignedCheckpoint> {
         let head = stored::head(db, tenant).await?;
-        self.sign(tenant, head.size(), head.frontier.root(), now)
+        let mut signed = self.sign(tenant, head.size(), head.frontier.root(), now)?;
+        self.witnesses.attach(db, tenant, std::slice::from_mut(&mut signed)).await?;
+        Ok(signed)
     }
 
     /// Persisted checkpoints, newest first.
@@ -104,11 +125,12 @@ impl Ledger {
     ) -> Result<crate::domain::page::PageResult<SignedCheckpoint>> {
         let rows = stored::checkpoints(db, tenant, page).await?;
         let origin = self.origin(tenant);
-        let items = rows
+        let mut items = rows
             .items
             .into_iter()
             .map(|row| SignedCheckpoint::from_stored(origin.clone(), row))
             .collect::<Result<Vec<_>>>()?;
+        self.witnesses.attach(db, tenant, &mut items).await?;
         Ok(crate::domain::page::PageResult {
             items,
             has_next_page: rows.has_next_page,

@@ -18,9 +18,12 @@ pub mod self_audit;
 pub mod session;
 pub mod tail;
 pub mod tenants;
+pub mod tiles;
 pub mod unit_of_work;
 pub mod verify;
 pub mod viewer_tokens;
+pub mod witness_submissions;
+pub mod witnesses;
 
 use std::sync::Arc;
 

@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
 
+use crate::domain::clock::truncate_to_micros;
 use crate::domain::event::{NewEvent, NewResource};
 use crate::domain::ids::{EventId, ResourceId, TenantId};
 use crate::domain::stored_event::StoredEvent;
@@ -170,8 +171,9 @@ fn stage(
         action: e.action.clone(),
         category: e.category().to_string(),
         outcome: e.outcome,
-        occurred_at: e.occurred_at,
-        received_at,
+        // Stored to the microsecond: the leaf must hold what is stored.
+        occurred_at: truncate_to_micros(e.occurred_at),
+        received_at: truncate_to_micros(received_at),
         actor_id,
         resource_id: primary,
         summary: e.summary.clone(),

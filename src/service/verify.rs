@@ -9,6 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use crate::domain::ids::TenantId;
 use crate::error::{Error, Result};
+use crate::ledger::cosignature::{self, CosignatureVerifier};
 use crate::ledger::{self, Frontier, NoteVerifier};
 use crate::store::{Store, events, ledger as stored};
 
@@ -94,6 +95,59 @@ pub fn export(lines: impl BufRead, checkpoint: &str, verifier_key: &str) -> Resu
         )));
     }
     Ok((frontier.size(), checkpoint.size))
+}
+
+/// The witnesses a checkpoint must be cosigned by (`--witness-key`, `--quorum`).
+pub struct Witnesses {
+    keys: Vec<CosignatureVerifier>,
+    quorum: usize,
+}
+
+impl Witnesses {
+    /// Reads the witness keys and the quorum (default: all of them); `None` without keys.
+    pub fn parse(keys: &[String], quorum: Option<usize>) -> Result<Option<Self>, String> {
+        let mut parsed: Vec<CosignatureVerifier> = Vec::new();
+        for key in keys {
+            let key = CosignatureVerifier::from_verifier_key(key)
+                .map_err(|e| format!("--witness-key `{key}` is not a witness verifier key: {e}"))?;
+            if !parsed.iter().any(|k| k.label() == key.label()) {
+                parsed.push(key);
+            }
+        }
+        if parsed.is_empty() {
+            return Ok(None);
+        }
+        let quorum = quorum.unwrap_or(parsed.len());
+        if quorum == 0 || quorum > parsed.len() {
+            return Err(format!("--quorum must be from 1 to the {} witness keys given, not {quorum}", parsed.len()));
+        }
+        Ok(Some(Witnesses { keys: parsed, quorum }))
+    }
+
+    /// Checks that the checkpoint (note or base64) carries valid
+    /// cosignatures by at least the quorum of the witnesses; says by whom.
+    pub fn check(&self, checkpoint: &str) -> Result<String, VerifyError> {
+        let note = checkpoint_text(checkpoint);
+        let cosigners = cosignature::cosigners(&note, &self.keys)
+            .map_err(|e| failed(format!("the checkpoint's cosignatures do not verify: {e}")))?;
+        let names = |keys: &mut dyn Iterator<Item = &CosignatureVerifier>| -> String {
+            keys.map(CosignatureVerifier::label).collect::<Vec<_>>().join(", ")
+        };
+        let (found, given) = (cosigners.len(), self.keys.len());
+        if found < self.quorum {
+            let missing = names(&mut self.keys.iter().filter(|k| !cosigners.contains(k)));
+            return Err(failed(format!(
+                "the checkpoint is cosigned by {found} of the {given} witnesses given, fewer than the quorum of {}; \
+                 no valid cosignature by {missing}",
+                self.quorum
+            )));
+        }
+        Ok(format!(
+            "cosigned by {found} of the {given} witnesses given (quorum {}): {}",
+            self.quorum,
+            names(&mut cosigners.into_iter())
+        ))
+    }
 }
 
 /// What `verify --tenant` found when everything holds.

@@ -236,6 +236,16 @@ pub async fn checkpointed_sizes(db: &impl ConnectionTrait) -> Result<HashMap<Ten
     Ok(rows.into_iter().map(|(t, s)| (TenantId(t), s.unwrap_or(0) as u64)).collect())
 }
 
+/// The persisted checkpoint of this size, if any.
+#[tracing::instrument(name = "db.ledger.checkpoint_at", skip_all, fields(tenant = %tenant, size), err(Debug))]
+pub async fn checkpoint_at(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    size: u64,
+) -> Result<Option<checkpoint::Model>> {
+    Ok(checkpoint::Entity::find_by_id((tenant.0, size as i64)).one(db).await?)
+}
+
 /// A page of persisted checkpoints, newest first: `after`/`before` are sizes.
 #[tracing::instrument(name = "db.ledger.checkpoints", skip_all, fields(tenant = %tenant), err(Debug))]
 pub async fn checkpoints(

@@ -19,6 +19,7 @@ mod row;
 pub mod sql;
 pub mod tenants;
 pub mod viewer_tokens;
+pub mod witnesses;
 
 use std::sync::Arc;
 use std::time::Duration;

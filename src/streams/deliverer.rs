@@ -216,10 +216,16 @@ impl Deliverer {
 }
 
 /// Reads an answer to its end, keeping its first [`ANSWER_LIMIT`] bytes.
-async fn read_answer(mut answer: reqwest::Response) -> Result<Vec<u8>, String> {
+async fn read_answer(answer: reqwest::Response) -> Result<Vec<u8>, String> {
+    read_limited(answer, ANSWER_LIMIT).await.map_err(|e| describe(&e))
+}
+
+/// Reads an answer to its end (so the connection can be reused), keeping
+/// its first `limit` bytes.
+pub(crate) async fn read_limited(mut answer: reqwest::Response, limit: usize) -> Result<Vec<u8>, reqwest::Error> {
     let mut kept = Vec::new();
-    while let Some(chunk) = answer.chunk().await.map_err(|e| describe(&e))? {
-        let room = ANSWER_LIMIT.saturating_sub(kept.len());
+    while let Some(chunk) = answer.chunk().await? {
+        let room = limit.saturating_sub(kept.len());
         kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
     }
     Ok(kept)

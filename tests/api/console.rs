@@ -582,8 +582,34 @@ async fn the_drawer_verifies_the_inclusion_proof() {
         let text: String = tab.eval("document.querySelector('.drawer').innerText").await;
         assert!(tab.eval::<bool>("!!document.querySelector('[data-testid=verified]')").await, "{text}");
         assert!(text.contains("Sequence"), "{text}");
+        assert!(text.contains("No witnesses: only the log's own key vouches for this checkpoint."), "{text}");
         tab.assert_same_origin_only(&origin(&app));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_drawer_says_whether_the_checkpoint_is_witnessed() {
+    let Some(chromium) = Chromium::launch().await else { return };
+    // Two witnesses, one of which never runs: witnessed with a quorum of one.
+    let setup = crate::witnessing::Setup::new(Backend::Sqlite, 2, Some(1)).await;
+    let witness = setup.start(0);
+    seed(&setup.app, &setup.key, 9).await;
+    let size = crate::witnessing::ledger(&setup.app, &setup.key).await["size"].as_str().unwrap().parse().unwrap();
+    setup.witnessed(size).await;
+    // The log grows past the witnessed checkpoint while the witness is away:
+    // the drawer checks against the newest witnessed one, which holds the event.
+    drop(witness);
+    setup.app.record(&setup.key, json!([event("billing.later")])).await;
+    let tab = chromium.tab().await;
+    tab.open(&format!("{}/console?action=billing.plan#token={}", origin(&setup.app), setup.key)).await;
+    tab.wait_rows(1, "the plan change").await;
+    tab.click("table.events tbody tr").await;
+    tab.wait("!!document.querySelector('[data-testid=witnessing]')", "the witnesses").await;
+    let text: String = tab.eval("document.querySelector('.drawer').innerText").await;
+    assert!(tab.eval::<bool>("!!document.querySelector('[data-testid=verified]')").await, "{text}");
+    assert!(text.contains("✓ Witnessed: cosigned by 1 of 2 witnesses (quorum 1)"), "{text}");
+    assert!(text.contains(&format!("against the signed checkpoint of size {size}")), "{text}");
+    tab.assert_same_origin_only(&origin(&setup.app));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -38,7 +38,7 @@ fn sha(parts: &[&[u8]]) -> Hash {
     h.finalize().into()
 }
 
-fn node(left: &Hash, right: &Hash) -> Hash {
+pub(crate) fn node(left: &Hash, right: &Hash) -> Hash {
     sha(&[&[1], left, right])
 }
 
@@ -117,7 +117,7 @@ pub(crate) fn rfc_verify_consistency(
 
 /// Checks a signed note's Ed25519 signature with the verifier key, per
 /// c2sp.org/signed-note, without the server's code; returns the checkpoint lines.
-fn check_note(verifier_key: &str, note: &str) -> Vec<String> {
+pub(crate) fn check_note(verifier_key: &str, note: &str) -> Vec<String> {
     use ed25519_dalek::Verifier as _;
     let mut parts = verifier_key.splitn(3, '+');
     let (name, id_hex, key64) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());

@@ -5,7 +5,7 @@ import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { gql } from "./api";
 import { ChangesDiff, JsonTree } from "./json";
-import { type Checkpoint, type InclusionProof, type Verdict, verify } from "./proof";
+import { type Checkpoint, type InclusionProof, type Verdict, countCosigners, verify } from "./proof";
 import { type Detail, type Resource, ROW_FIELDS, actorLabel, localTime } from "./types";
 
 const DETAIL = `query Event($id: ID!) { auditEvent(id: $id) { ${ROW_FIELDS}
@@ -16,14 +16,51 @@ const DETAIL = `query Event($id: ID!) { auditEvent(id: $id) { ${ROW_FIELDS}
   relatedResources { id type externalId name } } }`;
 
 // Asked separately, so a server without the ledger still shows the event.
-const HEAD = `query Head { ledger { verifierKey checkpoint { origin size rootHash signedNote } } }`;
+// The newest persisted checkpoint is the one witnesses cosigned; the current
+// head, signed now, is newer but may not be cosigned yet.
+const CHECKPOINT_FIELDS = `origin size rootHash signedNote witnessed`;
+const HEAD = `query Head($id: ID!) {
+  ledger { verifierKey witnessKeys witnessQuorum checkpoint { ${CHECKPOINT_FIELDS} }
+    checkpoints(first: 20) { nodes { ${CHECKPOINT_FIELDS} } } }
+  auditEvent(id: $id) { sequence } }`;
 const PROOF = `query Proof($id: ID!, $size: BigInt) { auditEvent(id: $id) {
   sequence canonicalJson leafHash inclusionProof(treeSize: $size) { leafIndex treeSize leafHash hashes } } }`;
+
+type Witnessed = Checkpoint & { witnessed: boolean };
+
+/** What the witnesses say of a checkpoint: `cosigned` as checked here (null: not checkable in this browser). */
+type Witnessing = { witnesses: number; quorum: number; cosigned: number | null; serverSays: boolean };
 
 type Ledger =
   | { state: "checking" }
   | { state: "unavailable"; why: string }
-  | { state: "done"; sequence: string; verdict: Verdict; checkpoint: Checkpoint; verifierKey: string };
+  | {
+      state: "done";
+      sequence: string;
+      verdict: Verdict;
+      checkpoint: Checkpoint;
+      verifierKey: string;
+      witnessing: Witnessing;
+    };
+
+type Head = {
+  ledger: {
+    verifierKey: string;
+    witnessKeys: string[];
+    witnessQuorum: number;
+    checkpoint: Witnessed;
+    checkpoints: { nodes: Witnessed[] };
+  };
+  auditEvent: { sequence: string } | null;
+};
+
+/** The current head if witnessed, else the newest witnessed checkpoint that holds the event, else the head. */
+function chooseCheckpoint(head: Head): Witnessed {
+  const current = head.ledger.checkpoint;
+  const sequence = head.auditEvent ? BigInt(head.auditEvent.sequence) : null;
+  if (current.witnessed || sequence === null) return current;
+  return head.ledger.checkpoints.nodes.find((c) => c.witnessed && BigInt(c.size) >= sequence) ?? current;
+}
 
 // Whether the schema has the ledger (when introspection is off, assume it does).
 const HAS_LEDGER = `query HasLedger { __type(name: "InclusionProof") { name } }`;
@@ -33,15 +70,22 @@ async function checkLedger(secret: string, id: string): Promise<Ledger> {
   hasLedger ??= gql<{ __type: { name: string } | null }>(secret, HAS_LEDGER).then((d) => d.__type !== null, () => true);
   if (!(await hasLedger)) return { state: "unavailable", why: "this server keeps no ledger" };
   try {
-    const head = await gql<{ ledger: { verifierKey: string; checkpoint: Checkpoint } }>(secret, HEAD);
-    const { checkpoint, verifierKey } = head.ledger;
+    const head = await gql<Head>(secret, HEAD, { id });
+    const { verifierKey, witnessKeys, witnessQuorum } = head.ledger;
+    const checkpoint = chooseCheckpoint(head);
+    const witnessing = {
+      witnesses: witnessKeys.length,
+      quorum: witnessQuorum,
+      cosigned: await countCosigners(checkpoint.signedNote, witnessKeys),
+      serverSays: checkpoint.witnessed,
+    };
     const proof = await gql<{
       auditEvent: { sequence: string; canonicalJson: string; leafHash: string; inclusionProof: InclusionProof } | null;
     }>(secret, PROOF, { id, size: checkpoint.size });
     const event = proof.auditEvent;
     if (!event) return { state: "unavailable", why: "the event is no longer there" };
     const verdict = await verify(event.canonicalJson, event.leafHash, event.inclusionProof, checkpoint, verifierKey);
-    return { state: "done", sequence: event.sequence, verdict, checkpoint, verifierKey };
+    return { state: "done", sequence: event.sequence, verdict, checkpoint, verifierKey, witnessing };
   } catch (err) {
     const code = (err as { code?: string }).code;
     const why = code === "GRAPHQL_VALIDATION_FAILED" ? "this server keeps no ledger" : (err as Error).message;
@@ -67,6 +111,26 @@ function Instant({ iso }: { iso: string }) {
   );
 }
 
+/** Whether the checkpoint is witnessed, by how many of how many witnesses. */
+function WitnessingLine({ witnessing }: { witnessing: Witnessing }) {
+  const { witnesses, quorum, cosigned, serverSays } = witnessing;
+  if (witnesses === 0) {
+    return (
+      <p class="muted" data-testid="witnessing">
+        No witnesses: only the log's own key vouches for this checkpoint.
+      </p>
+    );
+  }
+  const witnessed = cosigned === null ? serverSays : cosigned >= quorum;
+  return (
+    <p class={witnessed ? "verified" : "unverified"} data-testid="witnessing">
+      {witnessed ? "✓ Witnessed" : "✗ Not witnessed"}: cosigned by {cosigned ?? "?"} of {witnesses}{" "}
+      {witnesses === 1 ? "witness" : "witnesses"} (quorum {quorum})
+      {cosigned === null ? " (not checked: this browser has no Ed25519)" : ""}
+    </p>
+  );
+}
+
 function LedgerSection({ ledger }: { ledger: Ledger }) {
   if (ledger.state === "checking") return <p class="muted">Checking the inclusion proof…</p>;
   if (ledger.state === "unavailable") return <p class="muted" data-testid="ledger-unavailable">Not verified: {ledger.why}.</p>;
@@ -76,6 +140,7 @@ function LedgerSection({ ledger }: { ledger: Ledger }) {
       <p class={verdict.ok ? "verified" : "unverified"} data-testid={verdict.ok ? "verified" : "unverified"}>
         {verdict.ok ? "✓ Verified" : "✗ Not verified"} against the signed checkpoint of size {checkpoint.size}
       </p>
+      <WitnessingLine witnessing={ledger.witnessing} />
       <ul class="checks">
         {verdict.steps.map((s) => (
           <li key={s.label} class={s.ok === true ? "ok" : s.ok === false ? "bad" : "muted"}>

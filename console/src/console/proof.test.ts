@@ -2,7 +2,7 @@
 // definitions (MTH and PATH), and against a note signed here with Ed25519.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { checkNote, leafHash, rootFromInclusion, verify } from "./proof";
+import { checkNote, countCosigners, leafHash, rootFromInclusion, verify } from "./proof";
 
 const sha256 = async (...parts: Uint8Array[]) => {
   const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -82,4 +82,35 @@ test("a signed checkpoint verifies, a tampered one does not", async () => {
   assert.equal((await verify(leaves[2], hash, proof, checkpoint, verifierKey)).ok, false);
   assert.equal((await verify(leaves[3], hash, { ...proof, treeSize: "4" }, checkpoint, verifierKey)).ok, false);
   assert.equal((await verify(leaves[3], hash, proof, { ...checkpoint, signedNote: forged }, verifierKey)).ok, false);
+});
+
+test("cosignatures count once per witness whose cosignature/v1 verifies", async () => {
+  const encoder = new TextEncoder();
+  const witness = async (name: string) => {
+    const keys = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
+    const keyData = new Uint8Array([4, ...new Uint8Array(await crypto.subtle.exportKey("raw", keys.publicKey))]);
+    const id = (await sha256(encoder.encode(name + "\n"), keyData)).slice(0, 4);
+    const hexId = [...id].map((b) => b.toString(16).padStart(2, "0")).join("");
+    const cosign = async (text: string, time: bigint) => {
+      const message = encoder.encode(`cosignature/v1\ntime ${time}\n${text}`);
+      const signature = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, keys.privateKey, message));
+      const stamp = new Uint8Array(8);
+      new DataView(stamp.buffer).setBigUint64(0, time);
+      return `\u2014 ${name} ${b64(new Uint8Array([...id, ...stamp, ...signature]))}\n`;
+    };
+    return { vkey: `${name}+${hexId}+${b64(keyData)}`, cosign };
+  };
+  const [a, b, c] = [await witness("a.example"), await witness("b.example"), await witness("c.example")];
+  const text = "auditgraph/ten_1\n5\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
+  const note = `${text}\n\u2014 log.example AAAA\n${await a.cosign(text, 1700000000n)}${await b.cosign(text, 1700000001n)}`;
+  const keys = [a.vkey, b.vkey, c.vkey];
+  assert.equal(await countCosigners(note, keys), 2);
+  assert.equal(await countCosigners(note, [c.vkey]), 0);
+  // Another checkpoint's cosignature, or a changed time, does not count.
+  const other = "auditgraph/ten_1\n6\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
+  assert.equal(await countCosigners(`${text}\n${await a.cosign(other, 1700000000n)}`, keys), 0);
+  const line = await b.cosign(text, 1700000001n);
+  const blob = Uint8Array.from(atob(line.trim().split(" ")[2]), (ch) => ch.charCodeAt(0));
+  blob[11] ^= 1;
+  assert.equal(await countCosigners(`${text}\n\u2014 b.example ${b64(blob)}\n`, keys), 0);
 });

@@ -1,6 +1,7 @@
 // Checks an event against the signed checkpoint, in the browser: the leaf hash
 // recomputed from the canonical event, the RFC 9162 inclusion proof up to the
-// checkpoint's root, and the checkpoint's Ed25519 signed note.
+// checkpoint's root, the checkpoint's Ed25519 signed note, and the witnesses'
+// cosignatures on it.
 
 export type InclusionProof = { leafIndex: string; treeSize: string; leafHash: string; hashes: string[] };
 export type Checkpoint = { origin: string; size: string; rootHash: string; signedNote: string };
@@ -71,36 +72,82 @@ export async function rootFromInclusion(
   return sn === 0n ? r : null;
 }
 
+/** A verifier key, `<name>+<hex key id>+<base64(type ‖ public key)>` (the base64 may hold "+"). */
+type VerifierKey = { name: string; id: Uint8Array; type: number; publicKey: Uint8Array };
+
+function parseVerifierKey(text: string): VerifierKey | null {
+  const [name, hexId, ...rest] = text.split("+");
+  const keyData = rest.join("+");
+  if (!name || !hexId || hexId.length !== 8 || !keyData) return null;
+  const key = fromBase64(keyData);
+  if (key.length !== 33) return null;
+  const id = Uint8Array.from(hexId.match(/../g) ?? [], (h) => parseInt(h, 16));
+  return { name, id, type: key[0], publicKey: key.slice(1) };
+}
+
+/** A signed note's text and its signature lines (name, then key id ‖ signature). */
+function splitNote(note: string): { text: string; signatures: { name: string; blob: Uint8Array }[] } {
+  const split = note.indexOf("\n\n");
+  const signatures = [];
+  for (const line of note.slice(split + 2).split("\n")) {
+    const match = /^\u2014 (\S+) (\S+)$/.exec(line);
+    if (match) signatures.push({ name: match[1], blob: fromBase64(match[2]) });
+  }
+  return { text: note.slice(0, split + 1), signatures };
+}
+
+/** Ed25519 verification; null when this browser has no Ed25519. */
+async function ed25519(publicKey: Uint8Array, signature: Uint8Array, message: Uint8Array): Promise<boolean | null> {
+  try {
+    const key = await crypto.subtle.importKey("raw", publicKey as BufferSource, { name: "Ed25519" }, false, ["verify"]);
+    return await crypto.subtle.verify({ name: "Ed25519" }, key, signature as BufferSource, message as BufferSource);
+  } catch {
+    return null;
+  }
+}
+
 /** A C2SP signed note's checkpoint body and whether a signature by `verifierKey` holds. */
 export async function checkNote(
   note: string,
   verifierKey: string,
 ): Promise<{ origin: string; size: string; root: string; signed: boolean | null }> {
-  const split = note.indexOf("\n\n");
-  const text = note.slice(0, split + 1);
+  const { text, signatures } = splitNote(note);
   const [origin = "", size = "", root = ""] = text.split("\n");
-  // <name>+<hex key id>+<base64(0x01 ‖ public key)>
-  // (The base64 part may itself hold "+".)
-  const [name, hexId, ...rest] = verifierKey.split("+");
-  const keyData = rest.join("+");
-  if (!name || !hexId || !keyData) return { origin, size, root, signed: false };
-  const key = fromBase64(keyData);
-  if (key[0] !== 1 || key.length !== 33) return { origin, size, root, signed: false };
-  const id = Uint8Array.from(hexId.match(/../g) ?? [], (h) => parseInt(h, 16));
-  let signed = false;
-  for (const line of note.slice(split + 2).split("\n")) {
-    const match = /^\u2014 (\S+) (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const blob = fromBase64(match[2]);
-    if (!equal(blob.slice(0, 4), id)) continue;
-    try {
-      const publicKey = await crypto.subtle.importKey("raw", key.slice(1), { name: "Ed25519" }, false, ["verify"]);
-      signed = await crypto.subtle.verify({ name: "Ed25519" }, publicKey, blob.slice(4), encoder.encode(text));
-    } catch {
-      return { origin, size, root, signed: null }; // this browser has no Ed25519
-    }
+  const key = parseVerifierKey(verifierKey);
+  if (!key || key.type !== 1) return { origin, size, root, signed: false };
+  let signed: boolean | null = false;
+  for (const { name, blob } of signatures) {
+    if (name !== key.name || !equal(blob.slice(0, 4), key.id)) continue;
+    signed = await ed25519(key.publicKey, blob.slice(4), encoder.encode(text));
+    if (signed !== false) break;
   }
   return { origin, size, root, signed };
+}
+
+/**
+ * How many of the witnesses (verifier keys of type 0x04) carry a valid
+ * `cosignature/v1` (c2sp.org/tlog-cosignature) on the note: Ed25519 over
+ * "cosignature/v1", the time line and the checkpoint text. Null when this
+ * browser has no Ed25519.
+ */
+export async function countCosigners(note: string, witnessKeys: string[]): Promise<number | null> {
+  const { text, signatures } = splitNote(note);
+  let count = 0;
+  for (const witness of witnessKeys.map(parseVerifierKey)) {
+    if (!witness || witness.type !== 4) continue;
+    for (const { name, blob } of signatures) {
+      if (name !== witness.name || blob.length !== 4 + 8 + 64 || !equal(blob.slice(0, 4), witness.id)) continue;
+      const time = new DataView(blob.buffer, blob.byteOffset + 4, 8).getBigUint64(0);
+      const message = encoder.encode(`cosignature/v1\ntime ${time}\n${text}`);
+      const valid = await ed25519(witness.publicKey, blob.slice(12), message);
+      if (valid === null) return null;
+      if (valid) {
+        count++;
+        break;
+      }
+    }
+  }
+  return count;
 }
 
 /** Every check, in order; `ok` only when all hold. */
