@@ -36,22 +36,6 @@ async fn purge_events(app: &TestApp, key: &str) -> Vec<Value> {
     d["auditEvents"]["nodes"].as_array().unwrap().clone()
 }
 
-async fn purge_events_upto(app: &TestApp, key: &str) -> Vec<(u64, String)> {
-    let d = app
-        .data(
-            key,
-            "{ auditEvents(first: 500, orderBy: {field: SEQUENCE, direction: ASC}) { nodes { id sequence } } }",
-            json!({}),
-        )
-        .await;
-    d["auditEvents"]["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| (n["sequence"].as_str().unwrap().parse().unwrap(), n["id"].as_str().unwrap().to_string()))
-        .collect()
-}
-
 /// Purges `app`'s log now by its clock, the grace period applied.
 async fn purge_now(app: &TestApp) -> retention::PurgeReport {
     let options = retention::PurgeOptions { dry_run: false, grace: Some(GRACE) };
@@ -60,20 +44,21 @@ async fn purge_now(app: &TestApp) -> retention::PurgeReport {
 
 const GRACE: Duration = Duration::hours(24);
 
-/// The sequences and actions of the tenant's events, in log order.
-async fn log(app: &TestApp, key: &str) -> Vec<(u64, String)> {
+/// The tenant's events in log order: sequence, ID and action.
+async fn log(app: &TestApp, key: &str) -> Vec<(u64, String, String)> {
     let d = app
         .data(
             key,
-            "{ auditEvents(first: 500, orderBy: {field: SEQUENCE, direction: ASC}) { nodes { sequence action } } }",
+            "{ auditEvents(first: 500, orderBy: {field: SEQUENCE, direction: ASC}) { nodes { sequence id action } } }",
             json!({}),
         )
         .await;
+    let text = |n: &Value, field: &str| n[field].as_str().unwrap().to_string();
     d["auditEvents"]["nodes"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|n| (n["sequence"].as_str().unwrap().parse().unwrap(), n["action"].as_str().unwrap().to_string()))
+        .map(|n| (text(n, "sequence").parse().unwrap(), text(n, "id"), text(n, "action")))
         .collect()
 }
 
@@ -82,7 +67,7 @@ async fn purge_removes_the_old_prefix_and_the_ledger_still_verifies(backend: Bac
     let key = app.key("audit.read,audit.write").await;
     let admin = app.key("admin").await;
     app.record(&key, batch("old", 20)).await;
-    let old = purge_events_upto(&app, &key).await;
+    let old = log(&app, &key).await;
     let kept_days = set(&app, &admin, json!({ "tenant": "acme", "retentionDays": 1 })).await;
     assert_eq!(kept_days, json!({ "slug": "acme", "retentionDays": 1, "legalHold": false }));
     // Within the grace period the setting it replaced (forever) still holds.
@@ -101,7 +86,7 @@ async fn purge_removes_the_old_prefix_and_the_ledger_still_verifies(backend: Bac
 
     // Gone: purged events resolve to null and leave every list.
     // The first three are the tenant's and the keys' creation.
-    for (_, id) in old.iter().skip(3) {
+    for (_, id, _) in old.iter().skip(3) {
         let d = app
             .data(&key, "query($id: ID!) { node(id: $id) { id } auditEvent(id: $id) { id } }", json!({ "id": id }))
             .await;
@@ -110,10 +95,12 @@ async fn purge_removes_the_old_prefix_and_the_ledger_still_verifies(backend: Bac
     // What remains: the server's own records (the tenant's and the keys'
     // creation, the retention change), then everything after the prefix.
     let left = log(&app, &key).await;
-    let kept: Vec<&str> = left.iter().filter(|(seq, _)| *seq <= through).map(|(_, a)| a.as_str()).collect();
+    let kept: Vec<&str> = left.iter().filter(|(seq, _, _)| *seq <= through).map(|(_, _, a)| a.as_str()).collect();
     assert_eq!(kept, ["tenant.create", "api_key.create", "api_key.create", "tenant.retention.update"]);
     assert!(
-        left.iter().filter(|(seq, _)| *seq > through).all(|(_, a)| a.starts_with("new.") || a == "retention.purge")
+        left.iter()
+            .filter(|(seq, _, _)| *seq > through)
+            .all(|(_, _, a)| a.starts_with("new.") || a == "retention.purge")
     );
     // Recorded once, by the system, with what it removed.
     let recorded = purge_events(&app, &key).await;
@@ -129,7 +116,7 @@ async fn purge_removes_the_old_prefix_and_the_ledger_still_verifies(backend: Bac
     let again = purge_now(&app).await;
     assert_eq!(again.tenants.iter().map(|t| t.count).sum::<i64>(), 10, "the new events' turn came");
     let left = log(&app, &key).await;
-    let actions: Vec<&str> = left.iter().map(|(_, a)| a.as_str()).collect();
+    let actions: Vec<&str> = left.iter().map(|(_, _, a)| a.as_str()).collect();
     assert_eq!(
         actions,
         [
