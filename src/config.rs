@@ -76,6 +76,11 @@ pub struct ServeArgs {
     #[arg(long, env = "AUDITGRAPH_MAX_ALIASES", default_value_t = 100)]
     pub max_aliases: usize,
 
+    /// Most field selections a document may make once its fragments are
+    /// expanded (`__typename` included), checked before validation.
+    #[arg(long, env = "AUDITGRAPH_MAX_SELECTIONS", default_value_t = crate::graphql::selection_count::DEFAULT_MAX_SELECTIONS)]
+    pub max_selections: usize,
+
     /// Largest request body in bytes (larger: HTTP 413).
     #[arg(long, env = "AUDITGRAPH_MAX_BODY_BYTES", default_value_t = 8 * 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -149,10 +154,20 @@ pub struct ReplicaArgs {
 /// How event streams are checked and delivered.
 #[derive(clap::Args, Clone, Debug)]
 pub struct StreamArgs {
-    /// A host event streams may reach even if it resolves to a link-local or
-    /// cloud-metadata address (repeatable).
-    #[arg(long = "stream-allow-host", env = "AUDITGRAPH_STREAM_ALLOW_HOST", value_delimiter = ',')]
-    pub stream_allow_hosts: Vec<String>,
+    /// An address range event streams may reach although it is loopback,
+    /// private, link-local or another refused class, as CIDR (`10.0.0.0/8`)
+    /// or one address (repeatable).
+    #[arg(
+        long = "allow-stream-destination",
+        env = "AUDITGRAPH_ALLOW_STREAM_DESTINATION",
+        value_delimiter = ',',
+        value_parser = crate::domain::address_policy::parse_range
+    )]
+    pub allow_stream_destinations: Vec<ipnet::IpNet>,
+
+    /// Event streams one tenant may have.
+    #[arg(long, env = "AUDITGRAPH_MAX_STREAMS_PER_TENANT", default_value_t = crate::streams::DEFAULT_MAX_PER_TENANT)]
+    pub max_streams_per_tenant: usize,
 
     /// How often the deliverer looks for events to deliver (e.g. `250ms`).
     #[arg(long, env = "AUDITGRAPH_STREAM_POLL", default_value = "250ms", value_parser = humantime::parse_duration)]
@@ -278,6 +293,7 @@ impl ServeSettings {
                 depth: serve.max_depth,
                 complexity: serve.max_complexity,
                 aliases: serve.max_aliases,
+                selections: serve.max_selections,
                 count_cost: serve.count_cost,
                 introspection: !serve.no_introspection,
             },
@@ -293,13 +309,13 @@ impl ServeSettings {
                 .then_some((serve.rate_limit_per_second, serve.rate_limit_burst)),
             ledger: serve.ledger.clone(),
             streams: crate::streams::StreamSettings {
-                allow_hosts: serve
-                    .streams
-                    .stream_allow_hosts
-                    .iter()
-                    .map(|h| h.trim().to_string())
-                    .filter(|h| !h.is_empty())
-                    .collect(),
+                destinations: crate::streams::resolver::Destinations {
+                    policy: crate::domain::address_policy::AddressPolicy::allowing(
+                        serve.streams.allow_stream_destinations.clone(),
+                    ),
+                    ..Default::default()
+                },
+                max_per_tenant: serve.streams.max_streams_per_tenant,
                 poll: serve.streams.stream_poll,
                 backoff_cap: serve.streams.stream_backoff_cap,
                 request_timeout: serve.streams.stream_timeout.max(Duration::from_millis(100)),

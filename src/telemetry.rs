@@ -76,7 +76,11 @@ pub fn init(format: LogFormat, serving: bool, otlp_endpoint: Option<&str>) -> Re
     let default = if serving { "info,sqlx::postgres::notice=warn" } else { "warn" };
     let filter = EnvFilter::try_from_env("AUDITGRAPH_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| EnvFilter::new(default));
+        .unwrap_or_else(|_| EnvFilter::new(default))
+        // sqlx warns about connection-string parameters it does not know, and
+        // about pgpass lines, quoting their values (an `sslpassword`, a
+        // password): whatever the filter asks, those warnings are not logged.
+        .add_directive("sqlx_postgres::options=error".parse().expect("a valid directive"));
     // Colours for a terminal only: files and log shippers get plain text.
     let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal());
     let logs = match format {

@@ -2,6 +2,7 @@
 //! what the store accepts. Nothing here knows SQL.
 
 pub mod actor;
+pub mod address_policy;
 pub mod api_key;
 pub mod clock;
 pub mod cursor;

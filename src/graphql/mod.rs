@@ -22,6 +22,7 @@ pub mod query;
 pub mod request_guard;
 pub mod resource;
 pub mod scalars;
+pub mod selection_count;
 pub mod subscription;
 pub mod viewer_token;
 
@@ -37,6 +38,8 @@ pub struct Limits {
     pub depth: usize,
     pub complexity: usize,
     pub aliases: usize,
+    /// Field selections a document may make with its fragments expanded.
+    pub selections: usize,
     /// What each `totalCount` adds to the complexity.
     pub count_cost: usize,
     pub introspection: bool,
@@ -48,6 +51,7 @@ impl Default for Limits {
             depth: 16,
             complexity: 50_000,
             aliases: 100,
+            selections: selection_count::DEFAULT_MAX_SELECTIONS,
             count_cost: complexity::DEFAULT_COUNT_COST,
             introspection: true,
         }
@@ -64,7 +68,11 @@ pub fn build(services: Services, limits: &Limits) -> AuditSchema {
         .data(services)
         .limit_depth(limits.depth)
         .limit_complexity(limits.complexity)
-        .extension(request_guard::RequestErrors { max_aliases: limits.aliases, count_cost: limits.count_cost })
+        .extension(request_guard::RequestErrors {
+            max_aliases: limits.aliases,
+            max_selections: limits.selections,
+            count_cost: limits.count_cost,
+        })
         .extension(operation_gate::GatedOperations);
     if !limits.introspection {
         builder = builder.disable_introspection();

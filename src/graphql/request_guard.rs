@@ -22,6 +22,7 @@ use crate::error::code;
 /// functions what they need (async-graphql bounds depth and complexity itself).
 pub(super) struct RequestErrors {
     pub(super) max_aliases: usize,
+    pub(super) max_selections: usize,
     pub(super) count_cost: usize,
 }
 
@@ -29,6 +30,7 @@ impl ExtensionFactory for RequestErrors {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(RequestErrorsExtension {
             max_aliases: self.max_aliases,
+            max_selections: self.max_selections,
             count_cost: self.count_cost,
             fragments: Mutex::default(),
         })
@@ -38,6 +40,7 @@ impl ExtensionFactory for RequestErrors {
 /// Created for each request (or operation on a WebSocket).
 struct RequestErrorsExtension {
     max_aliases: usize,
+    max_selections: usize,
     count_cost: usize,
     /// The parsed document's fragments, for the complexity functions.
     fragments: Mutex<HashMap<Name, Positioned<FragmentDefinition>>>,
@@ -60,6 +63,23 @@ pub fn too_deeply_nested() -> ServerError {
         ),
         code::QUERY_TOO_COMPLEX,
     )
+}
+
+/// Refuses a document selecting more than `max` fields once its fragments
+/// are expanded (see [`super::selection_count`]); run before validation.
+pub fn bounded_selections(doc: &ExecutableDocument, max: usize) -> Result<(), ServerError> {
+    let selections = super::selection_count::expanded_selections(doc);
+    if selections <= max as u64 {
+        return Ok(());
+    }
+    let shown = if selections == u64::MAX { "more than 18 quintillion".to_string() } else { selections.to_string() };
+    Err(with_code(
+        ServerError::new(
+            format!("the document selects {shown} fields once its fragments are expanded; at most {max} are allowed"),
+            None,
+        ),
+        code::QUERY_TOO_COMPLEX,
+    ))
 }
 
 fn count_aliases(doc: &ExecutableDocument) -> usize {
@@ -152,6 +172,7 @@ impl Extension for RequestErrorsExtension {
                 with_code(compact_parse_error(e), code::GRAPHQL_PARSE_FAILED)
             }
         })?;
+        bounded_selections(&doc, self.max_selections)?;
         let aliases = count_aliases(&doc);
         if aliases > self.max_aliases {
             return Err(with_code(

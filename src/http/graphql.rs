@@ -358,6 +358,12 @@ async fn execute(app: AppState, headers: &HeaderMap, params: Params, media: &'st
     // A document sent before is copied from the cache; one that does not parse
     // is left to the executor, which reports the error.
     if let Ok(doc) = app.documents.parse(&request.query) {
+        // Bounded before the key is checked or the document validated: a
+        // document too large once expanded costs nothing more, whoever sends it.
+        if let Err(err) = crate::graphql::request_guard::bounded_selections(&doc, app.settings.limits.selections) {
+            app.services.metrics.request(operation_label(None), "rejected", started.elapsed());
+            return transport_error(StatusCode::BAD_REQUEST, media, code::QUERY_TOO_COMPLEX, &err.message);
+        }
         request.set_parsed_query(doc);
     }
     let op_type = request.parsed_query().ok().and_then(|doc| operation_type(doc, operation_name.as_deref()));

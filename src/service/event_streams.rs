@@ -105,7 +105,7 @@ pub async fn create(session: &Session, input: NewStream) -> Result<(EventStream,
         }
     };
     let url = destination::parse(&url, url_path)?;
-    destination::check(&url, url_path, &services.streams.allow_hosts).await?;
+    destination::check(&url, url_path, &services.streams.destinations).await?;
     if let Some(start) = input.start_after_sequence
         && start < 0
     {
@@ -135,6 +135,15 @@ pub async fn create(session: &Session, input: NewStream) -> Result<(EventStream,
     );
     // Recorded first, so that by default the stream starts after its own creation.
     unit.record(tenant, vec![event]).await?;
+    // Counted after recording, which holds the tenant's ledger: two creations
+    // cannot both see room for one more.
+    let max = services.streams.max_per_tenant;
+    if event_streams::count(unit.txn(), tenant).await? >= max as u64 {
+        return Err(Error::bad_input(
+            "input",
+            format!("this tenant has {max} event streams, the most the operator allows; delete one first"),
+        ));
+    }
     let size = ledger::head(unit.txn(), tenant).await?.size();
     let delivered_sequence = match start {
         None => size as i64,

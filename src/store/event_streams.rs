@@ -5,7 +5,9 @@
 use chrono::{DateTime, Utc};
 use entity::event_stream as es;
 use sea_orm::sea_query::{Expr, Func};
-use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+};
 
 use crate::domain::event_stream::EventStream;
 use crate::domain::ids::{EventStreamId, TenantId};
@@ -104,6 +106,12 @@ pub async fn list(db: &impl ConnectionTrait, tenant: TenantId) -> Result<Vec<Eve
         .into_iter()
         .map(record)
         .collect())
+}
+
+/// How many streams the tenant has.
+#[tracing::instrument(name = "db.event_streams.count", skip_all, fields(tenant = %tenant), err(Debug))]
+pub async fn count(db: &impl ConnectionTrait, tenant: TenantId) -> Result<u64> {
+    Ok(es::Entity::find().filter(es::Column::TenantId.eq(tenant.0)).count(db).await?)
 }
 
 /// One of the tenant's streams.

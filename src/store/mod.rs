@@ -17,6 +17,7 @@ pub mod resources;
 pub mod retention;
 mod row;
 pub mod sql;
+mod sqlite_deadline;
 pub mod tenants;
 pub mod viewer_tokens;
 pub mod witnesses;
@@ -51,7 +52,8 @@ pub struct DbSettings {
     pub pool_size: u32,
     /// How long a request waits for a pooled connection.
     pub acquire_timeout: Duration,
-    /// The longest one statement may run (PostgreSQL; `None`: no bound).
+    /// The longest one statement may run (`None`: no bound): PostgreSQL's
+    /// `statement_timeout`, SQLite's progress handler (`sqlite_deadline`).
     pub statement_timeout: Option<Duration>,
     /// Hot standbys of the database that answer reads (PostgreSQL only).
     pub read_urls: Vec<String>,
@@ -156,6 +158,9 @@ fn connect_options(settings: &DbSettings, url: &str) -> ConnectOptions {
         });
     if let Some(timeout) = settings.statement_timeout {
         options.statement_timeout(timeout);
+        options.map_sqlx_sqlite_pool_opts(move |pool| {
+            pool.after_connect(move |conn, _| Box::pin(sqlite_deadline::install(conn, timeout)))
+        });
     }
     options
 }
@@ -199,7 +204,15 @@ impl Store {
     /// without the bound.
     pub async fn migrate(&self) -> Result<(), sea_orm::DbErr> {
         if self.backend() != DbBackend::Postgres {
-            return Migrator::up(&self.db, None).await;
+            // An in-memory database exists only on this pool's connections.
+            if self.settings.statement_timeout.is_none() || self.settings.url.contains(":memory:") {
+                return Migrator::up(&self.db, None).await;
+            }
+            let unbounded = DbSettings { statement_timeout: None, pool_size: 1, ..self.settings.clone() };
+            let store = Store::connect(&unbounded, Arc::default()).await?;
+            let migrated = Migrator::up(&store.db, None).await;
+            store.db.close().await?;
+            return migrated;
         }
         // One connection of its own, without the serving pool's statement
         // bound, holding an advisory lock: servers starting together on one

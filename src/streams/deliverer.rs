@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use rand::Rng as _;
 
+use super::resolver::{self, AddressRefused, CheckedResolver};
 use super::{SPLUNK_HEC, StreamSettings, destination, splunk, webhook};
 use crate::domain::event_stream::EventStream;
 use crate::domain::ids::{EventStreamId, TenantId};
@@ -21,6 +22,8 @@ use crate::metrics::Metrics;
 use crate::service::deliveries::Deliveries;
 /// The first wait after a failure (shorter if the cap is shorter).
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// What a delivery that reached no answer reports.
+const CONNECTION_FAILED: &str = "cannot deliver: connection failed";
 /// Bytes of a destination's answer kept (the rest is read and dropped).
 const ANSWER_LIMIT: usize = 64 * 1024;
 
@@ -57,12 +60,16 @@ pub struct Deliverer {
 
 impl Deliverer {
     pub fn new(deliveries: Deliveries, metrics: Arc<Metrics>, settings: StreamSettings) -> Arc<Self> {
+        // Names resolve through the address policy, no proxy resolves them
+        // instead, and a redirect is an answer, not a second destination.
         let client = reqwest::Client::builder()
             .connect_timeout(settings.request_timeout.min(Duration::from_secs(5)))
             .timeout(settings.request_timeout)
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(CheckedResolver(settings.destinations.clone())))
             .build()
-            .unwrap_or_default();
+            .expect("the delivery client builds (rustls with its bundled roots)");
         Arc::new(Self {
             deliveries,
             metrics,
@@ -182,9 +189,10 @@ impl Deliverer {
     /// POSTs one batch; `Err` with a short message (no secrets) unless the destination took it.
     async fn send(&self, stream: &EventStream, rows: &[StoredEvent]) -> Result<(), String> {
         let url = destination::parse(&stream.url, "url").map_err(|_| "the stored URL does not parse".to_string())?;
-        destination::check(&url, "url", &self.settings.allow_hosts)
-            .await
-            .map_err(|_| "the destination resolves to a link-local or cloud-metadata address".to_string())?;
+        // An address in the URL is dialled as written; a name goes through the resolver.
+        if destination::literal_address(&url).is_some_and(|ip| !self.settings.destinations.policy.permits(ip)) {
+            return Err(AddressRefused.to_string());
+        }
         let now = self.deliveries.now();
         let splunk = stream.kind == SPLUNK_HEC;
         let request = if splunk {
@@ -204,7 +212,7 @@ impl Deliverer {
         let answer = request.send().await.map_err(|e| describe(&e))?;
         let status = answer.status();
         if !status.is_success() {
-            return Err(format!("the destination answered HTTP {}", status.as_u16()));
+            return Err(format!("destination answered HTTP {}", status.as_u16()));
         }
         // An answer cut short is no answer: the batch is sent again.
         let text = read_answer(answer).await?;
@@ -231,17 +239,9 @@ pub(crate) async fn read_limited(mut answer: reqwest::Response, limit: usize) ->
     Ok(kept)
 }
 
-/// What went wrong with a request, without its URL (which may carry a secret).
+/// What went wrong with a request, in words that tell a refused address from
+/// a failed connection and nothing more: which ports are closed, open or slow
+/// on a network is not the stream owner's business.
 fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "the destination did not answer in time".into()
-    } else if e.is_connect() {
-        "cannot connect to the destination".into()
-    } else if e.is_redirect() {
-        "the destination redirected; redirects are not followed".into()
-    } else if e.is_body() || e.is_decode() {
-        "the connection closed before the destination's answer was complete".into()
-    } else {
-        "the request to the destination failed".into()
-    }
+    if resolver::refused(e) { AddressRefused.to_string() } else { CONNECTION_FAILED.to_string() }
 }

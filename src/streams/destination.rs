@@ -1,16 +1,15 @@
-//! Where a stream may deliver: http(s) URLs whose host does not resolve to a
-//! link-local or cloud-metadata address, unless the operator allows the host.
-//! Checked when a stream is created and again before every delivery, since
-//! what a name resolves to can change.
+//! Where a stream may deliver: http(s) URLs whose host is, or resolves to,
+//! an address the [`AddressPolicy`](crate::domain::address_policy::AddressPolicy)
+//! permits. Checked when a stream is created or changed; at delivery the
+//! client's resolver applies the same policy to the addresses it dials
+//! (`resolver`), and an address written in the URL is checked here again.
 
 use std::net::IpAddr;
 
 use reqwest::Url;
 
+use super::resolver::Destinations;
 use crate::error::{Error, Result};
-
-/// Host names of cloud metadata services.
-const METADATA_HOSTS: [&str; 1] = ["metadata.google.internal"];
 
 /// A destination URL that parses, speaks http(s) and names a host.
 pub fn parse(url: &str, path: &str) -> Result<Url> {
@@ -24,79 +23,81 @@ pub fn parse(url: &str, path: &str) -> Result<Url> {
     Ok(parsed)
 }
 
-/// Refuses a destination reaching a link-local or metadata address, unless its
-/// host is in `allow_hosts`. A name that does not resolve now passes: delivery
-/// checks it again and fails until it resolves to an allowed address.
-pub async fn check(url: &Url, path: &str, allow_hosts: &[String]) -> Result<()> {
-    let Some(host) = url.host_str() else {
-        return Err(Error::bad_input(path, "the URL names no host"));
-    };
-    let bare = host.trim_start_matches('[').trim_end_matches(']').trim_end_matches('.');
-    if allow_hosts.iter().any(|allowed| allowed.trim().eq_ignore_ascii_case(bare)) {
-        return Ok(());
+/// The address written in `url`, when its host is one rather than a name
+/// (such a host is dialled as written, without resolution).
+pub fn literal_address(url: &Url) -> Option<IpAddr> {
+    match url.host()? {
+        url::Host::Ipv4(v4) => Some(IpAddr::V4(v4)),
+        url::Host::Ipv6(v6) => Some(IpAddr::V6(v6)),
+        url::Host::Domain(_) => None,
     }
-    let refused = || {
+}
+
+/// Refuses a destination whose host is a refused address or resolves only to
+/// refused ones. A name that does not resolve now passes: each delivery
+/// resolves it again and fails while it resolves to no permitted address.
+pub async fn check(url: &Url, path: &str, destinations: &Destinations) -> Result<()> {
+    let refused = |what: String| {
         Error::bad_input(
             path,
             format!(
-                "`{bare}` is a link-local or cloud-metadata address; the operator may allow it with --stream-allow-host"
+                "{what}: loopback, private, shared, link-local, unique-local, multicast and broadcast \
+                 addresses are refused; the operator may allow a range with --allow-stream-destination"
             ),
         )
     };
-    if METADATA_HOSTS.iter().any(|m| m.eq_ignore_ascii_case(bare)) {
-        return Err(refused());
+    if let Some(ip) = literal_address(url) {
+        return match destinations.policy.permits(ip) {
+            true => Ok(()),
+            false => Err(refused(format!("`{ip}` is not an allowed destination address"))),
+        };
     }
-    let port = url.port_or_known_default().unwrap_or(443);
-    let addresses: Vec<IpAddr> = match bare.parse::<IpAddr>() {
-        Ok(ip) => vec![ip],
-        Err(_) => match tokio::net::lookup_host((bare, port)).await {
-            Ok(found) => found.map(|a| a.ip()).collect(),
-            Err(_) => Vec::new(),
-        },
-    };
-    if addresses.into_iter().any(forbidden) {
-        return Err(refused());
-    }
-    Ok(())
-}
-
-/// Link-local (which holds 169.254.169.254) and the IPv6 metadata address.
-fn forbidden(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_link_local(),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return v4.is_link_local();
-            }
-            let metadata: std::net::Ipv6Addr = "fd00:ec2::254".parse().expect("a valid address");
-            (v6.segments()[0] & 0xffc0) == 0xfe80 || v6 == metadata
+    let host = url.host_str().unwrap_or_default().trim_end_matches('.');
+    match destinations.resolve(host).await {
+        Ok((found, permitted)) if !found.is_empty() && permitted.is_empty() => {
+            Err(refused(format!("`{host}` resolves only to addresses that are not allowed")))
         }
+        _ => Ok(()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::address_policy::AddressPolicy;
 
     #[tokio::test]
-    async fn refuses_metadata_and_link_local_unless_allowed() {
+    async fn refuses_literal_addresses_of_every_class_unless_allowed() {
+        let destinations = Destinations::default();
         for url in [
             "http://169.254.169.254/latest",
-            "http://169.254.1.2/",
+            "http://127.0.0.1:5432/",
+            "http://0.0.0.0/",
+            "http://10.0.0.1/",
+            "http://[::1]/",
             "http://[fe80::1]/",
             "http://[fd00:ec2::254]/",
             "http://[::ffff:169.254.169.254]/",
-            "http://metadata.google.internal/",
-            "http://METADATA.google.internal./",
+            "http://[::ffff:127.0.0.1]/",
+            "http://[64:ff9b::a9fe:a9fe]/",
         ] {
             let parsed = parse(url, "url").unwrap();
-            assert!(check(&parsed, "url", &[]).await.is_err(), "{url} passed");
+            assert!(check(&parsed, "url", &destinations).await.is_err(), "{url} passed");
         }
-        let parsed = parse("http://169.254.169.254/", "url").unwrap();
-        check(&parsed, "url", &["169.254.169.254".into()]).await.unwrap();
-        for url in ["http://127.0.0.1:9/", "https://[::1]/x", "http://10.0.0.1/"] {
-            check(&parse(url, "url").unwrap(), "url", &[]).await.unwrap();
-        }
+        let allowing = Destinations {
+            policy: AddressPolicy::allowing(vec!["127.0.0.0/8".parse().unwrap()]),
+            ..Destinations::default()
+        };
+        check(&parse("http://127.0.0.1:9/", "url").unwrap(), "url", &allowing).await.unwrap();
+        check(&parse("http://[::ffff:127.0.0.1]:9/", "url").unwrap(), "url", &allowing).await.unwrap();
+        assert!(check(&parse("http://[::1]/", "url").unwrap(), "url", &allowing).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn refuses_names_resolving_only_to_refused_addresses() {
+        let destinations = Destinations::default();
+        let localhost = parse("http://localhost:9/", "url").unwrap();
+        assert!(check(&localhost, "url", &destinations).await.is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod deliverer;
 pub mod destination;
+pub mod resolver;
 pub mod splunk;
 pub mod webhook;
 
@@ -13,12 +14,16 @@ pub const WEBHOOK: &str = "webhook";
 /// The `kind` of a stream that feeds a Splunk HTTP Event Collector.
 pub const SPLUNK_HEC: &str = "splunk_hec";
 
+/// Streams one tenant may have unless the operator says otherwise.
+pub const DEFAULT_MAX_PER_TENANT: usize = 20;
+
 /// How streams are checked and delivered.
 #[derive(Clone, Debug)]
 pub struct StreamSettings {
-    /// Hosts a stream may reach even when they resolve to link-local or
-    /// cloud-metadata addresses.
-    pub allow_hosts: Vec<String>,
+    /// The addresses streams may reach, and how names are resolved.
+    pub destinations: resolver::Destinations,
+    /// Streams one tenant may have.
+    pub max_per_tenant: usize,
     /// How often the deliverer looks for streams with events to deliver.
     pub poll: Duration,
     /// The longest wait between two attempts at a failing destination.
@@ -44,7 +49,8 @@ impl StreamSettings {
 impl Default for StreamSettings {
     fn default() -> Self {
         Self {
-            allow_hosts: Vec::new(),
+            destinations: resolver::Destinations::default(),
+            max_per_tenant: DEFAULT_MAX_PER_TENANT,
             poll: Duration::from_millis(250),
             backoff_cap: Duration::from_secs(60),
             request_timeout: Duration::from_secs(10),

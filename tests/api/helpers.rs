@@ -119,6 +119,14 @@ impl Drop for TestDb {
     }
 }
 
+/// The address policy of a server whose operator allows loopback destinations.
+pub fn loopback_allowed() -> auditgraph::domain::address_policy::AddressPolicy {
+    auditgraph::domain::address_policy::AddressPolicy::allowing(vec![
+        "127.0.0.0/8".parse().unwrap(),
+        "::1/128".parse().unwrap(),
+    ])
+}
+
 /// A running server with a tenant `acme` and helpers to call it.
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -170,6 +178,9 @@ impl TestApp {
         // No background polling unless a test asks for deliveries: statement
         // counts measure requests alone.
         settings.streams.poll = std::time::Duration::from_secs(3600);
+        // Test receivers listen on loopback, which streams may reach only when
+        // the operator allows it; tests of the refusals clear this.
+        settings.streams.destinations.policy = loopback_allowed();
         configure(&mut settings);
         let app = App::build(&settings).await.expect("the app starts");
         let addr = app.local_addr();

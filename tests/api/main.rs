@@ -5,9 +5,11 @@ mod helpers;
 
 mod abuse;
 mod auth;
+mod availability;
 mod cli;
 mod client;
 mod console;
+mod destinations;
 mod export;
 mod filter_property;
 mod hostile;
