@@ -334,7 +334,8 @@ impl App {
         // drain) and gives its leases up, so another replica takes over at once.
         let (stop_deliveries, stop) = tokio::sync::watch::channel(false);
         let deliveries = service::deliveries::Deliveries::new(self.store.clone(), self.streams.lease_ttl());
-        let deliverer = crate::streams::deliverer::Deliverer::new(deliveries, self.metrics.clone(), self.streams);
+        let deliverer =
+            crate::service::stream_deliverer::Deliverer::new(deliveries, self.metrics.clone(), self.streams);
         let deliverer = tokio::spawn(deliverer.run(stop));
         // Scrapes are short and answered until the API has drained.
         let metrics_server = self

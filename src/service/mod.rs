@@ -16,6 +16,7 @@ pub mod recording;
 pub mod retention;
 pub mod self_audit;
 pub mod session;
+pub mod stream_deliverer;
 pub mod tail;
 pub mod tenants;
 pub mod tiles;

@@ -211,7 +211,7 @@ impl Submissions {
 
 /// Reads an answer, keeping its first [`ANSWER_LIMIT`] bytes.
 async fn read_answer(answer: reqwest::Response) -> Result<Vec<u8>, String> {
-    crate::streams::deliverer::read_limited(answer, ANSWER_LIMIT).await.map_err(|e| describe(&e))
+    crate::service::stream_deliverer::read_limited(answer, ANSWER_LIMIT).await.map_err(|e| describe(&e))
 }
 
 /// A refusal's first line, printable and short, for the log.

@@ -1,7 +1,7 @@
 //! Event streams: a tenant's matching events pushed to a webhook or a Splunk
-//! HTTP Event Collector, in sequence order, at least once.
+//! HTTP Event Collector, in sequence order, at least once. Here: the kinds,
+//! their payloads, and where they may go; `service::stream_deliverer` sends them.
 
-pub mod deliverer;
 pub mod destination;
 pub mod resolver;
 pub mod splunk;

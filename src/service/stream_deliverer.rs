@@ -13,13 +13,13 @@ use std::time::{Duration, Instant};
 
 use rand::Rng as _;
 
-use super::resolver::{self, AddressRefused, CheckedResolver};
-use super::{SPLUNK_HEC, StreamSettings, destination, splunk, webhook};
+use super::deliveries::Deliveries;
 use crate::domain::event_stream::EventStream;
 use crate::domain::ids::{EventStreamId, TenantId};
 use crate::domain::stored_event::StoredEvent;
 use crate::metrics::Metrics;
-use crate::service::deliveries::Deliveries;
+use crate::streams::resolver::{self, AddressRefused, CheckedResolver};
+use crate::streams::{SPLUNK_HEC, StreamSettings, destination, splunk, webhook};
 /// The first wait after a failure (shorter if the cap is shorter).
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 /// What a delivery that reached no answer reports.
