@@ -24,3 +24,4 @@ pub mod selection;
 pub mod stored_event;
 pub mod tenant;
 pub mod wire;
+pub mod words;
