@@ -1,5 +1,6 @@
 //! Search: the words of each event (`audit_event.search_words`, filled at
-//! record time), and on PostgreSQL the indexes that serve `metadata`
+//! record time), event streams' query strings (`event_stream.query`), and on
+//! PostgreSQL the indexes that serve `metadata`
 //! containment and word look-ups. Events recorded before this step have no
 //! words: the `search` filter does not find them.
 
@@ -15,6 +16,12 @@ enum AuditEvent {
     SearchWords,
 }
 
+#[derive(DeriveIden)]
+enum EventStream {
+    Table,
+    Query,
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
@@ -23,6 +30,11 @@ impl MigrationTrait for Migration {
                 .table(AuditEvent::Table)
                 .add_column(ColumnDef::new(AuditEvent::SearchWords).text().not_null().default(""))
                 .to_owned(),
+        )
+        .await?;
+        // A stream's query string, compiled at each delivery.
+        m.alter_table(
+            Table::alter().table(EventStream::Table).add_column(ColumnDef::new(EventStream::Query).text()).to_owned(),
         )
         .await?;
         if m.get_database_backend() == DbBackend::Postgres {
@@ -47,6 +59,7 @@ impl MigrationTrait for Migration {
             db.execute_unprepared("DROP INDEX IF EXISTS ix_event_words").await?;
             db.execute_unprepared("DROP INDEX IF EXISTS ix_event_metadata").await?;
         }
+        m.alter_table(Table::alter().table(EventStream::Table).drop_column(EventStream::Query).to_owned()).await?;
         m.alter_table(Table::alter().table(AuditEvent::Table).drop_column(AuditEvent::SearchWords).to_owned()).await
     }
 }
