@@ -272,11 +272,6 @@ impl From<AuditEventFilter> for FilterSpec {
 }
 
 impl AuditEventFilter {
-    /// An optional filter argument, validated; none matches every event.
-    pub fn optional(filter: Option<Self>, path: &str) -> Result<Filter> {
-        FilterSpec::optional(filter.map(Into::into), path)
-    }
-
     /// The `filter` and `query` arguments of a field, AND-ed and validated.
     pub fn combine(ctx: &async_graphql::Context<'_>, filter: Option<Self>, query: Option<&str>) -> Result<Filter> {
         use super::context::ContextExt;

@@ -14,7 +14,8 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, backend_tests, error_code};
+use crate::helpers::{Backend, TestApp, backend_tests, error_code, event};
+use crate::subscriptions::{Client, Protocol, base, wait_for_subscribers};
 
 const EVENTS: &str =
     "query($f: AuditEventFilter, $q: String) { auditEvents(first: 500, filter: $f, query: $q) { nodes { id } } }";
@@ -464,7 +465,42 @@ async fn every_door_takes_a_query(backend: Backend) {
     assert_eq!(text.lines().filter(|l| !l.trim().is_empty()).count(), want.len(), "{text}");
 }
 
+/// A subscription's query narrows what it receives, AND-ed with its filter.
+async fn subscriptions_take_a_query(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = app.key("audit.read,audit.write").await;
+    let mut client = Client::connect_with_key(&base(&app), Protocol::TransportWs, &key).await;
+    let subscribe =
+        "subscription($f: AuditEventFilter, $q: String) { auditEventRecorded(filter: $f, query: $q) { id action } }";
+    client
+        .subscribe(
+            "1",
+            subscribe,
+            json!({ "f": { "action": { "prefix": "live." } }, "q": "metadata.size_gb:>10 OR disk*" }),
+        )
+        .await;
+    wait_for_subscribers(&app, 1).await;
+    let with = |action: &str, extra: Value| {
+        let mut e = event(action);
+        e.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        e
+    };
+    app.record(
+        &key,
+        json!([
+            with("live.big", json!({ "metadata": { "size_gb": 11 } })),
+            with("live.small", json!({ "metadata": { "size_gb": 10 } })),
+            with("live.words", json!({ "summary": "Disks are full" })),
+            with("other.big", json!({ "metadata": { "size_gb": 99 } })),
+        ]),
+    )
+    .await;
+    assert_eq!(client.actions(2).await, ["live.big", "live.words"]);
+    client.quiet().await;
+}
+
 backend_tests!(
+    subscriptions_take_a_query,
     metadata_conditions_agree_with_the_oracle,
     search_agrees_with_the_oracle,
     changes_agree_with_the_oracle,
