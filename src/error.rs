@@ -30,9 +30,10 @@ pub enum Error {
     /// `FORBIDDEN`: the key lacks the scope, or may not act in that tenant.
     #[error("{0}")]
     Forbidden(String),
-    /// `BAD_USER_INPUT`, with the path of the offending input field.
+    /// `BAD_USER_INPUT`, with the path of the offending input field and, in a
+    /// query string, the 1-based character where it went wrong.
     #[error("{path}: {message}")]
-    BadInput { path: String, message: String },
+    BadInput { path: String, message: String, position: Option<usize> },
     /// `BAD_CURSOR`: a cursor that does not decode or belongs to another ordering.
     #[error("{0}")]
     BadCursor(String),
@@ -53,7 +54,12 @@ pub enum Error {
 
 impl Error {
     pub fn bad_input(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::BadInput { path: path.into(), message: message.into() }
+        Self::BadInput { path: path.into(), message: message.into(), position: None }
+    }
+
+    /// Bad input in a query string at `position`, its 1-based character.
+    pub fn bad_query(path: impl Into<String>, position: usize, message: impl Into<String>) -> Self {
+        Self::BadInput { path: path.into(), message: message.into(), position: Some(position) }
     }
 
     pub fn internal(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {

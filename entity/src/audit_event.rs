@@ -46,6 +46,9 @@ pub struct Model {
     /// The actor and resources exactly as the producer described them in this
     /// event: `{"actor", "resource", "relatedResources"}` of the canonical event.
     pub recorded: Json,
+    /// The event's words for the `search` filter (`domain::words`): folded
+    /// tokens, each text's between spaces, texts on lines of their own.
+    pub search_words: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -28,6 +28,9 @@ pub struct Model {
     pub lease_until: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The query string AND-ed with the filter, compiled at each delivery
+    /// (its relative times count back from then).
+    pub query: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

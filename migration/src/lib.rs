@@ -11,6 +11,7 @@ mod m20261129_000030_retention;
 mod m20261129_000040_partitions;
 mod m20261129_000050_partition_race;
 mod m20261207_000060_retention_grace;
+mod m20261207_000070_search;
 mod m20261207_000260_witnesses;
 
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000040_partitions::Migration),
             Box::new(m20261129_000050_partition_race::Migration),
             Box::new(m20261207_000060_retention_grace::Migration),
+            Box::new(m20261207_000070_search::Migration),
             Box::new(m20261207_000260_witnesses::Migration),
         ]
     }

@@ -20,6 +20,8 @@ pub struct EventStream {
     pub splunk_index: Option<String>,
     /// The filter as written (`AuditEventFilter` JSON).
     pub filter: serde_json::Value,
+    /// The query string AND-ed with the filter, if any.
+    pub query: Option<String>,
     pub paused: bool,
     pub delivered_sequence: i64,
     pub last_delivered_at: Option<DateTime<Utc>>,

@@ -96,6 +96,12 @@ pub enum Condition {
     /// Case-insensitive substring of action, summary, reason or error message;
     /// held lower-cased.
     Text(String),
+    /// A value in the event's metadata.
+    Metadata(super::json_condition::JsonCondition),
+    /// Some change of the event whose field passes every test.
+    Changes(Vec<StrTest>),
+    /// Every term is among the event's words.
+    Search(Vec<super::words::Term>),
 }
 
 /// A whole filter: all of `And` must hold, any of `Or`, none of `Not`.

@@ -24,6 +24,10 @@ pub trait FilterShape: Sized {
     fn not_filter(&self) -> Option<&Self>;
     /// Values in this node's own lists (`in`, `notIn`, `externalId`, …).
     fn list_values(&self) -> usize;
+    /// Conditions of this node that count as sub-filters (`metadata`'s).
+    fn conditions(&self) -> usize {
+        0
+    }
 }
 
 /// Refuses, with `BAD_USER_INPUT` and the path of the offending part, a filter
@@ -41,6 +45,7 @@ pub fn check<F: FilterShape>(root: &F, path: &str) -> Result<()> {
             ));
         }
         values += node.list_values();
+        sub_filters += node.conditions();
         if values > MAX_FILTER_VALUES {
             return Err(Error::bad_input(
                 path,

@@ -12,6 +12,7 @@ use super::event::{self, ActorType, Outcome, check};
 use super::filter::{self, Budget, Condition, Filter, Range, StrField, StrTest};
 use super::filter_budget::FilterShape;
 use super::ids::{ActorId, ResourceId};
+use super::json_condition::JsonConditionSpec;
 use super::wire::{Instant, Int64};
 use crate::error::{Error, Result};
 
@@ -88,6 +89,14 @@ pub struct IntRangeSpec {
     pub lte: Option<i32>,
 }
 
+/// Matches an event's changes: some change must pass every test set.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChangeMatchSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<StringMatchSpec>,
+}
+
 /// Selects audit events. Every field set narrows the result (AND); `and`,
 /// `or` and `not` compose whole filters, at most 5 levels deep and 100
 /// conditions in all.
@@ -126,6 +135,12 @@ pub struct FilterSpec {
     pub http_status: Option<IntRangeSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Vec<JsonConditionSpec>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<ChangeMatchSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub and: Option<Vec<FilterSpec>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -192,24 +207,32 @@ impl ResourceMatchSpec {
 }
 
 impl StringMatchSpec {
-    fn into_conditions(self, field: StrField, budget: &mut Budget, path: &str, out: &mut Vec<Filter>) -> Result<()> {
+    /// The validated tests, each one condition of the budget.
+    fn into_tests(self, budget: &mut Budget, path: &str) -> Result<Vec<StrTest>> {
         let one = |budget: &mut Budget, name: &str, v: String| -> Result<String> {
             budget.condition(&format!("{path}.{name}"))?;
             filter_string(&format!("{path}.{name}"), &v)?;
             Ok(v)
         };
+        let mut tests = Vec::new();
         if let Some(v) = self.eq {
-            out.push(Filter::Cond(Condition::Str(field, StrTest::Eq(one(budget, "eq", v)?))));
+            tests.push(StrTest::Eq(one(budget, "eq", v)?));
         }
         if let Some(l) = self.is_in {
-            out.push(Filter::Cond(Condition::Str(field, StrTest::In(values(budget, &format!("{path}.in"), l)?))));
+            tests.push(StrTest::In(values(budget, &format!("{path}.in"), l)?));
         }
         if let Some(v) = self.prefix {
-            out.push(Filter::Cond(Condition::Str(field, StrTest::Prefix(one(budget, "prefix", v)?))));
+            tests.push(StrTest::Prefix(one(budget, "prefix", v)?));
         }
         if let Some(l) = self.not_in {
-            out.push(Filter::Cond(Condition::Str(field, StrTest::NotIn(values(budget, &format!("{path}.notIn"), l)?))));
+            tests.push(StrTest::NotIn(values(budget, &format!("{path}.notIn"), l)?));
         }
+        Ok(tests)
+    }
+
+    fn into_conditions(self, field: StrField, budget: &mut Budget, path: &str, out: &mut Vec<Filter>) -> Result<()> {
+        let tests = self.into_tests(budget, path)?;
+        out.extend(tests.into_iter().map(|t| Filter::Cond(Condition::Str(field, t))));
         Ok(())
     }
 
@@ -259,14 +282,20 @@ impl FilterShape for FilterSpec {
             .flatten()
             .map(|m| len(&m.id) + len(&m.kind) + len(&m.external_id))
             .sum();
-        strings + actor + resources
+        let changes = self.changes.as_ref().and_then(|c| c.field.as_ref()).map_or(0, StringMatchSpec::list_values);
+        let metadata: usize = self.metadata.iter().flatten().map(JsonConditionSpec::list_values).sum();
+        strings + actor + resources + changes + metadata
+    }
+
+    fn conditions(&self) -> usize {
+        self.metadata.as_ref().map_or(0, Vec::len)
     }
 }
 
 impl FilterSpec {
     /// The names of every field, as the contract writes them (a test keeps
     /// this list, the struct and the GraphQL input type equal).
-    pub const FIELDS: [&'static str; 19] = [
+    pub const FIELDS: [&'static str; 22] = [
         "action",
         "category",
         "outcome",
@@ -283,6 +312,9 @@ impl FilterSpec {
         "ipAddress",
         "httpStatus",
         "text",
+        "metadata",
+        "changes",
+        "search",
         "and",
         "or",
         "not",
@@ -402,6 +434,25 @@ impl FilterSpec {
             filter_string(&at("text"), &t)?;
             all.push(cond(budget, "text", Condition::Text(t.to_lowercase()))?);
         }
+        if let Some(list) = self.metadata {
+            for (i, c) in list.into_iter().enumerate() {
+                let path = format!("{path}.metadata.{i}");
+                budget.condition(&path)?;
+                all.push(Filter::Cond(Condition::Metadata(c.into_condition(&path)?)));
+            }
+        }
+        if let Some(m) = self.changes {
+            let path = at("changes");
+            budget.condition(&path)?;
+            let tests = m.field.map(|f| f.into_tests(budget, &format!("{path}.field"))).transpose()?;
+            all.push(Filter::Cond(Condition::Changes(tests.unwrap_or_default())));
+        }
+        if let Some(s) = self.search {
+            let path = at("search");
+            filter_string(&path, &s)?;
+            budget.condition(&path)?;
+            all.push(Filter::Cond(Condition::Search(super::words::terms(&path, &s)?)));
+        }
         if let Some(items) = self.and {
             let items = items
                 .into_iter()
@@ -487,6 +538,9 @@ mod tests {
             ip_address: Some(String::new()),
             http_status: Some(IntRangeSpec::default()),
             text: Some(String::new()),
+            metadata: Some(Vec::new()),
+            changes: Some(ChangeMatchSpec::default()),
+            search: Some(String::new()),
             and: Some(Vec::new()),
             or: Some(Vec::new()),
             not: Some(Box::default()),

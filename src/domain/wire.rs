@@ -154,7 +154,7 @@ mod tests {
         }
         let err = decode_text::<Outer>(br#"{"items": [{"n": 1, "m": 2}]}"#, "").unwrap_err();
         match err {
-            Error::BadInput { path, message } => {
+            Error::BadInput { path, message, .. } => {
                 assert_eq!(path, "items.0.m");
                 assert!(message.contains("unknown field `m`"), "{message}");
                 assert!(!message.contains("line"), "{message}");

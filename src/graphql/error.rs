@@ -12,8 +12,11 @@ impl ErrorExtensions for Error {
         }
         async_graphql::Error::new(self.to_string()).extend_with(|_, ext| {
             ext.set("code", self.code());
-            if let Self::BadInput { path, .. } = self {
+            if let Self::BadInput { path, position, .. } = self {
                 ext.set("field", path.as_str());
+                if let Some(position) = position {
+                    ext.set("position", *position as u64);
+                }
             }
         })
     }

@@ -252,6 +252,7 @@ connection!(AuditEventConnection, AuditEventEdge, AuditEvent, "audit event");
 /// `Resource.events`), as received.
 pub struct EventsArgs {
     pub filter: Option<AuditEventFilter>,
+    pub query: Option<String>,
     pub order_by: Option<AuditEventOrder>,
     pub page: PageArgs,
 }
@@ -265,7 +266,7 @@ pub async fn events_connection(
     args: EventsArgs,
 ) -> async_graphql::Result<AuditEventConnection> {
     let order = EventOrder::from(args.order_by);
-    let filter = AuditEventFilter::optional(args.filter, "filter")?;
+    let filter = AuditEventFilter::combine(ctx, args.filter, args.query.as_deref())?;
     let page = args.page.into_page(|text, path| Cursor::decode_event(text, order, path))?;
     let look = ctx.look_ahead();
     let nodes = [look.field("edges").field("node"), look.field("nodes")];

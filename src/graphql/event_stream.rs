@@ -56,6 +56,11 @@ impl EventStream {
         async_graphql::Json(self.0.filter.clone())
     }
 
+    /// The query string AND-ed with `filter`, if any.
+    async fn query(&self) -> Option<&str> {
+        self.0.query.as_deref()
+    }
+
     /// `PAUSED` if paused, `FAILING` after a failed attempt until one succeeds, else `ACTIVE`.
     async fn state(&self) -> EventStreamState {
         if self.0.paused {
@@ -124,6 +129,8 @@ pub struct CreateEventStreamInput {
     pub name: String,
     /// The events to deliver (default: all of the tenant's).
     pub filter: Option<AuditEventFilter>,
+    /// A query string AND-ed with `filter`, compiled at each delivery.
+    pub query: Option<String>,
     /// Deliver to a webhook.
     pub webhook: Option<WebhookInput>,
     /// Deliver to a Splunk HTTP Event Collector.
@@ -139,6 +146,8 @@ pub struct UpdateEventStreamInput {
     pub name: Option<String>,
     /// A new filter (events not yet delivered are matched against it).
     pub filter: Option<AuditEventFilter>,
+    /// A new query string (null or blank: none).
+    pub query: async_graphql::MaybeUndefined<String>,
     /// Pause or resume delivery.
     pub paused: Option<bool>,
 }
@@ -177,6 +186,7 @@ pub async fn create(ctx: &Context<'_>, input: CreateEventStreamInput) -> Result<
     let new = NewStream {
         name: input.name,
         filter: input.filter.map(Into::into).unwrap_or_default(),
+        query: input.query,
         destination,
         start_after_sequence: input.start_after_sequence.map(|b| b.0),
     };
@@ -186,7 +196,12 @@ pub async fn create(ctx: &Context<'_>, input: CreateEventStreamInput) -> Result<
 
 pub async fn update(ctx: &Context<'_>, id: ID, input: UpdateEventStreamInput) -> Result<EventStream> {
     let id = EventStreamId::parse(&id, "id")?;
-    let change = StreamChange { name: input.name, filter: input.filter.map(Into::into), paused: input.paused };
+    let query = match input.query {
+        async_graphql::MaybeUndefined::Undefined => None,
+        async_graphql::MaybeUndefined::Null => Some(None),
+        async_graphql::MaybeUndefined::Value(q) => Some(Some(q)),
+    };
+    let change = StreamChange { name: input.name, filter: input.filter.map(Into::into), query, paused: input.paused };
     Ok(EventStream(manage::update(ctx.session(), id, change).await?))
 }
 

@@ -2,14 +2,15 @@
 //! GraphQL input types, and their conversion into the domain's written form
 //! ([`FilterSpec`]), which every door shares and validates.
 
-use async_graphql::{ID, InputObject};
+use async_graphql::{ID, InputObject, MaybeUndefined};
 
 use super::enums::{self, AuditOutcome};
-use super::scalars::{BigInt, DateTime};
+use super::scalars::{BigInt, DateTime, Json};
 use crate::domain::filter::Filter;
 use crate::domain::filter_spec::{
-    ActorMatchSpec, FilterSpec, IntRangeSpec, RangeSpec, ResourceMatchSpec, StringMatchSpec,
+    ActorMatchSpec, ChangeMatchSpec, FilterSpec, IntRangeSpec, RangeSpec, ResourceMatchSpec, StringMatchSpec,
 };
+use crate::domain::json_condition::JsonConditionSpec;
 use crate::domain::wire::{Instant, Int64};
 use crate::error::Result;
 
@@ -111,12 +112,52 @@ pub struct AuditEventFilter {
     pub http_status: Option<IntRange>,
     /// Case-insensitive substring of the action, summary, reason or error message.
     pub text: Option<String>,
+    /// Tests on values in the event's metadata; every one must hold.
+    pub metadata: Option<Vec<JsonCondition>>,
+    /// Some change of the event matches.
+    pub changes: Option<ChangeMatch>,
+    /// Words in the event's text: `word`, `word*` (a prefix) and `"a phrase"`;
+    /// all must match, case-insensitively.
+    pub search: Option<String>,
     /// Every one of these filters.
     pub and: Option<Vec<AuditEventFilter>>,
     /// At least one of these filters.
     pub or: Option<Vec<AuditEventFilter>>,
     /// Not this filter.
     pub not: Option<Box<AuditEventFilter>>,
+}
+
+/// A test on the value at a path of an event's `metadata`; every test set
+/// must hold. Values compare by JSON type and value (`1` equals `1.0`, never
+/// `"1"`); ranges match only values of their bound's type.
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct JsonCondition {
+    /// 1–8 dot-separated segments of `[A-Za-z0-9_$@-]`; one of digits also indexes an array.
+    pub path: String,
+    /// Equal to this value (`null` included).
+    pub eq: MaybeUndefined<Json>,
+    /// Equal to one of these values.
+    #[graphql(name = "in")]
+    pub is_in: Option<Vec<Json>>,
+    /// Greater than this number or string.
+    pub gt: Option<Json>,
+    /// At least this number or string.
+    pub gte: Option<Json>,
+    /// Less than this number or string.
+    pub lt: Option<Json>,
+    /// At most this number or string.
+    pub lte: Option<Json>,
+    /// A string starting with this.
+    pub prefix: Option<String>,
+    /// Present (even as `null`), or absent.
+    pub exists: Option<bool>,
+}
+
+/// Matches an event's changes: some change must pass every test set.
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct ChangeMatch {
+    /// The changed field's name.
+    pub field: Option<StringMatch>,
 }
 
 /// Bounds on a 64-bit integer; every bound given must hold.
@@ -179,6 +220,27 @@ impl From<IntRange> for IntRangeSpec {
     }
 }
 
+impl From<JsonCondition> for JsonConditionSpec {
+    fn from(c: JsonCondition) -> Self {
+        let value = |v: Option<Json>| v.map(|v| v.0);
+        JsonConditionSpec {
+            path: c.path,
+            eq: match c.eq {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(serde_json::Value::Null),
+                MaybeUndefined::Value(v) => Some(v.0),
+            },
+            is_in: c.is_in.map(|l| l.into_iter().map(|v| v.0).collect()),
+            gt: value(c.gt),
+            gte: value(c.gte),
+            lt: value(c.lt),
+            lte: value(c.lte),
+            prefix: c.prefix,
+            exists: c.exists,
+        }
+    }
+}
+
 impl From<AuditEventFilter> for FilterSpec {
     fn from(f: AuditEventFilter) -> Self {
         let list = |l: Option<Vec<AuditEventFilter>>| l.map(|l| l.into_iter().map(Into::into).collect());
@@ -199,6 +261,9 @@ impl From<AuditEventFilter> for FilterSpec {
             ip_address: f.ip_address,
             http_status: f.http_status.map(Into::into),
             text: f.text,
+            metadata: f.metadata.map(|l| l.into_iter().map(Into::into).collect()),
+            changes: f.changes.map(|c| ChangeMatchSpec { field: c.field.map(Into::into) }),
+            search: f.search,
             and: list(f.and),
             or: list(f.or),
             not: f.not.map(|inner| Box::new((*inner).into())),
@@ -207,9 +272,11 @@ impl From<AuditEventFilter> for FilterSpec {
 }
 
 impl AuditEventFilter {
-    /// An optional filter argument, validated; none matches every event.
-    pub fn optional(filter: Option<Self>, path: &str) -> Result<Filter> {
-        FilterSpec::optional(filter.map(Into::into), path)
+    /// The `filter` and `query` arguments of a field, AND-ed and validated.
+    pub fn combine(ctx: &async_graphql::Context<'_>, filter: Option<Self>, query: Option<&str>) -> Result<Filter> {
+        use super::context::ContextExt;
+        let now = ctx.session().services().store.now();
+        crate::service::criteria::combine(filter.map(Into::into), query, now)
     }
 }
 

@@ -56,6 +56,10 @@ impl Query {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only events matching this filter (default: all).")] filter: Option<AuditEventFilter>,
+        #[graphql(
+            desc = "Only events matching this query string (AND-ed with `filter`), e.g. `action:workspace.* -outcome:failure`."
+        )]
+        query: Option<String>,
         #[graphql(desc = "The order (default: newest first by `occurredAt`).")] order_by: Option<AuditEventOrder>,
         #[graphql(desc = "Page forward: this many items (default 50, at most 500).")] first: Option<i32>,
         #[graphql(desc = "Page forward from this cursor.")] after: Option<String>,
@@ -63,7 +67,19 @@ impl Query {
         #[graphql(desc = "Page backward from this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<AuditEventConnection> {
         let page = PageArgs { first, after, last, before };
-        events_connection(ctx, Owner::Tenant, EventsArgs { filter, order_by, page }).await
+        events_connection(ctx, Owner::Tenant, EventsArgs { filter, query, order_by, page }).await
+    }
+
+    /// The `AuditEventFilter` a query string stands for (what a `query`
+    /// argument is AND-ed with `filter` as), in the filter's JSON.
+    async fn parse_audit_query(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A query string, e.g. `action:workspace.* -outcome:failure metadata.size_gb:>10`.")]
+        query: String,
+    ) -> async_graphql::Result<super::scalars::Json> {
+        let spec = crate::service::criteria::explain(ctx.session(), &query)?;
+        Ok(async_graphql::Json(spec.to_json()))
     }
 
     /// One audit event by ID; null if it does not exist in your tenant.

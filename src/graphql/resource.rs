@@ -43,6 +43,10 @@ impl Resource {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only events matching this filter (default: all).")] filter: Option<AuditEventFilter>,
+        #[graphql(
+            desc = "Only events matching this query string (AND-ed with `filter`), e.g. `action:workspace.* -outcome:failure`."
+        )]
+        query: Option<String>,
         #[graphql(desc = "The order (default: newest first by `occurredAt`).")] order_by: Option<AuditEventOrder>,
         #[graphql(desc = "Page forward: this many items (default 50, at most 500).")] first: Option<i32>,
         #[graphql(desc = "Page forward from this cursor.")] after: Option<String>,
@@ -50,7 +54,7 @@ impl Resource {
         #[graphql(desc = "Page backward from this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<AuditEventConnection> {
         let page = PageArgs { first, after, last, before };
-        events_connection(ctx, Owner::Resource(self.0.id), EventsArgs { filter, order_by, page }).await
+        events_connection(ctx, Owner::Resource(self.0.id), EventsArgs { filter, query, order_by, page }).await
     }
 }
 

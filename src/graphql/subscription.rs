@@ -19,8 +19,12 @@ impl Subscription {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only events matching this filter (default: all).")] filter: Option<AuditEventFilter>,
+        #[graphql(
+            desc = "Only events matching this query string (AND-ed with `filter`), e.g. `action:workspace.* -outcome:failure`."
+        )]
+        query: Option<String>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<AuditEvent>> + use<>> {
-        let filter = AuditEventFilter::optional(filter, "filter")?;
+        let filter = AuditEventFilter::combine(ctx, filter, query.as_deref())?;
         let events = tail::open(ctx.session(), filter).await?;
         Ok(events.map(|event| event.map(AuditEvent).map_err(Into::into)))
     }

@@ -20,35 +20,39 @@ use crate::service::session::Session;
 
 const JSON: &str = "application/json";
 
-/// The format and filter the query string asks for.
-fn params(raw: Option<&str>) -> Result<(Format, FilterSpec)> {
+/// The format, filter and query (`q`) the query string asks for.
+fn params(raw: Option<&str>) -> Result<(Format, FilterSpec, Option<String>)> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
         .map_err(|e| Error::bad_input("query", format!("the query string does not decode: {e}")))?;
-    let (mut format, mut filter) = (Format::Ndjson, FilterSpec::default());
+    let (mut format, mut filter, mut query) = (Format::Ndjson, FilterSpec::default(), None);
     for (key, value) in pairs {
         match key.as_str() {
             "format" => format = Format::parse(&value, "format")?,
             "filter" if !value.trim().is_empty() => filter = FilterSpec::from_json_text(&value, "filter")?,
+            "q" if !value.trim().is_empty() => query = Some(value),
             _ => {}
         }
     }
-    Ok((format, filter))
+    Ok((format, filter, query))
 }
 
 /// HTTP 400 naming the offending parameter, as GraphQL's input errors do.
 fn bad_input(err: &Error) -> Option<Response> {
-    let Error::BadInput { path, .. } = err else {
+    let Error::BadInput { path, position, .. } = err else {
         return None;
     };
-    let body =
-        json!({ "errors": [{ "message": err.to_string(), "extensions": { "code": err.code(), "field": path } }] });
+    let mut extensions = json!({ "code": err.code(), "field": path });
+    if let Some(position) = position {
+        extensions["position"] = json!(position);
+    }
+    let body = json!({ "errors": [{ "message": err.to_string(), "extensions": extensions }] });
     Some(
         (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body.to_string())
             .into_response(),
     )
 }
 
-/// `GET /export?format=ndjson|csv&filter=<JSON AuditEventFilter>`.
+/// `GET /export?format=ndjson|csv&filter=<JSON AuditEventFilter>&q=<query string>`.
 pub async fn get(State(app): State<AppState>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
     let refuse = |err: Error| refusal(&err, JSON, request_id(&headers));
     let requester = match authenticate(&app, &headers, JSON).await {
@@ -65,11 +69,11 @@ pub async fn get(State(app): State<AppState>, headers: HeaderMap, RawQuery(raw):
     if let Err(err) = session.authorize(Operation::ReadEvents) {
         return refuse(err);
     }
-    let (format, filter) = match params(raw.as_deref()) {
+    let (format, filter, query) = match params(raw.as_deref()) {
         Ok(params) => params,
         Err(err) => return bad_input(&err).unwrap_or_else(|| refuse(err)),
     };
-    let export = match export::start(&session, format, filter).await {
+    let export = match export::start(&session, format, filter, query.as_deref()).await {
         Ok(export) => export,
         Err(err) => return bad_input(&err).unwrap_or_else(|| refuse(err)),
     };

@@ -64,7 +64,7 @@ pub async fn list(State(app): State<AppState>, headers: HeaderMap, RawQuery(raw)
 async fn list_events(app: &AppState, headers: &HeaderMap, raw: Option<&str>) -> Result<Response, Refusal> {
     let session = session(app, headers).await?;
     session.authorize(Operation::ReadEvents)?;
-    let request = EventsQuery::parse(raw)?.into_request()?;
+    let request = EventsQuery::parse(raw)?.into_request(session.services().store.now())?;
     let query = reads::EventsQuery {
         owner: reads::Owner::Tenant,
         filter: request.filter,

@@ -127,7 +127,7 @@ pub async fn proof(
         let (row, proof) =
             crate::service::ledger::event_with_proof(&session, id, tree_size).await.map_err(|err| match err {
                 // The service names GraphQL's argument.
-                Error::BadInput { path, message } if path == "treeSize" => Error::bad_input("tree_size", message),
+                Error::BadInput { path, message, .. } if path == "treeSize" => Error::bad_input("tree_size", message),
                 other => other,
             })?;
         let body = InclusionProof {

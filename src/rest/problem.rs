@@ -36,6 +36,9 @@ pub struct Problem {
 pub struct FieldProblem {
     pub path: String,
     pub message: String,
+    /// In a query string (`q`), the 1-based character where it went wrong.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<usize>,
 }
 
 /// A refused REST request, on its way to becoming a problem response.
@@ -74,12 +77,14 @@ impl Refusal {
                 tracing::error!(error = %source, "internal error");
                 (format!("internal error (request id {request_id})"), Vec::new())
             }
-            Error::BadInput { path, message } => {
-                (error.to_string(), vec![FieldProblem { path: path.clone(), message: message.clone() }])
-            }
-            Error::BadCursor(_) => {
-                (error.to_string(), vec![FieldProblem { path: "cursor".into(), message: error.to_string() }])
-            }
+            Error::BadInput { path, message, position } => (
+                error.to_string(),
+                vec![FieldProblem { path: path.clone(), message: message.clone(), position: *position }],
+            ),
+            Error::BadCursor(_) => (
+                error.to_string(),
+                vec![FieldProblem { path: "cursor".into(), message: error.to_string(), position: None }],
+            ),
             other => (other.to_string(), Vec::new()),
         };
         let problem = Problem {

@@ -106,6 +106,9 @@ pub struct EventsQuery {
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page (with the same `order`).
     pub cursor: Option<String>,
+    /// A query string, AND-ed with the other parameters, e.g.
+    /// `action:workspace.* -outcome:failure metadata.size_gb:>10`.
+    pub q: Option<String>,
 }
 
 /// An outcome as a query parameter.
@@ -199,6 +202,7 @@ impl EventsQuery {
                         )?,
                         "limit" => once(&mut q.limit, n, number(&value, n)?)?,
                         "cursor" => once(&mut q.cursor, n, value)?,
+                        "q" => once(&mut q.q, n, value)?,
                         _ => return Err(Error::bad_input(n, format!("`{n}` is not a parameter of this route"))),
                     }
                     continue;
@@ -210,8 +214,9 @@ impl EventsQuery {
         Ok(q)
     }
 
-    /// The domain filter, ordering and page.
-    pub fn into_request(self) -> Result<EventsRequest> {
+    /// The domain filter, ordering and page; `now` is the instant a query's
+    /// relative times count back from.
+    pub fn into_request(self, now: DateTime<Utc>) -> Result<EventsRequest> {
         let mut all = Vec::new();
         let strings = |values: Vec<String>, field: StrField, all: &mut Vec<Filter>| {
             if !values.is_empty() {
@@ -295,6 +300,10 @@ impl EventsQuery {
             )));
         }
 
+        if let Some(q) = self.q.as_deref() {
+            all.push(crate::service::criteria::combine_at(None, "filter", Some(q), "q", now)?);
+        }
+
         let limit = self.limit.unwrap_or(crate::domain::page::DEFAULT_PAGE_SIZE as u32);
         if limit == 0 || u64::from(limit) > MAX_PAGE_SIZE {
             return Err(Error::bad_input("limit", format!("must be between 1 and {MAX_PAGE_SIZE} (got {limit})")));
@@ -326,7 +335,7 @@ mod tests {
     use super::*;
 
     fn request(raw: &str) -> Result<EventsRequest> {
-        EventsQuery::parse(Some(raw))?.into_request()
+        EventsQuery::parse(Some(raw))?.into_request(Utc::now())
     }
 
     fn path_of(raw: &str) -> String {

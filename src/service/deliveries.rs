@@ -76,7 +76,8 @@ impl Deliveries {
             return Ok(None);
         }
         let size = ledger::head(db, tenant).await?.size();
-        let filter = FilterSpec::read_stored(stream.filter.clone(), "filter")?;
+        let written = FilterSpec::from_json(stream.filter.clone(), "filter")?;
+        let filter = super::criteria::combine(Some(written), stream.query.as_deref(), self.store.now())?;
         let from = stream.delivered_sequence.max(0) as u64;
         let mut follow = Follow::new(tenant, filter.or(follow::self_audit()), from, BATCH);
         Ok(follow.next(db, size).await?.map(|batch| Pending { stream, batch, size }))

@@ -30,6 +30,8 @@ pub struct NewStream {
     pub name: String,
     /// The events it delivers.
     pub filter: FilterSpec,
+    /// A query string AND-ed with the filter.
+    pub query: Option<String>,
     pub destination: Destination,
     pub start_after_sequence: Option<i64>,
 }
@@ -38,7 +40,19 @@ pub struct NewStream {
 pub struct StreamChange {
     pub name: Option<String>,
     pub filter: Option<FilterSpec>,
+    /// `Some(None)` (or a blank query) removes the query.
+    pub query: Option<Option<String>>,
     pub paused: Option<bool>,
+}
+
+/// A stream's query as stored: none for a blank one, and checked now (it is
+/// compiled again at each delivery).
+fn stored_query(query: Option<String>, now: chrono::DateTime<chrono::Utc>) -> Result<Option<String>> {
+    let query = query.filter(|q| !q.trim().is_empty());
+    if let Some(q) = &query {
+        super::criteria::parse(q, "input.query", now)?;
+    }
+    Ok(query)
 }
 
 /// A webhook signing secret: `whsec_` and the base64 of 32 random bytes.
@@ -55,7 +69,7 @@ fn described(stream: &EventStream) -> serde_json::Value {
     json!({
         "name": stream.name,
         "filter": stream.filter,
-        "query": serde_json::Value::Null,
+        "query": stream.query,
         "paused": stream.paused,
         "destinationHost": host,
     })
@@ -96,6 +110,7 @@ pub async fn create(session: &Session, input: NewStream) -> Result<(EventStream,
     let name = check::text("input.name", input.name, 1, 255)?;
     let filter_json = input.filter.to_json();
     input.filter.into_filter("input.filter")?;
+    let query = stored_query(input.query, services.store.now())?;
     let (kind, url, secret, index, url_path) = match input.destination {
         Destination::Webhook { url } => (WEBHOOK, url, None, None, "input.webhook.url"),
         Destination::SplunkHec { url, token, index } => {
@@ -121,7 +136,7 @@ pub async fn create(session: &Session, input: NewStream) -> Result<(EventStream,
     let after = json!({
         "name": name,
         "filter": filter_json,
-        "query": null,
+        "query": query,
         "paused": false,
         "destinationHost": url.host_str(),
     });
@@ -166,6 +181,7 @@ pub async fn create(session: &Session, input: NewStream) -> Result<(EventStream,
             secret,
             splunk_index: index,
             filter: filter_json,
+            query,
             delivered_sequence,
         },
         unit.now,
@@ -193,10 +209,11 @@ pub async fn update(session: &Session, id: EventStreamId, change: StreamChange) 
         }
         None => None,
     };
+    let query = change.query.map(|q| stored_query(q, services.store.now())).transpose()?;
     let tenant = requester.tenant;
     let mut unit = UnitOfWork::begin(&services.store, &services.bus).await?;
     let before = event_streams::by_id(unit.txn(), tenant, id).await?.ok_or_else(|| not_found(id))?;
-    let changes = event_streams::Changes { name, filter, paused: change.paused };
+    let changes = event_streams::Changes { name, filter, query, paused: change.paused };
     let stream =
         event_streams::update(unit.txn(), tenant, id, changes, unit.now).await?.ok_or_else(|| not_found(id))?;
     let event = audit(

@@ -146,18 +146,26 @@ pub struct Export<S> {
     pub chunks: S,
 }
 
-/// Starts the caller's export of its events matching `filter` (confined to a
-/// viewer token's).
+/// Starts the caller's export of its events matching `filter` and `query`
+/// (confined to a viewer token's).
 pub async fn start(
     session: &Session,
     format: Format,
     filter: FilterSpec,
+    query: Option<&str>,
 ) -> Result<Export<impl Stream<Item = Result<Chunk>> + Send + 'static>> {
     let requester = session.authorize(Operation::ReadEvents)?;
-    let written = filter.to_json();
-    let confined = Session::confine(requester, filter.into_filter("filter")?);
     let s = session.services();
+    let written = Written { filter: filter.to_json(), query: query.map(str::to_string) };
+    let combined = super::criteria::combine_at(Some(filter), "filter", query, "q", s.store.now())?;
+    let confined = Session::confine(requester, combined);
     begin(&s.store, &s.bus, &s.ledger, requester.tenant, Acting::Key(requester), format, written, confined).await
+}
+
+/// The criteria of an export as the caller wrote them, for its record.
+struct Written {
+    filter: serde_json::Value,
+    query: Option<String>,
 }
 
 /// Starts an export for the operator at the command line.
@@ -169,7 +177,7 @@ pub async fn start_as_operator(
     format: Format,
     filter: FilterSpec,
 ) -> Result<Export<impl Stream<Item = Result<Chunk>> + Send + 'static>> {
-    let written = filter.to_json();
+    let written = Written { filter: filter.to_json(), query: None };
     let filter = filter.into_filter("--filter")?;
     begin(store, bus, ledger, tenant, Acting::System, format, written, filter).await
 }
@@ -185,7 +193,7 @@ async fn begin(
     tenant: TenantId,
     acting: Acting<'_>,
     format: Format,
-    written: serde_json::Value,
+    written: Written,
     filter: Filter,
 ) -> Result<Export<impl Stream<Item = Result<Chunk>> + Send + 'static>> {
     let checkpoint = ledger.current(store.db(), tenant, store.now()).await?;
@@ -197,8 +205,8 @@ async fn begin(
         format!("Export of {} events as {}", checkpoint.size, format.extension()),
         json!({
             "format": format.extension(),
-            "filter": written,
-            "query": null,
+            "filter": written.filter,
+            "query": written.query,
             "treeSize": checkpoint.size.to_string(),
         }),
     );

@@ -1,6 +1,7 @@
 //! The application layer: each operation once, whichever door (GraphQL, REST,
 //! WebSocket, command line) asks for it.
 
+pub mod criteria;
 pub mod deliveries;
 pub mod event_streams;
 pub mod events;

@@ -37,6 +37,8 @@ struct Staged {
     links: Vec<Link>,
     leaf: PendingLeaf,
     text: String,
+    /// The words the `search` filter looks for.
+    words: String,
 }
 
 /// Events already stored under the batch's idempotency keys, by key.
@@ -107,8 +109,8 @@ pub async fn record_in(
     for (n, s) in staged.iter_mut().enumerate() {
         s.event.sequence = (head.size() + 1 + n as u64) as i64;
     }
-    let rows: Vec<(&StoredEvent, String)> =
-        staged.iter_mut().map(|s| (&s.event, std::mem::take(&mut s.text))).collect();
+    let rows: Vec<(&StoredEvent, String, String)> =
+        staged.iter_mut().map(|s| (&s.event, std::mem::take(&mut s.text), std::mem::take(&mut s.words))).collect();
     recording::insert_events(db, tenant, &rows).await?;
     let links: Vec<Link> = staged.iter().flat_map(|s| s.links.iter().copied()).collect();
     recording::insert_links(db, tenant, &links, received_at).await?;
@@ -189,5 +191,6 @@ fn stage(
         recorded: crate::ledger::event::recorded(e),
     };
     let leaf = PendingLeaf::of(&event);
-    Ok(Staged { input, event, links, leaf, text: e.search_text() })
+    let words = crate::domain::words::stored(crate::domain::words::event_texts(e));
+    Ok(Staged { input, event, links, leaf, text: e.search_text(), words })
 }

@@ -22,6 +22,7 @@ pub struct NewStream {
     pub secret: String,
     pub splunk_index: Option<String>,
     pub filter: serde_json::Value,
+    pub query: Option<String>,
     pub delivered_sequence: i64,
 }
 
@@ -50,6 +51,7 @@ pub async fn insert(
         lease_until: None,
         created_at: now,
         updated_at: now,
+        query: stream.query,
     };
     let active = es::ActiveModel {
         id: Set(model.id),
@@ -69,6 +71,7 @@ pub async fn insert(
         lease_until: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        query: Set(model.query.clone()),
     };
     es::Entity::insert(active).exec_without_returning(db).await?;
     Ok(record(model))
@@ -85,6 +88,7 @@ fn record(row: es::Model) -> EventStream {
         secret: row.secret,
         splunk_index: row.splunk_index,
         filter: row.filter,
+        query: row.query,
         paused: row.paused,
         delivered_sequence: row.delivered_sequence,
         last_delivered_at: row.last_delivered_at,
@@ -125,6 +129,8 @@ pub async fn by_id(db: &impl ConnectionTrait, tenant: TenantId, id: EventStreamI
 pub struct Changes {
     pub name: Option<String>,
     pub filter: Option<serde_json::Value>,
+    /// `Some(None)` removes the query.
+    pub query: Option<Option<String>>,
     pub paused: Option<bool>,
 }
 
@@ -143,6 +149,9 @@ pub async fn update(
     }
     if let Some(filter) = changes.filter {
         query = query.col_expr(es::Column::Filter, Expr::val(filter).into());
+    }
+    if let Some(q) = changes.query {
+        query = query.col_expr(es::Column::Query, Expr::val(q).into());
     }
     if let Some(paused) = changes.paused {
         query = query.col_expr(es::Column::Paused, Expr::val(paused).into());

@@ -209,8 +209,8 @@ fn select_columns(query: &mut SelectStatement, detail: Detail, backend: DbBacken
     use ev::Column as C;
     for column in ev::Column::iter() {
         let constant = match column {
-            // Only the `text` filter reads it, in SQL.
-            C::SearchText => Some(Expr::cust("''")),
+            // Only the `text` and `search` filters read them, in SQL.
+            C::SearchText | C::SearchWords => Some(Expr::cust("''")),
             C::Metadata if !detail.metadata => Some(json("{}")),
             C::Changes if !detail.changes => Some(json("[]")),
             C::Recorded if !detail.recorded => Some(json("{}")),

@@ -192,6 +192,9 @@ fn condition(tenant: TenantId, cond: &Cond, backend: DbBackend, purpose: Purpose
         Cond::Ids(ids) => list((ev::Entity, ev::Column::Id), ids.iter().map(|id| id.0)),
         Cond::Text(t) => col(ev::Column::SearchText)
             .like(sea_orm::sea_query::LikeExpr::new(format!("%{}%", like_literal(t))).escape('\\')),
+        Cond::Metadata(c) => super::metadata::condition(c, backend),
+        Cond::Changes(tests) => super::metadata::changes(tests, backend),
+        Cond::Search(terms) => super::words::condition(terms, backend),
     }
 }
 

@@ -10,6 +10,7 @@ pub mod identities;
 pub mod keys;
 mod keyset;
 pub mod ledger;
+pub mod metadata;
 pub mod partitions;
 pub mod recording;
 pub mod replicas;
@@ -21,6 +22,7 @@ mod sqlite_deadline;
 pub mod tenants;
 pub mod viewer_tokens;
 pub mod witnesses;
+pub mod words;
 
 use std::sync::Arc;
 use std::time::Duration;

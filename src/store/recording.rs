@@ -29,7 +29,8 @@ pub struct Link {
     pub resource: ResourceId,
 }
 
-/// Inserts numbered events, each with the text the `text` filter searches.
+/// Inserts numbered events, each with the text the `text` filter searches
+/// and the words the `search` filter looks for.
 /// Nobody else inserts into the tenant while its head is held, so every row
 /// must go in: one that conflicts is an internal error (it would leave a gap
 /// in the sequence).
@@ -37,9 +38,10 @@ pub struct Link {
 pub async fn insert_events(
     db: &impl ConnectionTrait,
     tenant: TenantId,
-    events: &[(&StoredEvent, String)],
+    events: &[(&StoredEvent, String, String)],
 ) -> Result<()> {
-    let rows: Vec<ev::Model> = events.iter().map(|(event, text)| super::row::event_row(event, text.clone())).collect();
+    let rows: Vec<ev::Model> =
+        events.iter().map(|(event, text, words)| super::row::event_row(event, text.clone(), words.clone())).collect();
     let mut inserted: HashSet<Uuid> = HashSet::with_capacity(rows.len());
     for chunk in rows.chunks(EVENT_CHUNK) {
         inserted.extend(insert_rows(db, chunk).await?);

@@ -101,8 +101,9 @@ pub fn stored_event(row: ev::Model) -> Result<StoredEvent, DbErr> {
     })
 }
 
-/// The row that stores `event`, with the text the `text` filter searches.
-pub fn event_row(event: &StoredEvent, search_text: String) -> ev::Model {
+/// The row that stores `event`, with the text the `text` filter searches and
+/// the words the `search` filter looks for.
+pub fn event_row(event: &StoredEvent, search_text: String, search_words: String) -> ev::Model {
     let request = event.request.as_ref();
     ev::Model {
         id: event.id.0,
@@ -134,6 +135,7 @@ pub fn event_row(event: &StoredEvent, search_text: String) -> ev::Model {
         search_text,
         sequence: event.sequence,
         recorded: event.recorded.clone(),
+        search_words,
     }
 }
 

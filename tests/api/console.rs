@@ -655,3 +655,28 @@ async fn export_downloads_the_current_filter() {
     let _ = std::fs::remove_dir_all(&downloads);
     tab.assert_same_origin_only(&origin(&app));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_query_bar_shows_removable_chips_and_explains_a_bad_query() {
+    let Some(chromium) = Chromium::launch().await else { return };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let key = app.key("audit.read,audit.write").await;
+    seed(&app, &key, 9).await;
+    let tab = chromium.tab().await;
+    tab.open(&format!("{}/console#token={key}", origin(&app))).await;
+    tab.wait(ROWS_LOADED, "the rows").await;
+    tab.fill("input[name=query]", r#"action:workspace.* "event number""#).await;
+    tab.wait_rows(5, "the workspace updates").await;
+    let chips: Vec<String> = tab.eval("[...document.querySelectorAll('.chip')].map(c => c.dataset.field)").await;
+    assert_eq!(chips, ["action", "search"]);
+    assert!(tab.rows().await.iter().all(|(_, action)| action == "workspace.update"));
+    tab.click(".chip[data-field=action] button").await;
+    tab.wait_rows(9, "every numbered event").await;
+    let chips: Vec<String> = tab.eval("[...document.querySelectorAll('.chip')].map(c => c.dataset.field)").await;
+    assert_eq!(chips, ["search"]);
+    tab.fill("input[name=query]", "action:(x").await;
+    tab.wait("!!document.querySelector('[data-testid=query-error]')", "the explanation").await;
+    let text: String = tab.eval("document.querySelector('[data-testid=query-error]').textContent").await;
+    assert!(text.contains("at character 8"), "{text}");
+    tab.assert_same_origin_only(&origin(&app));
+}

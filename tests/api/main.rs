@@ -30,6 +30,7 @@ mod replica;
 mod rest;
 mod retention;
 mod schema;
+mod search;
 mod sockets;
 mod streams;
 mod subscriptions;

@@ -25,6 +25,7 @@ backend_tests!(
     invalid_streams_are_refused,
     webhooks_arrive_in_order_through_failures,
     splunk_collector_receives_every_event,
+    streams_deliver_what_their_query_matches,
 );
 
 const CREATE: &str = "mutation($i: CreateEventStreamInput!) { createEventStream(input: $i) { signingSecret stream { id name kind url filter state deliveredSequence lag lastError failingSince createdAt } } }";
@@ -495,6 +496,52 @@ async fn webhooks_arrive_in_order_through_failures(backend: Backend) {
     let id = state["id"].as_str().unwrap();
     assert!(metrics.contains(&format!("auditgraph_stream_lag_events{{stream=\"{id}\"}} 0")), "{metrics}");
     assert!(metrics.contains(&format!("auditgraph_stream_failed_attempts_total{{stream=\"{id}\"}}")), "{metrics}");
+}
+
+/// A stream's query is AND-ed with its filter, shown back, changed by an
+/// update, and refused with its position when it does not parse.
+async fn streams_deliver_what_their_query_matches(backend: Backend) {
+    let app = TestApp::spawn_with(backend, quick).await;
+    let key = app.key("keys.manage,audit.read,audit.write").await;
+    let (receiver, url) = receiver(false).await;
+    let (_, bad) = app
+        .gql(&key, CREATE, json!({ "i": { "name": "hook", "webhook": { "url": url }, "query": "action:(doc" } }))
+        .await;
+    assert_eq!(error_code(&bad), Some("BAD_USER_INPUT"), "{bad}");
+    assert_eq!(bad["errors"][0]["extensions"]["position"], 8, "{bad}");
+    let created = app
+        .data(
+            &key,
+            "mutation($i: CreateEventStreamInput!) { createEventStream(input: $i) { signingSecret stream { id query } } }",
+            json!({ "i": { "name": "hook", "webhook": { "url": url }, "filter": { "outcome": "SUCCESS" }, "query": "action:doc.* -metadata.skip:true" } }),
+        )
+        .await;
+    let stream = &created["createEventStream"]["stream"];
+    assert_eq!(stream["query"], "action:doc.* -metadata.skip:true");
+    *receiver.secret.lock().unwrap() = created["createEventStream"]["signingSecret"].as_str().unwrap().to_string();
+    let mut skipped = event("doc.skip");
+    skipped["metadata"] = json!({ "skip": true });
+    let mut failed = event("doc.failed");
+    failed["outcome"] = json!("FAILURE");
+    let recorded = app.record(&key, json!([event("doc.kept"), skipped, failed, event("other.kept")])).await;
+    let sequence = |i: usize| recorded["events"][i]["sequence"].as_str().unwrap().parse::<u64>().unwrap();
+    // The stream starts after its own creation: later self-audit events come too.
+    let mut expected: BTreeSet<u64> = [sequence(0)].into();
+    expected.extend(self_audit_sequences(&app, &key).await.into_iter().filter(|s| *s > sequence(0)));
+    eventually(Duration::from_secs(20), "the matching events", async || {
+        let state = stream_state(&app, &key).await;
+        state["lag"] == "0"
+    })
+    .await;
+    assert_eq!(receiver.delivered().into_iter().collect::<BTreeSet<_>>(), expected);
+    let updated = app
+        .data(
+            &key,
+            "mutation($id: ID!, $i: UpdateEventStreamInput!) { updateEventStream(id: $id, input: $i) { query } }",
+            json!({ "id": stream["id"], "i": { "query": null } }),
+        )
+        .await;
+    assert!(updated["updateEventStream"]["query"].is_null(), "{updated}");
 }
 
 async fn splunk_collector_receives_every_event(backend: Backend) {

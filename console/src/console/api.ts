@@ -25,12 +25,14 @@ export class ApiError extends Error {
     message: string,
     readonly code: string | undefined,
     readonly status: number,
+    /** In a bad query string, the 1-based character where it went wrong. */
+    readonly position?: number,
   ) {
     super(message);
   }
 }
 
-type GraphQLError = { message: string; extensions?: { code?: string } };
+type GraphQLError = { message: string; extensions?: { code?: string; position?: number } };
 
 export async function gql<T>(secret: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
   const response = await fetch("/graphql", {
@@ -50,7 +52,7 @@ export async function gql<T>(secret: string, query: string, variables: Record<st
   }
   if (body.errors?.length) {
     const first = body.errors[0];
-    throw new ApiError(first.message, first.extensions?.code, response.status);
+    throw new ApiError(first.message, first.extensions?.code, response.status, first.extensions?.position);
   }
   if (!body.data) throw new ApiError("the server sent no data", undefined, response.status);
   return body.data;
@@ -114,8 +116,9 @@ export function subscribe<T>(
 }
 
 /** Downloads the export of `filter` (fetched with the credential, saved as a file). */
-export async function download(secret: string, format: "ndjson" | "csv", filter: object) {
-  const url = `/export?format=${format}&filter=${encodeURIComponent(JSON.stringify(filter))}`;
+export async function download(secret: string, format: "ndjson" | "csv", filter: object, query = "") {
+  const q = query.trim() ? `&q=${encodeURIComponent(query)}` : "";
+  const url = `/export?format=${format}&filter=${encodeURIComponent(JSON.stringify(filter))}${q}`;
   const response = await fetch(url, { headers: { Authorization: `Bearer ${secret}` } });
   if (!response.ok) {
     let message = `HTTP ${response.status}`;

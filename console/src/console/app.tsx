@@ -4,13 +4,17 @@
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, credentialFromHash, download, gql, savedCredential, saveCredential, subscribe, type Subscription } from "./api";
 import { Drawer } from "./drawer";
-import { EMPTY, type FilterState, RANGES, fromUrl, toApi, toUrl } from "./filter";
+import { EMPTY, type FilterState, RANGES, chips, fromUrl, parseExtra, toApi, toUrl } from "./filter";
 import { ROW_FIELDS, type Row, type Viewer, actorLabel, localTime, resourceLabel } from "./types";
 
 const ME = `query Me { viewer { scopes tenant { slug name } restriction { filter expiresAt } } }`;
-const PAGE = `query Page($filter: AuditEventFilter, $after: String) {
-  auditEvents(filter: $filter, first: 50, after: $after) { pageInfo { hasNextPage endCursor } nodes { ${ROW_FIELDS} } } }`;
-const LIVE = `subscription Live($filter: AuditEventFilter) { auditEventRecorded(filter: $filter) { ${ROW_FIELDS} } }`;
+const PAGE = `query Page($filter: AuditEventFilter, $query: String, $after: String) {
+  auditEvents(filter: $filter, query: $query, first: 50, after: $after) { pageInfo { hasNextPage endCursor } nodes { ${ROW_FIELDS} } } }`;
+const LIVE = `subscription Live($filter: AuditEventFilter, $query: String) { auditEventRecorded(filter: $filter, query: $query) { ${ROW_FIELDS} } }`;
+const PARSE = `query Parse($query: String!) { parseAuditQuery(query: $query) }`;
+
+/** The query variable of a state: none for a blank one. */
+const queryOf = (state: FilterState) => state.query.trim() || null;
 
 export function App() {
   const [secret, setSecret] = useState<string | null>(() => {
@@ -120,7 +124,7 @@ function Console({ secret, viewer, onSignOut }: { secret: string; viewer: Viewer
         const data = await gql<{ auditEvents: { pageInfo: { hasNextPage: boolean; endCursor: string | null }; nodes: Row[] } }>(
           secret,
           PAGE,
-          { filter: toApi(filter), after: reset ? null : cursor.current },
+          { filter: toApi(filter), query: queryOf(filter), after: reset ? null : cursor.current },
         );
         if (mine !== generation.current) return;
         const page = data.auditEvents;
@@ -170,7 +174,7 @@ function Console({ secret, viewer, onSignOut }: { secret: string; viewer: Viewer
   const startLive = useCallback(() => {
     stopLive();
     setLive("connecting");
-    subscription.current = subscribe<{ auditEventRecorded: Row }>(secret, LIVE, { filter: toApi(filter) }, {
+    subscription.current = subscribe<{ auditEventRecorded: Row }>(secret, LIVE, { filter: toApi(filter), query: queryOf(filter) }, {
       started: () => setLive(paused.current ? "paused" : "on"),
       next: (data) => {
         const row = data.auditEventRecorded;
@@ -251,11 +255,36 @@ function Console({ secret, viewer, onSignOut }: { secret: string; viewer: Viewer
   const exportAs = async (format: "ndjson" | "csv") => {
     setNotice(`Exporting ${format.toUpperCase()}…`);
     try {
-      await download(secret, format, toApi(filter));
+      await download(secret, format, toApi(filter), filter.query);
       setNotice(`Exported ${format.toUpperCase()}.`);
     } catch (err) {
       setNotice(`Export failed: ${(err as Error).message}`);
     }
+  };
+
+  // The parsed query (or what is left of it) as removable chips; a bad
+  // query is explained at its position.
+  const [parsed, setParsed] = useState<Record<string, unknown> | null>(null);
+  const [queryError, setQueryError] = useState<string | null>(null);
+  useEffect(() => {
+    const query = queryOf(filter);
+    setQueryError(null);
+    if (!query) {
+      setParsed(parseExtra(filter.extra));
+      return;
+    }
+    gql<{ parseAuditQuery: Record<string, unknown> }>(secret, PARSE, { query })
+      .then((data) => setParsed(data.parseAuditQuery))
+      .catch((err: ApiError) => {
+        setParsed(null);
+        const at = err.position ? ` at character ${err.position}` : "";
+        setQueryError(`The query does not read${at}: ${err.message}`);
+      });
+  }, [secret, filter.query, filter.extra]);
+  const removeChip = (key: string) => {
+    const rest = { ...(parsed ?? {}) };
+    delete rest[key];
+    apply({ ...filter, query: "", extra: Object.keys(rest).length ? JSON.stringify(rest) : "" });
   };
 
   const restriction = viewer.restriction;
@@ -316,11 +345,37 @@ function Console({ secret, viewer, onSignOut }: { secret: string; viewer: Viewer
           </>
         )}
         <input name="q" type="search" placeholder="Text" value={draft.text} onInput={(e) => setDraft({ ...draft, text: (e.target as HTMLInputElement).value })} />
+        <input
+          name="query"
+          type="search"
+          class="query"
+          placeholder="Query: action:workspace.* -outcome:failure metadata.size_gb:>10"
+          value={draft.query}
+          onInput={(e) => setDraft({ ...draft, query: (e.target as HTMLInputElement).value, extra: "" })}
+        />
         <button type="submit">Apply</button>
         <button type="button" class="link" onClick={() => apply({ ...EMPTY })}>
           Clear
         </button>
       </form>
+
+      {queryError && (
+        <p class="query-error" role="alert" data-testid="query-error">
+          {queryError}
+        </p>
+      )}
+      {parsed && Object.keys(parsed).length > 0 && (
+        <div class="chips" data-testid="chips">
+          {chips(parsed).map(([key, value]) => (
+            <span class="chip" key={key} data-field={key}>
+              <strong>{key}</strong> {value}
+              <button type="button" class="link" aria-label={`Remove ${key}`} onClick={() => removeChip(key)}>
+                ×
+              </button>
+            </span>
+          ))}
+        </div>
+      )}
 
       <div class="toolbar">
         <button type="button" class={`live ${live}`} data-testid="live" data-state={live} onClick={toggleLive}>

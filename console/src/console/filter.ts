@@ -12,9 +12,22 @@ export type FilterState = {
   from: string; // custom range, datetime-local text
   to: string;
   text: string;
+  query: string; // a query string (`action:workspace.* -outcome:failure`)
+  extra: string; // what is left of a parsed query once chips are removed (filter JSON)
 };
 
-export const EMPTY: FilterState = { action: "", actor: "", resource: "", outcome: "", range: "", from: "", to: "", text: "" };
+export const EMPTY: FilterState = {
+  action: "",
+  actor: "",
+  resource: "",
+  outcome: "",
+  range: "",
+  from: "",
+  to: "",
+  text: "",
+  query: "",
+  extra: "",
+};
 
 export const RANGES: [string, string, number][] = [
   ["", "All time", 0],
@@ -35,6 +48,8 @@ const PARAMS: [keyof FilterState, string][] = [
   ["from", "from"],
   ["to", "to"],
   ["text", "q"],
+  ["query", "query"],
+  ["extra", "f"],
 ];
 
 export function fromUrl(search: string): FilterState {
@@ -92,5 +107,23 @@ export function toApi(state: FilterState, now = Date.now()): Record<string, unkn
   }
   const text = state.text.trim();
   if (text) filter.text = text;
+  const extra = parseExtra(state.extra);
+  if (extra && Object.keys(extra).length) filter.and = [extra];
   return filter;
+}
+
+/** The filter left of a query after chips were removed, if it reads. */
+export function parseExtra(text: string): Record<string, unknown> | null {
+  if (!text.trim()) return null;
+  try {
+    const value = JSON.parse(text);
+    return value && typeof value === "object" && !Array.isArray(value) ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+/** One chip per field of a parsed query: its name and what it holds. */
+export function chips(parsed: Record<string, unknown>): [string, string][] {
+  return Object.entries(parsed).map(([key, value]) => [key, typeof value === "string" ? value : JSON.stringify(value)]);
 }
