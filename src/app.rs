@@ -109,6 +109,7 @@ pub fn router(
     metrics: Arc<Metrics>,
     ledger: Arc<Ledger>,
     draining: Arc<AtomicBool>,
+    alerts: Arc<service::alert_evaluation::Watch>,
 ) -> Result<Routers, StartError> {
     let services = Services {
         auth: Arc::new(Authenticator::new(store.clone(), settings.auth_cache_ttl)),
@@ -117,6 +118,7 @@ pub fn router(
         metrics,
         ledger,
         streams: settings.streams.clone(),
+        alerts,
     };
     let state = AppState {
         schema: graphql::build(services.clone(), &settings.limits),
@@ -227,6 +229,7 @@ pub struct App {
     purge_interval: Duration,
     retention_grace: Duration,
     streams: crate::streams::StreamSettings,
+    alerts: Arc<service::alert_evaluation::Watch>,
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
@@ -262,7 +265,16 @@ impl App {
         // Replicas found healthy now take reads from the first request on.
         store.check_replicas().await;
         let draining = Arc::new(AtomicBool::new(false));
-        let routers = router(settings, store.clone(), bus.clone(), metrics.clone(), ledger.clone(), draining.clone())?;
+        let alerts = Arc::new(service::alert_evaluation::Watch::default());
+        let routers = router(
+            settings,
+            store.clone(),
+            bus.clone(),
+            metrics.clone(),
+            ledger.clone(),
+            draining.clone(),
+            alerts.clone(),
+        )?;
         let listener = bind(settings.listen).await?;
         let metrics_listener = match settings.metrics_listen.zip(routers.metrics) {
             Some((addr, router)) => Some((bind(addr).await?, router)),
@@ -281,6 +293,7 @@ impl App {
             purge_interval: settings.ledger.purge_interval,
             retention_grace: settings.ledger.retention_grace,
             streams: settings.streams.clone(),
+            alerts,
         })
     }
 
@@ -333,6 +346,14 @@ impl App {
         // The deliverer stops as soon as shutdown begins (not after the requests
         // drain) and gives its leases up, so another replica takes over at once.
         let (stop_deliveries, stop) = tokio::sync::watch::channel(false);
+        let evaluator = service::alert_evaluation::Evaluator::new(
+            self.store.clone(),
+            self.bus.clone(),
+            self.alerts.clone(),
+            self.streams.lease_ttl(),
+            self.streams.poll,
+        );
+        let evaluator = tokio::spawn(evaluator.run(stop.clone()));
         let deliveries = service::deliveries::Deliveries::new(self.store.clone(), self.streams.lease_ttl());
         let deliverer =
             crate::service::stream_deliverer::Deliverer::new(deliveries, self.metrics.clone(), self.streams);
@@ -352,6 +373,7 @@ impl App {
         purges.abort();
         witness_submissions.iter().for_each(|task| task.abort());
         let _ = deliverer.await;
+        let _ = evaluator.await;
         if let Some(server) = metrics_server {
             server.abort();
         }

@@ -165,7 +165,7 @@ pub struct StreamArgs {
     )]
     pub allow_stream_destinations: Vec<ipnet::IpNet>,
 
-    /// Event streams one tenant may have.
+    /// Event streams one tenant may have, and as many alert rules.
     #[arg(long, env = "AUDITGRAPH_MAX_STREAMS_PER_TENANT", default_value_t = crate::streams::DEFAULT_MAX_PER_TENANT)]
     pub max_streams_per_tenant: usize,
 

@@ -5,6 +5,8 @@
 //! `tenant` carries `tenant_id`, and the store always filters on it.
 
 pub mod actor;
+pub mod alert_firing;
+pub mod alert_rule;
 pub mod api_key;
 pub mod audit_event;
 pub mod event_resource;

@@ -12,6 +12,7 @@ mod m20261129_000040_partitions;
 mod m20261129_000050_partition_race;
 mod m20261207_000060_retention_grace;
 mod m20261207_000070_search;
+mod m20261207_000090_alert_rules;
 mod m20261207_000260_witnesses;
 
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000050_partition_race::Migration),
             Box::new(m20261207_000060_retention_grace::Migration),
             Box::new(m20261207_000070_search::Migration),
+            Box::new(m20261207_000090_alert_rules::Migration),
             Box::new(m20261207_000260_witnesses::Migration),
         ]
     }

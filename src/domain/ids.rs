@@ -60,6 +60,8 @@ typed_id!(/// A tenant.
     TenantId, "ten");
 typed_id!(/// An event stream.
     EventStreamId, "str");
+typed_id!(/// An alert rule.
+    AlertRuleId, "alr");
 
 /// Any global ID, as `node(id:)` receives it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -70,6 +72,7 @@ pub enum NodeId {
     ApiKeyId(ApiKeyId),
     TenantId(TenantId),
     EventStreamId(EventStreamId),
+    AlertRuleId(AlertRuleId),
 }
 
 impl NodeId {
@@ -87,6 +90,7 @@ impl NodeId {
             ApiKeyId::PREFIX => Self::ApiKeyId(ApiKeyId(uuid)),
             TenantId::PREFIX => Self::TenantId(TenantId(uuid)),
             EventStreamId::PREFIX => Self::EventStreamId(EventStreamId(uuid)),
+            AlertRuleId::PREFIX => Self::AlertRuleId(AlertRuleId(uuid)),
             _ => return None,
         })
     }

@@ -3,6 +3,7 @@
 
 pub mod actor;
 pub mod address_policy;
+pub mod alert_rule;
 pub mod api_key;
 pub mod clock;
 pub mod cursor;
@@ -24,6 +25,7 @@ pub mod resource;
 pub mod scope;
 pub mod secret;
 pub mod selection;
+pub mod stats;
 pub mod stored_event;
 pub mod tenant;
 pub mod wire;

@@ -72,3 +72,41 @@ pub enum SortDirection {
     #[default]
     Desc,
 }
+
+/// A field events are grouped by in stats and alert rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "domain::stats::StatsDimension")]
+pub enum StatsDimension {
+    /// The action.
+    Action,
+    /// The action's first segment.
+    Category,
+    /// `SUCCESS` or `FAILURE`.
+    Outcome,
+    /// The actor's node ID (`act_…`).
+    Actor,
+    /// The primary resource's type.
+    ResourceType,
+    /// The environment.
+    Environment,
+    /// The producing service.
+    SourceService,
+    /// The request's HTTP status, e.g. `"403"`.
+    HttpStatus,
+}
+
+/// The width of a stats time bucket, in UTC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "domain::stats::StatsInterval")]
+pub enum StatsInterval {
+    /// A minute.
+    Minute,
+    /// An hour.
+    Hour,
+    /// A day, from midnight UTC.
+    Day,
+    /// A week, from Monday 00:00 UTC.
+    Week,
+    /// A calendar month, from the first at 00:00 UTC.
+    Month,
+}

@@ -2,6 +2,7 @@
 //! limits and request guards.
 
 pub mod actor;
+pub mod alert_rule;
 pub mod complexity;
 pub mod connection;
 pub mod context;
@@ -23,6 +24,7 @@ pub mod request_guard;
 pub mod resource;
 pub mod scalars;
 pub mod selection_count;
+pub mod stats;
 pub mod subscription;
 pub mod viewer_token;
 

@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, ID, Object, SimpleObject};
 
+use super::alert_rule::{self, AlertRule, CreateAlertRuleInput, DeleteAlertRulePayload, UpdateAlertRuleInput};
 use super::context::ContextExt;
 use super::event::AuditEvent;
 use super::event_input::AuditEventInput;
@@ -155,5 +156,34 @@ impl Mutation {
         #[graphql(desc = "The stream's global ID (`str_…`).")] id: ID,
     ) -> async_graphql::Result<DeleteEventStreamPayload> {
         Ok(event_stream::delete(ctx, id).await?)
+    }
+
+    /// Creates an alert rule on your tenant's live log. Needs `keys.manage`
+    /// and `audit.read` (or `admin`), as event streams do.
+    async fn create_alert_rule(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The rule's name, events, threshold, window, keys and cooldown.")] input: CreateAlertRuleInput,
+    ) -> async_graphql::Result<AlertRule> {
+        Ok(alert_rule::create(ctx, input).await?)
+    }
+
+    /// Changes an alert rule. Needs `keys.manage` and `audit.read`.
+    async fn update_alert_rule(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The rule's global ID (`alr_…`).")] id: ID,
+        #[graphql(desc = "What to change.")] input: UpdateAlertRuleInput,
+    ) -> async_graphql::Result<AlertRule> {
+        Ok(alert_rule::update(ctx, id, input).await?)
+    }
+
+    /// Deletes an alert rule. Needs `keys.manage` and `audit.read`.
+    async fn delete_alert_rule(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The rule's global ID (`alr_…`).")] id: ID,
+    ) -> async_graphql::Result<DeleteAlertRulePayload> {
+        Ok(alert_rule::delete(ctx, id).await?)
     }
 }

@@ -3,6 +3,7 @@
 use async_graphql::{Context, ID, Interface};
 
 use super::actor::Actor;
+use super::alert_rule::AlertRule;
 use super::context::ContextExt;
 use super::error::shared;
 use super::event::AuditEvent;
@@ -24,6 +25,7 @@ pub enum Node {
     ApiKey(ApiKey),
     Tenant(Tenant),
     EventStream(EventStream),
+    AlertRule(AlertRule),
 }
 
 impl From<Record> for Node {
@@ -35,6 +37,7 @@ impl From<Record> for Node {
             Record::ApiKey(key) => Node::ApiKey(ApiKey(key)),
             Record::Tenant(tenant) => Node::Tenant(Tenant(tenant)),
             Record::EventStream(stream) => Node::EventStream(EventStream(stream)),
+            Record::AlertRule(rule) => Node::AlertRule(AlertRule(rule)),
         }
     }
 }

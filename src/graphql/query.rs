@@ -3,7 +3,9 @@
 use async_graphql::{Context, ID, Object};
 
 use super::actor::{Actor, ActorConnection};
+use super::alert_rule::{self, AlertRule};
 use super::context::ContextExt;
+use super::enums::{AuditEventOrderField, StatsDimension, StatsInterval};
 use super::event::{AuditEvent, AuditEventConnection, AuditEventOrder, EventsArgs, events_connection};
 use super::event_stream::{self, EventStream};
 use super::filter_input::{ActorMatch, AuditEventFilter, ResourceMatch};
@@ -11,6 +13,7 @@ use super::key::Viewer;
 use super::ledger::Ledger;
 use super::node::{self, Node};
 use super::resource::{Resource, ResourceConnection};
+use super::stats::{self, AuditEventStats, StatsArgs};
 use crate::domain::cursor::Cursor;
 use crate::domain::filter::Budget;
 use crate::domain::filter_spec::{ActorMatchSpec, ResourceMatchSpec};
@@ -95,6 +98,30 @@ impl Query {
         })
     }
 
+    /// How many of your events match, grouped by up to 3 dimensions (the
+    /// `limit` key combinations with the most events, the rest in
+    /// `otherCount`) and by UTC time buckets of `timeField` with `interval`.
+    /// At most 1,000 buckets. Costs like a `totalCount`.
+    #[graphql(complexity = "super::complexity::count_cost() + child_complexity")]
+    #[allow(clippy::too_many_arguments)]
+    async fn audit_event_stats(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only events matching this filter (default: all).")] filter: Option<AuditEventFilter>,
+        #[graphql(desc = "Only events matching this query string too.")] query: Option<String>,
+        #[graphql(desc = "Group by these dimensions, in order (at most 3).")] group_by: Option<Vec<StatsDimension>>,
+        #[graphql(desc = "Count per time bucket of this width too.")] interval: Option<StatsInterval>,
+        #[graphql(desc = "The instant bucketed by.", default_with = "Some(AuditEventOrderField::OccurredAt)")]
+        time_field: Option<AuditEventOrderField>,
+        #[graphql(
+            desc = "Key combinations given buckets (1–100).",
+            default_with = "Some(crate::domain::stats::DEFAULT_LIMIT)"
+        )]
+        limit: Option<i32>,
+    ) -> async_graphql::Result<AuditEventStats> {
+        stats::resolve(ctx, StatsArgs { filter, query, group_by, interval, time_field, limit }).await
+    }
+
     /// Actors of your tenant, oldest first.
     #[graphql(complexity = "super::complexity::connection(PageArgs::cost(first, last), __field, child_complexity)")]
     async fn actors(
@@ -134,6 +161,11 @@ impl Query {
     /// Your tenant's event streams, oldest first. Needs `keys.manage` and `audit.read`.
     async fn event_streams(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<EventStream>> {
         Ok(event_stream::list(ctx).await?)
+    }
+
+    /// Your tenant's alert rules, oldest first. Needs `keys.manage` and `audit.read`.
+    async fn alert_rules(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AlertRule>> {
+        Ok(alert_rule::list(ctx).await?)
     }
 
     /// Who is asking: the key and the tenant it acts in.

@@ -8,6 +8,7 @@ pub mod log;
 pub mod openapi;
 pub mod problem;
 pub mod query;
+pub mod stats;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -26,6 +27,7 @@ fn table() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
     vec![
         ("GET", "/v1/events", get(events::list)),
         ("POST", "/v1/events", post(events::record)),
+        ("GET", "/v1/events/stats", get(stats::stats)),
         ("GET", "/v1/events/{id}", get(events::one)),
         ("GET", "/v1/events/{id}/proof", get(ledger::proof)),
         ("GET", "/v1/ledger/checkpoint", get(ledger::checkpoint)),

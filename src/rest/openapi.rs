@@ -13,6 +13,7 @@ use utoipa::{Modify, OpenApi};
         super::events::list,
         super::events::record,
         super::events::one,
+        super::stats::stats,
         super::ledger::proof,
         super::ledger::checkpoint,
         super::log::checkpoint,

@@ -120,21 +120,21 @@ pub enum OutcomeParam {
 }
 
 /// Values of one parameter, or one word of an enumeration, compared case-insensitively.
-fn word<T: Copy>(value: &str, name: &str, words: &[(&str, T)]) -> Result<T> {
+pub(super) fn word<T: Copy>(value: &str, name: &str, words: &[(&str, T)]) -> Result<T> {
     words.iter().find(|(w, _)| w.eq_ignore_ascii_case(value)).map(|(_, v)| *v).ok_or_else(|| {
         let allowed: Vec<&str> = words.iter().map(|(w, _)| *w).collect();
         Error::bad_input(name, format!("`{value}` is not one of {}", allowed.join(", ")))
     })
 }
 
-fn once<T>(slot: &mut Option<T>, name: &str, value: T) -> Result<()> {
+pub(super) fn once<T>(slot: &mut Option<T>, name: &str, value: T) -> Result<()> {
     if slot.replace(value).is_some() {
         return Err(Error::bad_input(name, "may be given only once"));
     }
     Ok(())
 }
 
-fn number<T: std::str::FromStr>(value: &str, name: &str) -> Result<T> {
+pub(super) fn number<T: std::str::FromStr>(value: &str, name: &str) -> Result<T> {
     value.trim().parse().map_err(|_| Error::bad_input(name, format!("`{value}` is not a whole number in range")))
 }
 
@@ -216,7 +216,22 @@ impl EventsQuery {
 
     /// The domain filter, ordering and page; `now` is the instant a query's
     /// relative times count back from.
-    pub fn into_request(self, now: DateTime<Utc>) -> Result<EventsRequest> {
+    pub fn into_request(mut self, now: DateTime<Utc>) -> Result<EventsRequest> {
+        let (limit, order, cursor) = (self.limit.take(), self.order.take(), self.cursor.take());
+        let filter = self.into_filter(now)?;
+        let limit = limit.unwrap_or(crate::domain::page::DEFAULT_PAGE_SIZE as u32);
+        if limit == 0 || u64::from(limit) > MAX_PAGE_SIZE {
+            return Err(Error::bad_input("limit", format!("must be between 1 and {MAX_PAGE_SIZE} (got {limit})")));
+        }
+        let order = order.unwrap_or_default().event_order();
+        let args = PageArgs { first: Some(limit as i32), after: cursor, ..Default::default() };
+        let page = args.into_page(|text, _| Cursor::decode_event(text, order, "cursor"))?;
+        Ok(EventsRequest { filter, order, page })
+    }
+
+    /// The domain filter alone (the page parameters are not read); `now` as
+    /// for [`Self::into_request`].
+    pub fn into_filter(self, now: DateTime<Utc>) -> Result<Filter> {
         let mut all = Vec::new();
         let strings = |values: Vec<String>, field: StrField, all: &mut Vec<Filter>| {
             if !values.is_empty() {
@@ -303,15 +318,7 @@ impl EventsQuery {
         if let Some(q) = self.q.as_deref() {
             all.push(crate::service::criteria::combine_at(None, "filter", Some(q), "q", now)?);
         }
-
-        let limit = self.limit.unwrap_or(crate::domain::page::DEFAULT_PAGE_SIZE as u32);
-        if limit == 0 || u64::from(limit) > MAX_PAGE_SIZE {
-            return Err(Error::bad_input("limit", format!("must be between 1 and {MAX_PAGE_SIZE} (got {limit})")));
-        }
-        let order = self.order.unwrap_or_default().event_order();
-        let args = PageArgs { first: Some(limit as i32), after: self.cursor, ..Default::default() };
-        let page = args.into_page(|text, _| Cursor::decode_event(text, order, "cursor"))?;
-        Ok(EventsRequest { filter: Filter::And(all), order, page })
+        Ok(Filter::And(all))
     }
 }
 

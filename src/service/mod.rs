@@ -1,6 +1,8 @@
 //! The application layer: each operation once, whichever door (GraphQL, REST,
 //! WebSocket, command line) asks for it.
 
+pub mod alert_evaluation;
+pub mod alert_rules;
 pub mod criteria;
 pub mod deliveries;
 pub mod event_streams;
@@ -17,6 +19,7 @@ pub mod recording;
 pub mod retention;
 pub mod self_audit;
 pub mod session;
+pub mod stats;
 pub mod stream_deliverer;
 pub mod tail;
 pub mod tenants;
@@ -45,4 +48,6 @@ pub struct Services {
     pub ledger: Arc<ledger::Ledger>,
     /// Which destinations event streams may reach.
     pub streams: crate::streams::StreamSettings,
+    /// Tells the alert evaluator which tenants have rules.
+    pub alerts: Arc<alert_evaluation::Watch>,
 }

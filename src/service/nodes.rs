@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use crate::domain::actor::Actor;
+use crate::domain::alert_rule::AlertRule;
 use crate::domain::api_key::ApiKey;
 use crate::domain::event_stream::EventStream;
 use crate::domain::filter::{ActorMatch, Condition, ResourceMatch};
@@ -13,7 +14,7 @@ use crate::domain::resource::Resource;
 use crate::domain::stored_event::StoredEvent;
 use crate::domain::tenant::Tenant;
 use crate::error::Result;
-use crate::store::{event_streams, keys, tenants};
+use crate::store::{alert_rules, event_streams, keys, tenants};
 
 use super::policy::Operation;
 use super::reads;
@@ -28,6 +29,7 @@ pub enum Record {
     ApiKey(ApiKey),
     Tenant(Tenant),
     EventStream(EventStream),
+    AlertRule(AlertRule),
 }
 
 /// The records `ids` name, in the order given; `None` for one that does not
@@ -40,7 +42,7 @@ pub async fn resolve(session: &Session, ids: &[NodeId]) -> Result<Vec<Option<Rec
     if of(|n| matches!(n, NodeId::EventId(_) | NodeId::ActorId(_) | NodeId::ResourceId(_))) {
         session.authorize(Operation::ReadEvents)?;
     }
-    if of(|n| matches!(n, NodeId::EventStreamId(_))) {
+    if of(|n| matches!(n, NodeId::EventStreamId(_) | NodeId::AlertRuleId(_))) {
         session.authorize(Operation::ManageStreams)?;
     }
     if of(|n| matches!(n, NodeId::ApiKeyId(_))) {
@@ -53,7 +55,7 @@ pub async fn resolve(session: &Session, ids: &[NodeId]) -> Result<Vec<Option<Rec
             NodeId::EventId(id) => event_ids.push(*id),
             NodeId::ActorId(id) => actor_ids.push(*id),
             NodeId::ResourceId(id) => resource_ids.push(*id),
-            NodeId::ApiKeyId(_) | NodeId::TenantId(_) | NodeId::EventStreamId(_) => {}
+            NodeId::ApiKeyId(_) | NodeId::TenantId(_) | NodeId::EventStreamId(_) | NodeId::AlertRuleId(_) => {}
         }
     }
     let mut found: HashMap<NodeId, Record> = HashMap::new();
@@ -76,7 +78,7 @@ pub async fn resolve(session: &Session, ids: &[NodeId]) -> Result<Vec<Option<Rec
             }
         }
     }
-    // Keys, the tenant and streams are read on the primary: a revocation or
+    // Keys, the tenant, streams and alert rules are read on the primary: a revocation or
     // a change must show at once.
     let db = session.services().store.db();
     let mut out = Vec::with_capacity(ids.len());
@@ -86,6 +88,7 @@ pub async fn resolve(session: &Session, ids: &[NodeId]) -> Result<Vec<Option<Rec
             NodeId::TenantId(t) if *t == tenant => tenants::by_id(db, *t).await?.map(Record::Tenant),
             NodeId::TenantId(_) => None,
             NodeId::EventStreamId(stream) => event_streams::by_id(db, tenant, *stream).await?.map(Record::EventStream),
+            NodeId::AlertRuleId(rule) => alert_rules::by_id(db, tenant, *rule).await?.map(Record::AlertRule),
             other => found.get(other).cloned(),
         });
     }

@@ -2,6 +2,7 @@
 //! data takes the `TenantId` first, so a query without a tenant cannot be written.
 
 pub mod actors;
+pub mod alert_rules;
 pub mod announcements;
 pub mod event_streams;
 pub mod events;
@@ -19,6 +20,7 @@ pub mod retention;
 mod row;
 pub mod sql;
 mod sqlite_deadline;
+pub mod stats;
 pub mod tenants;
 pub mod viewer_tokens;
 pub mod witnesses;

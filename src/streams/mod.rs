@@ -22,7 +22,7 @@ pub const DEFAULT_MAX_PER_TENANT: usize = 20;
 pub struct StreamSettings {
     /// The addresses streams may reach, and how names are resolved.
     pub destinations: resolver::Destinations,
-    /// Streams one tenant may have.
+    /// Streams one tenant may have, and as many alert rules.
     pub max_per_tenant: usize,
     /// How often the deliverer looks for streams with events to deliver.
     pub poll: Duration,

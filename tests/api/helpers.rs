@@ -140,8 +140,9 @@ pub struct TestApp {
     pub ledger: Arc<auditgraph::service::ledger::Ledger>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-    // Last: dropped after the server has stopped.
-    _db: TestDb,
+    // Last: dropped after the server has stopped (none for a second server
+    // on another's database).
+    _db: Option<TestDb>,
 }
 
 impl TestApp {
@@ -169,6 +170,17 @@ impl TestApp {
     }
 
     async fn start(db: TestDb, url: &str, configure: impl FnOnce(&mut ServeSettings)) -> TestApp {
+        let mut app = Self::launch(url, configure).await;
+        let tenant = tenants::create_tenant(&app.store, &Bus::new(1), "acme", Some("Acme Inc."), Acting::System)
+            .await
+            .expect("create tenant");
+        app.tenant = tenant.id;
+        app._db = Some(db);
+        app
+    }
+
+    /// A server on `url`'s database, as is.
+    async fn launch(url: &str, configure: impl FnOnce(&mut ServeSettings)) -> TestApp {
         // AUDITGRAPH_TEST_LOG=debug shows the server's logs.
         if let Ok(filter) = std::env::var("AUDITGRAPH_TEST_LOG") {
             let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
@@ -191,21 +203,38 @@ impl TestApp {
         let server = tokio::spawn(app.serve(async move {
             let _ = rx.await;
         }));
-        let tenant = tenants::create_tenant(&store, &Bus::new(1), "acme", Some("Acme Inc."), Acting::System)
-            .await
-            .expect("create tenant");
         TestApp {
             addr,
             store,
             metrics,
             client: reqwest::Client::new(),
-            tenant: tenant.id,
+            tenant: TenantId(uuid::Uuid::nil()),
             db_url: url.to_string(),
             ledger,
             shutdown: Some(tx),
             server: Some(server),
-            _db: db,
+            _db: None,
         }
+    }
+
+    /// A second server on this one's database (tenant `acme` too), as a
+    /// replica would run.
+    pub async fn beside(&self, configure: impl FnOnce(&mut ServeSettings)) -> TestApp {
+        let mut app = Self::launch(&self.db_url, configure).await;
+        app.tenant = self.tenant;
+        app
+    }
+
+    /// Stops the server and starts a new one on the same database.
+    pub async fn restart(&mut self, configure: impl FnOnce(&mut ServeSettings)) {
+        self.stop().await;
+        let mut next = Self::launch(&self.db_url, configure).await;
+        self.addr = next.addr;
+        self.store = next.store.clone();
+        self.metrics = next.metrics.clone();
+        self.ledger = next.ledger.clone();
+        self.shutdown = next.shutdown.take();
+        self.server = next.server.take();
     }
 
     pub fn url(&self, path: &str) -> String {

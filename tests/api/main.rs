@@ -4,6 +4,7 @@
 mod helpers;
 
 mod abuse;
+mod alerts;
 mod auth;
 mod availability;
 mod cli;
@@ -32,6 +33,7 @@ mod retention;
 mod schema;
 mod search;
 mod sockets;
+mod stats;
 mod streams;
 mod subscriptions;
 mod tiles;
