@@ -282,6 +282,17 @@ pub mod check {
         }
     }
 
+    /// Refuses a number whose RFC 8785 form would change its value, at its
+    /// path; writes the others as the leaf will.
+    pub fn exact_numbers(path: &str, value: &mut Json) -> Result<()> {
+        use crate::domain::exact_number::{canonicalize, first_inexact, refusal};
+        if let Some((at, number)) = first_inexact(path, value) {
+            return Err(Error::bad_input(at, refusal(&number)));
+        }
+        canonicalize(value);
+        Ok(())
+    }
+
     /// A JSON object of at most 16 KiB serialised.
     pub fn metadata(path: &str, value: Option<Json>) -> Result<serde_json::Map<String, Json>> {
         let map = match value {
@@ -289,7 +300,8 @@ pub mod check {
             Some(Json::Object(map)) => map,
             Some(_) => return Err(Error::bad_input(path, "must be a JSON object")),
         };
-        let map_value = Json::Object(map);
+        let mut map_value = Json::Object(map);
+        exact_numbers(path, &mut map_value)?;
         json_no_nul(path, &map_value)?;
         let size = serialized_len(&map_value);
         if size > MAX_METADATA_BYTES {

@@ -166,12 +166,14 @@ fn validate_changes(changes: Vec<ChangeSpec>, path: &str) -> Result<Vec<FieldCha
     let changes = changes
         .into_iter()
         .enumerate()
-        .map(|(i, c)| {
+        .map(|(i, mut c)| {
             let at = format!("{path}.{i}");
-            if let Some(before) = &c.before {
+            if let Some(before) = &mut c.before {
+                check::exact_numbers(&format!("{at}.before"), before)?;
                 check::json_no_nul(&format!("{at}.before"), before)?;
             }
-            if let Some(after) = &c.after {
+            if let Some(after) = &mut c.after {
+                check::exact_numbers(&format!("{at}.after"), after)?;
                 check::json_no_nul(&format!("{at}.after"), after)?;
             }
             Ok(FieldChange {

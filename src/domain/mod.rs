@@ -11,6 +11,7 @@ pub mod database_status;
 pub mod event;
 pub mod event_spec;
 pub mod event_stream;
+pub mod exact_number;
 pub mod filter;
 pub mod filter_budget;
 pub mod filter_spec;

@@ -102,6 +102,10 @@ impl Params {
             variables: Option<Value>,
             extensions: Option<Value>,
         }
+        // Numbers in events that the parser would round are marked first, to
+        // be refused at their path when the event is validated.
+        let marked = std::str::from_utf8(body).map(crate::domain::exact_number::mark_inexact);
+        let body = marked.as_deref().map(str::as_bytes).unwrap_or(body);
         let body: Body = serde_json::from_slice(body).map_err(|e| format!("the body is not a JSON object: {e}"))?;
         let query = match body.query {
             Some(Value::String(q)) => q,

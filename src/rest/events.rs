@@ -153,7 +153,10 @@ fn decode(body: &[u8], headers: &HeaderMap) -> Result<Vec<EventSpec>, Error> {
     if !body.trim_ascii_start().starts_with(b"[") {
         return Err(Error::bad_input("events", "the body must be a JSON array of events"));
     }
-    let mut events: Vec<EventSpec> = crate::domain::wire::decode_text(body, "events")?;
+    // Numbers the parser would round are marked first, to be refused at their path.
+    let marked = std::str::from_utf8(body).map(crate::domain::exact_number::mark_inexact);
+    let text = marked.as_deref().map(str::as_bytes).unwrap_or(body);
+    let mut events: Vec<EventSpec> = crate::domain::wire::decode_text(text, "events")?;
     let Some(key) = headers.get(IDEMPOTENCY_KEY) else {
         return Ok(events);
     };
