@@ -8,16 +8,46 @@ use sha2::{Digest, Sha256};
 use super::Hash;
 use super::canonical::{instant, leaf_hash};
 use crate::domain::event::{NewActor, NewEvent, NewResource};
+use crate::domain::ids::{ActorId, ResourceId};
 use crate::domain::stored_event::StoredEvent;
 
-/// `{"actor", "resource", "relatedResources"}` exactly as the producer sent
-/// them with this event, kept with the event (`audit_event.recorded`).
-pub fn recorded(event: &NewEvent) -> Value {
+/// The leaf version of events recorded now: node IDs in the actor and
+/// resources (API.md, "Exact leaves").
+pub const VERSION: u64 = 2;
+
+/// The node IDs an event links to as it is recorded: its actor, primary
+/// resource and related resources, in order.
+pub struct Links<'a> {
+    pub actor: ActorId,
+    pub resource: Option<ResourceId>,
+    pub related: &'a [ResourceId],
+}
+
+/// `{"v", "actor", "resource", "relatedResources"}`: the actor and resources
+/// exactly as the producer sent them with this event, each with the node ID
+/// it is stored under, kept with the event (`audit_event.recorded`).
+pub fn recorded(event: &NewEvent, links: &Links) -> Value {
+    let with_id = |mut part: Value, id: String| {
+        part["id"] = json!(id);
+        part
+    };
     json!({
-        "actor": actor(&event.actor),
-        "resource": event.resource.as_ref().map(resource),
-        "relatedResources": event.related_resources.iter().map(resource).collect::<Vec<_>>(),
+        "v": VERSION,
+        "actor": with_id(actor(&event.actor), links.actor.to_string()),
+        "resource": event.resource.as_ref().zip(links.resource).map(|(r, id)| with_id(resource(r), id.to_string())),
+        "relatedResources": event
+            .related_resources
+            .iter()
+            .zip(links.related)
+            .map(|(r, id)| with_id(resource(r), id.to_string()))
+            .collect::<Vec<_>>(),
     })
+}
+
+/// The leaf version of a stored event: 1 for events recorded before
+/// version 2, whose `recorded` has no `v`.
+pub fn version(row: &StoredEvent) -> u64 {
+    row.recorded.get("v").and_then(Value::as_u64).unwrap_or(1)
 }
 
 fn actor(a: &NewActor) -> Value {
@@ -78,6 +108,9 @@ pub fn value(row: &StoredEvent) -> Value {
         ("idempotencyKey", json!(row.idempotency_key)),
     ] {
         object.insert(key.to_string(), value);
+    }
+    if version(row) > 1 {
+        object.insert("v".to_string(), json!(version(row)));
     }
     Value::Object(object)
 }
@@ -201,6 +234,10 @@ fn halves(row: &StoredEvent) -> (Vec<u8>, Vec<u8>) {
     optional(&mut after, &row.summary);
     after.extend_from_slice(b",\"tenantId\":");
     string(&mut after, &row.tenant.to_string());
+    if version(row) > 1 {
+        after.extend_from_slice(b",\"v\":");
+        after.extend_from_slice(version(row).to_string().as_bytes());
+    }
     after.push(b'}');
     (out, after)
 }
@@ -269,10 +306,13 @@ mod tests {
             ip in prop::option::of(any::<std::net::IpAddr>()),
             metadata in json_value(),
             changes in json_value(),
-            parts in (json_value(), json_value(), prop::option::of(json_value())),
+            parts in (json_value(), json_value(), prop::option::of(json_value()), any::<bool>()),
         ) -> StoredEvent {
             // As `recorded` stores it; older rows may lack `relatedResources`.
             let mut recorded = json!({ "actor": parts.0, "resource": parts.1 });
+            if parts.3 {
+                recorded["v"] = json!(VERSION);
+            }
             if let Some(related) = parts.2 {
                 recorded["relatedResources"] = related;
             }
@@ -310,6 +350,48 @@ mod tests {
                 recorded,
             }
         }
+    }
+
+    /// A version-1 row (its `recorded` has no `v`) keeps the exact bytes it
+    /// was hashed with; the same row at version 2 gains only `"v":2`.
+    #[test]
+    fn version_1_leaves_are_unchanged() {
+        let id = EventId(uuid::Uuid::from_u128(1));
+        let tenant = TenantId(uuid::Uuid::from_u128(2));
+        let at = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        let mut row = StoredEvent {
+            id,
+            tenant,
+            action: "a.b".into(),
+            category: "a".into(),
+            outcome: Outcome::Success,
+            occurred_at: at,
+            received_at: at,
+            actor_id: ActorId(uuid::Uuid::nil()),
+            resource_id: None,
+            summary: None,
+            reason: None,
+            error_message: None,
+            environment: None,
+            source_service: None,
+            correlation_id: None,
+            request: None,
+            metadata: json!({"n": 1}),
+            changes: json!([]),
+            idempotency_key: None,
+            sequence: 7,
+            recorded: json!({"actor": {"type": "USER", "externalId": "u", "displayName": null, "email": null, "roles": null}, "resource": null}),
+        };
+        let v1 = "{\"action\":\"a.b\",\"actor\":{\"displayName\":null,\"email\":null,\"externalId\":\"u\",\"roles\":null,\"type\":\"USER\"},\
+                  \"changes\":[],\"correlationId\":null,\"environment\":null,\"errorMessage\":null,\
+                  \"id\":\"evt_00000000000000000000000000000001\",\"idempotencyKey\":null,\"metadata\":{\"n\":1},\
+                  \"occurredAt\":\"2026-01-02T03:04:05.000000Z\",\"outcome\":\"SUCCESS\",\"reason\":null,\
+                  \"receivedAt\":\"2026-01-02T03:04:05.000000Z\",\"relatedResources\":[],\"request\":null,\"resource\":null,\
+                  \"sequence\":\"7\",\"sourceService\":null,\"summary\":null,\"tenantId\":\"ten_00000000000000000000000000000002\"}";
+        assert_eq!(version(&row), 1);
+        assert_eq!(String::from_utf8(bytes(&row)).unwrap(), v1);
+        row.recorded["v"] = json!(VERSION);
+        assert_eq!(String::from_utf8(bytes(&row)).unwrap(), format!("{},\"v\":2}}", &v1[..v1.len() - 1]));
     }
 
     proptest! {

@@ -15,7 +15,7 @@ use crate::domain::ids::{EventId, ResourceId, TenantId};
 use crate::domain::stored_event::StoredEvent;
 use crate::error::{Error, Result};
 use crate::ledger::Hash;
-use crate::ledger::event::PendingLeaf;
+use crate::ledger::event::{Links, PendingLeaf};
 use crate::store::actors::ActorKey;
 use crate::store::recording::Link;
 use crate::store::resources::ResourceKey;
@@ -163,8 +163,9 @@ fn stage(
         .ok_or_else(|| Error::internal("actor was not upserted"))?;
     let primary = e.resource.as_ref().map(resource_id).transpose()?;
     let mut links: Vec<Link> = primary.map(|resource| Link { event: id, position: 0, resource }).into_iter().collect();
-    for (n, r) in e.related_resources.iter().enumerate() {
-        links.push(Link { event: id, position: n as i16 + 1, resource: resource_id(r)? });
+    let related = e.related_resources.iter().map(resource_id).collect::<Result<Vec<_>>>()?;
+    for (n, &resource) in related.iter().enumerate() {
+        links.push(Link { event: id, position: n as i16 + 1, resource });
     }
     let event = StoredEvent {
         id,
@@ -188,7 +189,7 @@ fn stage(
         metadata: serde_json::Value::Object(e.metadata.clone()),
         changes: serde_json::to_value(&e.changes).map_err(Error::internal)?,
         idempotency_key: e.idempotency_key.clone(),
-        recorded: crate::ledger::event::recorded(e),
+        recorded: crate::ledger::event::recorded(e, &Links { actor: actor_id, resource: primary, related: &related }),
     };
     let leaf = PendingLeaf::of(&event);
     let words = crate::domain::words::stored(crate::domain::words::event_texts(e));

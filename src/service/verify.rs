@@ -2,15 +2,20 @@
 //! signed checkpoint, or a tenant's stored events against its stored tree and
 //! persisted checkpoints (finds rows edited or deleted behind the server's back).
 
+use std::collections::HashMap;
 use std::io::BufRead;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use serde_json::Value;
 
-use crate::domain::ids::TenantId;
+use crate::domain::actor::Actor;
+use crate::domain::ids::{ActorId, EventId, ResourceId, TenantId};
+use crate::domain::stored_event::StoredEvent;
 use crate::error::{Error, Result};
 use crate::ledger::cosignature::{self, CosignatureVerifier};
 use crate::ledger::{self, Frontier, NoteVerifier};
+use crate::store::resources::LinkedResource;
 use crate::store::{Store, events, ledger as stored};
 
 /// Events read per chunk when verifying a tenant.
@@ -196,6 +201,7 @@ pub async fn tenant(store: &Store, tenant: TenantId) -> Result<TenantReport, Ver
         }
         let indexes: Vec<u64> = rows.iter().map(|r| ledger::leaf_stored_index(r.sequence as u64 - 1)).collect();
         let stored_leaves = stored::read_hashes(db, tenant, &indexes).await?;
+        let links = StoredLinks::of(db, tenant, &rows).await?;
         for row in rows {
             let expected = frontier.size() + 1;
             if row.sequence as u64 != expected {
@@ -215,6 +221,12 @@ pub async fn tenant(store: &Store, tenant: TenantId) -> Result<TenantReport, Ver
                 }
                 None => return Err(failed(format!("sequence {expected}: the ledger has no leaf for it"))),
             }
+            links.check(&row).map_err(|what| {
+                failed(format!(
+                    "sequence {expected}: {what} is not the one its leaf names (event {} was changed)",
+                    row.id
+                ))
+            })?;
             frontier.append(leaf);
             while let Some(c) = pending.next_if(|c| c.size as u64 == frontier.size()) {
                 if c.root_hash != frontier.root() {
@@ -282,4 +294,71 @@ async fn kept_in_purged_prefix(
         kept += batch.events.len() as u64;
     }
     Ok(kept)
+}
+
+/// The actors and resources a chunk of events is linked to as stored, to
+/// hold against the ones each leaf names: by type and external ID, and by
+/// node ID in leaves of version 2.
+struct StoredLinks {
+    actors: HashMap<ActorId, Actor>,
+    resources: HashMap<EventId, Vec<LinkedResource>>,
+}
+
+impl StoredLinks {
+    /// Two statements per chunk, whatever its size.
+    async fn of(db: &impl sea_orm::ConnectionTrait, tenant: TenantId, rows: &[StoredEvent]) -> Result<StoredLinks> {
+        let mut actor_ids: Vec<ActorId> = rows.iter().map(|r| r.actor_id).collect();
+        actor_ids.sort_unstable_by_key(|a| a.0);
+        actor_ids.dedup();
+        let actors =
+            crate::store::actors::by_ids(db, tenant, &actor_ids).await?.into_iter().map(|a| (a.id, a)).collect();
+        let ids: Vec<EventId> = rows.iter().map(|r| r.id).collect();
+        let mut resources: HashMap<EventId, Vec<LinkedResource>> = HashMap::new();
+        for link in crate::store::resources::for_events(db, tenant, &ids).await? {
+            resources.entry(EventId(link.event_id)).or_default().push(link);
+        }
+        for links in resources.values_mut() {
+            links.sort_unstable_by_key(|l| l.position);
+        }
+        Ok(StoredLinks { actors, resources })
+    }
+
+    /// `Err` names the link that differs from the leaf.
+    fn check(&self, row: &StoredEvent) -> std::result::Result<(), &'static str> {
+        let named = |part: &Value, kind: &str, external_id: &str, id: String| {
+            part.get("type").and_then(Value::as_str) == Some(kind)
+                && part.get("externalId").and_then(Value::as_str) == Some(external_id)
+                && (ledger::event::version(row) < 2 || part.get("id").and_then(Value::as_str) == Some(id.as_str()))
+        };
+        let leaf = |key: &str| row.recorded.get(key).cloned().unwrap_or(Value::Null);
+        let actor = self.actors.get(&row.actor_id).ok_or("its actor")?;
+        if !named(&leaf("actor"), actor.kind.as_str(), &actor.external_id, actor.id.to_string()) {
+            return Err("its actor");
+        }
+        let links = self.resources.get(&row.id).map(Vec::as_slice).unwrap_or_default();
+        let (primary, related) = match links.first() {
+            Some(first) if first.position == 0 => (Some(first), &links[1..]),
+            _ => (None, links),
+        };
+        let resource = |link: &LinkedResource, part: &Value| {
+            named(part, &link.kind, &link.external_id, ResourceId(link.id).to_string())
+        };
+        match (primary, leaf("resource")) {
+            (None, Value::Null) if row.resource_id.is_none() => {}
+            (Some(link), part) if row.resource_id == Some(ResourceId(link.id)) && resource(link, &part) => {}
+            _ => return Err("its resource"),
+        }
+        let named_related = match leaf("relatedResources") {
+            Value::Array(parts) => parts,
+            _ => Vec::new(),
+        };
+        let in_order = related.iter().enumerate().all(|(n, link)| link.position as usize == n + 1);
+        if !in_order
+            || related.len() != named_related.len()
+            || !related.iter().zip(&named_related).all(|(link, part)| resource(link, part))
+        {
+            return Err("its related resources");
+        }
+        Ok(())
+    }
 }

@@ -587,6 +587,33 @@ async fn the_drawer_verifies_the_inclusion_proof() {
     }
 }
 
+/// A later event that renames the actor does not rewrite who did an earlier
+/// one: the row and the drawer show the actor as recorded with the event, and
+/// the current profile apart, labelled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_author_is_the_actor_as_recorded() {
+    let Some(chromium) = Chromium::launch().await else { return };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let key = app.key("audit.read,audit.write").await;
+    let actor =
+        |name: &str| json!({ "type": "USER", "externalId": "u-9", "displayName": name, "email": "jane@example.com" });
+    app.record(&key, json!([{ "action": "payment.refund", "actor": actor("Jane Doe") }])).await;
+    app.record(&key, json!([{ "action": "user.heartbeat", "actor": actor("Bob Innocent") }])).await;
+    let tab = chromium.tab().await;
+    tab.open(&format!("{}/console?action=payment.#token={key}", origin(&app))).await;
+    tab.wait_rows(1, "the refund").await;
+    let author: String = tab.eval("document.querySelector('tbody tr .c-actor').textContent.trim()").await;
+    assert_eq!(author, "Jane Doe");
+    tab.click("table.events tbody tr").await;
+    tab.wait(DRAWER_LOADED, "the drawer").await;
+    tab.wait("!!document.querySelector('[data-testid=current-profile]')", "the current profile").await;
+    let who: String =
+        tab.eval("document.querySelector('.drawer section:nth-of-type(2) button.link').textContent.trim()").await;
+    assert_eq!(who, "Jane Doe");
+    let current: String = tab.eval("document.querySelector('[data-testid=current-profile]').textContent").await;
+    assert!(current.contains("Bob Innocent") && current.contains("(current)"), "{current}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_drawer_says_whether_the_checkpoint_is_witnessed() {
     let Some(chromium) = Chromium::launch().await else { return };

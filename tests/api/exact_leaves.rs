@@ -4,8 +4,15 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, backend_tests, error_code};
+use crate::ledger::{checkpoint, decode, rfc_verify_inclusion, tamper};
+use crate::process::WorkDir;
 
-backend_tests!(inexact_numbers_are_refused_at_their_path, exact_numbers_are_served_as_the_leaf_holds);
+backend_tests!(
+    inexact_numbers_are_refused_at_their_path,
+    exact_numbers_are_served_as_the_leaf_holds,
+    version_2_leaves_name_node_ids,
+    verify_checks_the_stored_links_against_the_leaf,
+);
 
 const RECORD: &str = "mutation($e: [AuditEventInput!]!) { recordAuditEvents(events: $e) { createdCount } }";
 
@@ -88,4 +95,98 @@ async fn exact_numbers_are_served_as_the_leaf_holds(backend: Backend) {
     assert_eq!(leaf["metadata"]["id"], "1234567890123456789");
     let text = node["canonicalJson"].as_str().unwrap();
     assert!(text.contains(r#""n":9007199254740992"#) && text.contains(r#""e":1e+21"#), "{text}");
+}
+
+const NODE: &str = "{ auditEvents(filter: {action: {eq: \"payment.refund\"}}) { nodes {
+    id sequence canonicalJson leafHash inclusionProof { leafIndex treeSize leafHash hashes }
+    actor { id } resource { id } relatedResources { id } } } }";
+
+fn refund(actor: &str) -> Value {
+    json!({
+        "action": "payment.refund", "actor": {"type": "USER", "externalId": actor, "displayName": "Jane", "roles": ["support"]},
+        "resource": {"type": "payment", "externalId": "p-1"},
+        "relatedResources": [{"type": "order", "externalId": "o-1"}, {"type": "customer", "externalId": "c-1", "name": "C"}],
+    })
+}
+
+async fn version_2_leaves_name_node_ids(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = app.key("audit.write,audit.read").await;
+    app.record(&key, json!([refund("u-1")])).await;
+    let data = app.data(&key, NODE, json!({})).await;
+    let node = &data["auditEvents"]["nodes"][0];
+    let leaf: Value = serde_json::from_str(node["canonicalJson"].as_str().unwrap()).unwrap();
+    assert_eq!(leaf["v"], 2, "{leaf}");
+    assert_eq!(leaf["actor"]["id"], node["actor"]["id"]);
+    assert_eq!(leaf["actor"]["roles"], json!(["support"]));
+    assert_eq!(leaf["resource"]["id"], node["resource"]["id"]);
+    let related: Vec<&Value> = leaf["relatedResources"].as_array().unwrap().iter().map(|r| &r["id"]).collect();
+    let served: Vec<&Value> = node["relatedResources"].as_array().unwrap().iter().map(|r| &r["id"]).collect();
+    assert_eq!(related, served);
+    assert!(
+        leaf["actor"]["id"].as_str().unwrap().starts_with("act_")
+            && related.iter().all(|r| r.as_str().unwrap().starts_with("res_"))
+    );
+    // The version-2 leaf hashes and proves like any other.
+    let text = node["canonicalJson"].as_str().unwrap();
+    let hash = crate::ledger::sha_leaf(text.as_bytes());
+    assert_eq!(decode(&node["leafHash"]), hash);
+    let (size, root, _) = checkpoint(&app, &key).await;
+    let proof = &node["inclusionProof"];
+    let path: Vec<_> = proof["hashes"].as_array().unwrap().iter().map(decode).collect();
+    let index: u64 = proof["leafIndex"].as_str().unwrap().parse().unwrap();
+    assert_eq!(proof["treeSize"], size.to_string());
+    assert!(rfc_verify_inclusion(index, size, hash, &path, root));
+    // The canonical object's member set: Part 2's plus `v`.
+    let mut keys: Vec<&str> = leaf.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys.len(), 21, "{keys:?}");
+}
+
+async fn verify_checks_the_stored_links_against_the_leaf(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = app.key("audit.write,audit.read").await;
+    app.record(&key, json!([{"action": "user.login", "actor": {"type": "USER", "externalId": "ceo"},
+        "resource": {"type": "payment", "externalId": "p-9"}, "relatedResources": [{"type": "order", "externalId": "o-9"}]}]))
+        .await;
+    app.record(&key, json!([refund("u-1")])).await;
+    app.ledger.persist_grown(&app.store).await.unwrap();
+    let dir = WorkDir::new();
+    let verify = ["verify", "--tenant", "acme", "--database-url", app.db_url.as_str()];
+    let out = dir.run(&verify);
+    assert!(out.starts_with("verified "), "{out}");
+
+    let data = app.data(&key, NODE, json!({})).await;
+    let sequence = data["auditEvents"]["nodes"][0]["sequence"].as_str().unwrap().to_string();
+    let event = "(SELECT id FROM audit_event WHERE action = 'payment.refund')";
+    for (what, forge, restore) in [
+        (
+            "its actor",
+            "UPDATE audit_event SET actor_id = (SELECT id FROM actor WHERE external_id = 'ceo') WHERE action = 'payment.refund'",
+            "UPDATE audit_event SET actor_id = (SELECT id FROM actor WHERE external_id = 'u-1') WHERE action = 'payment.refund'",
+        ),
+        (
+            "its resource",
+            "UPDATE audit_event SET resource_id = (SELECT id FROM resource WHERE external_id = 'p-9') WHERE action = 'payment.refund'",
+            "UPDATE audit_event SET resource_id = (SELECT id FROM resource WHERE external_id = 'p-1') WHERE action = 'payment.refund'",
+        ),
+        (
+            "its related resources",
+            &format!(
+                "UPDATE event_resource SET resource_id = (SELECT id FROM resource WHERE external_id = 'o-9') WHERE event_id = {event} AND position = 1"
+            ),
+            &format!(
+                "UPDATE event_resource SET resource_id = (SELECT id FROM resource WHERE external_id = 'o-1') WHERE event_id = {event} AND position = 1"
+            ),
+        ),
+    ] {
+        tamper(&app.db_url, backend, forge).await;
+        let out = dir.output(&verify);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{what}: verify passed");
+        assert!(stderr.contains(&format!("sequence {sequence}: {what}")), "{stderr}");
+        tamper(&app.db_url, backend, restore).await;
+        let out = dir.output(&verify);
+        assert!(out.status.success(), "{what} restored: {}", String::from_utf8_lossy(&out.stderr));
+    }
 }

@@ -38,6 +38,11 @@ fn sha(parts: &[&[u8]]) -> Hash {
     h.finalize().into()
 }
 
+/// The RFC 9162 leaf hash of `leaf`.
+pub(crate) fn sha_leaf(leaf: &[u8]) -> Hash {
+    sha(&[&[0], leaf])
+}
+
 pub(crate) fn node(left: &Hash, right: &Hash) -> Hash {
     sha(&[&[1], left, right])
 }
@@ -344,7 +349,7 @@ async fn canonical_event_and_leaf_hash(backend: Backend) {
     });
     app.record(&key, json!([full])).await;
     let d = app
-        .data(&key, "{ auditEvents(first: 1, orderBy: {field: SEQUENCE, direction: DESC}) { nodes { id sequence canonicalJson leafHash } } }", json!({}))
+        .data(&key, "{ auditEvents(first: 1, orderBy: {field: SEQUENCE, direction: DESC}) { nodes { id sequence canonicalJson leafHash actor { id } relatedResources { id } } } }", json!({}))
         .await;
     let e = &d["auditEvents"]["nodes"][0];
     let text = e["canonicalJson"].as_str().unwrap();
@@ -372,6 +377,7 @@ async fn canonical_event_and_leaf_hash(backend: Backend) {
         "metadata",
         "changes",
         "idempotencyKey",
+        "v",
     ];
     expected.sort();
     assert_eq!(keys, expected, "every key present");
@@ -386,9 +392,13 @@ async fn canonical_event_and_leaf_hash(backend: Backend) {
     );
     assert_eq!(
         c["actor"],
-        json!({ "type": "SERVICE_ACCOUNT", "externalId": "svc", "displayName": null, "email": null, "roles": ["a", "b"] })
+        json!({ "type": "SERVICE_ACCOUNT", "externalId": "svc", "displayName": null, "email": null, "roles": ["a", "b"], "id": e["actor"]["id"] })
     );
-    assert_eq!(c["relatedResources"], json!([{ "type": "workspace", "externalId": "w-1", "name": null }]));
+    assert_eq!(
+        c["relatedResources"],
+        json!([{ "type": "workspace", "externalId": "w-1", "name": null, "id": e["relatedResources"][0]["id"] }])
+    );
+    assert_eq!(c["v"], 2, "leaf version 2");
     // RFC 8785: sorted keys, ES6 number forms, minimal escapes, no whitespace.
     assert!(text.contains(r#""metadata":{"a":[1,2.5,0,1e-7],"n":null,"u":"😀","z":1e+21}"#), "{text}");
     assert!(text.contains("\"summary\":\"é \\\"quoted\\\" \u{2028}\""), "{text}");
@@ -656,7 +666,7 @@ async fn export_of_canonical_events_verifies_offline(backend: Backend) {
 }
 
 /// Runs SQL on the test database with the append-only triggers out of the way.
-async fn tamper(url: &str, backend: Backend, sql: &str) {
+pub(crate) async fn tamper(url: &str, backend: Backend, sql: &str) {
     let db = Database::connect(url).await.unwrap();
     match backend {
         Backend::Postgres => {
@@ -665,9 +675,10 @@ async fn tamper(url: &str, backend: Backend, sql: &str) {
         // One script, so one connection drops and recreates the triggers.
         Backend::Sqlite => {
             db.execute_unprepared(&format!(
-                "DROP TRIGGER audit_event_no_update; DROP TRIGGER audit_event_no_delete; {sql};
+                "DROP TRIGGER audit_event_no_update; DROP TRIGGER audit_event_no_delete; DROP TRIGGER event_resource_no_update; {sql};
                  CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event BEGIN SELECT RAISE(ABORT, 'append-only'); END;
-                 CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_event BEGIN SELECT RAISE(ABORT, 'append-only'); END"
+                 CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_event BEGIN SELECT RAISE(ABORT, 'append-only'); END;
+                 CREATE TRIGGER event_resource_no_update BEFORE UPDATE ON event_resource BEGIN SELECT RAISE(ABORT, 'append-only'); END"
             ))
             .await
             .unwrap();

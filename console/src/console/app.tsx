@@ -441,8 +441,8 @@ function Console({ secret, viewer, onSignOut }: { secret: string; viewer: Viewer
                 <td class="c-outcome">
                   <span class={`badge ${row.outcome.toLowerCase()}`}>{row.outcome === "SUCCESS" ? "success" : "failure"}</span>
                 </td>
-                <td class="c-actor" title={`${row.actor.type} ${row.actor.externalId}`}>
-                  {actorLabel(row.actor)}
+                <td class="c-actor" title={`${row.recordedActor.type} ${row.recordedActor.externalId}`}>
+                  {actorLabel(row.recordedActor)}
                 </td>
                 <td class="c-resource">{resourceLabel(row.resource)}</td>
                 <td class="c-summary">{row.summary}</td>

@@ -6,7 +6,7 @@ import { useEffect, useState } from "preact/hooks";
 import { gql } from "./api";
 import { ChangesDiff, JsonTree } from "./json";
 import { type Checkpoint, type InclusionProof, type Verdict, countCosigners, verify } from "./proof";
-import { type Detail, type Resource, ROW_FIELDS, actorLabel, localTime } from "./types";
+import { type Detail, type Resource, ROW_FIELDS, actorLabel, currentProfile, localTime } from "./types";
 
 const DETAIL = `query Event($id: ID!) { auditEvent(id: $id) { ${ROW_FIELDS}
   category receivedAt reason errorMessage environment sourceService correlationId idempotencyKey
@@ -189,6 +189,8 @@ export function Drawer(props: {
     </button>
   );
 
+  const current = event && currentProfile(event);
+
   return (
     <aside class="drawer" aria-label="Event detail" data-testid="drawer">
       <header>
@@ -230,13 +232,21 @@ export function Drawer(props: {
             <dl>
               <Field name="Who">
                 <button type="button" class="link" onClick={() => props.onFilter("actor", event.actor.id)} title="Show this actor's events">
-                  {actorLabel(event.actor)}
+                  {actorLabel(event.recordedActor)}
                 </button>
               </Field>
-              <Field name="Type">{event.actor.type}</Field>
-              <Field name="External ID">{event.actor.externalId}</Field>
-              <Field name="Email">{event.actor.email}</Field>
-              <Field name="Roles">{event.actor.roles?.length ? event.actor.roles.join(", ") : null}</Field>
+              <Field name="Type">{event.recordedActor.type}</Field>
+              <Field name="External ID">{event.recordedActor.externalId}</Field>
+              <Field name="Email">{event.recordedActor.email}</Field>
+              <Field name="Roles">{event.recordedActor.roles.length ? event.recordedActor.roles.join(", ") : null}</Field>
+              {current && (
+                <Field name="Current profile">
+                  <span class="muted" data-testid="current-profile" title="The actor's profile now, not as recorded with this event">
+                    {actorLabel(current)}
+                    {current.email && current.email !== current.displayName ? ` <${current.email}>` : ""} (current)
+                  </span>
+                </Field>
+              )}
             </dl>
           </section>
           {(event.resource || event.relatedResources.length > 0) && (

@@ -1,4 +1,6 @@
 export type Actor = { id: string; type: string; externalId: string; displayName?: string | null; email?: string | null; roles?: string[] };
+/** The actor as the producer described it with the event (what the leaf holds). */
+export type ActorSnapshot = { type: string; externalId: string; displayName?: string | null; email?: string | null; roles: string[] };
 export type Resource = { id: string; type: string; externalId: string; name?: string | null };
 
 /** One row of the table. */
@@ -9,6 +11,7 @@ export type Row = {
   occurredAt: string;
   summary: string | null;
   actor: Actor;
+  recordedActor: ActorSnapshot;
   resource: Resource | null;
 };
 
@@ -43,10 +46,18 @@ export type Viewer = {
 
 export const ROW_FIELDS = `id action outcome occurredAt summary
   actor { id type externalId displayName email }
+  recordedActor { type externalId displayName email roles }
   resource { id type externalId name }`;
 
-export function actorLabel(actor: Actor): string {
+export function actorLabel(actor: Actor | ActorSnapshot): string {
   return actor.displayName || actor.email || actor.externalId;
+}
+
+/** The actor's current profile where it differs from the one recorded with the event, else null. */
+export function currentProfile(row: Row): Actor | null {
+  const { actor, recordedActor: recorded } = row;
+  const same = (actor.displayName ?? null) === (recorded.displayName ?? null) && (actor.email ?? null) === (recorded.email ?? null);
+  return same ? null : actor;
 }
 
 export function resourceLabel(resource: Resource | null): string {
