@@ -21,7 +21,10 @@ database, then:
      sent again with the same idempotency keys: it must come back either all
      created (it had rolled back) or all duplicates (it had committed, its
      acknowledgement was lost), never a mix;
-  3. after that every batch sent holds exactly 1,000 events.
+  3. after that every batch sent holds exactly 1,000 events;
+  4. `auditgraph verify --tenant` passes after the restart and again after the
+     retries: every stored event (version-2 leaves, node IDs and links included)
+     matches its leaf, and the tree its checkpoints.
 
 Prints the counts; RESULT line; exit status 1 on a violation.
 Settings: CRASH_BACKENDS (postgres,sqlite), CRASH_WRITERS (4), CRASH_KILL_AFTER (3 s).
@@ -128,6 +131,15 @@ def api_count(client, b):
     return body["data"]["auditEvents"]["totalCount"]
 
 
+def verify_tenant(server, slug):
+    """None when `auditgraph verify --tenant` passes, else why it failed."""
+    try:
+        server.cli("verify", "--tenant", slug)
+        return None
+    except RuntimeError as e:
+        return str(e)
+
+
 def crash_once(bin_path, backend):
     if backend == "postgres":
         url, path = pg_database(f"faults_crash_{os.getpid()}"), None
@@ -155,6 +167,7 @@ def crash_once(bin_path, backend):
 
     server.start()
     log(f"{backend}: restarted, pid {server.proc.pid}")
+    verified = [verify_tenant(server, "crash")]
     counts = sql_counts(backend, url, path)
     client = Client(server.port, key, timeout=60)
     api = {b: api_count(client, b) for b in sorted(run.sent)}
@@ -189,6 +202,7 @@ def crash_once(bin_path, backend):
             retry["mixed"].append(f"batch {b}: created {p['createdCount']} duplicates {p['duplicateCount']}")
     after = sql_counts(backend, url, path)
     not_full_after = sorted(b for b in run.sent if after.get(b, (0, 0)) != (BATCH, 2 * BATCH))
+    verified.append(verify_tenant(server, "crash"))
     client.close()
     server.stop()
 
@@ -205,10 +219,11 @@ def crash_once(bin_path, backend):
     print(f"retry of unacknowledged batches:   {retry['created']} created whole, {retry['duplicates']} all duplicates, "
           f"{len(retry['mixed'])} mixed, {len(retry['errors'])} errors")
     print(f"after retry, every batch 1,000:    {'yes' if not not_full_after else f'NO {not_full_after[:10]}'}")
+    print(f"verify --tenant (restart, retry):  {', '.join('ok' if v is None else f'FAILED: {v}' for v in verified)}")
     for e in (run.errors + retry["mixed"] + retry["errors"] + [f"unexpected batch {b}" for b in unexpected])[:10]:
         print(f"  {e}")
     ok = not (lost or partial or bad_links or api_mismatch or unexpected or run.errors or retry["mixed"]
-              or retry["errors"] or not_full_after) and len(run.acked) > 0
+              or retry["errors"] or not_full_after or any(v is not None for v in verified)) and len(run.acked) > 0
     print(f"RESULT crash {backend} " + ("OK" if ok else "FAILED"))
     return ok
 
