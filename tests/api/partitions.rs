@@ -188,6 +188,9 @@ async fn the_migration_converts_a_database_holding_events() {
     conn.execute_unprepared("CREATE FUNCTION auditgraph_ensure_partition(timestamptz) RETURNS void LANGUAGE sql AS ''")
         .await
         .unwrap();
+    // It also writes each event's words, a column of a later migration: it
+    // stands in too, and goes before the server starts.
+    conn.execute_unprepared("ALTER TABLE audit_event ADD COLUMN search_words text NOT NULL DEFAULT ''").await.unwrap();
     let store = Store::connect(&ServeSettings::for_url(&db.url).db, Default::default()).await.unwrap();
     let bus = Bus::new(1);
     let tenant = service::tenants::create_tenant(&store, &bus, "acme", None, Acting::System).await.unwrap().id;
@@ -200,6 +203,7 @@ async fn the_migration_converts_a_database_holding_events() {
     record_received(&store, tenant, "old", 20, old).await;
     store.db().clone().close().await.unwrap();
     conn.execute_unprepared("DROP FUNCTION auditgraph_ensure_partition(timestamptz)").await.unwrap();
+    conn.execute_unprepared("ALTER TABLE audit_event DROP COLUMN search_words").await.unwrap();
     let links_before = strings(&conn, "SELECT count(*)::text FROM event_resource").await;
 
     // The real server converts it on start.
