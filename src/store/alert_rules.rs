@@ -9,10 +9,10 @@ use chrono::{DateTime, Utc};
 use entity::{alert_firing as af, alert_rule as ar};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
+use super::lease;
 use crate::domain::alert_rule::{AlertRule, Key};
 use crate::domain::ids::{AlertRuleId, TenantId};
 use crate::domain::stats::StatsDimension;
@@ -151,20 +151,13 @@ pub async fn evaluable(
     Ok(ar::Entity::find()
         .filter(ar::Column::TenantId.eq(tenant.0))
         .filter(ar::Column::Paused.eq(false))
-        .filter(lease_open(holder, now))
+        .filter(lease::open::<ar::Entity>(holder, now))
         .order_by_asc(ar::Column::Id)
         .all(db)
         .await?
         .into_iter()
         .map(record)
         .collect())
-}
-
-fn lease_open(holder: &str, now: DateTime<Utc>) -> Condition {
-    Condition::any()
-        .add(ar::Column::LeaseUntil.is_null())
-        .add(ar::Column::LeaseUntil.lt(now))
-        .add(ar::Column::LeaseHolder.eq(holder))
 }
 
 /// Takes or renews a rule's lease for `holder` until `until`, unless another
@@ -177,26 +170,13 @@ pub async fn claim(
     now: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<bool> {
-    let done = ar::Entity::update_many()
-        .col_expr(ar::Column::LeaseHolder, Expr::val(holder))
-        .col_expr(ar::Column::LeaseUntil, Expr::val(until))
-        .filter(ar::Column::Id.eq(id.0))
-        .filter(lease_open(holder, now))
-        .exec(db)
-        .await?;
-    Ok(done.rows_affected == 1)
+    lease::claim::<ar::Entity>(db, ar::Column::Id.eq(id.0), holder, now, until).await
 }
 
 /// Gives up every lease `holder` still has.
 #[tracing::instrument(name = "db.alert_rules.release_all", skip_all, err(Debug))]
 pub async fn release_all(db: &impl ConnectionTrait, holder: &str) -> Result<u64> {
-    let done = ar::Entity::update_many()
-        .col_expr(ar::Column::LeaseHolder, Expr::value(Option::<String>::None))
-        .col_expr(ar::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
-        .filter(ar::Column::LeaseHolder.eq(holder))
-        .exec(db)
-        .await?;
-    Ok(done.rows_affected)
+    lease::release_all::<ar::Entity>(db, holder).await
 }
 
 /// Saves that every sequence up to `through` was evaluated, only while

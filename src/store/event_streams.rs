@@ -9,6 +9,7 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
 };
 
+use super::lease;
 use crate::domain::event_stream::EventStream;
 use crate::domain::ids::{EventStreamId, TenantId};
 use crate::error::Result;
@@ -177,7 +178,7 @@ pub async fn delete(db: &impl ConnectionTrait, tenant: TenantId, id: EventStream
 pub async fn deliverable(db: &impl ConnectionTrait, holder: &str, now: DateTime<Utc>) -> Result<Vec<EventStream>> {
     Ok(es::Entity::find()
         .filter(es::Column::Paused.eq(false))
-        .filter(lease_open(holder, now))
+        .filter(lease::open::<es::Entity>(holder, now))
         .order_by_asc(es::Column::Id)
         .all(db)
         .await?
@@ -186,15 +187,9 @@ pub async fn deliverable(db: &impl ConnectionTrait, holder: &str, now: DateTime<
         .collect())
 }
 
-fn lease_open(holder: &str, now: DateTime<Utc>) -> Condition {
-    Condition::any()
-        .add(es::Column::LeaseUntil.is_null())
-        .add(es::Column::LeaseUntil.lt(now))
-        .add(es::Column::LeaseHolder.eq(holder))
-}
-
 /// Takes or renews the lease of a stream for `holder` until `until`, unless
-/// another holder's lease is still running; whether `holder` now holds it.
+/// another holder's lease is still running (or the stream is paused);
+/// whether `holder` now holds it.
 #[tracing::instrument(name = "db.event_streams.claim", skip_all, err(Debug))]
 pub async fn claim(
     db: &impl ConnectionTrait,
@@ -203,27 +198,14 @@ pub async fn claim(
     now: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<bool> {
-    let done = es::Entity::update_many()
-        .col_expr(es::Column::LeaseHolder, Expr::val(holder).into())
-        .col_expr(es::Column::LeaseUntil, Expr::val(until).into())
-        .filter(es::Column::Id.eq(id.0))
-        .filter(es::Column::Paused.eq(false))
-        .filter(lease_open(holder, now))
-        .exec(db)
-        .await?;
-    Ok(done.rows_affected == 1)
+    let row = Condition::all().add(es::Column::Id.eq(id.0)).add(es::Column::Paused.eq(false));
+    lease::claim::<es::Entity>(db, row.into(), holder, now, until).await
 }
 
 /// Gives up every lease `holder` still has; how many.
 #[tracing::instrument(name = "db.event_streams.release_all", skip_all, err(Debug))]
 pub async fn release_all(db: &impl ConnectionTrait, holder: &str) -> Result<u64> {
-    let done = es::Entity::update_many()
-        .col_expr(es::Column::LeaseHolder, Expr::value(Option::<String>::None))
-        .col_expr(es::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
-        .filter(es::Column::LeaseHolder.eq(holder))
-        .exec(db)
-        .await?;
-    Ok(done.rows_affected)
+    lease::release_all::<es::Entity>(db, holder).await
 }
 
 /// Saves the position `through` after a delivery (or after examining events

@@ -10,6 +10,7 @@ pub mod filter;
 pub mod identities;
 pub mod keys;
 mod keyset;
+mod lease;
 pub mod ledger;
 pub mod metadata;
 pub mod partitions;
