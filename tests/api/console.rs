@@ -205,6 +205,29 @@ impl Tab {
         input.press_key("Enter").await.unwrap();
     }
 
+    /// Presses the left button at `from`, moves to `to` holding it, and lets go.
+    async fn drag(&self, from: (f64, f64), to: (f64, f64)) {
+        use chromiumoxide::cdp::browser_protocol::input::{
+            DispatchMouseEventParams, DispatchMouseEventType, MouseButton,
+        };
+        let at = |(x, y): (f64, f64), kind: DispatchMouseEventType| {
+            DispatchMouseEventParams::builder()
+                .x(x)
+                .y(y)
+                .button(MouseButton::Left)
+                .buttons(1)
+                .click_count(1)
+                .r#type(kind)
+                .build()
+                .unwrap()
+        };
+        self.page.move_mouse(chromiumoxide::layout::Point::new(from.0, from.1)).await.unwrap();
+        self.page.execute(at(from, DispatchMouseEventType::MousePressed)).await.unwrap();
+        self.page.execute(at(((from.0 + to.0) / 2.0, to.1), DispatchMouseEventType::MouseMoved)).await.unwrap();
+        self.page.execute(at(to, DispatchMouseEventType::MouseMoved)).await.unwrap();
+        self.page.execute(at(to, DispatchMouseEventType::MouseReleased)).await.unwrap();
+    }
+
     async fn press(&self, key: &str) {
         self.page.find_element("body").await.unwrap().press_key(key).await.unwrap();
     }
@@ -763,7 +786,8 @@ async fn histogram_and_facets_narrow_the_list(backend: Backend) {
     let minutes = seed_minutes(&app, &key).await;
     let tab = chromium.tab().await;
     // The histogram follows the query string: the server's own events (the key's creation) are not counted.
-    tab.open(&format!("{}/console?query=environment:demo#token={key}", origin(&app))).await;
+    let url = format!("{}/console?query=environment:demo#token={key}", origin(&app));
+    tab.open(&url).await;
     tab.wait_rows(11, "every event").await;
     tab.wait("document.querySelectorAll('[data-testid=histogram] rect.bar').length === 4", "four bars").await;
 
@@ -811,6 +835,26 @@ async fn histogram_and_facets_narrow_the_list(backend: Backend) {
     );
     assert_eq!(tab.eval::<Vec<String>>(&facet("outcome")).await, ["success9", "failure2"]);
     assert_eq!(tab.eval::<Vec<String>>(&facet("actor")).await, ["User u-26", "User u-15"]);
+
+    // A drag from the first bar to the second narrows the range to their minutes.
+    let centre = |i: usize| {
+        format!(
+            "(() => {{ const r = document.querySelectorAll('[data-testid=histogram] rect.bar')[{i}].getBoundingClientRect(); \
+             return [r.x + r.width / 2, r.y + r.height / 2]; }})()"
+        )
+    };
+    let (first, second): ((f64, f64), (f64, f64)) = (tab.eval(&centre(0)).await, tab.eval(&centre(1)).await);
+    tab.drag(first, second).await;
+    tab.wait_rows(4, "the events of the first two minutes").await;
+    tab.wait("document.querySelectorAll('[data-testid=histogram] rect.bar').length === 2", "two bars").await;
+    assert_eq!(bars(&tab).await, [(minutes[0].timestamp(), 3), (minutes[1].timestamp(), 1)]);
+    assert_eq!(
+        tab.eval::<String>("document.querySelector('input[name=to]').value").await,
+        minutes[2].checked_sub_signed(chrono::TimeDelta::minutes(1)).unwrap().format("%Y-%m-%dT%H:%M").to_string()
+    );
+    tab.open(&url).await;
+    tab.wait_rows(11, "every event again").await;
+    tab.wait("document.querySelectorAll('[data-testid=histogram] rect.bar').length === 4", "four bars again").await;
 
     // A click on the five-event bar narrows the range to that minute.
     tab.click("[data-testid=histogram] rect.bar[data-count='5']").await;
