@@ -39,7 +39,8 @@ export function Overview({
   onNarrow(from: number, to: number): void;
   onFacet(field: FacetField, value: string): void;
 }) {
-  const [chart, setChart] = useState<Chart | null>(null);
+  // undefined until the first answer; null when nothing is in range.
+  const [chart, setChart] = useState<Chart | null | undefined>(undefined);
   const [facets, setFacets] = useState<Facets | null>(null);
   const [error, setError] = useState<string | null>(null);
 
@@ -104,9 +105,10 @@ export function Overview({
   );
 }
 
-function Histogram({ chart, onNarrow }: { chart: Chart | null; onNarrow(from: number, to: number): void }) {
+function Histogram({ chart, onNarrow }: { chart: Chart | null | undefined; onNarrow(from: number, to: number): void }) {
   const svg = useRef<SVGSVGElement>(null);
   const [drag, setDrag] = useState<{ a: number; b: number } | null>(null);
+  if (chart === undefined) return <div class="histogram" />;
   if (!chart) return <div class="histogram empty-chart muted">No events in range.</div>;
 
   // Pointer x in the chart's coordinates.
