@@ -1,7 +1,8 @@
 //! The web console and GraphiQL in a real Chromium (Debian's `chromium`),
 //! driven over the DevTools protocol: sign-in, the newest events, filters,
 //! the drawer, endless scrolling, keyboard navigation, the live tail, viewer
-//! tokens, and that no request ever leaves the server's origin.
+//! tokens, the histogram and top values, the alert rules page, and that no
+//! request ever leaves the server's origin.
 //!
 //! Without Chromium these tests fail, saying how to install it, unless
 //! `AUDITGRAPH_SKIP_BROWSER=1`. `AUDITGRAPH_UPDATE_SCREENSHOT=1` rewrites the
@@ -202,6 +203,29 @@ impl Tab {
             input.type_str(text).await.unwrap();
         }
         input.press_key("Enter").await.unwrap();
+    }
+
+    /// Presses the left button at `from`, moves to `to` holding it, and lets go.
+    async fn drag(&self, from: (f64, f64), to: (f64, f64)) {
+        use chromiumoxide::cdp::browser_protocol::input::{
+            DispatchMouseEventParams, DispatchMouseEventType, MouseButton,
+        };
+        let at = |(x, y): (f64, f64), kind: DispatchMouseEventType| {
+            DispatchMouseEventParams::builder()
+                .x(x)
+                .y(y)
+                .button(MouseButton::Left)
+                .buttons(1)
+                .click_count(1)
+                .r#type(kind)
+                .build()
+                .unwrap()
+        };
+        self.page.move_mouse(chromiumoxide::layout::Point::new(from.0, from.1)).await.unwrap();
+        self.page.execute(at(from, DispatchMouseEventType::MousePressed)).await.unwrap();
+        self.page.execute(at(((from.0 + to.0) / 2.0, to.1), DispatchMouseEventType::MouseMoved)).await.unwrap();
+        self.page.execute(at(to, DispatchMouseEventType::MouseMoved)).await.unwrap();
+        self.page.execute(at(to, DispatchMouseEventType::MouseReleased)).await.unwrap();
     }
 
     async fn press(&self, key: &str) {
@@ -707,3 +731,210 @@ async fn the_query_bar_shows_removable_chips_and_explains_a_bad_query() {
     assert!(text.contains("at character 8"), "{text}");
     tab.assert_same_origin_only(&origin(&app));
 }
+
+/// Events in environment `demo` at known minutes (counts 3, 1, 5 and 2 ten to
+/// six minutes ago) of three actions, two outcomes and two actors.
+async fn seed_minutes(app: &TestApp, key: &str) -> [chrono::DateTime<chrono::Utc>; 4] {
+    use chrono::{DurationRound, TimeDelta};
+    let minute = chrono::Utc::now().duration_trunc(TimeDelta::minutes(1)).unwrap();
+    let at = |ago: i64| minute - TimeDelta::minutes(ago);
+    let plan: [(i64, &[(&str, &str, &str)]); 4] = [
+        (10, &[("session.create", "SUCCESS", "u-1"); 3]),
+        (9, &[("workspace.update", "FAILURE", "u-2")]),
+        (
+            7,
+            &[
+                ("session.create", "SUCCESS", "u-2"),
+                ("session.create", "SUCCESS", "u-2"),
+                ("session.create", "FAILURE", "u-2"),
+                ("workspace.update", "SUCCESS", "u-2"),
+                ("workspace.update", "SUCCESS", "u-2"),
+            ],
+        ),
+        (6, &[("billing.plan.change", "SUCCESS", "u-1"); 2]),
+    ];
+    let mut events = Vec::new();
+    for (ago, list) in plan {
+        for (i, (action, outcome, actor)) in list.iter().enumerate() {
+            let mut e = event(action);
+            e["outcome"] = json!(outcome);
+            e["environment"] = json!("demo");
+            e["actor"] = json!({ "type": "USER", "externalId": actor, "displayName": format!("User {actor}") });
+            e["occurredAt"] = json!(crate::helpers::rfc3339(at(ago) + TimeDelta::seconds(10 + i as i64)));
+            events.push(e);
+        }
+    }
+    app.record(key, json!(events)).await;
+    [at(10), at(9), at(7), at(6)]
+}
+
+/// The histogram's bars (start, count) as the page draws them.
+async fn bars(tab: &Tab) -> Vec<(i64, i64)> {
+    let drawn: Vec<(String, i64)> = tab
+        .eval("[...document.querySelectorAll('[data-testid=histogram] rect.bar')].map(r => [r.dataset.start, +r.dataset.count])")
+        .await;
+    drawn
+        .into_iter()
+        .map(|(start, count)| (chrono::DateTime::parse_from_rfc3339(&start).unwrap().timestamp(), count))
+        .collect()
+}
+
+async fn histogram_and_facets_narrow_the_list(backend: Backend) {
+    let Some(chromium) = Chromium::launch().await else { return };
+    let app = TestApp::spawn(backend).await;
+    let key = app.key("audit.read,audit.write").await;
+    let minutes = seed_minutes(&app, &key).await;
+    let tab = chromium.tab().await;
+    // The histogram follows the query string: the server's own events (the key's creation) are not counted.
+    let url = format!("{}/console?query=environment:demo#token={key}", origin(&app));
+    tab.open(&url).await;
+    tab.wait_rows(11, "every event").await;
+    tab.wait("document.querySelectorAll('[data-testid=histogram] rect.bar').length === 4", "four bars").await;
+
+    // Over all time (ten minutes), a bar per non-empty minute, as the API counts them.
+    assert_eq!(
+        tab.eval::<String>("document.querySelector('[data-testid=histogram]').dataset.interval").await,
+        "MINUTE"
+    );
+    let drawn = bars(&tab).await;
+    let expected: Vec<(i64, i64)> = minutes.iter().map(|m| m.timestamp()).zip([3, 1, 5, 2]).collect();
+    assert_eq!(drawn, expected);
+    let stats = app
+        .data(
+            &key,
+            "{ auditEventStats(query: \"environment:demo\", interval: MINUTE) { total buckets { start count } } }",
+            json!({}),
+        )
+        .await;
+    let api: Vec<(i64, i64)> = stats["auditEventStats"]["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            let start = chrono::DateTime::parse_from_rfc3339(b["start"].as_str().unwrap()).unwrap().timestamp();
+            (start, b["count"].as_i64().unwrap())
+        })
+        .collect();
+    assert_eq!(drawn, api);
+    assert_eq!(tab.eval::<String>("document.querySelector('[data-testid=histogram-total]').textContent").await, "11");
+    // Taller bars for more events.
+    let heights: Vec<f64> = tab
+        .eval("[...document.querySelectorAll('[data-testid=histogram] rect.bar')].map(r => +r.getAttribute('height'))")
+        .await;
+    assert!(heights[2] > heights[0] && heights[0] > heights[3] && heights[3] > heights[1], "{heights:?}");
+
+    // The top values beside it, with their counts; actors by name.
+    let facet = |name: &str| {
+        format!(
+            "[...document.querySelectorAll('.facet[data-facet={name}] li')].map(li => li.textContent.replace(/\\s+/g, ' ').trim())"
+        )
+    };
+    assert_eq!(
+        tab.eval::<Vec<String>>(&facet("action")).await,
+        ["session.create6", "workspace.update3", "billing.plan.change2"]
+    );
+    assert_eq!(tab.eval::<Vec<String>>(&facet("outcome")).await, ["success9", "failure2"]);
+    assert_eq!(tab.eval::<Vec<String>>(&facet("actor")).await, ["User u-26", "User u-15"]);
+
+    // A drag from the first bar to the second narrows the range to their minutes.
+    let centre = |i: usize| {
+        format!(
+            "(() => {{ const r = document.querySelectorAll('[data-testid=histogram] rect.bar')[{i}].getBoundingClientRect(); \
+             return [r.x + r.width / 2, r.y + r.height / 2]; }})()"
+        )
+    };
+    let (first, second): ((f64, f64), (f64, f64)) = (tab.eval(&centre(0)).await, tab.eval(&centre(1)).await);
+    tab.drag(first, second).await;
+    tab.wait_rows(4, "the events of the first two minutes").await;
+    tab.wait("document.querySelectorAll('[data-testid=histogram] rect.bar').length === 2", "two bars").await;
+    assert_eq!(bars(&tab).await, [(minutes[0].timestamp(), 3), (minutes[1].timestamp(), 1)]);
+    assert_eq!(
+        tab.eval::<String>("document.querySelector('input[name=to]').value").await,
+        minutes[2].checked_sub_signed(chrono::TimeDelta::minutes(1)).unwrap().format("%Y-%m-%dT%H:%M").to_string()
+    );
+    tab.open(&url).await;
+    tab.wait_rows(11, "every event again").await;
+    tab.wait("document.querySelectorAll('[data-testid=histogram] rect.bar').length === 4", "four bars again").await;
+
+    // A click on the five-event bar narrows the range to that minute.
+    tab.click("[data-testid=histogram] rect.bar[data-count='5']").await;
+    tab.wait("location.search.includes('range=custom')", "the range in the URL").await;
+    tab.wait_rows(5, "the events of that minute").await;
+    tab.wait("document.querySelectorAll('[data-testid=histogram] rect.bar').length === 1", "one bar").await;
+    assert_eq!(bars(&tab).await, [(minutes[2].timestamp(), 5)]);
+    let from: String = tab.eval("document.querySelector('input[name=from]').value").await;
+    assert_eq!(from, minutes[2].format("%Y-%m-%dT%H:%M").to_string());
+
+    // A facet adds its value to the filter.
+    tab.wait("!!document.querySelector('.facet[data-facet=action] button[data-value=\"session.create\"]')", "facet")
+        .await;
+    tab.wait(&format!("{}.join() === 'session.create3,workspace.update2'", facet("action")), "facets of the minute")
+        .await;
+    tab.click(".facet[data-facet=action] button[data-value=\"session.create\"]").await;
+    tab.wait("new URLSearchParams(location.search).get('action') === 'session.create'", "the action filter").await;
+    tab.wait_rows(3, "the session events of that minute").await;
+    assert!(tab.rows().await.iter().all(|(_, action)| action == "session.create"));
+    tab.click(".facet[data-facet=outcome] button[data-value=FAILURE]").await;
+    tab.wait_rows(1, "the failed session event").await;
+    assert_eq!(tab.eval::<String>("document.querySelector('select[name=outcome]').value").await, "FAILURE");
+    tab.assert_same_origin_only(&origin(&app));
+}
+
+async fn alert_rules_page_lists_rules_and_when_they_fired(backend: Backend) {
+    let Some(chromium) = Chromium::launch().await else { return };
+    let app = TestApp::spawn(backend).await;
+    let key = app.key("audit.read,audit.write,keys.manage").await;
+    let create = "mutation($i: CreateAlertRuleInput!) { createAlertRule(input: $i) { id } }";
+    let loud = json!({ "name": "Two failures", "query": "outcome:failure", "threshold": 2, "windowSeconds": 60 });
+    let quiet = json!({ "name": "Many exports", "query": "action:export.*", "threshold": 1000 });
+    let loud =
+        app.data(&key, create, json!({ "i": loud })).await["createAlertRule"]["id"].as_str().unwrap().to_string();
+    let quiet =
+        app.data(&key, create, json!({ "i": quiet })).await["createAlertRule"]["id"].as_str().unwrap().to_string();
+    let failure =
+        json!({ "action": "session.login", "outcome": "FAILURE", "actor": { "type": "USER", "externalId": "u-1" } });
+    app.record(&key, json!([failure.clone(), failure])).await;
+    let rules = "{ alertRules { id name lastFiredAt } }";
+    let mut fired = String::new();
+    crate::helpers::eventually(Duration::from_secs(5), "the rule to fire", async || {
+        let data = app.data(&key, rules, json!({})).await;
+        let rule = data["alertRules"].as_array().unwrap().iter().find(|r| r["id"] == json!(loud)).cloned().unwrap();
+        fired = rule["lastFiredAt"].as_str().unwrap_or_default().to_string();
+        !fired.is_empty()
+    })
+    .await;
+
+    let tab = chromium.tab().await;
+    tab.open(&format!("{}/console#token={key}", origin(&app))).await;
+    tab.wait(ROWS_LOADED, "the events").await;
+    tab.click("[data-testid=nav-rules]").await;
+    tab.wait("document.querySelectorAll('.rules-table tbody tr').length === 2", "the rules").await;
+    assert_eq!(tab.eval::<String>("location.hash").await, "#alert-rules");
+    let listed: Vec<(String, String, String)> = tab
+        .eval(
+            "[...document.querySelectorAll('.rules-table tbody tr')].map(r => [r.dataset.id, r.querySelector('.r-name').textContent, \
+             r.querySelector('.r-fired time')?.dateTime ?? r.querySelector('.r-fired').textContent])",
+        )
+        .await;
+    let mut listed = listed;
+    listed.sort();
+    let mut expected =
+        vec![(loud, "Two failures".to_string(), fired), (quiet, "Many exports".to_string(), "never".to_string())];
+    expected.sort();
+    assert_eq!(listed, expected);
+    // Back to the events.
+    tab.click("[data-testid=nav-events]").await;
+    tab.wait(ROWS_LOADED, "the events again").await;
+    tab.assert_same_origin_only(&origin(&app));
+
+    // A key that may not see rules is told so, and the page still works.
+    let reader = app.key("audit.read").await;
+    let tab = chromium.tab().await;
+    tab.open(&format!("{}/console#token={reader}", origin(&app))).await;
+    tab.wait(ROWS_LOADED, "the events").await;
+    tab.click("[data-testid=nav-rules]").await;
+    tab.wait("!!document.querySelector('[data-testid=rules-forbidden]')", "the explanation").await;
+    tab.assert_same_origin_only(&origin(&app));
+}
+
+crate::helpers::backend_tests!(histogram_and_facets_narrow_the_list, alert_rules_page_lists_rules_and_when_they_fired);

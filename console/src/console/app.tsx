@@ -1,10 +1,13 @@
 // The console: sign in, then the newest events with endless scrolling, a
-// filter bar kept in the URL, an event drawer, a live tail and export.
+// filter bar kept in the URL, a histogram and top values over the matching
+// events, an event drawer, a live tail and export; and the alert rules.
 
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, credentialFromHash, download, gql, savedCredential, saveCredential, subscribe, type Subscription } from "./api";
 import { Drawer } from "./drawer";
-import { EMPTY, type FilterState, RANGES, chips, fromUrl, parseExtra, toApi, toUrl } from "./filter";
+import { EMPTY, type FilterState, RANGES, chips, fromUrl, localInput, parseExtra, toApi, toUrl } from "./filter";
+import { Overview } from "./overview";
+import { AlertRules } from "./rules";
 import { ROW_FIELDS, type Row, type Viewer, actorLabel, localTime, resourceLabel } from "./types";
 
 const ME = `query Me { viewer { scopes tenant { slug name } restriction { filter expiresAt } } }`;
@@ -57,7 +60,62 @@ export function App() {
     );
   }
   if (!viewer) return <p class="loading">Signing in…</p>;
-  return <Console secret={secret} viewer={viewer} onSignOut={signOut} />;
+  return <Views secret={secret} viewer={viewer} onSignOut={signOut} />;
+}
+
+type View = "events" | "rules";
+const RULES_HASH = "#alert-rules";
+const viewOf = (hash: string): View => (hash === RULES_HASH ? "rules" : "events");
+
+/** The events, or the alert rules (`#alert-rules`, so a link or the back button reaches them). */
+function Views({ secret, viewer, onSignOut }: { secret: string; viewer: Viewer; onSignOut(why?: string): void }) {
+  const [view, setView] = useState<View>(() => viewOf(location.hash));
+  useEffect(() => {
+    const onHash = () => setView(viewOf(location.hash));
+    addEventListener("hashchange", onHash);
+    return () => removeEventListener("hashchange", onHash);
+  }, []);
+  if (view === "events") return <Console secret={secret} viewer={viewer} onSignOut={onSignOut} />;
+  return (
+    <div class="shell">
+      <Header viewer={viewer} view={view} onSignOut={onSignOut} />
+      <AlertRules secret={secret} onUnauthorized={onSignOut} />
+    </div>
+  );
+}
+
+function Header({ viewer, view, onSignOut }: { viewer: Viewer; view: View; onSignOut(why?: string): void }) {
+  const restriction = viewer.restriction;
+  return (
+    <header class="top">
+      <strong class="brand">auditgraph</strong>
+      <span class="tenant" title={viewer.tenant.slug}>
+        {viewer.tenant.name}
+      </span>
+      {restriction && (
+        <span class="badge token" title={JSON.stringify(restriction.filter)}>
+          Viewer token · until {localTime(restriction.expiresAt)}
+        </span>
+      )}
+      <span class="spacer" />
+      {!restriction && (
+        <nav class="views">
+          <a href="#" class={`nav${view === "events" ? " current" : ""}`} data-testid="nav-events">
+            Events
+          </a>
+          <a href={RULES_HASH} class={`nav${view === "rules" ? " current" : ""}`} data-testid="nav-rules">
+            Alert rules
+          </a>
+          <a href="/graphql" class="nav">
+            GraphiQL
+          </a>
+        </nav>
+      )}
+      <button type="button" class="link" onClick={() => onSignOut()}>
+        Sign out
+      </button>
+    </header>
+  );
 }
 
 function SignIn({ error, onSubmit }: { error: string | null; onSubmit(secret: string): void }) {
@@ -287,29 +345,9 @@ function Console({ secret, viewer, onSignOut }: { secret: string; viewer: Viewer
     apply({ ...filter, query: "", extra: Object.keys(rest).length ? JSON.stringify(rest) : "" });
   };
 
-  const restriction = viewer.restriction;
   return (
     <div class={`shell${openId ? " with-drawer" : ""}`}>
-      <header class="top">
-        <strong class="brand">auditgraph</strong>
-        <span class="tenant" title={viewer.tenant.slug}>
-          {viewer.tenant.name}
-        </span>
-        {restriction && (
-          <span class="badge token" title={JSON.stringify(restriction.filter)}>
-            Viewer token · until {localTime(restriction.expiresAt)}
-          </span>
-        )}
-        <span class="spacer" />
-        {!restriction && (
-          <a href="/graphql" class="nav">
-            GraphiQL
-          </a>
-        )}
-        <button type="button" class="link" onClick={() => onSignOut()}>
-          Sign out
-        </button>
-      </header>
+      <Header viewer={viewer} view="events" onSignOut={onSignOut} />
 
       <form
         class="filters"
@@ -376,6 +414,13 @@ function Console({ secret, viewer, onSignOut }: { secret: string; viewer: Viewer
           ))}
         </div>
       )}
+
+      <Overview
+        secret={secret}
+        filter={filter}
+        onNarrow={(from, to) => apply({ ...filter, range: "custom", from: localInput(from), to: localInput(to) })}
+        onFacet={(field, value) => apply({ ...filter, [field]: value })}
+      />
 
       <div class="toolbar">
         <button type="button" class={`live ${live}`} data-testid="live" data-state={live} onClick={toggleLive}>

@@ -70,6 +70,15 @@ export function toUrl(state: FilterState): string {
   return text ? `?${text}` : "";
 }
 
+const pad = (n: number) => String(n).padStart(2, "0");
+
+/** An instant as datetime-local text in the browser's time zone (seconds only when not zero). */
+export function localInput(at: number): string {
+  const d = new Date(at);
+  const minutes = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return d.getSeconds() || d.getMilliseconds() ? `${minutes}:${pad(d.getSeconds())}` : minutes;
+}
+
 function localToIso(text: string): string | undefined {
   if (!text) return undefined;
   const at = new Date(text);
