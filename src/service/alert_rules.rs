@@ -106,11 +106,6 @@ pub async fn create(session: &Session, input: NewRule) -> Result<AlertRule> {
     alert_rule::check_group_by(&input.group_by, "input.groupBy")?;
     let tenant = requester.tenant;
     let mut unit = UnitOfWork::begin(&services.store, &services.bus).await?;
-    // The bound on streams applies to rules too: each keeps a follower of the log busy.
-    let max = services.streams.max_per_tenant;
-    if alert_rules::count(unit.txn(), tenant).await? >= max as u64 {
-        return Err(Error::bad_input("input", format!("a tenant may have at most {max} alert rules")));
-    }
     let mut rule = AlertRule {
         id: AlertRuleId::generate(),
         tenant,
@@ -137,6 +132,13 @@ pub async fn create(session: &Session, input: NewRule) -> Result<AlertRule> {
     );
     // Recorded first: the rule starts after its own creation.
     unit.record(tenant, vec![event]).await?;
+    // The bound on streams applies to rules too: each keeps a follower of the
+    // log busy. Counted after recording, which holds the tenant's ledger, so
+    // two creations cannot both take the last place (as for streams).
+    let max = services.streams.max_per_tenant;
+    if alert_rules::count(unit.txn(), tenant).await? >= max as u64 {
+        return Err(Error::bad_input("input", format!("a tenant may have at most {max} alert rules")));
+    }
     rule.evaluated_sequence = ledger::head(unit.txn(), tenant).await?.size() as i64;
     alert_rules::insert(unit.txn(), &rule).await?;
     unit.commit().await?;
