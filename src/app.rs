@@ -56,6 +56,8 @@ pub enum StartError {
     ReadReplicas(String),
     #[error("{0}")]
     Witnesses(String),
+    #[error("cannot load the data keys' master key: {}", crate::error::describe(.0))]
+    DataKey(crate::error::Error),
 }
 
 /// Opens and migrates the database.
@@ -66,6 +68,9 @@ pub async fn open_store(settings: &ServeSettings, metrics: Arc<Metrics>) -> Resu
         .await
         .map_err(|source| StartError::Database { url: url.clone(), source })?;
     store.migrate().await.map_err(|source| StartError::Migrate { url, source })?;
+    let master =
+        service::data_keys::load_master(&store, settings.db.data_key.as_deref()).await.map_err(StartError::DataKey)?;
+    store.install_master_key(master);
     // PostgreSQL: this month and the next ones exist before anything records
     // (the purge job makes them again as time goes by).
     crate::store::partitions::ensure_ahead(store.db(), store.now()).await.map_err(StartError::Partitions)?;

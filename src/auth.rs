@@ -215,9 +215,11 @@ mod tests {
             read_urls: Vec::new(),
             max_replica_lag: Duration::from_secs(5),
             clock: Default::default(),
+            data_key: None,
         };
         let store = Store::connect(&settings, Default::default()).await.unwrap();
         store.migrate().await.unwrap();
+        store.install_master_key(crate::domain::data_key::MasterKey::generate());
         let bus = crate::bus::Bus::new(1);
         let tenant =
             crate::service::tenants::create_tenant(&store, &bus, "t", None, crate::service::self_audit::Acting::System)

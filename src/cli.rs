@@ -1,5 +1,5 @@
 //! The command line: `serve`, `demo`, `migrate`, `tenant`, `key`, `schema`, `seed`,
-//! `keygen`, `verify`, `export`, `purge`, `witness`, and the client's `events`.
+//! `keygen`, `datakey`, `verify`, `export`, `purge`, `erase`, `witness`, and the client's `events`.
 
 use std::sync::Arc;
 
@@ -67,6 +67,26 @@ pub enum Command {
         /// 0x04, for `auditgraph witness`) instead of a checkpoint signing key.
         #[arg(long)]
         witness: bool,
+    },
+    /// Write a new master key for the actors' data keys to FILE (mode 0600;
+    /// an existing file is never overwritten); pass it with `--data-key`.
+    Datakey {
+        /// Where to write the key.
+        file: std::path::PathBuf,
+    },
+    /// Erase an actor's personal data, as `eraseActor` does: its data key
+    /// destroyed, its profile's name and email cleared, recorded as
+    /// `privacy.erase`. Refused while the tenant is on legal hold.
+    Erase {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        /// The actor's type (`USER`, `API_KEY`, `SERVICE_ACCOUNT`, …).
+        #[arg(long)]
+        actor_type: String,
+        /// The actor's external ID.
+        #[arg(long)]
+        external_id: String,
     },
     /// Run a witness (c2sp.org/tlog-witness) that cosigns checkpoints of the
     /// logs it is given, each only if consistent with the last it cosigned.
@@ -359,6 +379,23 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             crate::seed::run(&store, &args).await?;
         }
         Command::Keygen { name, output, witness } => keygen(&name, output, witness)?,
+        Command::Datakey { file } => {
+            write_secret(&file, &crate::domain::data_key::MasterKey::generate().to_file_text())?;
+            eprintln!("wrote a data key to {} (mode 0600); pass it with --data-key", file.display());
+        }
+        Command::Erase { tenant, actor_type, external_id } => {
+            let store = open(&cli.db).await?;
+            let kind = crate::domain::event::ActorType::from_stored(&actor_type.to_uppercase()).ok_or_else(|| {
+                CliError::Usage(format!("--actor-type: `{actor_type}` is not an actor type (USER, API_KEY, …)"))
+            })?;
+            let tenant = tenant_by_slug(&store, &tenant).await?;
+            let actor =
+                crate::store::actors::by_key(store.db(), tenant.id, kind, &external_id).await?.ok_or_else(|| {
+                    CliError::Usage(format!("no {actor_type} actor `{external_id}` in `{}`", tenant.slug))
+                })?;
+            let erased = service::erasure::erase(&store, &bus, tenant.id, actor.id, Acting::System).await?;
+            println!("erased actor {}: {} events affected", erased.actor.id, erased.events_affected);
+        }
         Command::Witness(args) => crate::witness::run(args).await?,
         Command::Verify(args) => verify(&cli.db, args).await?,
         Command::Export(args) => export(&cli.db, args).await?,
@@ -367,8 +404,22 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     Ok(())
 }
 
-fn keygen(name: &str, output: Option<std::path::PathBuf>, witness: bool) -> Result<(), CliError> {
+/// Writes a secret to a new file only its owner may read; an existing file
+/// is never overwritten.
+fn write_secret(path: &std::path::Path, text: &str) -> Result<(), CliError> {
     use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(|e| {
+        CliError::Usage(format!("cannot create {}: {e} (an existing key is never overwritten)", path.display()))
+    })?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+fn keygen(name: &str, output: Option<std::path::PathBuf>, witness: bool) -> Result<(), CliError> {
     let usage = |e: crate::ledger::LedgerError| CliError::Usage(format!("--name: {e}"));
     let (verifier_key, private_key, use_with) = if witness {
         let (cosigner, private_key) = crate::ledger::cosignature::Cosigner::generate(name).map_err(usage)?;
@@ -378,14 +429,7 @@ fn keygen(name: &str, output: Option<std::path::PathBuf>, witness: bool) -> Resu
         (signer.verifier_key(), private_key, "--signing-key")
     };
     let path = output.unwrap_or_else(|| format!("{name}.key").into());
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&path).map_err(|e| {
-        CliError::Usage(format!("cannot create {}: {e} (an existing key is never overwritten)", path.display()))
-    })?;
-    writeln!(file, "{private_key}")?;
+    write_secret(&path, &format!("{private_key}\n"))?;
     eprintln!("wrote the private key to {} (mode 0600); pass it with {use_with}", path.display());
     println!("{verifier_key}");
     Ok(())

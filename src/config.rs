@@ -22,6 +22,13 @@ pub struct DatabaseArgs {
     /// Largest number of pooled database connections.
     #[arg(long, env = "AUDITGRAPH_DB_POOL_SIZE", default_value_t = 8, global = true)]
     pub db_pool_size: u32,
+
+    /// The master key that wraps every actor's data key (a file that
+    /// `auditgraph datakey FILE` writes). Without it the server keeps a
+    /// master key in the database, where a copy of the database holds
+    /// everything needed to read the sealed personal data.
+    #[arg(long, env = "AUDITGRAPH_DATA_KEY", global = true)]
+    pub data_key: Option<std::path::PathBuf>,
 }
 
 impl DatabaseArgs {
@@ -34,6 +41,7 @@ impl DatabaseArgs {
             read_urls: Vec::new(),
             max_replica_lag: DEFAULT_MAX_REPLICA_LAG,
             clock: Default::default(),
+            data_key: self.data_key.clone(),
         }
     }
 }
@@ -326,7 +334,7 @@ impl ServeSettings {
 
     /// Defaults for `url`, listening on a free loopback port (tests, tools).
     pub fn for_url(url: &str) -> Self {
-        let db = DatabaseArgs { database_url: url.to_string(), db_pool_size: 8 };
+        let db = DatabaseArgs { database_url: url.to_string(), db_pool_size: 8, data_key: None };
         let serve = ServeArgs { listen: "127.0.0.1:0".parse().expect("valid address"), ..ServeArgs::default() };
         Self::new(&db, &serve)
     }

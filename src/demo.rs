@@ -372,6 +372,7 @@ impl Generator {
             metadata,
             changes,
             idempotency_key: None,
+            personal: Vec::new(),
         }
     }
 }

@@ -9,6 +9,8 @@ pub mod alert_firing;
 pub mod alert_rule;
 pub mod api_key;
 pub mod audit_event;
+pub mod data_key;
+pub mod data_master;
 pub mod event_resource;
 pub mod event_stream;
 pub mod ledger_checkpoint;

@@ -14,6 +14,7 @@ mod m20261207_000060_retention_grace;
 mod m20261207_000070_search;
 mod m20261207_000090_alert_rules;
 mod m20261207_000260_witnesses;
+mod m20261207_000270_erasure;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000070_search::Migration),
             Box::new(m20261207_000090_alert_rules::Migration),
             Box::new(m20261207_000260_witnesses::Migration),
+            Box::new(m20261207_000270_erasure::Migration),
         ]
     }
 }

@@ -153,6 +153,9 @@ pub struct NewEvent {
     pub metadata: serde_json::Map<String, Json>,
     pub changes: Vec<FieldChange>,
     pub idempotency_key: Option<String>,
+    /// Paths of `metadata` and `changes` values that are personal data,
+    /// sealed in the leaf (see `domain::personal`).
+    pub personal: Vec<String>,
 }
 
 impl NewEvent {

@@ -12,6 +12,7 @@ use super::event::{
     self, ActorType, FieldChange, MAX_ID_CHARS, MAX_TEXT_CHARS, NewActor, NewEvent, NewResource, Outcome,
     RequestContext, check,
 };
+use super::personal;
 use super::wire::Instant;
 use crate::error::{Error, Result};
 
@@ -106,6 +107,8 @@ pub struct EventSpec {
     pub changes: Option<Vec<ChangeSpec>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personal: Option<Vec<String>>,
 }
 
 const SHORT: usize = MAX_ID_CHARS;
@@ -196,7 +199,7 @@ fn validate_changes(changes: Vec<ChangeSpec>, path: &str) -> Result<Vec<FieldCha
 impl EventSpec {
     /// The names of every field, as the contract writes them (a test keeps
     /// this list, the struct and the GraphQL input type equal).
-    pub const FIELDS: [&'static str; 16] = [
+    pub const FIELDS: [&'static str; 17] = [
         "action",
         "outcome",
         "occurredAt",
@@ -213,6 +216,7 @@ impl EventSpec {
         "metadata",
         "changes",
         "idempotencyKey",
+        "personal",
     ];
 
     /// Validates the event at `path` (e.g. `events.3`) against every rule;
@@ -221,6 +225,15 @@ impl EventSpec {
         let at = |name: &str| format!("{path}.{name}");
         let related = self.related_resources.unwrap_or_default();
         check::count(&at("relatedResources"), &related, event::MAX_RELATED, "related resources")?;
+        let metadata = check::metadata(&at("metadata"), self.metadata)?;
+        let changes = validate_changes(self.changes.unwrap_or_default(), &at("changes"))?;
+        let personal = match self.personal {
+            Some(paths) if !paths.is_empty() => {
+                let changes = serde_json::to_value(&changes).map_err(Error::internal)?;
+                personal::check_paths(&at("personal"), paths, &metadata, &changes)?
+            }
+            _ => Vec::new(),
+        };
         Ok(NewEvent {
             action: check::action(&at("action"), self.action)?,
             outcome: self.outcome.unwrap_or(Outcome::Success),
@@ -242,8 +255,9 @@ impl EventSpec {
             source_service: check::producer_source(&at("sourceService"), self.source_service, LONG)?,
             correlation_id: check::optional_text(&at("correlationId"), self.correlation_id, LONG)?,
             request: self.request.map(|r| r.validate(&at("request"))).transpose()?,
-            metadata: check::metadata(&at("metadata"), self.metadata)?,
-            changes: validate_changes(self.changes.unwrap_or_default(), &at("changes"))?,
+            metadata,
+            changes,
+            personal,
             idempotency_key: self
                 .idempotency_key
                 .map(|k| check::text(&at("idempotencyKey"), k, 1, SHORT))
@@ -273,7 +287,7 @@ mod tests {
             "actor": {"type": "USER", "externalId": "1"}, "resource": {"type": "t", "externalId": "r"},
             "relatedResources": [], "summary": "", "reason": "", "errorMessage": "", "environment": "",
             "sourceService": "", "correlationId": "", "request": {}, "metadata": {}, "changes": [],
-            "idempotencyKey": "k",
+            "idempotencyKey": "k", "personal": [],
         });
         let spec: EventSpec = super::super::wire::decode(full, "events.0").unwrap();
         let json = serde_json::to_value(&spec).unwrap();

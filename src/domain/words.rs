@@ -9,6 +9,7 @@
 //! ` word`, and a phrase ` a b ` — never across two texts.
 
 use super::event::NewEvent;
+use super::stored_event::StoredEvent;
 use crate::error::{Error, Result};
 
 /// Terms one `search` may hold.
@@ -82,10 +83,32 @@ pub fn stored<'a>(texts: impl IntoIterator<Item = &'a str>) -> String {
 /// The texts of an event that `search` looks in: its action, summary, reason
 /// and error message, its resources' names and every string in its metadata.
 pub fn event_texts(e: &NewEvent) -> Vec<&str> {
-    let mut texts = vec![e.action.as_str()];
-    texts.extend([&e.summary, &e.reason, &e.error_message].into_iter().flatten().map(String::as_str));
-    texts.extend(e.resource.iter().chain(&e.related_resources).filter_map(|r| r.name.as_deref()));
-    for value in e.metadata.values() {
+    let names = e.resource.iter().chain(&e.related_resources).filter_map(|r| r.name.as_deref());
+    texts(&e.action, [&e.summary, &e.reason, &e.error_message], names, e.metadata.values())
+}
+
+/// The words of a stored event once its actor is erased: its texts without
+/// the values its leaf seals (API.md Part 3, "filters on them no longer match").
+pub fn words_after_erasure(row: &StoredEvent) -> String {
+    let metadata = super::personal::metadata_without_sealed(row);
+    let part = |key: &str| row.recorded.get(key).cloned().unwrap_or(serde_json::Value::Null);
+    let (resource, related) = (part("resource"), part("relatedResources"));
+    let resources = std::iter::once(&resource).chain(related.as_array().into_iter().flatten());
+    let names = resources.filter_map(|r| r.get("name").and_then(serde_json::Value::as_str));
+    let values = metadata.as_object().into_iter().flat_map(|m| m.values());
+    stored(texts(&row.action, [&row.summary, &row.reason, &row.error_message], names, values))
+}
+
+fn texts<'a>(
+    action: &'a str,
+    optional: [&'a Option<String>; 3],
+    names: impl Iterator<Item = &'a str>,
+    metadata: impl Iterator<Item = &'a serde_json::Value>,
+) -> Vec<&'a str> {
+    let mut texts = vec![action];
+    texts.extend(optional.into_iter().flatten().map(String::as_str));
+    texts.extend(names);
+    for value in metadata {
         strings(value, &mut texts);
     }
     texts

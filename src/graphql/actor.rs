@@ -90,8 +90,8 @@ pub struct ActorSnapshot {
 }
 
 impl ActorSnapshot {
-    /// From the event's `recorded` copy (`{"actor": {…}, …}`).
-    pub fn from_recorded(recorded: &serde_json::Value) -> Result<Self> {
+    /// From the actor as recorded with an event, opened (`{"type", …}`).
+    pub fn from_recorded(actor: serde_json::Value) -> Result<Self> {
         #[derive(serde::Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Stored {
@@ -102,8 +102,7 @@ impl ActorSnapshot {
             email: Option<String>,
             roles: Option<Vec<String>>,
         }
-        let stored: Stored =
-            serde_json::from_value(recorded.get("actor").cloned().unwrap_or_default()).map_err(Error::internal)?;
+        let stored: Stored = serde_json::from_value(actor).map_err(Error::internal)?;
         Ok(ActorSnapshot {
             kind: stored_type(&stored.kind)?,
             external_id: stored.external_id,

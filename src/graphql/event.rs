@@ -13,8 +13,10 @@ use super::ledger::InclusionProof;
 use super::resource::Resource;
 use super::scalars::{BigInt, DateTime, Json};
 use crate::domain::cursor::{Cursor, EventOrder};
+use crate::domain::data_key::DataKey;
 use crate::domain::event::FieldChange as DomainChange;
 use crate::domain::page::{PageArgs, PageResult};
+use crate::domain::personal;
 use crate::domain::selection::{Detail, Joins};
 use crate::domain::stored_event::StoredEvent;
 use crate::error::{Error, Result};
@@ -174,14 +176,23 @@ impl AuditEvent {
         })
     }
 
-    /// Further detail: a JSON object, `{}` when none.
-    async fn metadata(&self) -> Json {
-        async_graphql::Json(self.0.metadata.clone())
+    /// Further detail: a JSON object, `{}` when none. Personal values read
+    /// `null` once their actor is erased.
+    async fn metadata(&self, ctx: &Context<'_>) -> async_graphql::Result<Json> {
+        if !personal::has_sealed(&self.0) {
+            return Ok(async_graphql::Json(self.0.metadata.clone()));
+        }
+        let key = self.data_key(ctx).await?;
+        Ok(async_graphql::Json(personal::opened_metadata(&self.0, key.as_ref())))
     }
 
     /// Before/after values of what the action changed.
-    async fn changes(&self) -> Result<Vec<FieldChange>> {
-        let changes: Vec<DomainChange> = serde_json::from_value(self.0.changes.clone()).map_err(Error::internal)?;
+    async fn changes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<FieldChange>> {
+        let changes = match personal::has_sealed(&self.0) {
+            false => self.0.changes.clone(),
+            true => personal::opened_changes(&self.0, self.data_key(ctx).await?.as_ref()),
+        };
+        let changes: Vec<DomainChange> = serde_json::from_value(changes).map_err(Error::internal)?;
         Ok(changes
             .into_iter()
             .map(|c| FieldChange {
@@ -204,9 +215,24 @@ impl AuditEvent {
     }
 
     /// The actor exactly as the producer described it in this event (roles at
-    /// the time of the action); `actor` resolves the current profile.
-    async fn recorded_actor(&self) -> Result<ActorSnapshot> {
-        ActorSnapshot::from_recorded(&self.0.recorded)
+    /// the time of the action); `actor` resolves the current profile. Its
+    /// `displayName` and `email` read `null` once the actor is erased.
+    async fn recorded_actor(&self, ctx: &Context<'_>) -> async_graphql::Result<ActorSnapshot> {
+        let key = match personal::has_sealed(&self.0) {
+            true => self.data_key(ctx).await?,
+            false => None,
+        };
+        Ok(ActorSnapshot::from_recorded(personal::opened_actor(&self.0, key.as_ref()))?)
+    }
+
+    /// Paths of this event's personal values that were erased (`eraseActor`)
+    /// and now read `null`, e.g. `actor.displayName`, `request.ipAddress`,
+    /// `metadata.email`; empty while they can be read.
+    async fn erased_paths(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
+        if !personal::has_sealed(&self.0) {
+            return Ok(Vec::new());
+        }
+        Ok(personal::erased_paths(&self.0, self.data_key(ctx).await?.as_ref()))
     }
 
     /// The canonical event: the RFC 8785 (JCS) bytes of this event's ledger leaf.
@@ -246,6 +272,15 @@ impl AuditEvent {
     }
 }
 
+impl AuditEvent {
+    /// The data key of the event's actor, through the request's loader;
+    /// `None` once the actor is erased.
+    async fn data_key(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DataKey>> {
+        let found = ctx.loaders().data_keys.load_one((self.0.tenant, self.0.actor_id)).await.map_err(shared)?;
+        Ok(found.map(|k| k.key))
+    }
+}
+
 connection!(AuditEventConnection, AuditEventEdge, AuditEvent, "audit event");
 
 /// The arguments of every event connection (`auditEvents`, `Actor.events`,
@@ -274,10 +309,12 @@ pub async fn events_connection(
     // The leaf is the whole event: whoever asks for it needs every column.
     let whole = ["canonicalJson", "leafHash", "inclusionProof"].iter().any(|f| selected(f));
     let detail = Detail {
-        metadata: whole || selected("metadata"),
-        changes: whole || selected("changes"),
+        metadata: whole || selected("metadata") || selected("erasedPaths"),
+        changes: whole || selected("changes") || selected("erasedPaths"),
         texts: whole || selected("summary") || selected("reason") || selected("errorMessage"),
-        recorded: whole || selected("recordedActor"),
+        // Where the sealed values are is kept with the recorded actor;
+        // erased paths need the metadata and changes too.
+        recorded: whole || ["recordedActor", "metadata", "changes", "erasedPaths"].iter().any(|f| selected(f)),
         request: whole || selected("request"),
     };
     // Actors and primary resources come with the page (the related resources'

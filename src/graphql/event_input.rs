@@ -45,6 +45,11 @@ pub struct AuditEventInput {
     pub changes: Option<Vec<FieldChangeInput>>,
     /// A key unique in the tenant: recording it again returns the stored event.
     pub idempotency_key: Option<String>,
+    /// Paths of personal values in `metadata` or in a change's `before` or
+    /// `after` (`metadata.email`, `changes.0.after`): sealed in the leaf under
+    /// the actor's data key, like its `displayName` and `email` and the
+    /// request's `ipAddress` and `userAgent`, so `eraseActor` can erase them.
+    pub personal: Option<Vec<String>>,
 }
 
 /// A before/after value of one changed field.
@@ -162,6 +167,7 @@ impl From<AuditEventInput> for EventSpec {
             metadata: e.metadata.map(|j| j.0),
             changes: e.changes.map(|l| l.into_iter().map(Into::into).collect()),
             idempotency_key: e.idempotency_key,
+            personal: e.personal,
         }
     }
 }

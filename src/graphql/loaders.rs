@@ -14,10 +14,12 @@ use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 
 use crate::domain::actor::Actor;
 use crate::domain::ids::{ActorId, EventId, ResourceId, TenantId};
+use crate::domain::personal;
 use crate::domain::resource::Resource;
 use crate::domain::selection::Joins;
 use crate::domain::stored_event::StoredEvent;
 use crate::error::Error;
+use crate::service::data_keys::{self, OpeningKey};
 use crate::service::ledger::InclusionProof;
 use crate::service::session::Session;
 use crate::service::{ledger, reads};
@@ -27,6 +29,8 @@ pub struct Loaders {
     pub resources: DataLoader<ByIdLoader<Resource>, HashMapCache>,
     pub event_resources: DataLoader<EventResourcesLoader, HashMapCache>,
     pub inclusion_proofs: DataLoader<InclusionProofLoader, HashMapCache>,
+    /// The data keys of the events' actors, to open their sealed values.
+    pub data_keys: DataLoader<ByIdLoader<OpeningKey>, HashMapCache>,
 }
 
 fn loader<T: Loader<K>, K: Send + Sync + Hash + Eq + Clone + 'static>(load: T) -> DataLoader<T, HashMapCache>
@@ -42,7 +46,8 @@ impl Loaders {
             actors: loader(ByIdLoader(session.clone(), PhantomData)),
             resources: loader(ByIdLoader(session.clone(), PhantomData)),
             event_resources: loader(EventResourcesLoader(session.clone())),
-            inclusion_proofs: loader(InclusionProofLoader(session)),
+            inclusion_proofs: loader(InclusionProofLoader(session.clone())),
+            data_keys: loader(ByIdLoader(session, PhantomData)),
         }
     }
 
@@ -92,6 +97,16 @@ impl Loaders {
             keys.dedup();
             let found = self.resources.loader().load(&keys).await?;
             self.resources.feed_many(found).await;
+        }
+        if ["metadata", "changes", "recordedActor", "erasedPaths"].iter().any(|f| selected(f)) {
+            let mut keys: Vec<_> =
+                rows.iter().filter(|r| personal::has_sealed(r)).map(|r| (r.tenant, r.actor_id)).collect();
+            keys.sort();
+            keys.dedup();
+            if !keys.is_empty() {
+                let found = self.data_keys.loader().load(&keys).await?;
+                self.data_keys.feed_many(found).await;
+            }
         }
         let proofs: Vec<_> = selections.iter().flat_map(|s| s.field("inclusionProof").selection_fields()).collect();
         if !proofs.is_empty() {
@@ -163,7 +178,19 @@ impl ById for Resource {
     }
 }
 
-/// Loads records by ID (actors, resources): one statement per batch.
+impl ById for OpeningKey {
+    type Id = ActorId;
+
+    async fn by_ids(session: &Session, ids: &[ActorId]) -> Result<Vec<OpeningKey>, Error> {
+        data_keys::for_session(session, ids).await
+    }
+
+    fn key(&self) -> (TenantId, ActorId) {
+        (self.tenant, self.actor)
+    }
+}
+
+/// Loads records by ID (actors, resources, data keys): one statement per batch.
 pub struct ByIdLoader<T>(Arc<Session>, PhantomData<T>);
 
 impl<T: ById> Loader<(TenantId, T::Id)> for ByIdLoader<T> {

@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, ID, Object, SimpleObject};
 
+use super::actor::Actor;
 use super::alert_rule::{self, AlertRule, CreateAlertRuleInput, DeleteAlertRulePayload, UpdateAlertRuleInput};
 use super::context::ContextExt;
 use super::event::AuditEvent;
@@ -15,7 +16,7 @@ use super::key::{
     SetTenantRetentionInput, Tenant, scopes_of,
 };
 use super::viewer_token::{self, CreateViewerTokenInput, ViewerToken};
-use crate::domain::ids::ApiKeyId;
+use crate::domain::ids::{ActorId, ApiKeyId};
 use crate::service;
 use crate::service::events::Answer;
 
@@ -30,6 +31,15 @@ pub struct RecordAuditEventsPayload {
     pub created_count: i32,
     /// Inputs whose idempotency key was already used: nothing new was stored for them.
     pub duplicate_count: i32,
+}
+
+/// What `eraseActor` did.
+#[derive(SimpleObject)]
+pub struct EraseActorPayload {
+    /// The actor, its `displayName` and `email` cleared.
+    pub actor: Actor,
+    /// Its events that held personal values, which now read `null`.
+    pub events_affected: i32,
 }
 
 /// The fields of a recorded event that a key without `audit.read` may select.
@@ -176,6 +186,23 @@ impl Mutation {
         #[graphql(desc = "What to change.")] input: UpdateAlertRuleInput,
     ) -> async_graphql::Result<AlertRule> {
         Ok(alert_rule::update(ctx, id, input).await?)
+    }
+
+    /// Erases an actor's personal data (GDPR art. 17): destroys its data key,
+    /// so every value its events seal (its `displayName` and `email`, the
+    /// request's `ipAddress` and `userAgent`, the paths listed in `personal`)
+    /// reads `null` from now on, while every leaf and proof stays valid; clears
+    /// its profile's `displayName` and `email`. Recorded as `privacy.erase`.
+    /// Needs `admin`; refused while the tenant is on legal hold.
+    async fn erase_actor(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The actor's global ID (`act_…`).")] id: ID,
+    ) -> async_graphql::Result<EraseActorPayload> {
+        let id = ActorId::parse(&id, "id")?;
+        let erased = service::erasure::erase_actor(ctx.session(), id).await?;
+        let events_affected = i32::try_from(erased.events_affected).unwrap_or(i32::MAX);
+        Ok(EraseActorPayload { actor: Actor(erased.actor), events_affected })
     }
 
     /// Deletes an alert rule. Needs `keys.manage` and `audit.read`.

@@ -7,8 +7,10 @@ use sha2::{Digest, Sha256};
 
 use super::Hash;
 use super::canonical::{instant, leaf_hash};
+use crate::domain::data_key::DataKey;
 use crate::domain::event::{NewActor, NewEvent, NewResource};
 use crate::domain::ids::{ActorId, ResourceId};
+use crate::domain::personal;
 use crate::domain::stored_event::StoredEvent;
 
 /// The leaf version of events recorded now: node IDs in the actor and
@@ -67,15 +69,20 @@ fn resource(r: &NewResource) -> Value {
 /// The canonical event of a stored event, as a JSON value.
 pub fn value(row: &StoredEvent) -> Value {
     let part = |key: &str| row.recorded.get(key).cloned().unwrap_or(Value::Null);
+    let sealed = row.recorded.get("request");
     let request = row.request.as_ref().map(|r| {
+        let personal = |field: &str, plain: Option<String>| match sealed {
+            Some(sealed) => sealed.get(field).cloned().unwrap_or(Value::Null),
+            None => json!(plain),
+        };
         json!({
             "id": r.id,
             "method": r.method,
             "path": r.path,
             "status": r.status,
             "latencyMs": r.latency_ms,
-            "ipAddress": r.ip_address.map(|ip| ip.to_string()),
-            "userAgent": r.user_agent,
+            "ipAddress": personal("ipAddress", r.ip_address.map(|ip| ip.to_string())),
+            "userAgent": personal("userAgent", r.user_agent.clone()),
         })
     });
     let mut object = Map::new();
@@ -113,6 +120,26 @@ pub fn value(row: &StoredEvent) -> Value {
         object.insert("v".to_string(), json!(version(row)));
     }
     Value::Object(object)
+}
+
+/// The opened event (API.md Part 3, "Two forms"): the leaf object with each
+/// sealed value replaced by its plaintext, or `null` once erased (`key` is
+/// the actor's data key, `None` when destroyed), and its `leafHash`. What
+/// every door but the leaf's own serves.
+pub fn opened(row: &StoredEvent, key: Option<&DataKey>) -> Value {
+    let mut object = value(row);
+    if personal::has_sealed(row) {
+        object["actor"] = personal::opened_actor(row, key);
+        object["metadata"] = personal::opened_metadata(row, key);
+        object["changes"] = personal::opened_changes(row, key);
+        if let Some(request) = &row.request {
+            // The columns hold the plaintext until an erasure clears them.
+            object["request"]["ipAddress"] = json!(request.ip_address.map(|ip| ip.to_string()));
+            object["request"]["userAgent"] = json!(request.user_agent);
+        }
+    }
+    object["leafHash"] = json!(super::encode_hash(&hash(row)));
+    object
 }
 
 /// The canonical event's bytes: the leaf.
@@ -201,8 +228,12 @@ fn halves(row: &StoredEvent) -> (Vec<u8>, Vec<u8>) {
     if let Some(request) = &row.request {
         out.extend_from_slice(b"{\"id\":");
         optional(&mut out, &request.id);
+        let sealed = row.recorded.get("request");
         out.extend_from_slice(b",\"ipAddress\":");
-        optional(&mut out, &request.ip_address.map(|ip| ip.to_string()));
+        match sealed {
+            Some(sealed) => canonical(&mut out, &sealed["ipAddress"]),
+            None => optional(&mut out, &request.ip_address.map(|ip| ip.to_string())),
+        }
         out.extend_from_slice(b",\"latencyMs\":");
         match request.latency_ms {
             Some(ms) => canonical(&mut out, &ms),
@@ -218,7 +249,10 @@ fn halves(row: &StoredEvent) -> (Vec<u8>, Vec<u8>) {
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"userAgent\":");
-        optional(&mut out, &request.user_agent);
+        match sealed {
+            Some(sealed) => canonical(&mut out, &sealed["userAgent"]),
+            None => optional(&mut out, &request.user_agent),
+        }
         out.push(b'}');
     } else {
         out.extend_from_slice(b"null");
@@ -315,6 +349,9 @@ mod tests {
             }
             if let Some(related) = parts.2 {
                 recorded["relatedResources"] = related;
+            }
+            if parts.3 && has_request && failed {
+                recorded["request"] = json!({"ipAddress": {"sealed": "AAAA", "kid": "act_1"}, "userAgent": null});
             }
             let at = Utc.timestamp_micros(micros).unwrap();
             let request = has_request.then(|| RequestContext {

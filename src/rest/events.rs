@@ -17,16 +17,19 @@ use crate::domain::ids::EventId;
 use crate::domain::selection::{Detail, Joins};
 use crate::error::Error;
 use crate::http::AppState;
+use crate::service::data_keys;
 use crate::service::events::Answer;
 use crate::service::policy::Operation;
 use crate::service::{self, reads};
 
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
-/// A page of canonical events.
+/// A page of opened events.
 #[derive(Serialize, ToSchema)]
 pub struct EventPage {
-    /// Canonical events (API.md, "Ledger"), in the order asked for.
+    /// Opened events (API.md Part 3, "Two forms"): the canonical event with
+    /// each sealed personal value as plaintext, or null once erased, and its
+    /// `leafHash`; in the order asked for.
     #[schema(value_type = Vec<Object>)]
     pub data: Vec<Value>,
     /// The `cursor` of the next page; null on the last page.
@@ -36,7 +39,7 @@ pub struct EventPage {
 /// What a recording stored.
 #[derive(Serialize, ToSchema)]
 pub struct Recorded {
-    /// The canonical event of every input, in input order (a duplicate shows the event stored first).
+    /// The opened event of every input, in input order (a duplicate shows the event stored first).
     #[schema(value_type = Vec<Object>)]
     pub data: Vec<Value>,
     /// Events this request stored.
@@ -76,7 +79,8 @@ async fn list_events(app: &AppState, headers: &HeaderMap, raw: Option<&str>) -> 
     let page = reads::events_page(&session, query).await?.page;
     let next_cursor =
         page.has_next_page.then(|| page.items.last().map(|row| row.event.cursor(request.order))).flatten();
-    let data = page.items.iter().map(|row| crate::ledger::event::value(&row.event)).collect();
+    let rows: Vec<_> = page.items.into_iter().map(|row| row.event).collect();
+    let data = data_keys::opened_for(&session, &rows).await?;
     Ok(json(StatusCode::OK, &EventPage { data, next_cursor }))
 }
 
@@ -131,7 +135,7 @@ async fn record_events(
     let recorded = service::events::record(&session, specs, answer).await?;
     let created = recorded.created.len();
     let data = match answer {
-        Answer::Events => recorded.events.iter().map(crate::ledger::event::value).collect(),
+        Answer::Events => data_keys::opened_for(&session, &recorded.events).await?,
         Answer::Receipts => recorded
             .events
             .iter()
@@ -182,7 +186,7 @@ fn decode(body: &[u8], headers: &HeaderMap) -> Result<Vec<EventSpec>, Error> {
     get, path = "/v1/events/{id}", tag = "events", operation_id = "getEvent",
     params(("id" = String, Path, description = "The event's ID (`evt_…`)")),
     responses(
-        (status = 200, description = "The canonical event", body = Object),
+        (status = 200, description = "The opened event, with its leafHash", body = Object),
         (status = 400, description = "Not an event ID", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or unknown credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks `audit.read`", body = Problem, content_type = "application/problem+json"),
@@ -197,7 +201,8 @@ pub async fn one(State(app): State<AppState>, headers: HeaderMap, Path(id): Path
         let row = reads::event(&session, id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("no event `{id}` in this tenant")))?;
-        Ok(json(StatusCode::OK, &crate::ledger::event::value(&row)))
+        let mut opened = data_keys::opened_for(&session, std::slice::from_ref(&row)).await?;
+        Ok(json(StatusCode::OK, &opened.pop().unwrap_or_default()))
     };
     reply(&headers, outcome.await)
 }

@@ -1,6 +1,6 @@
 //! The REST door (API.md Part 2, "REST door"): thin handlers onto the same
 //! filter, page, recording and ledger machinery as GraphQL, answering with
-//! canonical events and RFC 9457 problems.
+//! opened events and RFC 9457 problems.
 
 pub mod events;
 pub mod ledger;

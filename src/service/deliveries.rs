@@ -10,6 +10,7 @@ use std::time::Duration;
 use crate::domain::event_stream::EventStream;
 use crate::domain::filter_spec::FilterSpec;
 use crate::domain::ids::{EventStreamId, TenantId};
+use crate::domain::stored_event::StoredEvent;
 use crate::error::Result;
 use crate::store::{Store, event_streams, ledger};
 
@@ -89,6 +90,11 @@ impl Deliveries {
         let _gate = self.store.write_gate().await;
         event_streams::advance(self.store.db(), id, &self.holder, through, sent, self.store.now()).await?;
         Ok(())
+    }
+
+    /// The opened form of a batch's events, as destinations receive them.
+    pub async fn opened(&self, rows: &[StoredEvent]) -> Result<Vec<serde_json::Value>> {
+        super::data_keys::open_events(self.store.db(), self.store.master_key()?, rows).await
     }
 
     /// The current instant by the server's clock (a webhook's timestamp).

@@ -4,7 +4,9 @@
 pub mod alert_evaluation;
 pub mod alert_rules;
 pub mod criteria;
+pub mod data_keys;
 pub mod deliveries;
+pub mod erasure;
 pub mod event_streams;
 pub mod events;
 pub mod export;

@@ -10,8 +10,10 @@ use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
 
 use crate::domain::clock::truncate_to_micros;
+use crate::domain::data_key::{DataKey, MasterKey};
 use crate::domain::event::{NewEvent, NewResource};
-use crate::domain::ids::{EventId, ResourceId, TenantId};
+use crate::domain::ids::{ActorId, EventId, ResourceId, TenantId};
+use crate::domain::personal;
 use crate::domain::stored_event::StoredEvent;
 use crate::error::{Error, Result};
 use crate::ledger::Hash;
@@ -20,6 +22,8 @@ use crate::store::actors::ActorKey;
 use crate::store::recording::Link;
 use crate::store::resources::ResourceKey;
 use crate::store::{actors, announcements, events, ledger, partitions, recording, resources};
+
+use super::data_keys;
 
 /// What a batch recording did.
 pub struct Recorded {
@@ -73,6 +77,7 @@ impl Duplicates {
 /// Stores a batch in the transaction `db`, received at `received_at`.
 pub async fn record_in(
     db: &impl ConnectionTrait,
+    master: &MasterKey,
     tenant: TenantId,
     batch: Vec<NewEvent>,
     received_at: DateTime<Utc>,
@@ -92,9 +97,18 @@ pub async fn record_in(
         received_at,
     )
     .await?;
+    // Each actor with something personal to seal gets its data key.
+    let mut sealing: Vec<ActorId> = fresh
+        .iter()
+        .filter(|&&i| has_personal(&batch[i]))
+        .filter_map(|&i| actor_ids.get(&(batch[i].actor.kind, batch[i].actor.external_id.clone())).copied())
+        .collect();
+    sealing.sort();
+    sealing.dedup();
+    let keys = data_keys::for_recording(db, master, tenant, &sealing, received_at).await?;
     let mut staged = fresh
         .iter()
-        .map(|&i| stage(tenant, i, &batch[i], &actor_ids, &resource_ids, received_at))
+        .map(|&i| stage(tenant, i, &batch[i], &actor_ids, &resource_ids, &keys, received_at))
         .collect::<Result<Vec<_>>>()?;
     // The month the rows go to (a no-op unless a clock left the months made
     // ahead), before the head so that making it never holds up the tenant.
@@ -141,14 +155,23 @@ pub async fn record_in(
     Ok(Recorded { events, created })
 }
 
+/// Whether an input has a personal value to seal (API.md Part 3).
+fn has_personal(e: &NewEvent) -> bool {
+    e.actor.display_name.is_some()
+        || e.actor.email.is_some()
+        || e.request.as_ref().is_some_and(|r| r.ip_address.is_some() || r.user_agent.is_some())
+        || !e.personal.is_empty()
+}
+
 /// An input as it will be stored, with a new ID (allocated in input order,
 /// so IDs sort as recorded) and its sequence still to be assigned.
 fn stage(
     tenant: TenantId,
     input: usize,
     e: &NewEvent,
-    actor_ids: &HashMap<ActorKey, crate::domain::ids::ActorId>,
+    actor_ids: &HashMap<ActorKey, ActorId>,
     resource_ids: &HashMap<ResourceKey, ResourceId>,
+    keys: &HashMap<ActorId, DataKey>,
     received_at: DateTime<Utc>,
 ) -> Result<Staged> {
     let id = EventId::generate();
@@ -158,7 +181,7 @@ fn stage(
             .copied()
             .ok_or_else(|| Error::internal(format!("resource {}/{} was not upserted", r.kind, r.external_id)))
     };
-    let actor_id = *actor_ids
+    let actor_id: ActorId = *actor_ids
         .get(&(e.actor.kind, e.actor.external_id.clone()))
         .ok_or_else(|| Error::internal("actor was not upserted"))?;
     let primary = e.resource.as_ref().map(resource_id).transpose()?;
@@ -167,7 +190,7 @@ fn stage(
     for (n, &resource) in related.iter().enumerate() {
         links.push(Link { event: id, position: n as i16 + 1, resource });
     }
-    let event = StoredEvent {
+    let mut event = StoredEvent {
         id,
         tenant,
         sequence: 0,
@@ -191,6 +214,9 @@ fn stage(
         idempotency_key: e.idempotency_key.clone(),
         recorded: crate::ledger::event::recorded(e, &Links { actor: actor_id, resource: primary, related: &related }),
     };
+    if let Some(key) = keys.get(&actor_id) {
+        personal::seal(&mut event, key, &e.personal);
+    }
     let leaf = PendingLeaf::of(&event);
     let words = crate::domain::words::stored(crate::domain::words::event_texts(e));
     Ok(Staged { input, event, links, leaf, text: e.search_text(), words })

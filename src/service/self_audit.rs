@@ -60,6 +60,7 @@ pub fn self_audit(
         metadata: metadata.as_object().cloned().unwrap_or_default(),
         changes: Vec::new(),
         idempotency_key: None,
+        personal: Vec::new(),
     }
 }
 

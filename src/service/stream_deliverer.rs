@@ -195,17 +195,18 @@ impl Deliverer {
         }
         let now = self.deliveries.now();
         let splunk = stream.kind == SPLUNK_HEC;
+        let events = self.deliveries.opened(rows).await.map_err(|_| "cannot read the events' data keys".to_string())?;
         let request = if splunk {
             splunk::request(
                 &self.client,
                 url.as_str(),
                 &stream.secret,
-                splunk::body(rows, stream.splunk_index.as_deref()),
+                splunk::body(rows, events, stream.splunk_index.as_deref()),
             )
         } else {
             let (first, last) = (rows[0].sequence as u64, rows[rows.len() - 1].sequence as u64);
             let message_id = webhook::message_id(stream.id, first, last);
-            let body = webhook::body(rows.iter().map(crate::ledger::event::value).collect(), now);
+            let body = webhook::body(events, now);
             webhook::request(&self.client, url.as_str(), &stream.secret, &message_id, body, now)
                 .ok_or_else(|| "the stored signing secret does not decode".to_string())?
         };

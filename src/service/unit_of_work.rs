@@ -18,6 +18,7 @@ use crate::store::Store;
 pub struct UnitOfWork<'a> {
     _gate: Option<MutexGuard<'a, ()>>,
     txn: DatabaseTransaction,
+    store: &'a Store,
     bus: &'a Bus,
     /// The instant every row of this write is stamped with.
     pub now: DateTime<Utc>,
@@ -28,7 +29,7 @@ pub struct UnitOfWork<'a> {
 impl<'a> UnitOfWork<'a> {
     pub async fn begin(store: &'a Store, bus: &'a Bus) -> Result<Self> {
         let (gate, txn) = store.begin_write().await?;
-        Ok(UnitOfWork { _gate: gate, txn, bus, now: store.now(), recorded: Vec::new() })
+        Ok(UnitOfWork { _gate: gate, txn, store, bus, now: store.now(), recorded: Vec::new() })
     }
 
     /// As [`UnitOfWork::begin`], with every row stamped as received at `at`
@@ -46,7 +47,7 @@ impl<'a> UnitOfWork<'a> {
 
     /// Records events in this write's transaction.
     pub async fn record(&mut self, tenant: TenantId, batch: Vec<NewEvent>) -> Result<Recorded> {
-        let recorded = recording::record_in(&self.txn, tenant, batch, self.now).await?;
+        let recorded = recording::record_in(&self.txn, self.store.master_key()?, tenant, batch, self.now).await?;
         self.recorded.push((tenant, recorded.created.clone()));
         Ok(recorded)
     }

@@ -159,3 +159,41 @@ pub async fn page(
 pub async fn count(db: &impl ConnectionTrait, tenant: TenantId, m: &ActorMatch) -> Result<i64> {
     identities::count::<Actors>(db, tenant, m).await
 }
+
+/// Clears the actor's `displayName` and `email` (an erasure).
+#[tracing::instrument(name = "db.actors.forget_profile", skip_all, fields(tenant = %tenant), err(Debug))]
+pub async fn forget_profile(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    id: ActorId,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    actor::Entity::update_many()
+        .col_expr(actor::Column::DisplayName, Expr::value(Option::<String>::None))
+        .col_expr(actor::Column::Email, Expr::value(Option::<String>::None))
+        .col_expr(actor::Column::UpdatedAt, Expr::value(now))
+        .filter(actor::Column::TenantId.eq(tenant.0))
+        .filter(actor::Column::Id.eq(id.0))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The tenant's actor of this type and external ID, if any.
+#[tracing::instrument(name = "db.actors.by_key", skip_all, fields(tenant = %tenant), err(Debug))]
+pub async fn by_key(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    kind: ActorType,
+    external_id: &str,
+) -> Result<Option<Actor>> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let row = actor::Entity::find()
+        .filter(actor::Column::TenantId.eq(tenant.0))
+        .filter(actor::Column::Kind.eq(kind.as_str()))
+        .filter(actor::Column::ExternalId.eq(external_id))
+        .one(db)
+        .await?;
+    Ok(row.map(record))
+}

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::domain::cursor::{EventOrder, OrderField, SortDirection, SortKey};
 use crate::domain::filter::Filter;
-use crate::domain::ids::{EventId, TenantId};
+use crate::domain::ids::{ActorId, EventId, TenantId};
 use crate::domain::page::{Page, PageResult};
 use crate::domain::selection::{Detail, Joined, Joins};
 use crate::domain::stored_event::StoredEvent;
@@ -333,4 +333,26 @@ pub async fn matching_by_sequence(
 async fn query_events(db: &impl ConnectionTrait, query: &SelectStatement) -> Result<Vec<StoredEvent>> {
     let rows = db.query_all_raw(super::sql::with_literal_limits(db.get_database_backend().build(query))).await?;
     Ok(rows.iter().map(|row| super::row::event(row, 0)).collect::<Result<_, DbErr>>()?)
+}
+
+/// The actor's events with a sequence above `after`, in sequence order, at
+/// most `limit`, every column: how an erasure walks them.
+#[tracing::instrument(name = "db.events.of_actor", skip_all, fields(tenant = %tenant, after), err(Debug))]
+pub async fn of_actor(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    actor: ActorId,
+    after: i64,
+    limit: u64,
+) -> Result<Vec<StoredEvent>> {
+    let mut query = Query::select();
+    select_columns(&mut query, Detail::ALL, db.get_database_backend());
+    query
+        .from(ev::Entity)
+        .and_where(Expr::col((ev::Entity, ev::Column::TenantId)).eq(tenant.0))
+        .and_where(Expr::col((ev::Entity, ev::Column::ActorId)).eq(actor.0))
+        .and_where(Expr::col((ev::Entity, ev::Column::Sequence)).gt(after))
+        .order_by((ev::Entity, ev::Column::Sequence), Order::Asc)
+        .limit(limit);
+    query_events(db, &query).await
 }

@@ -4,6 +4,8 @@
 pub mod actors;
 pub mod alert_rules;
 pub mod announcements;
+pub mod data_keys;
+pub mod erasure;
 pub mod event_streams;
 pub mod events;
 pub mod filter;
@@ -14,6 +16,7 @@ mod lease;
 pub mod ledger;
 pub mod metadata;
 pub mod partitions;
+mod permit;
 pub mod recording;
 pub mod replicas;
 pub mod resources;
@@ -39,6 +42,7 @@ use sea_orm::{
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::domain::clock::SharedClock;
+use crate::domain::data_key::MasterKey;
 use crate::metrics::{Metrics, PoolStats};
 
 pub use replicas::Reader;
@@ -66,6 +70,8 @@ pub struct DbSettings {
     pub max_replica_lag: Duration,
     /// The clock every write is stamped by.
     pub clock: SharedClock,
+    /// The master key file (`--data-key`); `None`: the one kept in the database.
+    pub data_key: Option<std::path::PathBuf>,
 }
 
 /// How often a PostgreSQL backend running a statement checks that its client
@@ -88,6 +94,9 @@ pub struct Store {
     settings: DbSettings,
     /// Read replicas (none on SQLite, or when none is configured).
     replicas: Arc<Replicas>,
+    /// The key that wraps the actors' data keys, installed once at start
+    /// (`service::data_keys::load_master`).
+    master_key: Arc<std::sync::OnceLock<MasterKey>>,
 }
 
 impl Store {
@@ -99,6 +108,16 @@ impl Store {
     /// The server's clock.
     pub fn clock(&self) -> &SharedClock {
         &self.settings.clock
+    }
+
+    /// Installs the master key (the first one installed stays).
+    pub fn install_master_key(&self, key: MasterKey) {
+        let _ = self.master_key.set(key);
+    }
+
+    /// The master key; an internal error before it is installed.
+    pub fn master_key(&self) -> crate::error::Result<&MasterKey> {
+        self.master_key.get().ok_or_else(|| crate::error::Error::internal("the data keys' master key is not loaded"))
     }
 }
 
@@ -160,6 +179,9 @@ fn connect_options(settings: &DbSettings, url: &str) -> ConnectOptions {
                 .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
+                // Deleted and overwritten content is zeroed in the file, so
+                // an erasure leaves no plaintext behind in free pages.
+                .pragma("secure_delete", "ON")
         });
     if let Some(timeout) = settings.statement_timeout {
         options.statement_timeout(timeout);
@@ -201,7 +223,13 @@ impl Store {
             }
             Replicas::new(list, Some(probe(&settings.url).await?), settings.max_replica_lag)
         };
-        Ok(Store { db, write_gate, settings: settings.clone(), replicas: Arc::new(replicas) })
+        Ok(Store {
+            db,
+            write_gate,
+            settings: settings.clone(),
+            replicas: Arc::new(replicas),
+            master_key: Arc::default(),
+        })
     }
 
     /// Applies pending migrations. They may take longer than any request:

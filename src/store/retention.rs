@@ -5,10 +5,9 @@
 use chrono::{DateTime, Utc};
 use entity::{audit_event as ev, event_resource, retention_change, tenant};
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, Statement,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
+use super::permit::Permit;
 use crate::domain::event::SELF_AUDIT_SOURCE;
 use crate::domain::ids::TenantId;
 use crate::error::Result;
@@ -145,15 +144,7 @@ async fn one_i64(db: &impl ConnectionTrait, query: &sea_orm::sea_query::SelectSt
 /// events deleted.
 #[tracing::instrument(name = "db.retention.delete", skip_all, fields(tenant = %tenant, after, through), err(Debug))]
 pub async fn delete_range(db: &impl ConnectionTrait, tenant: TenantId, after: i64, through: i64) -> Result<u64> {
-    let backend = db.get_database_backend();
-    let permit = |sql: &str| Statement::from_sql_and_values(backend, sql, [tenant.0.into()]);
-    let (insert, remove) = match backend {
-        DbBackend::Postgres => {
-            ("INSERT INTO purge_permit (tenant_id) VALUES ($1)", "DELETE FROM purge_permit WHERE tenant_id = $1")
-        }
-        _ => ("INSERT INTO purge_permit (tenant_id) VALUES (?)", "DELETE FROM purge_permit WHERE tenant_id = ?"),
-    };
-    db.execute_raw(permit(insert)).await?;
+    super::permit::grant(db, Permit::Purge, tenant).await?;
     let in_range = Query::select()
         .column(ev::Column::Id)
         .from(ev::Entity)
@@ -175,7 +166,7 @@ pub async fn delete_range(db: &impl ConnectionTrait, tenant: TenantId, after: i6
         .exec(db)
         .await?
         .rows_affected;
-    db.execute_raw(permit(remove)).await?;
+    super::permit::revoke(db, Permit::Purge, tenant).await?;
     tenant::Entity::update(tenant::ActiveModel {
         id: Set(tenant.0),
         purged_through: Set(through),

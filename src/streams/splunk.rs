@@ -4,10 +4,11 @@
 use crate::domain::stored_event::StoredEvent;
 use serde_json::{Map, Value, json};
 
-/// The body of one batch: one HEC event object per event, back to back.
-pub fn body(rows: &[StoredEvent], index: Option<&str>) -> Vec<u8> {
+/// The body of one batch: one HEC event object per event, back to back
+/// (`events`: the rows' opened forms, in the same order).
+pub fn body(rows: &[StoredEvent], events: Vec<Value>, index: Option<&str>) -> Vec<u8> {
     let mut out = Vec::new();
-    for row in rows {
+    for (row, event) in rows.iter().zip(events) {
         let mut object = Map::new();
         object.insert("time".into(), json!(row.occurred_at.timestamp_micros() as f64 / 1_000_000.0));
         object.insert("source".into(), json!("auditgraph"));
@@ -15,7 +16,7 @@ pub fn body(rows: &[StoredEvent], index: Option<&str>) -> Vec<u8> {
         if let Some(index) = index {
             object.insert("index".into(), json!(index));
         }
-        object.insert("event".into(), crate::ledger::event::value(row));
+        object.insert("event".into(), event);
         out.extend(serde_json::to_vec(&Value::Object(object)).unwrap_or_default());
     }
     out

@@ -218,7 +218,9 @@ async fn a_crossing_while_down_fires_once_after_a_restart(backend: Backend) {
     let now = chrono::Utc::now();
     let event =
         auditgraph::domain::event::NewEvent { occurred_at: now, ..crate::helpers::new_event("doc.export", "u-1") };
-    auditgraph::service::recording::record_in(&txn, app.tenant, vec![event], now).await.unwrap();
+    auditgraph::service::recording::record_in(&txn, app.store.master_key().unwrap(), app.tenant, vec![event], now)
+        .await
+        .unwrap();
     txn.commit().await.unwrap();
 
     app.restart(|_| {}).await;

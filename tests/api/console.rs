@@ -638,6 +638,47 @@ async fn the_author_is_the_actor_as_recorded() {
     assert!(current.contains("Bob Innocent") && current.contains("(current)"), "{current}");
 }
 
+/// After `eraseActor`, an erased value is marked erased, in the list and the
+/// drawer, never shown as an empty string; the proof still verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erased_values_show_as_erased() {
+    let Some(chromium) = Chromium::launch().await else { return };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let key = app.key("audit.read,audit.write").await;
+    let admin = app.key("admin").await;
+    app.record(
+        &key,
+        json!([{ "action": "payment.refund", "actor": { "type": "USER", "externalId": "u-9", "displayName": "Jane Doe",
+            "email": "jane@example.com" }, "request": { "ipAddress": "203.0.113.9" },
+            "metadata": { "phone": "+1 555 0100", "plan": "pro" }, "personal": ["metadata.phone"] }]),
+    )
+    .await;
+    let id = app
+        .data(
+            &key,
+            "{ auditEvents(first: 1, filter: {action: {eq: \"payment.refund\"}}) { nodes { actor { id } } } }",
+            json!({}),
+        )
+        .await["auditEvents"]["nodes"][0]["actor"]["id"]
+        .clone();
+    app.data(&admin, "mutation($id: ID!) { eraseActor(id: $id) { eventsAffected } }", json!({ "id": id })).await;
+    let tab = chromium.tab().await;
+    tab.open(&format!("{}/console?action=payment.#token={key}", origin(&app))).await;
+    tab.wait_rows(1, "the refund").await;
+    let author: String = tab.eval("document.querySelector('tbody tr .c-actor').textContent.trim()").await;
+    assert_eq!(author, "u-9erased");
+    tab.click("table.events tbody tr").await;
+    tab.wait(DRAWER_LOADED, "the drawer").await;
+    tab.wait("!!document.querySelector('[data-testid=verified], [data-testid=unverified], [data-testid=ledger-unavailable]')", "the check").await;
+    let text: String = tab.eval("document.querySelector('.drawer').innerText").await;
+    assert!(tab.eval::<bool>("!!document.querySelector('[data-testid=verified]')").await, "{text}");
+    let erased: i64 = tab.eval("document.querySelectorAll('.drawer .erased').length").await;
+    // Who, email, IP address, and the note naming the metadata path.
+    assert_eq!(erased, 4, "{text}");
+    assert!(text.contains("metadata.phone"), "{text}");
+    assert!(!text.contains("jane@example.com") && !text.contains("203.0.113.9"), "{text}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_drawer_says_whether_the_checkpoint_is_witnessed() {
     let Some(chromium) = Chromium::launch().await else { return };

@@ -417,6 +417,7 @@ pub fn new_event(action: &str, actor: &str) -> auditgraph::domain::event::NewEve
         metadata: Default::default(),
         changes: vec![],
         idempotency_key: None,
+        personal: Vec::new(),
     }
 }
 

@@ -354,8 +354,8 @@ async fn canonical_event_and_leaf_hash(backend: Backend) {
     let e = &d["auditEvents"]["nodes"][0];
     let text = e["canonicalJson"].as_str().unwrap();
     assert_eq!(decode(&e["leafHash"]), sha(&[&[0], text.as_bytes()]), "leaf hash = SHA-256(0x00 ‖ canonical JSON)");
-    let c: Value = serde_json::from_str(text).unwrap();
-    let keys: Vec<&str> = c.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut c: Value = serde_json::from_str(text).unwrap();
+    let keys: Vec<String> = c.as_object().unwrap().keys().cloned().collect();
     let mut expected = vec![
         "id",
         "tenantId",
@@ -386,9 +386,12 @@ async fn canonical_event_and_leaf_hash(backend: Backend) {
     assert_eq!(c["occurredAt"], "2026-01-31T11:00:00.500000Z");
     assert!(c["receivedAt"].as_str().unwrap().len() == 27 && c["receivedAt"].as_str().unwrap().ends_with('Z'));
     assert_eq!(c["reason"], Value::Null);
+    // The address is personal: sealed under the actor's data key (API.md Part 3).
+    assert_eq!(c["request"]["ipAddress"]["kid"], e["actor"]["id"], "{text}");
+    c["request"]["ipAddress"] = json!("sealed");
     assert_eq!(
         c["request"],
-        json!({ "id": null, "method": "POST", "path": null, "status": 503, "latencyMs": 12.5, "ipAddress": "2001:db8::1", "userAgent": null })
+        json!({ "id": null, "method": "POST", "path": null, "status": 503, "latencyMs": 12.5, "ipAddress": "sealed", "userAgent": null })
     );
     assert_eq!(
         c["actor"],

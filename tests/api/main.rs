@@ -11,6 +11,7 @@ mod cli;
 mod client;
 mod console;
 mod destinations;
+mod erasure;
 mod exact_leaves;
 mod export;
 mod filter_property;

@@ -79,7 +79,9 @@ fn sent(prefix: &str, n: usize, occurred_at: DateTime<Utc>) -> Vec<NewEvent> {
 /// Records `n` events as the server does, but as received at `at`.
 async fn record_received(store: &Store, tenant: TenantId, prefix: &str, n: usize, at: DateTime<Utc>) {
     let txn = store.db().begin().await.unwrap();
-    auditgraph::service::recording::record_in(&txn, tenant, sent(prefix, n, at), at).await.unwrap();
+    auditgraph::service::recording::record_in(&txn, store.master_key().unwrap(), tenant, sent(prefix, n, at), at)
+        .await
+        .unwrap();
     txn.commit().await.unwrap();
 }
 
@@ -191,7 +193,16 @@ async fn the_migration_converts_a_database_holding_events() {
     // It also writes each event's words, a column of a later migration: it
     // stands in too, and goes before the server starts.
     conn.execute_unprepared("ALTER TABLE audit_event ADD COLUMN search_words text NOT NULL DEFAULT ''").await.unwrap();
+    // And the data keys of the actors whose names it seals (the tenant's and
+    // key's records name the command line).
+    conn.execute_unprepared(
+        "CREATE TABLE data_key (actor_id uuid PRIMARY KEY, tenant_id uuid NOT NULL, wrapped text NOT NULL,
+                                created_at timestamptz NOT NULL)",
+    )
+    .await
+    .unwrap();
     let store = Store::connect(&ServeSettings::for_url(&db.url).db, Default::default()).await.unwrap();
+    store.install_master_key(auditgraph::domain::data_key::MasterKey::generate());
     let bus = Bus::new(1);
     let tenant = service::tenants::create_tenant(&store, &bus, "acme", None, Acting::System).await.unwrap().id;
     let scopes = Scopes::parse_list("audit.read,audit.write", "scopes").unwrap();
@@ -204,6 +215,7 @@ async fn the_migration_converts_a_database_holding_events() {
     store.db().clone().close().await.unwrap();
     conn.execute_unprepared("DROP FUNCTION auditgraph_ensure_partition(timestamptz)").await.unwrap();
     conn.execute_unprepared("ALTER TABLE audit_event DROP COLUMN search_words").await.unwrap();
+    conn.execute_unprepared("DROP TABLE data_key").await.unwrap();
     let links_before = strings(&conn, "SELECT count(*)::text FROM event_resource").await;
 
     // The real server converts it on start.

@@ -264,6 +264,7 @@ async fn webhook(
         if payload["type"] != "audit.events" || events.is_empty() || events.len() > 100 {
             seen.problems.push(format!("bad body on {id}"));
         }
+        seen.problems.extend(events.iter().filter_map(not_opened));
         let age = chrono::Utc::now().timestamp() - timestamp.parse::<i64>().unwrap_or(0);
         if !(-5..=60).contains(&age) {
             seen.problems.push(format!("stale timestamp on {id}"));
@@ -302,12 +303,27 @@ async fn splunk_hec(
         }
     }
     let events: Vec<Value> = objects.iter().map(|o| o["event"].clone()).collect();
+    state.seen.lock().unwrap().problems.extend(events.iter().filter_map(not_opened));
     answer(&state, sequences_of(&events), r#"{"text":"Success","code":0}"#).await
+}
+
+/// Destinations get the opened event with its leaf hash (API.md Part 3):
+/// personal values in plaintext, never sealed.
+fn not_opened(event: &Value) -> Option<String> {
+    let opened =
+        event["leafHash"].as_str().is_some_and(|h| h.len() == 44) && !event["actor"]["displayName"].is_object();
+    (!opened).then(|| format!("not an opened event with its leafHash: {}", event["id"]))
 }
 
 /// Records `n` events named `action`; returns their sequences.
 async fn record(app: &TestApp, key: &str, action: &str, n: usize) -> Vec<u64> {
-    let events: Vec<Value> = (0..n).map(|_| event(action)).collect();
+    // Named, so a delivery shows whether the sealed name was opened.
+    let named = || {
+        let mut e = event(action);
+        e["actor"]["displayName"] = json!("User One");
+        e
+    };
+    let events: Vec<Value> = (0..n).map(|_| named()).collect();
     let recorded = app.record(key, json!(events)).await;
     let ids: Vec<Value> = recorded["events"].as_array().unwrap().iter().map(|e| e["id"].clone()).collect();
     let data = app

@@ -285,8 +285,15 @@ async fn a_rolled_back_batch_announces_nothing(backend: Backend) {
     wait_for_subscribers(&app, 1).await;
     let doomed = new_event("doomed.event", "x");
     let txn = app.store.db().begin().await.unwrap();
-    let recorded =
-        auditgraph::service::recording::record_in(&txn, app.tenant, vec![doomed], app.store.now()).await.unwrap();
+    let recorded = auditgraph::service::recording::record_in(
+        &txn,
+        app.store.master_key().unwrap(),
+        app.tenant,
+        vec![doomed],
+        app.store.now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(recorded.created.len(), 1, "stored inside the transaction");
     txn.rollback().await.unwrap();
     app.record(&key, json!([event("kept.event")])).await;
