@@ -8,7 +8,8 @@ import { Drawer } from "./drawer";
 import { EMPTY, type FilterState, RANGES, chips, fromUrl, localInput, parseExtra, toApi, toUrl } from "./filter";
 import { Overview } from "./overview";
 import { AlertRules } from "./rules";
-import { ROW_FIELDS, type Row, type Viewer, actorLabel, localTime, resourceLabel } from "./types";
+import { Erased } from "./erased";
+import { ROW_FIELDS, type Row, type Viewer, actorLabel, isErased, localTime, resourceLabel } from "./types";
 
 const ME = `query Me { viewer { scopes tenant { slug name } restriction { filter expiresAt } } }`;
 const PAGE = `query Page($filter: AuditEventFilter, $query: String, $after: String) {
@@ -488,6 +489,7 @@ function Console({ secret, viewer, onSignOut }: { secret: string; viewer: Viewer
                 </td>
                 <td class="c-actor" title={`${row.recordedActor.type} ${row.recordedActor.externalId}`}>
                   {actorLabel(row.recordedActor)}
+                  {isErased(row, "actor.displayName") && <Erased />}
                 </td>
                 <td class="c-resource">{resourceLabel(row.resource)}</td>
                 <td class="c-summary">{row.summary}</td>

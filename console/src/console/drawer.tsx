@@ -6,7 +6,8 @@ import { useEffect, useState } from "preact/hooks";
 import { gql } from "./api";
 import { ChangesDiff, JsonTree } from "./json";
 import { type Checkpoint, type InclusionProof, type Verdict, countCosigners, verify } from "./proof";
-import { type Detail, type Resource, ROW_FIELDS, actorLabel, currentProfile, localTime } from "./types";
+import { Erased } from "./erased";
+import { type Detail, type Resource, ROW_FIELDS, actorLabel, currentProfile, isErased, localTime } from "./types";
 
 const DETAIL = `query Event($id: ID!) { auditEvent(id: $id) { ${ROW_FIELDS}
   category receivedAt reason errorMessage environment sourceService correlationId idempotencyKey
@@ -190,6 +191,7 @@ export function Drawer(props: {
   );
 
   const current = event && currentProfile(event);
+  const erasedValues = event ? event.erasedPaths.filter((p) => p.startsWith("metadata.") || p.startsWith("changes.")) : [];
 
   return (
     <aside class="drawer" aria-label="Event detail" data-testid="drawer">
@@ -234,10 +236,11 @@ export function Drawer(props: {
                 <button type="button" class="link" onClick={() => props.onFilter("actor", event.actor.id)} title="Show this actor's events">
                   {actorLabel(event.recordedActor)}
                 </button>
+                {isErased(event, "actor.displayName") && <Erased />}
               </Field>
               <Field name="Type">{event.recordedActor.type}</Field>
               <Field name="External ID">{event.recordedActor.externalId}</Field>
-              <Field name="Email">{event.recordedActor.email}</Field>
+              <Field name="Email">{event.recordedActor.email ?? (isErased(event, "actor.email") && <Erased />)}</Field>
               <Field name="Roles">{event.recordedActor.roles.length ? event.recordedActor.roles.join(", ") : null}</Field>
               {current && (
                 <Field name="Current profile">
@@ -274,8 +277,8 @@ export function Drawer(props: {
                 <Field name="Path">{event.request.path && <code>{event.request.path}</code>}</Field>
                 <Field name="Status">{event.request.status}</Field>
                 <Field name="Latency">{event.request.latencyMs !== null ? `${event.request.latencyMs} ms` : null}</Field>
-                <Field name="IP address">{event.request.ipAddress}</Field>
-                <Field name="User agent">{event.request.userAgent}</Field>
+                <Field name="IP address">{event.request.ipAddress ?? (isErased(event, "request.ipAddress") && <Erased />)}</Field>
+                <Field name="User agent">{event.request.userAgent ?? (isErased(event, "request.userAgent") && <Erased />)}</Field>
                 <Field name="Request ID">{event.request.id}</Field>
               </dl>
             </section>
@@ -285,6 +288,11 @@ export function Drawer(props: {
               <h3>Changes</h3>
               <ChangesDiff changes={event.changes} />
             </section>
+          )}
+          {erasedValues.length > 0 && (
+            <p class="muted" data-testid="erased-values">
+              <Erased /> personal values, now null: {erasedValues.join(", ")}
+            </p>
           )}
           <section>
             <h3>Metadata</h3>

@@ -13,6 +13,8 @@ export type Row = {
   actor: Actor;
   recordedActor: ActorSnapshot;
   resource: Resource | null;
+  /** Paths of personal values erased since (`actor.email`, `metadata.phone`…): they read null. */
+  erasedPaths: string[];
 };
 
 export type Detail = Row & {
@@ -47,7 +49,13 @@ export type Viewer = {
 export const ROW_FIELDS = `id action outcome occurredAt summary
   actor { id type externalId displayName email }
   recordedActor { type externalId displayName email roles }
-  resource { id type externalId name }`;
+  resource { id type externalId name }
+  erasedPaths`;
+
+/** Whether the value at `path` of the event was erased (not merely absent). */
+export function isErased(row: Row, path: string): boolean {
+  return row.erasedPaths.includes(path);
+}
 
 export function actorLabel(actor: Actor | ActorSnapshot): string {
   return actor.displayName || actor.email || actor.externalId;
