@@ -14,13 +14,15 @@ use super::loaders::Loaders;
 /// fresh set of DataLoaders in its data.
 pub fn attach(request: async_graphql::Request, session: Session) -> async_graphql::Request {
     let session = Arc::new(session);
-    request.data(Loaders::new(session.clone())).data(session)
+    request.data(Arc::new(Loaders::new(session.clone()))).data(session)
 }
 
 pub trait ContextExt {
     /// The caller's session: who asks, and where its reads go.
     fn session(&self) -> &Session;
     fn loaders(&self) -> &Loaders;
+    /// The loaders, to hold beyond the resolver (a subscription's stream).
+    fn shared_loaders(&self) -> Arc<Loaders>;
 }
 
 impl ContextExt for Context<'_> {
@@ -29,6 +31,10 @@ impl ContextExt for Context<'_> {
     }
 
     fn loaders(&self) -> &Loaders {
-        self.data_unchecked::<Loaders>()
+        self.data_unchecked::<Arc<Loaders>>()
+    }
+
+    fn shared_loaders(&self) -> Arc<Loaders> {
+        self.data_unchecked::<Arc<Loaders>>().clone()
     }
 }

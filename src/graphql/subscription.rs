@@ -6,6 +6,7 @@ use futures_util::{Stream, StreamExt};
 use super::context::ContextExt;
 use super::event::AuditEvent;
 use super::filter_input::AuditEventFilter;
+use crate::domain::ids::{ActorId, TenantId};
 use crate::service::tail;
 
 pub struct Subscription;
@@ -26,6 +27,12 @@ impl Subscription {
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<AuditEvent>> + use<>> {
         let filter = AuditEventFilter::combine(ctx, filter, query.as_deref())?;
         let events = tail::open(ctx.session(), filter).await?;
-        Ok(events.map(|event| event.map(AuditEvent).map_err(Into::into)))
+        // The subscription's loaders live as long as it does: data keys are
+        // read afresh for each event, so one made after an erasure opens.
+        let loaders = ctx.shared_loaders();
+        Ok(events.map(move |event| {
+            loaders.data_keys.clear::<(TenantId, ActorId)>();
+            event.map(AuditEvent).map_err(Into::into)
+        }))
     }
 }

@@ -16,6 +16,7 @@ backend_tests!(
     erasure_is_refused_under_legal_hold_and_without_admin,
     no_plaintext_remains_in_the_database_after_erasure,
     erasure_from_the_command_line_with_a_data_key_file,
+    subscribers_see_opened_values_before_and_after_an_erasure,
 );
 
 /// Strings only the erased person's events hold.
@@ -404,4 +405,34 @@ async fn erasure_from_the_command_line_with_a_data_key_file(backend: Backend) {
     assert_eq!(bob["recordedActor"]["email"], "bob@kept.example");
     let erase = all.iter().find(|n| n["action"] == "privacy.erase").expect("the command line's erasure is recorded");
     assert_eq!(erase["metadata"]["eventsAffected"], 1);
+}
+
+async fn subscribers_see_opened_values_before_and_after_an_erasure(backend: Backend) {
+    use crate::subscriptions::{Client, Protocol, Received, wait_for_subscribers};
+    let app = TestApp::spawn(backend).await;
+    let key = app.key("audit.write,audit.read").await;
+    let admin = app.key("admin").await;
+    let mut client = Client::connect_with_key(&app.url(""), Protocol::TransportWs, &key).await;
+    let query = r#"subscription { auditEventRecorded(filter: {action: {prefix: "profile."}}) {
+        actor { id } recordedActor { displayName } metadata erasedPaths } }"#;
+    client.subscribe("1", query, json!({})).await;
+    wait_for_subscribers(&app, 1).await;
+    let mut next = async || match client.receive(std::time::Duration::from_secs(10)).await {
+        Some(Received::Data(d)) => d["auditEventRecorded"].clone(),
+        other => panic!("expected an event, got {other:?}"),
+    };
+    app.record(&key, json!([janes_event("profile.first")])).await;
+    let first = next().await;
+    assert_eq!(first["recordedActor"]["displayName"], SECRETS[0], "{first}");
+    assert_eq!(first["metadata"]["contact"]["phone"], SECRETS[4]);
+    app.data(&admin, ERASE, json!({ "id": first["actor"]["id"] })).await;
+    // The same person records again: a new data key seals it, and the
+    // subscription opens it (no key of before is kept).
+    app.record(&key, json!([janes_event("profile.again")])).await;
+    let again = next().await;
+    assert_eq!(again["recordedActor"]["displayName"], SECRETS[0], "{again}");
+    assert_eq!(again["erasedPaths"], json!([]));
+    // What was erased stays erased.
+    let old = nodes(&app, &key, json!({"action": {"eq": "profile.first"}}), None).await.remove(0);
+    assert_eq!(old["recordedActor"]["displayName"], Value::Null, "{old}");
 }
