@@ -291,14 +291,25 @@ pub async fn by_sequence(
     from: u64,
     limit: u64,
 ) -> Result<Vec<StoredEvent>> {
+    let from = Expr::col((ev::Entity, ev::Column::Sequence)).gte(from as i64);
+    in_sequence(db, tenant, [from], limit).await
+}
+
+/// Every column of the tenant's events meeting `conditions`, in sequence
+/// order, at most `limit`: the walks of the log in chunks.
+async fn in_sequence(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    conditions: impl IntoIterator<Item = SimpleExpr>,
+    limit: u64,
+) -> Result<Vec<StoredEvent>> {
     let mut query = Query::select();
     select_columns(&mut query, Detail::ALL, db.get_database_backend());
-    query
-        .from(ev::Entity)
-        .and_where(Expr::col((ev::Entity, ev::Column::TenantId)).eq(tenant.0))
-        .and_where(Expr::col((ev::Entity, ev::Column::Sequence)).gte(from as i64))
-        .order_by((ev::Entity, ev::Column::Sequence), Order::Asc)
-        .limit(limit);
+    query.from(ev::Entity).and_where(Expr::col((ev::Entity, ev::Column::TenantId)).eq(tenant.0));
+    for condition in conditions {
+        query.and_where(condition);
+    }
+    query.order_by((ev::Entity, ev::Column::Sequence), Order::Asc).limit(limit);
     query_events(db, &query).await
 }
 
@@ -314,19 +325,9 @@ pub async fn matching_by_sequence(
     through: u64,
     limit: u64,
 ) -> Result<Vec<StoredEvent>> {
-    let backend = db.get_database_backend();
     let sequence = || Expr::col((ev::Entity, ev::Column::Sequence));
-    let mut query = Query::select();
-    select_columns(&mut query, Detail::ALL, backend);
-    query
-        .from(ev::Entity)
-        .and_where(Expr::col((ev::Entity, ev::Column::TenantId)).eq(tenant.0))
-        .and_where(sequence().gt(after as i64))
-        .and_where(sequence().lte(through as i64))
-        .and_where(filter::events(tenant, filter, backend))
-        .order_by((ev::Entity, ev::Column::Sequence), Order::Asc)
-        .limit(limit);
-    query_events(db, &query).await
+    let matching = filter::events(tenant, filter, db.get_database_backend());
+    in_sequence(db, tenant, [sequence().gt(after as i64), sequence().lte(through as i64), matching], limit).await
 }
 
 /// The events a statement that selects them with [`select_columns`] returns.
@@ -345,14 +346,6 @@ pub async fn of_actor(
     after: i64,
     limit: u64,
 ) -> Result<Vec<StoredEvent>> {
-    let mut query = Query::select();
-    select_columns(&mut query, Detail::ALL, db.get_database_backend());
-    query
-        .from(ev::Entity)
-        .and_where(Expr::col((ev::Entity, ev::Column::TenantId)).eq(tenant.0))
-        .and_where(Expr::col((ev::Entity, ev::Column::ActorId)).eq(actor.0))
-        .and_where(Expr::col((ev::Entity, ev::Column::Sequence)).gt(after))
-        .order_by((ev::Entity, ev::Column::Sequence), Order::Asc)
-        .limit(limit);
-    query_events(db, &query).await
+    let of_actor = Expr::col((ev::Entity, ev::Column::ActorId)).eq(actor.0);
+    in_sequence(db, tenant, [of_actor, Expr::col((ev::Entity, ev::Column::Sequence)).gt(after)], limit).await
 }

@@ -349,52 +349,20 @@ async fn erasure_from_the_command_line_with_a_data_key_file(backend: Backend) {
     app.record(&key, json!([janes_event("profile.update"), bobs_event()])).await;
     app.stop().await;
     let url = app.db_url.clone();
+    let erase = |kind: &str, who: &str, key_file: &str| {
+        let args = ["erase", "--tenant", "acme", "--actor-type", kind, "--external-id", who];
+        dir.output(&[&args[..], &["--database-url", &url, "--data-key", key_file]].concat())
+    };
     // Another master key cannot open this database's data keys: refused at start.
     let other = dir.0.join("other.key");
     dir.run(&["datakey", other.to_str().unwrap()]);
-    let out = dir.output(&[
-        "erase",
-        "--tenant",
-        "acme",
-        "--actor-type",
-        "USER",
-        "--external-id",
-        "u-jane",
-        "--database-url",
-        &url,
-        "--data-key",
-        other.to_str().unwrap(),
-    ]);
+    let out = erase("USER", "u-jane", other.to_str().unwrap());
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("master key"), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = dir.output(&[
-        "erase",
-        "--tenant",
-        "acme",
-        "--actor-type",
-        "USER",
-        "--external-id",
-        "u-nobody",
-        "--database-url",
-        &url,
-        "--data-key",
-        file,
-    ]);
-    assert!(!out.status.success());
-    let out = dir.run(&[
-        "erase",
-        "--tenant",
-        "acme",
-        "--actor-type",
-        "user",
-        "--external-id",
-        "u-jane",
-        "--database-url",
-        &url,
-        "--data-key",
-        file,
-    ]);
-    assert!(out.contains("1 events affected"), "{out}");
+    assert!(!erase("USER", "u-nobody", file).status.success());
+    let out = erase("user", "u-jane", file);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 events affected"));
 
     app.restart(|s| s.db.data_key = Some(path.clone())).await;
     let all = nodes(&app, &key, json!({}), None).await;
