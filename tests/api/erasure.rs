@@ -128,7 +128,7 @@ async fn personal_paths_must_match_a_value(backend: Backend) {
     let record = "mutation($e: [AuditEventInput!]!) { recordAuditEvents(events: $e) { createdCount } }";
     for (personal, path, why) in [
         (json!(["metadata.missing"]), "events.0.personal.0", "matches no value"),
-        (json!(["metadata.plan", "actor.email"]), "events.0.personal.1", "is not a personal path"),
+        (json!(["metadata.plan", "actor.email", "summary"]), "events.0.personal.2", "is not a personal path"),
         (json!(["changes.3.after"]), "events.0.personal.0", "matches no value"),
     ] {
         let event = json!({"action": "a.b", "actor": {"type": "USER", "externalId": "u"},
