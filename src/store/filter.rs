@@ -171,9 +171,9 @@ fn condition(tenant: TenantId, cond: &Cond, backend: DbBackend, purpose: Purpose
                 .and_where(Expr::col(event_resource::Column::ResourceId).in_subquery(resource_ids(tenant, m)))
                 .to_owned(),
         ),
-        Cond::Position(field, bounds) => {
-            range(col(super::events::sort_column(*field)), bounds, |key| super::events::sort_value(*field, key))
-        }
+        Cond::Position(field, bounds) => range(col(super::events::sort_column(*field)), bounds, |key| {
+            super::events::range_bound(*field, key, backend)
+        }),
         Cond::CorrelationId(v) => {
             present(ev::Column::CorrelationId, true, col(ev::Column::CorrelationId).eq(v.as_str()))
         }
@@ -282,6 +282,32 @@ mod tests {
             assert!(s >= "work" && s < end.as_str(), "{s}");
         }
         assert!("worl" >= end.as_str());
+    }
+
+    #[test]
+    fn range_bounds_are_written_into_postgres_statements() {
+        use crate::domain::cursor::OrderField;
+        let micros = 1_765_000_000_000_123;
+        let range = Range { gte: Some(micros), ..Default::default() };
+        let filter = Filter::Cond(Cond::Position(OrderField::OccurredAt, range));
+        let statement = |backend: DbBackend| {
+            let mut query = Query::select();
+            query.column(ev::Column::Id).from(ev::Entity).and_where(events(
+                TenantId(uuid::Uuid::nil()),
+                &filter,
+                backend,
+            ));
+            backend.build(&query)
+        };
+        let postgres = statement(DbBackend::Postgres);
+        assert!(
+            postgres.sql.contains(r#""occurred_at" >= (CAST('2025-12-06T05:46:40.000123Z' AS timestamptz))"#),
+            "{}",
+            postgres.sql
+        );
+        assert_eq!(postgres.values.map_or(0, |v| v.0.len()), 0);
+        // Only PostgreSQL keeps generic plans; SQLite binds it as before.
+        assert_eq!(statement(DbBackend::Sqlite).values.map_or(0, |v| v.0.len()), 1);
     }
 
     #[test]
