@@ -82,25 +82,27 @@ fn instant(key: SortKey) -> DateTime<Utc> {
     DateTime::<Utc>::from_timestamp_micros(key).unwrap_or_default()
 }
 
-/// A bound of a range of sort keys, as SQL. On PostgreSQL it is written into
-/// the statement's text instead of bound. A prepared statement's generic plan,
-/// which PostgreSQL may keep from the sixth execution on, cannot know how many
-/// events a bound range holds: it guesses 0.5 % of the table, a few rows once
-/// the other conditions count, and then reads and sorts every event of the
-/// range (90–110 ms for `workspace.` + 7 days on 1,000,000 events) instead of
-/// walking the `(tenant_id, sort key, id)` index and stopping at the page's
-/// end (under 1 ms). Chosen over `plan_cache_mode = force_custom_plan`: a
-/// range that repeats (a saved view, the chunks of an export) keeps one plan
-/// made for its bounds instead of being planned on every execution; one that
-/// moves with the clock (the console's "last 7 days") is a new text, planned
-/// for its bounds like a custom plan. Set for the whole connection, the mode
-/// would re-plan the statements whose generic plan is right too, and set per
-/// statement it costs a transaction and a `SET LOCAL` each (BENCHMARKS.md,
-/// issue 27). Cursors stay bound: they only say where a walk starts.
-pub(super) fn range_bound(field: OrderField, key: SortKey, backend: DbBackend) -> SimpleExpr {
+/// A bound of a range of sort keys, as SQL. On PostgreSQL the bounds of a
+/// range `closed` at both ends are written into the statement's text instead
+/// of bound. A prepared statement's generic plan, which PostgreSQL may keep
+/// from the sixth execution on, cannot know how many events a bound range
+/// holds: for a closed one it guesses 0.5 % of the table, a few rows once the
+/// other conditions count, and then reads and sorts every event of the range
+/// (155 ms for `workspace.` + 7 days on 1,000,000 events) instead of walking
+/// the `(tenant_id, sort key, id)` index and stopping at the page's end
+/// (under 4 ms). With the bounds in the text the one plan is made for them,
+/// and a range that repeats (a saved view, the chunks of an export) keeps it.
+/// A range open at one end (the console's "last 7 days") stays bound: its
+/// generic plan guesses a third of the table and walks the index, which is
+/// right, while a new text for every instant would be planned on every
+/// request. `plan_cache_mode = force_custom_plan` was the other way: for the
+/// whole connection it re-plans the statements whose generic plan is right
+/// too, and per statement it costs a transaction and a `SET LOCAL` each
+/// (BENCHMARKS.md, issue 27). Cursors stay bound: they only start a walk.
+pub(super) fn range_bound(field: OrderField, key: SortKey, closed: bool, backend: DbBackend) -> SimpleExpr {
     match (backend, field) {
-        (DbBackend::Postgres, OrderField::Sequence) => Expr::cust(key.to_string()),
-        (DbBackend::Postgres, _) => Expr::cust(format!(
+        (DbBackend::Postgres, OrderField::Sequence) if closed => Expr::cust(key.to_string()),
+        (DbBackend::Postgres, _) if closed => Expr::cust(format!(
             "CAST('{}' AS timestamptz)",
             instant(key).to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
         )),

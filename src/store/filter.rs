@@ -171,9 +171,12 @@ fn condition(tenant: TenantId, cond: &Cond, backend: DbBackend, purpose: Purpose
                 .and_where(Expr::col(event_resource::Column::ResourceId).in_subquery(resource_ids(tenant, m)))
                 .to_owned(),
         ),
-        Cond::Position(field, bounds) => range(col(super::events::sort_column(*field)), bounds, |key| {
-            super::events::range_bound(*field, key, backend)
-        }),
+        Cond::Position(field, bounds) => {
+            let closed = (bounds.gte.is_some() || bounds.gt.is_some()) && (bounds.lte.is_some() || bounds.lt.is_some());
+            range(col(super::events::sort_column(*field)), bounds, |key| {
+                super::events::range_bound(*field, key, closed, backend)
+            })
+        }
         Cond::CorrelationId(v) => {
             present(ev::Column::CorrelationId, true, col(ev::Column::CorrelationId).eq(v.as_str()))
         }
@@ -285,12 +288,12 @@ mod tests {
     }
 
     #[test]
-    fn range_bounds_are_written_into_postgres_statements() {
+    fn closed_range_bounds_are_written_into_postgres_statements() {
         use crate::domain::cursor::OrderField;
         let micros = 1_765_000_000_000_123;
-        let range = Range { gte: Some(micros), ..Default::default() };
+        let range = Range { gte: Some(micros), lt: Some(micros + 1), ..Default::default() };
         let filter = Filter::Cond(Cond::Position(OrderField::OccurredAt, range));
-        let statement = |backend: DbBackend| {
+        let statement = |filter: &Filter, backend: DbBackend| {
             let mut query = Query::select();
             query.column(ev::Column::Id).from(ev::Entity).and_where(events(
                 TenantId(uuid::Uuid::nil()),
@@ -299,15 +302,19 @@ mod tests {
             ));
             backend.build(&query)
         };
-        let postgres = statement(DbBackend::Postgres);
+        let postgres = statement(&filter, DbBackend::Postgres);
         assert!(
             postgres.sql.contains(r#""occurred_at" >= (CAST('2025-12-06T05:46:40.000123Z' AS timestamptz))"#),
             "{}",
             postgres.sql
         );
         assert_eq!(postgres.values.map_or(0, |v| v.0.len()), 0);
-        // Only PostgreSQL keeps generic plans; SQLite binds it as before.
-        assert_eq!(statement(DbBackend::Sqlite).values.map_or(0, |v| v.0.len()), 1);
+        // Only PostgreSQL keeps generic plans; SQLite binds them as before.
+        assert_eq!(statement(&filter, DbBackend::Sqlite).values.map_or(0, |v| v.0.len()), 2);
+        // A range open at one end keeps its bound a parameter.
+        let open =
+            Filter::Cond(Cond::Position(OrderField::OccurredAt, Range { gte: Some(micros), ..Default::default() }));
+        assert_eq!(statement(&open, DbBackend::Postgres).values.map_or(0, |v| v.0.len()), 1);
     }
 
     #[test]
