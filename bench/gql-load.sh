@@ -7,6 +7,8 @@
 #              otherwise  GraphQL text; variables from the sibling file
 #                         <QUERYFILE without .graphql>.vars.json if present,
 #                         else from $VARS (a JSON object), else none
+#            `@AGO:N@` in the body becomes the instant N seconds before each
+#            request (a console preset range, which moves with the clock)
 # AUTH, when set, is sent as the Authorization header (e.g. "Bearer agk_...").
 # CPU_PID, when set, is the server's PID: its CPU time (user + system, every
 # thread) over the measured run is printed as a "CPU cpu_s=... ms_per_request=..." line.
@@ -38,10 +40,12 @@ if [ "$SECS" -gt 30 ]; then echo "capping duration at 30 s" >&2; SECS=30; fi
 command -v wrk >/dev/null || { echo "wrk not installed: apt-get install -y wrk" >&2; exit 1; }
 
 BODY=$(mktemp --suffix=.json)
-trap 'rm -f "$BODY" "$BODY.resp" "$BODY.wrk"' EXIT
-python3 - "$QUERYFILE" "$BODY" <<'PY'
+trap 'rm -f "$BODY" "$BODY.check" "$BODY.resp" "$BODY.wrk"' EXIT
+python3 - "$QUERYFILE" "$BODY" "$HERE" <<'PY'
 import json, os, sys
 qf, out = sys.argv[1], sys.argv[2]
+sys.path.insert(0, sys.argv[3])
+from tools import fill_now
 text = open(qf).read()
 if qf.endswith(".json"):
     json.loads(text)  # validate
@@ -57,12 +61,13 @@ else:
         variables = {}
     body = json.dumps({"query": text, "variables": variables})
 open(out, "w").write(body)
+open(out + ".check", "w").write(fill_now(body))
 PY
 
 AUTH_ARGS=()
 if [ -n "${AUTH:-}" ]; then AUTH_ARGS=(-H "Authorization: $AUTH"); fi
 code=$(curl -sS -m 30 -o "$BODY.resp" -w '%{http_code}' -H 'content-type: application/json' \
-        "${AUTH_ARGS[@]}" --data-binary @"$BODY" "$URL")
+        "${AUTH_ARGS[@]}" --data-binary @"$BODY.check" "$URL")
 if [ "$code" != 200 ] || grep -q '"errors"' "$BODY.resp"; then
   echo "check request failed: HTTP $code: $(head -c 600 "$BODY.resp")" >&2; exit 1
 fi

@@ -19,8 +19,11 @@
 #     pgbench scripts: the raw SQL floor
 #  5. starts our server (release) on 127.0.0.1:$BENCH_PORT and, with BENCH_PEER=1,
 #     PostGraphile (peer.sh) over the same database
-#  6. reads (a)–(d) with wrk at $BENCH_CONNS connections × $BENCH_SECS s and
-#     1 connection × $BENCH_SECS1 s, ours then the peer's, $BENCH_RUNS runs
+#  6. reads (a)–(d) and the console's everyday pages (last 24 hours; last 7 days +
+#     the prefix; failures in the last 7 days; an actor's events; each range
+#     moving with the clock, request by request, as the console's presets do)
+#     with wrk at $BENCH_CONNS connections × $BENCH_SECS s and 1 connection ×
+#     $BENCH_SECS1 s, ours then the peer's (for (a) and (b)), $BENCH_RUNS runs
 #  7. the SQL floor: pgbench -M prepared -c 8 -j 2 -T $BENCH_FLOOR_SECS of the captured statements
 #  8. writes (e): recordAuditEvents, batches of 100 and 1,000, from 1 and 4 clients,
 #     then the raw multi-row INSERT floor; the bench-write tenant's events are
@@ -35,6 +38,16 @@
 #     ledger:   ingest (e) with the ledger against a build without it (cargo feature
 #               bench-without-ledger), batches of 1,000 from 1 and 4 clients, the two
 #               servers alternating run by run (tenants bench-write and bench-unledgered)
+#     search:   a page of 50 for a one-word `search` (a rare and a common word), a
+#               metadata equality and a metadata range, 1 connection: p50/p90/p99
+#     stats:    auditEventStats ACTION by DAY over 30 days, OUTCOME by HOUR over 24 hours,
+#               ACTOR top 20 over 7 days, 1 connection; then the console's first load
+#               (its GraphQL requests as it sends them, all time and last 24 hours):
+#               time to the page and to the histogram's answer, $BENCH_CONSOLE_LOADS times
+#     searchcost: ingest (e) with and without the two GIN indexes of search (metadata,
+#               words), batches of 1,000 from 1 and 4 clients, $BENCH_RUNS runs each;
+#               the indexes are dropped for the second half and built again afterwards
+#               (also when the run is interrupted)
 # 10. server RSS (VmHWM, VmRSS) after the reads and after the writes; stops every
 #     process it started; prints the tables (also in bench/results/<time>/summary.md)
 #
@@ -56,13 +69,15 @@
 #   BENCH_POOL          server --db-pool-size                   default 8
 #   BENCH_PORT          our server's port (+1 for capture)      default 18080
 #   BENCH_PEER=1        also measure PostGraphile (see peer.sh)
-#   BENCH_ONLY          sections, comma-separated: reads,floor,writes,proofs,sequence,export,streams,ledger
+#   BENCH_ONLY          sections, comma-separated: reads,floor,writes,proofs,sequence,export,streams,ledger,
+#                       search,stats,searchcost
 #                       default reads,floor,writes
 #   BENCH_PROOF_EVENTS  random events (and size pairs) per proof kind      default 1000
 #   BENCH_STREAM_RATE   events/s recorded while a stream delivers          default 1000
 #   BENCH_STREAM_SECS   seconds of that                                    default 30
 #   BENCH_STREAM_BATCH  events per recording request                       default 50
 #   BENCH_STREAM_POLL   the server's --stream-poll                          default the server's (250ms)
+#   BENCH_CONSOLE_LOADS console first loads measured per range (stats)   default 30
 #   BENCH_NO_BUILD=1    skip cargo build
 #   BENCH_BIN           the binary to run   default $CARGO_TARGET_DIR (or target)/release/auditgraph
 #   BENCH_SERVER_LOG    AUDITGRAPH_LOG for our server           default: the server's own (info: one line a request)
@@ -116,8 +131,9 @@ meta() { $TOOLS meta "$OUT" "$1" "$2"; }
 say() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
 
 # Every process started here is stopped on exit, by PID.
-SERVER_PID= CAPTURE_PID= PROXY_PID= LEDGER_PID= PEER_STARTED=
+SERVER_PID= CAPTURE_PID= PROXY_PID= LEDGER_PID= PEER_STARTED= SEARCH_INDEXES_DROPPED=
 cleanup() {
+  if [ -n "$SEARCH_INDEXES_DROPPED" ]; then build_search_indexes || true; fi
   for pid in $SERVER_PID $CAPTURE_PID $PROXY_PID $LEDGER_PID; do
     if kill -0 "$pid" 2>/dev/null; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
   done
@@ -168,6 +184,12 @@ if ! db_exists; then
   say "creating database $DB_NAME"
   psql -X -q -d "$ADMIN_URL" -c "CREATE DATABASE \"$DB_NAME\""
 fi
+# The search indexes as migration m20261207_000070_search makes them.
+build_search_indexes() {
+  sql "CREATE INDEX IF NOT EXISTS ix_event_metadata ON audit_event USING gin (metadata jsonb_path_ops)"
+  sql "CREATE INDEX IF NOT EXISTS ix_event_words ON audit_event USING gin (to_tsvector('simple', search_words))"
+  SEARCH_INDEXES_DROPPED=
+}
 has_tenant() { [ "$(sql "SELECT 1 FROM tenant WHERE slug = '$1'" 2>/dev/null)" = 1 ]; }
 SEED_NOTE_FILE=$HERE/results/seed-$DB_NAME.txt
 if ! has_tenant seed-1; then
@@ -208,6 +230,8 @@ say "seed-1 holds $SIZE events; deep page (b) at $DEPTH"
 KEY=$("$BIN" key create --tenant seed-1 --scopes audit.read,audit.write --name "bench $STAMP" --database-url "$DB_URL" 2>/dev/null)
 WKEY=$("$BIN" key create --tenant bench-write --scopes audit.write --name "bench $STAMP" --database-url "$DB_URL" 2>/dev/null)
 $TOOLS queries "$QDIR" "$DB_URL" "$TID" "$DEPTH" "$PREFIX" >/dev/null
+$TOOLS search-queries "$QDIR"
+CONSOLE_PAGES="day week fail actor"
 
 wait_ready() { # URL PID
   for _ in $(seq 150); do
@@ -217,7 +241,7 @@ wait_ready() { # URL PID
   done
   echo "server not ready after 30 s" >&2; return 1
 }
-gql_body() { python3 -c 'import json,sys; print(json.dumps({"query": open(sys.argv[1] + ".graphql").read(), "variables": json.load(open(sys.argv[1] + ".vars.json"))}))' "$1"; }
+gql_body() { $TOOLS body "$1"; }
 
 # ---------------------------------------------------------------- 4. capture the SQL of each read
 if want reads || want floor || want writes; then
@@ -287,7 +311,7 @@ rss() { $TOOLS rss "$1"; }
 if want reads; then
   for run in $(seq "$RUNS"); do
     say "reads, run $run of $RUNS"
-    for q in a b c d1 d2; do
+    for q in a b c d1 d2 $CONSOLE_PAGES; do
       load "ours-$q-${CONNS}c" "$URL" "$QDIR/$q.graphql" "$CONNS" "$SECS" "Bearer $KEY" "$SERVER_PID"
       [ -n "$PEER_URL" ] && [ -f "$QDIR/peer-$q.graphql" ] && load "peer-$q-${CONNS}c" "$PEER_URL" "$QDIR/peer-$q.graphql" "$CONNS" "$SECS" "" "$("$HERE/peer.sh" pid)"
       load "ours-$q-1c" "$URL" "$QDIR/$q.graphql" 1 "$SECS1" "Bearer $KEY"
@@ -393,6 +417,48 @@ if want ledger; then
       sql "VACUUM (ANALYZE) audit_event, event_resource, actor, resource, ledger_hash"
     done
   done
+fi
+
+if want search; then
+  for run in $(seq "$RUNS"); do
+    say "search pages, one connection, run $run of $RUNS"
+    for q in s-word s-common s-meta-eq s-meta-range; do load "ours-$q-1c" "$URL" "$QDIR/$q.graphql" 1 "$SECS1" "Bearer $KEY"; done
+  done
+  $TOOLS latency-table "$RAW" "search, 50 events (PostgreSQL, \`seed-1\`)" s-word s-common s-meta-eq s-meta-range | tee -a "$OUT/summary.md"
+fi
+if want stats; then
+  for run in $(seq "$RUNS"); do
+    say "stats, one connection, run $run of $RUNS"
+    for q in st-action-day st-outcome-hour st-actor-top; do load "ours-$q-1c" "$URL" "$QDIR/$q.graphql" 1 "$SECS1" "Bearer $KEY"; done
+  done
+  $TOOLS latency-table "$RAW" "auditEventStats (PostgreSQL, \`seed-1\`)" st-action-day st-outcome-hour st-actor-top | tee -a "$OUT/summary.md"
+  for span in 0 86400; do
+    say "the console's first load (range: $([ "$span" = 0 ] && echo 'all time' || echo "$span s")), ${BENCH_CONSOLE_LOADS:-30} times"
+    $TOOLS console-load "$URL" "Bearer $KEY" "$span" "${BENCH_CONSOLE_LOADS:-30}" "$OUT/console-load-$span.json" | tee -a "$OUT/summary.md"
+  done
+fi
+
+if want searchcost; then
+  # With, then without: building the indexes again over the whole table takes
+  # minutes, so they are dropped once rather than run by run.
+  $TOOLS write-body "$DB_URL" "$TID" 1000 "$QDIR/record-1000.json" >&2
+  for variant in with without; do
+    if [ "$variant" = without ]; then
+      say "dropping the search indexes (ix_event_metadata, ix_event_words)"
+      SEARCH_INDEXES_DROPPED=1
+      sql "DROP INDEX ix_event_metadata; DROP INDEX ix_event_words"
+    fi
+    for run in $(seq "$RUNS"); do
+      for clients in 1 4; do
+        say "ingest $variant the search indexes, $clients client(s), run $run of $RUNS"
+        load "searchcost-$variant-${clients}c" "$URL" "$QDIR/record-1000.json" "$clients" "$WRITE_SECS" "Bearer $WKEY"
+        clean_writes
+      done
+    done
+  done
+  say "building the search indexes again"
+  build_search_indexes
+  $TOOLS searchcost-table "$RAW" | tee -a "$OUT/summary.md"
 fi
 
 # ---------------------------------------------------------------- 10. tables

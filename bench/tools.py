@@ -6,6 +6,7 @@ Every subcommand is called by run.sh; run `tools.py` without arguments for the l
 PostgreSQL is reached with `psql` (no Python driver needed).
 """
 import base64
+import calendar
 import glob
 import json
 import os
@@ -120,6 +121,173 @@ QUERIES = {
     "d2": "query TenantCount {\n  auditEvents(first: 0) { totalCount }\n}\n",
 }
 
+# The console's everyday pages (console/src/console/filter.ts): a preset range
+# is `occurredAt: {gte: now - span}`, measured from the moment of the request,
+# so its bound moves with the clock. In query files it is written `@AGO:SECONDS@`;
+# wrk-graphql.lua and `fill_now` put an instant there, a new one each request.
+CONSOLE = {
+    "day": ("last 24 hours", "query Last24Hours($filter: AuditEventFilter!) {\n"
+            "  auditEvents(first: 50, filter: $filter) {\n    %s\n  }\n}\n" % PAGE_SELECTION),
+    "week": ("last 7 days + prefix `{prefix}`", "query Last7DaysPrefix($filter: AuditEventFilter!) {\n"
+             "  auditEvents(first: 50, filter: $filter) {\n    %s\n  }\n}\n" % PAGE_SELECTION),
+    "fail": ("failures in the last 7 days", "query Last7DaysFailures($filter: AuditEventFilter!) {\n"
+             "  auditEvents(first: 50, filter: $filter) {\n    %s\n  }\n}\n" % PAGE_SELECTION),
+    "actor": ("an actor's events", "query ActorEvents($filter: AuditEventFilter!) {\n"
+              "  auditEvents(first: 50, filter: $filter) {\n    %s\n  }\n}\n" % PAGE_SELECTION),
+}
+DAY_SECS = 24 * 3600
+
+
+def ago(secs):
+    return "@AGO:%d@" % secs
+
+
+def fill_now(text):
+    """`@AGO:N@` → the instant N seconds ago, ISO 8601 in UTC with microseconds."""
+    now = time.time()
+    def instant(m):
+        t = now - int(m.group(1))
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%06dZ" % int((t % 1) * 1e6)
+    return re.sub(r"@AGO:(\d+)@", instant, text)
+
+
+def console_variables(url, tenant, prefix):
+    """The console shapes' variables; the actor is the one of the tenant's newest seeded event."""
+    actor = psql(url, "SELECT actor_id FROM audit_event WHERE tenant_id = %s AND action NOT IN ('tenant.create', "
+                      "'api_key.create', 'api_key.revoke') ORDER BY occurred_at DESC, id DESC LIMIT 1" % q(tenant))
+    return {
+        "day": {"filter": {"occurredAt": {"gte": ago(DAY_SECS)}}},
+        "week": {"filter": {"occurredAt": {"gte": ago(7 * DAY_SECS)}, "action": {"prefix": prefix}}},
+        "fail": {"filter": {"occurredAt": {"gte": ago(7 * DAY_SECS)}, "outcome": "FAILURE"}},
+        "actor": {"filter": {"actor": {"id": ["act_" + actor.replace("-", "")]}}},
+    }
+
+
+# Search (issue 24) and stats (issue 25), measured one connection at a time.
+# The seed's metadata (src/demo.rs): `currency` and `amount_cents` (a number)
+# on accounts and ledger events, 4 of its 38 kinds (about 10 %); "timeout" is
+# a word of one failure message in six (about 1.3 % of events), "memory" one
+# of the operators' comment (about 21 %).
+SEARCH = {
+    "s-word": ("`search: \"timeout\"` (≈1.3 %), 50", {"search": "timeout"}),
+    "s-common": ("`search: \"memory\"` (≈21 %), 50", {"search": "memory"}),
+    "s-meta-eq": ("metadata `currency` = `EUR` (key in ≈10 %), 50", {"metadata": [{"path": "currency", "eq": "EUR"}]}),
+    "s-meta-range": ("metadata `amount_cents` ≥ 400,000 (≈2 %), 50",
+                     {"metadata": [{"path": "amount_cents", "gte": 400000}]}),
+}
+STATS = {
+    "st-action-day": ("`ACTION` by `DAY`, 30 days", "groupBy: [ACTION], interval: DAY", 30 * DAY_SECS),
+    "st-outcome-hour": ("`OUTCOME` by `HOUR`, 24 hours", "groupBy: [OUTCOME], interval: HOUR", DAY_SECS),
+    "st-actor-top": ("`ACTOR` top 20, 7 days", "groupBy: [ACTOR], limit: 20", 7 * DAY_SECS),
+}
+STATS_SELECTION = "total otherCount buckets { start key count }"
+
+
+def cmd_search_queries(args):
+    """search-queries OUTDIR: query files of the search and stats sections (any backend)."""
+    outdir = args[0]
+    os.makedirs(outdir, exist_ok=True)
+    for name, (_, filt) in SEARCH.items():
+        write_query(outdir, name, "query Search($filter: AuditEventFilter!) {\n"
+                    "  auditEvents(first: 50, filter: $filter) {\n    %s\n  }\n}\n" % PAGE_SELECTION,
+                    {"filter": filt})
+    for name, (_, args_text, span) in STATS.items():
+        write_query(outdir, name, "query Stats($filter: AuditEventFilter!) {\n"
+                    "  auditEventStats(filter: $filter, %s) { %s }\n}\n" % (args_text, STATS_SELECTION),
+                    {"filter": {"occurredAt": {"gte": ago(span)}}})
+
+
+def cmd_latency_table(args):
+    """latency-table RAWDIR TITLE NAME...: p50/p99 at one connection of the named measurements."""
+    raw, title, names = args[0], args[1], args[2:]
+    labels = dict((k, v[0]) for k, v in list(SEARCH.items()) + list(STATS.items()))
+    L = ["| %s | req/s (1c) | p50 ms | p90 ms | p99 ms | errors |" % title, "|---|---:|---:|---:|---:|---:|"]
+    for name in names:
+        o = collect(raw, "ours-%s-1c" % name, parse_wrk)
+        L.append("| %s | %s | %s | %s | %s | %s |" % (
+            labels.get(name, name), fmt(o and o["req_per_s"], 1), fmt(o and o["p50_ms"], 2),
+            fmt(o and o["p90_ms"], 2), fmt(o and o["p99_ms"], 2), int(o["errors"]) if o else "–"))
+    print("\n".join(L) + "\n")
+
+
+CONSOLE_ME = "query Me { viewer { scopes tenant { slug name } restriction { filter expiresAt } } }"
+CONSOLE_ROW = ("id action outcome occurredAt summary actor { id type externalId displayName email } "
+               "resource { id type externalId name }")
+CONSOLE_PAGE = ("query Page($filter: AuditEventFilter, $query: String, $after: String) { auditEvents(filter: $filter, "
+                "query: $query, first: 50, after: $after) { pageInfo { hasNextPage endCursor } nodes { %s } } }"
+                % CONSOLE_ROW)
+CONSOLE_FACETS = """query Facets($filter: AuditEventFilter, $query: String) {
+  action: auditEventStats(filter: $filter, query: $query, groupBy: [ACTION], limit: 5) { buckets { key count } otherCount }
+  outcome: auditEventStats(filter: $filter, query: $query, groupBy: [OUTCOME], limit: 5) { buckets { key count } otherCount }
+  actor: auditEventStats(filter: $filter, query: $query, groupBy: [ACTOR], limit: 5) { buckets { key count } otherCount }
+  oldest: auditEvents(filter: $filter, query: $query, first: 1, orderBy: { field: OCCURRED_AT, direction: ASC }) { nodes { occurredAt } } }"""
+CONSOLE_HISTOGRAM = """query Histogram($filter: AuditEventFilter, $query: String, $interval: StatsInterval) {
+  auditEventStats(filter: $filter, query: $query, interval: $interval) { total buckets { start count } } }"""
+CONSOLE_ACTORS = "query Actors($ids: [ID!]!) { nodes(ids: $ids) { ... on Actor { id type externalId displayName email } } }"
+
+
+def choose_interval(span_ms):
+    """console/src/console/histogram.ts chooseInterval: the finest interval with at most 100 bars."""
+    for name, width in (("MINUTE", 60e3), ("HOUR", 3600e3), ("DAY", 86400e3), ("WEEK", 7 * 86400e3),
+                        ("MONTH", 31 * 86400e3)):
+        if -(-span_ms // width) + 1 <= 100:
+            return name
+    return "MONTH"
+
+
+def cmd_console_load(args):
+    """console-load GRAPHQL_URL AUTH RANGE_SECS N OUT.json: the GraphQL requests of the console's first
+    load, as it sends them (viewer; then the page beside facets → actor names → histogram), N times
+    one after another: time to the page and to the histogram's answer, p50/p99 (ms). RANGE_SECS 0:
+    all time (the console's default)."""
+    import threading
+    url, auth, span, n, out = args[0], args[1], int(args[2]), int(args[3]), args[4]
+
+    def gql(query, variables):
+        r = post(url, {"query": query, "variables": variables}, auth)
+        if r.get("errors"):
+            raise SystemExit("console request failed: %s" % json.dumps(r["errors"])[:400])
+        return r["data"]
+
+    def load():
+        t0 = time.time()
+        now = t0
+        filt = {"occurredAt": {"gte": fill_now(ago(span))}} if span else {}
+        gql(CONSOLE_ME, {})
+        done = {}
+
+        def page():
+            gql(CONSOLE_PAGE, {"filter": filt, "query": None, "after": None})
+            done["page"] = time.time() - t0
+        thread = threading.Thread(target=page)
+        thread.start()
+        facets = gql(CONSOLE_FACETS, {"filter": filt, "query": None})
+        ids = [b["key"][0] for b in facets["actor"]["buckets"] if b["key"][0]]
+        if ids:
+            gql(CONSOLE_ACTORS, {"ids": ids})
+        oldest = facets["oldest"]["nodes"]
+        if span or not oldest:
+            start = now - span
+        else:
+            start = calendar.timegm(time.strptime(oldest[0]["occurredAt"][:19], "%Y-%m-%dT%H:%M:%S"))
+        gql(CONSOLE_HISTOGRAM, {"filter": filt, "query": None, "interval": choose_interval((now - start) * 1000)})
+        done["histogram"] = time.time() - t0
+        thread.join()
+        return done
+
+    load()  # warm-up: key cache, prepared statements
+    runs = [load() for _ in range(n)]
+    result = {}
+    for k in ("page", "histogram"):
+        xs = sorted(r[k] * 1000 for r in runs)
+        result[k] = {"p50_ms": round(xs[len(xs) // 2], 1), "p99_ms": round(xs[min(len(xs) - 1, int(0.99 * len(xs)))], 1),
+                     "max_ms": round(xs[-1], 1)}
+    result["runs"] = n
+    result["range_secs"] = span
+    json.dump(result, open(out, "w"), indent=1)
+    print(json.dumps(result))
+
+
 RECORD = ("mutation Record($events: [AuditEventInput!]!) {\n"
           "  recordAuditEvents(events: $events) { createdCount duplicateCount }\n}\n")
 
@@ -150,6 +318,8 @@ def cmd_queries(args):
     write_query(outdir, "c", QUERIES["c"], {"first": 50, "filter": filt})
     write_query(outdir, "d1", QUERIES["d1"], {"filter": filt})
     write_query(outdir, "d2", QUERIES["d2"], {})
+    for name, variables in console_variables(url, tenant, prefix).items():
+        write_query(outdir, name, CONSOLE[name][1], variables)
     expected = {"b_first_id": first_deep, "c_filter": filt,
                 "c_count_sql": int(psql(url, "SELECT count(*) FROM audit_event WHERE tenant_id = %s AND action LIKE %s "
                                              "AND occurred_at >= %s AND occurred_at < %s"
@@ -167,9 +337,9 @@ def cmd_check(args):
     """check QUERYDIR GRAPHQL_URL AUTH: each query answers without errors; (b) starts where SQL says."""
     qdir, url, auth = args
     exp = json.load(open(os.path.join(qdir, "expected.json")))
-    for name in ("a", "b", "c", "d1", "d2"):
+    for name in ("a", "b", "c", "d1", "d2") + tuple(CONSOLE):
         body = {"query": open(os.path.join(qdir, name + ".graphql")).read(),
-                "variables": json.load(open(os.path.join(qdir, name + ".vars.json")))}
+                "variables": json.loads(fill_now(open(os.path.join(qdir, name + ".vars.json")).read()))}
         r = post(url, body, auth)
         if r.get("errors"):
             raise SystemExit("query %s failed: %s" % (name, json.dumps(r["errors"])[:600]))
@@ -180,7 +350,7 @@ def cmd_check(args):
                 raise SystemExit("(b) starts at %s, SQL says %s" % (got, exp["b_first_id"]))
         if name == "d1" and conn["totalCount"] != exp["c_count_sql"]:
             raise SystemExit("(d) totalCount %s, SQL count %s" % (conn["totalCount"], exp["c_count_sql"]))
-        if name in ("a", "b", "c"):
+        if name not in ("d1", "d2"):
             print("%s: %d edges, hasNextPage=%s" % (name, len(conn["edges"]), conn["pageInfo"]["hasNextPage"]))
         else:
             print("%s: totalCount=%d" % (name, conn["totalCount"]))
@@ -489,7 +659,9 @@ def cmd_summarize(args):
              "c": "(c) prefix `%s` + 7-day range, 50" % meta.get("prefix", ""),
              "d1": "(d) totalCount of (c)",
              "d2": "(d) totalCount of the whole tenant"}
-    for k in ("a", "b", "c", "d1", "d2"):
+    for k, (label, _) in CONSOLE.items():
+        names[k] = "console: %s, 50" % label.format(prefix=meta.get("prefix", ""))
+    for k in names:
         o8 = collect(raw, "ours-%s-8c" % k, parse_wrk)
         o1 = collect(raw, "ours-%s-1c" % k, parse_wrk)
         p8 = collect(raw, "peer-%s-8c" % k, parse_wrk)
@@ -612,7 +784,30 @@ def cmd_window(args):
                       "p50_ms": pick(0.5), "p99_ms": pick(0.99)}))
 
 
-COMMANDS = {"url": cmd_url, "ingest": cmd_ingest, "window": cmd_window, "queries": cmd_queries, "check": cmd_check, "peer-queries": cmd_peer_queries,
+def cmd_searchcost_table(args):
+    """searchcost-table RAWDIR: ingest with and without the search indexes (batches of 1,000)."""
+    raw = args[0]
+    L = ["| (e) batch 1,000, search indexes on against off | clients | with: events/s | p50 ms | p99 ms "
+         "| without: events/s | p50 ms | p99 ms | with/without |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for clients in (1, 4):
+        w = collect(raw, "searchcost-with-%dc" % clients, parse_wrk)
+        wo = collect(raw, "searchcost-without-%dc" % clients, parse_wrk)
+        L.append("| batch 1,000 | %d | %s | %s | %s | %s | %s | %s | %s |" % (
+            clients, fmt(w and w["req_per_s"] * 1000), fmt(w and w["p50_ms"], 1), fmt(w and w["p99_ms"], 1),
+            fmt(wo and wo["req_per_s"] * 1000), fmt(wo and wo["p50_ms"], 1), fmt(wo and wo["p99_ms"], 1),
+            ratio(w and w["req_per_s"], wo and wo["req_per_s"])))
+    print("\n".join(L) + "\n")
+
+
+def cmd_body(args):
+    """body QUERYBASE: the JSON body of QUERYBASE.graphql with QUERYBASE.vars.json, instants filled in."""
+    print(json.dumps({"query": open(args[0] + ".graphql").read(),
+                      "variables": json.loads(fill_now(open(args[0] + ".vars.json").read()))}))
+
+
+COMMANDS = {"url": cmd_url, "body": cmd_body, "search-queries": cmd_search_queries,
+            "latency-table": cmd_latency_table, "console-load": cmd_console_load,
+            "searchcost-table": cmd_searchcost_table, "ingest": cmd_ingest, "window": cmd_window, "queries": cmd_queries, "check": cmd_check, "peer-queries": cmd_peer_queries,
             "write-body": cmd_write_body, "insert-floor": cmd_insert_floor, "floor-script": cmd_floor_script,
             "summarize": cmd_summarize, "meta": cmd_meta, "rss": cmd_rss}
 

@@ -14,6 +14,21 @@ if auth and auth ~= "" then
   wrk.headers["Authorization"] = auth
 end
 
+-- `@AGO:N@` in the body becomes the instant N seconds before the request,
+-- with the request's number as microseconds so that no two are the same: a
+-- console preset range ("last 7 days") moves with the clock.
+if string.find(body, "@AGO:", 1, true) then
+  local sent = 0
+  function request()
+    sent = sent + 1
+    local now = os.time()
+    local filled = string.gsub(body, "@AGO:(%d+)@", function(secs)
+      return os.date("!%Y-%m-%dT%H:%M:%S", now - tonumber(secs)) .. string.format(".%06dZ", sent % 1000000)
+    end)
+    return wrk.format(nil, nil, nil, filled)
+  end
+end
+
 local threads = {}
 function setup(thread)
   table.insert(threads, thread)

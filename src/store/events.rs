@@ -73,8 +73,40 @@ pub(super) fn sort_column(field: OrderField) -> ev::Column {
 pub(super) fn sort_value(field: OrderField, key: SortKey) -> SimpleExpr {
     match field {
         OrderField::Sequence => Expr::val(key),
-        // Cursors only hold instants from 1970 to 9999 (checked on decode).
-        _ => Expr::val(DateTime::<Utc>::from_timestamp_micros(key).unwrap_or_default()),
+        _ => Expr::val(instant(key)),
+    }
+}
+
+/// Cursors and ranges only hold instants from 1970 to 9999 (checked on decode).
+fn instant(key: SortKey) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp_micros(key).unwrap_or_default()
+}
+
+/// A bound of a range of sort keys, as SQL. On PostgreSQL the bounds of a
+/// range `closed` at both ends are written into the statement's text instead
+/// of bound. A prepared statement's generic plan, which PostgreSQL may keep
+/// from the sixth execution on, cannot know how many events a bound range
+/// holds: for a closed one it guesses 0.5 % of the table, a few rows once the
+/// other conditions count, and then reads and sorts every event of the range
+/// (155 ms for `workspace.` + 7 days on 1,000,000 events) instead of walking
+/// the `(tenant_id, sort key, id)` index and stopping at the page's end
+/// (under 4 ms). With the bounds in the text the one plan is made for them,
+/// and a range that repeats (a saved view, the chunks of an export) keeps it.
+/// A range open at one end (the console's "last 7 days") stays bound: its
+/// generic plan guesses a third of the table and walks the index, which is
+/// right, while a new text for every instant would be planned on every
+/// request. `plan_cache_mode = force_custom_plan` was the other way: for the
+/// whole connection it re-plans the statements whose generic plan is right
+/// too, and per statement it costs a transaction and a `SET LOCAL` each
+/// (BENCHMARKS.md, issue 27). Cursors stay bound: they only start a walk.
+pub(super) fn range_bound(field: OrderField, key: SortKey, closed: bool, backend: DbBackend) -> SimpleExpr {
+    match (backend, field) {
+        (DbBackend::Postgres, OrderField::Sequence) if closed => Expr::cust(key.to_string()),
+        (DbBackend::Postgres, _) if closed => Expr::cust(format!(
+            "CAST('{}' AS timestamptz)",
+            instant(key).to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        )),
+        _ => sort_value(field, key),
     }
 }
 
@@ -89,8 +121,8 @@ pub async fn page(
     page: &Page<(SortKey, Uuid)>,
     detail: Detail,
 ) -> Result<PageResult<StoredEvent>> {
-    let query = page_query(tenant, filter, order, page, detail, db.get_database_backend());
-    Ok(page.finish(query_events(db, &query).await?))
+    let statement = page_statement(tenant, filter, order, page, detail, Joins::default(), db.get_database_backend());
+    Ok(page.finish(events_of(db, statement).await?))
 }
 
 const PAGE_ALIAS: &str = "p";
@@ -117,25 +149,13 @@ pub async fn page_joined(
             has_previous_page: rows.has_previous_page,
         });
     }
-    let backend = db.get_database_backend();
-    let inner = page_query(tenant, filter, order, page, detail, backend);
-    let p = Alias::new(PAGE_ALIAS);
-    let mut query = Query::select();
-    query.column((p.clone(), Asterisk)).from_subquery(inner, p.clone());
-    if joins.actor {
-        join_by_id::<actor::Entity>(&mut query, backend, "a", ev::Column::ActorId);
-    }
-    if joins.resource {
-        join_by_id::<resource::Entity>(&mut query, backend, "r", ev::Column::ResourceId);
-    }
-    // A join keeps no order of its input: the page's is applied again.
-    keyset(order).order(&mut query, p, page);
+    let statement = page_statement(tenant, filter, order, page, detail, joins, db.get_database_backend());
     // Columns in order: the event's (`p.*`), then the actor's, then the resource's.
     let actor_at = super::row::width::<ev::Entity>();
     let resource_at = actor_at + if joins.actor { super::row::width::<actor::Entity>() } else { 0 };
     let present = |row: &QueryResult, base: usize| row.try_get_by_index::<Option<Uuid>>(base).map(|id| id.is_some());
     let mut rows = Vec::new();
-    for row in db.query_all_raw(super::sql::with_literal_limits(backend.build(&query))).await? {
+    for row in db.query_all_raw(statement).await? {
         let actor = match joins.actor && present(&row, actor_at)? {
             true => Some(super::row::actor(&row, actor_at)?),
             false => None,
@@ -232,7 +252,36 @@ fn select_columns(query: &mut SelectStatement, detail: Detail, backend: DbBacken
     }
 }
 
-/// The statement behind [`page`] (exposed so tests can read its plan).
+/// The statement [`page_joined`] sends, as the database receives it
+/// (exposed so tests can read the plans it gets once prepared).
+pub fn page_statement(
+    tenant: TenantId,
+    filter: &Filter,
+    order: EventOrder,
+    page: &Page<(SortKey, Uuid)>,
+    detail: Detail,
+    joins: Joins,
+    backend: DbBackend,
+) -> sea_orm::Statement {
+    let inner = page_query(tenant, filter, order, page, detail, backend);
+    if joins == Joins::default() {
+        return super::sql::with_literal_limits(backend.build(&inner));
+    }
+    let p = Alias::new(PAGE_ALIAS);
+    let mut query = Query::select();
+    query.column((p.clone(), Asterisk)).from_subquery(inner, p.clone());
+    if joins.actor {
+        join_by_id::<actor::Entity>(&mut query, backend, "a", ev::Column::ActorId);
+    }
+    if joins.resource {
+        join_by_id::<resource::Entity>(&mut query, backend, "r", ev::Column::ResourceId);
+    }
+    // A join keeps no order of its input: the page's is applied again.
+    keyset(order).order(&mut query, p, page);
+    super::sql::with_literal_limits(backend.build(&query))
+}
+
+/// The query behind [`page`] (exposed so tests can read its plan).
 pub fn page_query(
     tenant: TenantId,
     filter: &Filter,
@@ -332,7 +381,12 @@ pub async fn matching_by_sequence(
 
 /// The events a statement that selects them with [`select_columns`] returns.
 async fn query_events(db: &impl ConnectionTrait, query: &SelectStatement) -> Result<Vec<StoredEvent>> {
-    let rows = db.query_all_raw(super::sql::with_literal_limits(db.get_database_backend().build(query))).await?;
+    events_of(db, super::sql::with_literal_limits(db.get_database_backend().build(query))).await
+}
+
+/// The events a built statement of [`query_events`] returns.
+async fn events_of(db: &impl ConnectionTrait, statement: sea_orm::Statement) -> Result<Vec<StoredEvent>> {
+    let rows = db.query_all_raw(statement).await?;
     Ok(rows.iter().map(|row| super::row::event(row, 0)).collect::<Result<_, DbErr>>()?)
 }
 

@@ -172,7 +172,10 @@ fn condition(tenant: TenantId, cond: &Cond, backend: DbBackend, purpose: Purpose
                 .to_owned(),
         ),
         Cond::Position(field, bounds) => {
-            range(col(super::events::sort_column(*field)), bounds, |key| super::events::sort_value(*field, key))
+            let closed = (bounds.gte.is_some() || bounds.gt.is_some()) && (bounds.lte.is_some() || bounds.lt.is_some());
+            range(col(super::events::sort_column(*field)), bounds, |key| {
+                super::events::range_bound(*field, key, closed, backend)
+            })
         }
         Cond::CorrelationId(v) => {
             present(ev::Column::CorrelationId, true, col(ev::Column::CorrelationId).eq(v.as_str()))
@@ -282,6 +285,36 @@ mod tests {
             assert!(s >= "work" && s < end.as_str(), "{s}");
         }
         assert!("worl" >= end.as_str());
+    }
+
+    #[test]
+    fn closed_range_bounds_are_written_into_postgres_statements() {
+        use crate::domain::cursor::OrderField;
+        let micros = 1_765_000_000_000_123;
+        let range = Range { gte: Some(micros), lt: Some(micros + 1), ..Default::default() };
+        let filter = Filter::Cond(Cond::Position(OrderField::OccurredAt, range));
+        let statement = |filter: &Filter, backend: DbBackend| {
+            let mut query = Query::select();
+            query.column(ev::Column::Id).from(ev::Entity).and_where(events(
+                TenantId(uuid::Uuid::nil()),
+                &filter,
+                backend,
+            ));
+            backend.build(&query)
+        };
+        let postgres = statement(&filter, DbBackend::Postgres);
+        assert!(
+            postgres.sql.contains(r#""occurred_at" >= (CAST('2025-12-06T05:46:40.000123Z' AS timestamptz))"#),
+            "{}",
+            postgres.sql
+        );
+        assert_eq!(postgres.values.map_or(0, |v| v.0.len()), 0);
+        // Only PostgreSQL keeps generic plans; SQLite binds them as before.
+        assert_eq!(statement(&filter, DbBackend::Sqlite).values.map_or(0, |v| v.0.len()), 2);
+        // A range open at one end keeps its bound a parameter.
+        let open =
+            Filter::Cond(Cond::Position(OrderField::OccurredAt, Range { gte: Some(micros), ..Default::default() }));
+        assert_eq!(statement(&open, DbBackend::Postgres).values.map_or(0, |v| v.0.len()), 1);
     }
 
     #[test]

@@ -3,30 +3,44 @@
 //! deep page, an action-prefix + time-range page, sequence tails, look-ups by
 //! ID and by related resource use an index in every month they read, never a
 //! sequential scan; a `receivedAt` range reads only the months it covers, and
-//! a page in `receivedAt` order reads the months newest first.
+//! a page in `receivedAt` order reads the months newest first. The pages the
+//! benchmark, the console and the REST door send keep such plans once their
+//! statement has run more than five times prepared, as the server's
+//! connections run it (PostgreSQL's generic plan takes over from the sixth).
 
 use auditgraph::domain::cursor::{EventOrder, OrderField, SortDirection};
 use std::collections::BTreeSet;
 
-use auditgraph::domain::filter::{Condition, Filter, Range, ResourceMatch, StrField, StrTest};
-use auditgraph::domain::ids::{EventId, ResourceId};
+use auditgraph::domain::event::Outcome;
+use auditgraph::domain::filter::{ActorMatch, Condition, Filter, Range, ResourceMatch, StrField, StrTest};
+use auditgraph::domain::ids::{ActorId, EventId, ResourceId};
 use auditgraph::domain::page::PageArgs;
-use auditgraph::domain::selection::Detail;
+use auditgraph::domain::selection::{Detail, Joins};
 use auditgraph::store::events;
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use uuid::Uuid;
 
 use crate::helpers::{Backend, TestApp, postgres_url};
 
-async fn fill(app: &TestApp, events: u32) {
+/// When the filled events were received.
+#[derive(Clone, Copy, PartialEq)]
+enum Received {
+    /// As they occurred, over months: each month's partition holds its own.
+    AsTheyOccurred,
+    /// All now, in this month's partition, as a bulk import or the default
+    /// benchmark seed leaves them: one large partition among empty ones.
+    Now,
+}
+
+async fn fill(app: &TestApp, events: u32, received: Received) {
     let tenant = app.tenant.0;
     let other = app.create_tenant("noise").await.0;
     let sql = format!(
         r#"
-        SELECT auditgraph_ensure_partition(now() - k * interval '1 month') FROM generate_series(0, 3) k;
+        SELECT auditgraph_ensure_partition(now() - k * interval '1 month') FROM generate_series(0, {months_back}) k;
         INSERT INTO actor (id, tenant_id, type, external_id, display_name, created_at, updated_at)
-            SELECT md5('a' || i)::uuid, '{tenant}', 'USER', 'u' || i, 'User ' || i, now(), now() FROM generate_series(1, 200) i;
+            SELECT md5('a' || i)::uuid, '{tenant}', 'USER', 'u' || i, 'User ' || i, now(), now() FROM generate_series(1, 2000) i;
         INSERT INTO resource (id, tenant_id, type, external_id, name, created_at, updated_at)
             SELECT md5('r' || i)::uuid, '{tenant}', (ARRAY['workspace', 'vm', 'session'])[1 + i % 3], 'r' || i, 'Res ' || i, now(), now()
             FROM generate_series(1, 2000) i;
@@ -36,8 +50,8 @@ async fn fill(app: &TestApp, events: u32) {
                                  has_request, metadata, changes, search_text, sequence, recorded)
             SELECT md5('e' || i)::uuid, CASE WHEN i % 5 = 0 THEN '{other}'::uuid ELSE '{tenant}'::uuid END,
                    a.action, split_part(a.action, '.', 1), CASE WHEN i % 10 = 0 THEN 'FAILURE' ELSE 'SUCCESS' END,
-                   now() - i * interval '37 seconds', now() - i * interval '37 seconds',
-                   CASE WHEN i % 5 = 0 THEN md5('other')::uuid ELSE md5('a' || (1 + i % 200))::uuid END,
+                   now() - i * interval '37 seconds', {received_at},
+                   CASE WHEN i % 5 = 0 THEN md5('other')::uuid ELSE md5('a' || (1 + i % 2000))::uuid END,
                    CASE WHEN i % 5 = 0 THEN NULL ELSE md5('r' || (1 + i % 2000))::uuid END,
                    false, '{{}}'::jsonb, '[]'::jsonb, a.action, 1000 + i, '{{}}'::jsonb
             FROM generate_series(1, {total}) i,
@@ -49,6 +63,11 @@ async fn fill(app: &TestApp, events: u32) {
         ANALYZE;
         "#,
         total = events * 5 / 4,
+        months_back = if received == Received::Now { 0 } else { 3 },
+        received_at = match received {
+            Received::AsTheyOccurred => "now() - i * interval '37 seconds'",
+            Received::Now => "now()",
+        },
     );
     app.store.db().execute_unprepared(&sql).await.expect("bulk insert");
 }
@@ -96,7 +115,7 @@ async fn pages_are_served_by_indexes_on_postgres() {
         return;
     }
     let app = TestApp::spawn(Backend::Postgres).await;
-    fill(&app, 100_000).await;
+    fill(&app, 100_000, Received::AsTheyOccurred).await;
     let order = EventOrder { field: OrderField::OccurredAt, direction: SortDirection::Desc };
     let first = PageArgs { first: Some(50), ..Default::default() }
         .into_page(|_, _| Ok((Utc::now().timestamp_micros(), Uuid::nil())))
@@ -197,4 +216,105 @@ async fn pages_are_served_by_indexes_on_postgres() {
             "a sequence page",
         );
     }
+}
+
+/// The plan PostgreSQL runs `statement` with on its seventh execution as a
+/// prepared statement, which is how the server's connections run every
+/// statement: after five custom plans PostgreSQL keeps the generic one when
+/// it thinks that no dearer, and the generic plan cannot see the values.
+async fn plan_when_prepared(app: &TestApp, statement: Statement) -> String {
+    let values = statement.values.map(|v| v.0).unwrap_or_default();
+    // The arguments as literals, written by the same code that writes them
+    // into a statement's text.
+    let placeholders: Vec<String> = (1..=values.len()).map(|n| format!("${n}")).collect();
+    let arguments = |verb: &str| {
+        let call = format!("{verb} page_statement({})", placeholders.join(", "));
+        match values.is_empty() {
+            true => format!("{verb} page_statement"),
+            false => Statement::from_sql_and_values(DbBackend::Postgres, call, values.clone()).to_string(),
+        }
+    };
+    // One connection: a prepared statement lives in its session.
+    let txn = app.store.db().begin().await.expect("begin");
+    txn.execute_unprepared(&format!("PREPARE page_statement AS {}", statement.sql)).await.expect("prepare");
+    for _ in 0..6 {
+        txn.execute_unprepared(&arguments("EXECUTE")).await.expect("execute");
+    }
+    let rows = txn
+        .query_all_raw(Statement::from_string(DbBackend::Postgres, arguments("EXPLAIN EXECUTE")))
+        .await
+        .expect("explain");
+    txn.execute_unprepared("DEALLOCATE page_statement").await.expect("deallocate");
+    txn.rollback().await.expect("rollback");
+    rows.iter().map(|r| r.try_get_by_index::<String>(0).unwrap()).collect::<Vec<_>>().join("\n")
+}
+
+/// A page that walks an index in its order and stops at its end: no sort of
+/// every event that matches.
+fn assert_walked(plan: &str, what: &str) {
+    assert_indexed(plan, what);
+    // A plan node's line is its name, two spaces, then its costs.
+    let node =
+        |line: &str| line.trim_start().trim_start_matches("->").trim_start().split("  (").next().map(str::to_owned);
+    let sorts = plan.lines().filter_map(node).filter(|name| name.ends_with("Sort")).count();
+    assert_eq!(sorts, 0, "{what} sorts every match instead of walking an index:\n{plan}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_keep_index_walks_once_prepared_on_postgres() {
+    if postgres_url().is_none() {
+        eprintln!("PostgreSQL URL not set: skipped");
+        return;
+    }
+    let app = TestApp::spawn(Backend::Postgres).await;
+    // All in one partition: there the generic plan of a bound time range
+    // reads and sorts every event of the range.
+    fill(&app, 100_000, Received::Now).await;
+    let now = Utc::now();
+    let newest = EventOrder { field: OrderField::OccurredAt, direction: SortDirection::Desc };
+    let first = PageArgs { first: Some(50), ..Default::default() }
+        .into_page(|_, _| Ok((now.timestamp_micros(), Uuid::nil())))
+        .unwrap();
+    let since = |days: i64| {
+        Filter::Cond(Condition::Position(
+            OrderField::OccurredAt,
+            Range { gte: Some((now - Duration::days(days)).timestamp_micros()), ..Default::default() },
+        ))
+    };
+    // As the benchmark's and the console's pages select them: with the actor and the resource.
+    let joins = Joins { actor: true, resource: true };
+    let prefix = |p: &str| Filter::Cond(Condition::Str(StrField::Action, StrTest::Prefix(p.into())));
+    let week_closed = Filter::Cond(Condition::Position(
+        OrderField::OccurredAt,
+        Range { gte: Some(now - Duration::days(7)), lt: Some(now), ..Default::default() }
+            .map(|at| at.timestamp_micros()),
+    ));
+    let actor = app
+        .store
+        .db()
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, "SELECT md5('a7')::uuid"))
+        .await
+        .unwrap()
+        .expect("a row");
+    let actor = ActorId(actor.try_get_by_index(0).unwrap());
+    let shapes = [
+        ("the newest page", Filter::all()),
+        ("(c) action prefix + a closed 7-day range", Filter::And(vec![prefix("workspace.snapshot."), week_closed])),
+        ("the last 24 hours", since(1)),
+        ("the last 7 days + an action prefix", Filter::And(vec![since(7), prefix("workspace.")])),
+        (
+            "failures in the last 7 days",
+            Filter::And(vec![since(7), Filter::Cond(Condition::Outcome(Outcome::Failure))]),
+        ),
+    ];
+    for (what, filter) in shapes {
+        let statement =
+            events::page_statement(app.tenant, &filter, newest, &first, Detail::NONE, joins, DbBackend::Postgres);
+        assert_walked(&plan_when_prepared(&app, statement).await, what);
+    }
+    // An actor's events are few: its own index finds them, whatever the order.
+    let actor_events = Filter::Cond(Condition::Actor(ActorMatch { ids: Some(vec![actor]), ..Default::default() }));
+    let statement =
+        events::page_statement(app.tenant, &actor_events, newest, &first, Detail::NONE, joins, DbBackend::Postgres);
+    assert_indexed(&plan_when_prepared(&app, statement).await, "an actor's events");
 }
