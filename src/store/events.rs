@@ -330,6 +330,29 @@ pub async fn matching_by_sequence(
     in_sequence(db, tenant, [sequence().gt(after as i64), sequence().lte(through as i64), matching], limit).await
 }
 
+/// The tenant's events from sequence `from` through `through` that have no
+/// search words (recorded before words were stored), every column: how the
+/// words' backfill walks them.
+#[tracing::instrument(name = "db.events.without_words", skip_all, fields(tenant = %tenant, from), err(Debug))]
+pub async fn without_words(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    from: i64,
+    through: i64,
+) -> Result<Vec<StoredEvent>> {
+    let sequence = || Expr::col((ev::Entity, ev::Column::Sequence));
+    let mut query = Query::select();
+    select_columns(&mut query, Detail::ALL, db.get_database_backend());
+    query
+        .from(ev::Entity)
+        .and_where(Expr::col((ev::Entity, ev::Column::TenantId)).eq(tenant.0))
+        .and_where(sequence().gte(from))
+        .and_where(sequence().lte(through))
+        .and_where(Expr::col((ev::Entity, ev::Column::SearchWords)).eq(""))
+        .order_by((ev::Entity, ev::Column::Sequence), Order::Asc);
+    query_events(db, &query).await
+}
+
 /// The events a statement that selects them with [`select_columns`] returns.
 async fn query_events(db: &impl ConnectionTrait, query: &SelectStatement) -> Result<Vec<StoredEvent>> {
     let rows = db.query_all_raw(super::sql::with_literal_limits(db.get_database_backend().build(query))).await?;

@@ -1,12 +1,17 @@
 //! `search` → SQL. The event's words are stored in the contract's tokens
 //! (`domain::words`), so a term is a literal fragment of them, found with
-//! `LIKE` on both backends: the same strings, the same answer. PostgreSQL
-//! first narrows by its GIN index on the words' `tsvector` for whole ASCII
-//! tokens, which its `simple` configuration keeps exactly as they are.
+//! `LIKE` on both backends: the same strings, the same answer. Each backend
+//! first narrows by its index of the words, only where its tokenizer
+//! provably keeps our tokens as they are: whole ASCII tokens, which
+//! PostgreSQL's `simple` configuration (GIN on the words' `tsvector`) and
+//! SQLite's `unicode61` (FTS5, `audit_event_words`) both find exactly; on
+//! SQLite ASCII prefixes too, since an FTS5 token that starts where one of
+//! ours starts begins with all of its ASCII letters and digits. Anything
+//! either index finds beyond our tokens is dropped by the `LIKE`.
 
 use entity::audit_event as ev;
 use sea_orm::DbBackend;
-use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, LikeExpr, SimpleExpr};
+use sea_orm::sea_query::{BinOper, Condition, Expr, ExprTrait, Func, LikeExpr, SimpleExpr};
 
 use super::filter::like_literal;
 use crate::domain::words::Term;
@@ -18,24 +23,46 @@ const MAX_LEXEME_BYTES: usize = 2_046;
 pub fn condition(terms: &[Term], backend: DbBackend) -> SimpleExpr {
     let words = || Expr::col((ev::Entity, ev::Column::SearchWords));
     let mut all = Condition::all();
-    if backend == DbBackend::Postgres {
-        let whole: Vec<&str> = terms
-            .iter()
-            .flat_map(|t| {
-                let n = t.tokens.len() - usize::from(t.prefix);
-                t.tokens[..n].iter().map(String::as_str)
-            })
-            .filter(|w| w.is_ascii() && w.len() <= MAX_LEXEME_BYTES)
-            .collect();
-        if !whole.is_empty() {
-            // The very expression the index is built on.
-            let vector = Expr::cust("to_tsvector('simple', \"audit_event\".\"search_words\")");
-            let query = Func::cust("to_tsquery").arg(Expr::cust("'simple'")).arg(whole.join(" & "));
-            all = all.add(vector.binary(sea_orm::sea_query::BinOper::Custom("@@"), query));
-        }
+    if let Some(narrowing) = index_lookup(terms, backend) {
+        all = all.add(narrowing);
     }
     for term in terms {
         all = all.add(words().like(LikeExpr::new(format!("%{}%", like_literal(&term.pattern()))).escape('\\')));
     }
     if all.is_empty() { Expr::cust("1 = 1") } else { all.into() }
+}
+
+/// The events the backend's word index finds for the terms' ASCII tokens (a
+/// superset of the matches), or `None` where the index cannot help.
+fn index_lookup(terms: &[Term], backend: DbBackend) -> Option<SimpleExpr> {
+    let whole = || {
+        terms.iter().flat_map(|t| &t.tokens[..t.tokens.len() - usize::from(t.prefix)]).filter(|w| w.is_ascii())
+    };
+    match backend {
+        DbBackend::Postgres => {
+            let lexemes: Vec<&str> =
+                whole().map(String::as_str).filter(|w| w.len() <= MAX_LEXEME_BYTES).collect();
+            if lexemes.is_empty() {
+                return None;
+            }
+            // The very expression the index is built on.
+            let vector = Expr::cust("to_tsvector('simple', \"audit_event\".\"search_words\")");
+            let query = Func::cust("to_tsquery").arg(Expr::cust("'simple'")).arg(lexemes.join(" & "));
+            Some(vector.binary(BinOper::Custom("@@"), query))
+        }
+        DbBackend::Sqlite => {
+            // FTS5 query syntax: quoted tokens, all required; `"…"*` a prefix.
+            let mut tokens: Vec<String> = whole().map(|w| format!("\"{w}\"")).collect();
+            let prefixes = terms.iter().filter(|t| t.prefix).filter_map(|t| t.tokens.last());
+            tokens.extend(prefixes.filter(|p| p.is_ascii()).map(|p| format!("\"{p}\"*")));
+            if tokens.is_empty() {
+                return None;
+            }
+            Some(Expr::cust_with_values(
+                "\"audit_event\".rowid IN (SELECT rowid FROM audit_event_words WHERE audit_event_words MATCH ?)",
+                [tokens.join(" ")],
+            ))
+        }
+        _ => None,
+    }
 }
