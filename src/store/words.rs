@@ -35,13 +35,11 @@ pub fn condition(terms: &[Term], backend: DbBackend) -> SimpleExpr {
 /// The events the backend's word index finds for the terms' ASCII tokens (a
 /// superset of the matches), or `None` where the index cannot help.
 fn index_lookup(terms: &[Term], backend: DbBackend) -> Option<SimpleExpr> {
-    let whole = || {
-        terms.iter().flat_map(|t| &t.tokens[..t.tokens.len() - usize::from(t.prefix)]).filter(|w| w.is_ascii())
-    };
+    let whole =
+        || terms.iter().flat_map(|t| &t.tokens[..t.tokens.len() - usize::from(t.prefix)]).filter(|w| w.is_ascii());
     match backend {
         DbBackend::Postgres => {
-            let lexemes: Vec<&str> =
-                whole().map(String::as_str).filter(|w| w.len() <= MAX_LEXEME_BYTES).collect();
+            let lexemes: Vec<&str> = whole().map(String::as_str).filter(|w| w.len() <= MAX_LEXEME_BYTES).collect();
             if lexemes.is_empty() {
                 return None;
             }
