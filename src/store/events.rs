@@ -341,16 +341,9 @@ pub async fn without_words(
     through: i64,
 ) -> Result<Vec<StoredEvent>> {
     let sequence = || Expr::col((ev::Entity, ev::Column::Sequence));
-    let mut query = Query::select();
-    select_columns(&mut query, Detail::ALL, db.get_database_backend());
-    query
-        .from(ev::Entity)
-        .and_where(Expr::col((ev::Entity, ev::Column::TenantId)).eq(tenant.0))
-        .and_where(sequence().gte(from))
-        .and_where(sequence().lte(through))
-        .and_where(Expr::col((ev::Entity, ev::Column::SearchWords)).eq(""))
-        .order_by((ev::Entity, ev::Column::Sequence), Order::Asc);
-    query_events(db, &query).await
+    let blank = Expr::col((ev::Entity, ev::Column::SearchWords)).eq("");
+    let limit = u64::try_from(through - from + 1).unwrap_or(0);
+    in_sequence(db, tenant, [sequence().gte(from), sequence().lte(through), blank], limit).await
 }
 
 /// The events a statement that selects them with [`select_columns`] returns.
