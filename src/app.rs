@@ -235,6 +235,8 @@ pub struct App {
     retention_grace: Duration,
     streams: crate::streams::StreamSettings,
     alerts: Arc<service::alert_evaluation::Watch>,
+    /// Whether older events may still lack their search words.
+    words_pending: bool,
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
@@ -269,6 +271,9 @@ impl App {
         let ledger = ledger_for(settings, &store).await?;
         // Replicas found healthy now take reads from the first request on.
         store.check_replicas().await;
+        // Looked at once here, so a server without older events never starts
+        // the job (should the look fail, the job runs and finds out).
+        let words_pending = service::word_backfill::pending(&store).await.unwrap_or(true);
         let draining = Arc::new(AtomicBool::new(false));
         let alerts = Arc::new(service::alert_evaluation::Watch::default());
         let routers = router(
@@ -299,6 +304,7 @@ impl App {
             retention_grace: settings.ledger.retention_grace,
             streams: settings.streams.clone(),
             alerts,
+            words_pending,
         })
     }
 
@@ -348,6 +354,7 @@ impl App {
             async move { service::retention::purge(&store, &bus, store.now(), options).await.map(|_| ()) }
         });
         let replicas = self.store.watch_replicas();
+        let word_backfill = self.words_pending.then(|| tokio::spawn(service::word_backfill::run(self.store.clone())));
         // The deliverer stops as soon as shutdown begins (not after the requests
         // drain) and gives its leases up, so another replica takes over at once.
         let (stop_deliveries, stop) = tokio::sync::watch::channel(false);
@@ -376,6 +383,9 @@ impl App {
         let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
         checkpoints.abort();
         purges.abort();
+        if let Some(backfill) = word_backfill {
+            backfill.abort();
+        }
         witness_submissions.iter().for_each(|task| task.abort());
         let _ = deliverer.await;
         let _ = evaluator.await;

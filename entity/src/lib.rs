@@ -23,3 +23,4 @@ pub mod signing_key;
 pub mod tenant;
 pub mod viewer_token;
 pub mod witness_position;
+pub mod word_backfill;

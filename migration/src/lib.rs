@@ -15,6 +15,7 @@ mod m20261207_000070_search;
 mod m20261207_000090_alert_rules;
 mod m20261207_000260_witnesses;
 mod m20261207_000270_erasure;
+mod m20261207_000280_words_index;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000090_alert_rules::Migration),
             Box::new(m20261207_000260_witnesses::Migration),
             Box::new(m20261207_000270_erasure::Migration),
+            Box::new(m20261207_000280_words_index::Migration),
         ]
     }
 }

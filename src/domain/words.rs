@@ -87,9 +87,11 @@ pub fn event_texts(e: &NewEvent) -> Vec<&str> {
     texts(&e.action, [&e.summary, &e.reason, &e.error_message], names, e.metadata.values())
 }
 
-/// The words of a stored event once its actor is erased: its texts without
-/// the values its leaf seals (API.md Part 3, "filters on them no longer match").
-pub fn words_after_erasure(row: &StoredEvent) -> String {
+/// The words of a stored event, made from its row: its texts without the
+/// values its leaf seals, so after its actor's erasure filters on them no
+/// longer match (API.md Part 3); for an event recorded before words were
+/// stored, which seals nothing, the words it would have been given.
+pub fn stored_event_words(row: &StoredEvent) -> String {
     let metadata = super::personal::metadata_without_sealed(row);
     let part = |key: &str| row.recorded.get(key).cloned().unwrap_or(serde_json::Value::Null);
     let (resource, related) = (part("resource"), part("relatedResources"));

@@ -17,7 +17,8 @@ use crate::domain::event::NewResource;
 use crate::domain::ids::{ActorId, TenantId};
 use crate::domain::{personal, words};
 use crate::error::{Error, Result};
-use crate::store::erasure::{self, Scrub};
+use crate::store::erasure;
+use crate::store::rewrite::{self, RequestCopies, Rewrite};
 use crate::store::{Store, actors, data_keys, events, tenants};
 
 /// Events read at a time while scrubbing.
@@ -63,13 +64,13 @@ pub async fn erase(store: &Store, bus: &Bus, tenant: TenantId, id: ActorId, acti
         let chunk = events::of_actor(db, tenant, id, after, CHUNK).await?;
         let Some(last) = chunk.last() else { break };
         after = last.sequence;
-        let scrubs: Vec<Scrub> = chunk
+        let scrubs: Vec<Rewrite> = chunk
             .iter()
             .filter(|e| personal::has_sealed(e))
-            .map(|event| Scrub { event, words: words::words_after_erasure(event) })
+            .map(|event| Rewrite { event, words: words::stored_event_words(event) })
             .collect();
         events_affected += scrubs.len() as u64;
-        erasure::scrub(db, tenant, &scrubs).await?;
+        rewrite::rewrite(db, tenant, &scrubs, RequestCopies::Clear).await?;
         if (chunk.len() as u64) < CHUNK {
             break;
         }

@@ -31,6 +31,7 @@ pub mod verify;
 pub mod viewer_tokens;
 pub mod witness_submissions;
 pub mod witnesses;
+pub mod word_backfill;
 
 use std::sync::Arc;
 

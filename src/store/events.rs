@@ -379,6 +379,22 @@ pub async fn matching_by_sequence(
     in_sequence(db, tenant, [sequence().gt(after as i64), sequence().lte(through as i64), matching], limit).await
 }
 
+/// The tenant's events from sequence `from` through `through` that have no
+/// search words (recorded before words were stored), every column: how the
+/// words' backfill walks them.
+#[tracing::instrument(name = "db.events.without_words", skip_all, fields(tenant = %tenant, from), err(Debug))]
+pub async fn without_words(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    from: i64,
+    through: i64,
+) -> Result<Vec<StoredEvent>> {
+    let sequence = || Expr::col((ev::Entity, ev::Column::Sequence));
+    let blank = Expr::col((ev::Entity, ev::Column::SearchWords)).eq("");
+    let limit = u64::try_from(through - from + 1).unwrap_or(0);
+    in_sequence(db, tenant, [sequence().gte(from), sequence().lte(through), blank], limit).await
+}
+
 /// The events a statement that selects them with [`select_columns`] returns.
 async fn query_events(db: &impl ConnectionTrait, query: &SelectStatement) -> Result<Vec<StoredEvent>> {
     events_of(db, super::sql::with_literal_limits(db.get_database_backend().build(query))).await

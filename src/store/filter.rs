@@ -36,7 +36,7 @@ pub fn events_to_count(tenant: TenantId, filter: &Filter, backend: DbBackend) ->
 /// on a 341,000-event tenant, measured), for a count that range is what makes
 /// it fast. So only counts get the range.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Purpose {
+pub(super) enum Purpose {
     Page,
     Count,
 }
@@ -197,7 +197,7 @@ fn condition(tenant: TenantId, cond: &Cond, backend: DbBackend, purpose: Purpose
             .like(sea_orm::sea_query::LikeExpr::new(format!("%{}%", like_literal(t))).escape('\\')),
         Cond::Metadata(c) => super::metadata::condition(c, backend),
         Cond::Changes(tests) => super::metadata::changes(tests, backend),
-        Cond::Search(terms) => super::words::condition(terms, backend),
+        Cond::Search(terms) => super::words::condition(terms, backend, purpose),
     }
 }
 

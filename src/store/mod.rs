@@ -21,6 +21,7 @@ pub mod recording;
 pub mod replicas;
 pub mod resources;
 pub mod retention;
+pub mod rewrite;
 mod row;
 pub mod sql;
 mod sqlite_deadline;
@@ -28,6 +29,7 @@ pub mod stats;
 pub mod tenants;
 pub mod viewer_tokens;
 pub mod witnesses;
+pub mod word_backfill;
 pub mod words;
 
 use std::sync::Arc;

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -675,16 +675,27 @@ pub(crate) async fn tamper(url: &str, backend: Backend, sql: &str) {
         Backend::Postgres => {
             db.execute_unprepared(&format!("SET session_replication_role = replica; {sql}")).await.unwrap();
         }
-        // One script, so one connection drops and recreates the triggers.
+        // The guards are put back as they were (with their permits), and
+        // the words' index triggers stay, keeping the index in step. One
+        // script, so one connection drops and recreates the guards.
         Backend::Sqlite => {
-            db.execute_unprepared(&format!(
-                "DROP TRIGGER audit_event_no_update; DROP TRIGGER audit_event_no_delete; DROP TRIGGER event_resource_no_update; {sql};
-                 CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event BEGIN SELECT RAISE(ABORT, 'append-only'); END;
-                 CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_event BEGIN SELECT RAISE(ABORT, 'append-only'); END;
-                 CREATE TRIGGER event_resource_no_update BEFORE UPDATE ON event_resource BEGIN SELECT RAISE(ABORT, 'append-only'); END"
-            ))
-            .await
-            .unwrap();
+            let guards = db
+                .query_all_raw(Statement::from_string(
+                    DbBackend::Sqlite,
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'
+                       AND name IN ('audit_event_no_update', 'audit_event_no_delete', 'event_resource_no_update')",
+                ))
+                .await
+                .unwrap();
+            assert_eq!(guards.len(), 3, "the append-only guards");
+            let (drop, create): (Vec<String>, Vec<String>) = guards
+                .iter()
+                .map(|g| {
+                    let name: String = g.try_get("", "name").unwrap();
+                    (format!("DROP TRIGGER {name}"), g.try_get("", "sql").unwrap())
+                })
+                .unzip();
+            db.execute_unprepared(&format!("{}; {sql}; {}", drop.join("; "), create.join("; "))).await.unwrap();
         }
     }
     db.close().await.unwrap();

@@ -1,8 +1,9 @@
 //! A database created before the ledger existed upgrades: built with the
 //! first two migrations only and filled the way that version stored events,
 //! it is served by today's server, which numbers the old events in the order
-//! they were received, builds their tree (`auditgraph verify` agrees), and
-//! extends the same tree with new events.
+//! they were received, builds their tree (`auditgraph verify` agrees), gives
+//! them their search words in the background, and extends the same tree with
+//! new events.
 
 use auditgraph::domain::ids::{EventId, TenantId};
 use chrono::{DateTime, Duration, Utc};
@@ -12,7 +13,7 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Value as SqlValue};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{Backend, TestApp, TestDb, backend_tests};
+use crate::helpers::{Backend, TestApp, TestDb, backend_tests, eventually};
 use crate::ledger::{Hash, checkpoint, decode, merkle_root, rfc_verify_consistency, rfc_verify_inclusion};
 use crate::process::WorkDir;
 
@@ -211,6 +212,13 @@ async fn a_database_from_before_the_ledger_upgrades(backend: Backend) {
         old.iter()
             .all(|n| n["recordedActor"]["roles"][0] == "admin" && n["relatedResources"][0]["externalId"] == "r-0")
     );
+    // Stored without words, they get theirs in the background: the summary's
+    // and the resources' names (two texts, both words required).
+    let search = r#"{ auditEvents(filter: {search: "edited resource"}) { totalCount } }"#;
+    eventually(std::time::Duration::from_secs(30), "the old events' words", async || {
+        app.data(&key, search, json!({})).await["auditEvents"]["totalCount"] == EVENTS
+    })
+    .await;
     // The key created since is the tree's next leaf.
     assert_eq!(nodes[EVENTS]["sequence"], (EVENTS + 1).to_string());
     let old_root = merkle_root(&old.iter().map(|n| decode(&n["leafHash"])).collect::<Vec<Hash>>());

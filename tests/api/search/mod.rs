@@ -4,6 +4,8 @@
 //! `parseAuditQuery` alike; errors with their positions; the bounds; every
 //! door that takes a query.
 
+mod backfill;
+mod index;
 mod oracle;
 
 use std::collections::BTreeSet;
