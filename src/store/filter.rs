@@ -297,7 +297,7 @@ mod tests {
             let mut query = Query::select();
             query.column(ev::Column::Id).from(ev::Entity).and_where(events(
                 TenantId(uuid::Uuid::nil()),
-                filter,
+                &filter,
                 backend,
             ));
             backend.build(&query)
