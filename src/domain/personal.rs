@@ -15,6 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
 
 use super::data_key::DataKey;
+use super::event::NewEvent;
 use super::ids::{ActorId, EventId};
 use super::stored_event::StoredEvent;
 use crate::error::{Error, Result};
@@ -118,6 +119,15 @@ fn open_value(key: Option<&DataKey>, event: EventId, path: &str, value: &Value) 
         .and_then(|(key, bytes)| key.open(&associated(event, path), &bytes))
         .and_then(|plaintext| serde_json::from_slice(&plaintext).ok())
         .unwrap_or(Value::Null)
+}
+
+/// Whether an event about to be recorded has a personal value to seal: what
+/// [`seal`] seals, so only then does its actor need a data key.
+pub fn has_personal(e: &NewEvent) -> bool {
+    e.actor.display_name.is_some()
+        || e.actor.email.is_some()
+        || e.request.as_ref().is_some_and(|r| r.ip_address.is_some() || r.user_agent.is_some())
+        || !e.personal.is_empty()
 }
 
 /// Seals the personal values of an event about to be recorded, under its

@@ -179,19 +179,13 @@ impl AuditEvent {
     /// Further detail: a JSON object, `{}` when none. Personal values read
     /// `null` once their actor is erased.
     async fn metadata(&self, ctx: &Context<'_>) -> async_graphql::Result<Json> {
-        if !personal::has_sealed(&self.0) {
-            return Ok(async_graphql::Json(self.0.metadata.clone()));
-        }
-        let key = self.data_key(ctx).await?;
+        let key = self.opening_key(ctx).await?;
         Ok(async_graphql::Json(personal::opened_metadata(&self.0, key.as_ref())))
     }
 
     /// Before/after values of what the action changed.
     async fn changes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<FieldChange>> {
-        let changes = match personal::has_sealed(&self.0) {
-            false => self.0.changes.clone(),
-            true => personal::opened_changes(&self.0, self.data_key(ctx).await?.as_ref()),
-        };
+        let changes = personal::opened_changes(&self.0, self.opening_key(ctx).await?.as_ref());
         let changes: Vec<DomainChange> = serde_json::from_value(changes).map_err(Error::internal)?;
         Ok(changes
             .into_iter()
@@ -218,10 +212,7 @@ impl AuditEvent {
     /// the time of the action); `actor` resolves the current profile. Its
     /// `displayName` and `email` read `null` once the actor is erased.
     async fn recorded_actor(&self, ctx: &Context<'_>) -> async_graphql::Result<ActorSnapshot> {
-        let key = match personal::has_sealed(&self.0) {
-            true => self.data_key(ctx).await?,
-            false => None,
-        };
+        let key = self.opening_key(ctx).await?;
         Ok(ActorSnapshot::from_recorded(personal::opened_actor(&self.0, key.as_ref()))?)
     }
 
@@ -229,10 +220,7 @@ impl AuditEvent {
     /// and now read `null`, e.g. `actor.displayName`, `request.ipAddress`,
     /// `metadata.email`; empty while they can be read.
     async fn erased_paths(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
-        if !personal::has_sealed(&self.0) {
-            return Ok(Vec::new());
-        }
-        Ok(personal::erased_paths(&self.0, self.data_key(ctx).await?.as_ref()))
+        Ok(personal::erased_paths(&self.0, self.opening_key(ctx).await?.as_ref()))
     }
 
     /// The canonical event: the RFC 8785 (JCS) bytes of this event's ledger leaf.
@@ -273,9 +261,13 @@ impl AuditEvent {
 }
 
 impl AuditEvent {
-    /// The data key of the event's actor, through the request's loader;
-    /// `None` once the actor is erased.
-    async fn data_key(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DataKey>> {
+    /// The data key that opens the event's sealed values, through the
+    /// request's loader: `None` once the actor is erased, and, with no
+    /// statement, when nothing in the event is sealed.
+    async fn opening_key(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DataKey>> {
+        if !personal::has_sealed(&self.0) {
+            return Ok(None);
+        }
         let found = ctx.loaders().data_keys.load_one((self.0.tenant, self.0.actor_id)).await.map_err(shared)?;
         Ok(found.map(|k| k.key))
     }

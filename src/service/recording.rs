@@ -100,7 +100,7 @@ pub async fn record_in(
     // Each actor with something personal to seal gets its data key.
     let mut sealing: Vec<ActorId> = fresh
         .iter()
-        .filter(|&&i| has_personal(&batch[i]))
+        .filter(|&&i| personal::has_personal(&batch[i]))
         .filter_map(|&i| actor_ids.get(&(batch[i].actor.kind, batch[i].actor.external_id.clone())).copied())
         .collect();
     sealing.sort();
@@ -153,14 +153,6 @@ pub async fn record_in(
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(Recorded { events, created })
-}
-
-/// Whether an input has a personal value to seal (API.md Part 3).
-fn has_personal(e: &NewEvent) -> bool {
-    e.actor.display_name.is_some()
-        || e.actor.email.is_some()
-        || e.request.as_ref().is_some_and(|r| r.ip_address.is_some() || r.user_agent.is_some())
-        || !e.personal.is_empty()
 }
 
 /// An input as it will be stored, with a new ID (allocated in input order,
