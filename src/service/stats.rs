@@ -1,12 +1,15 @@
 //! Stats of the caller's events (API.md Part 3, "Stats"): authorized like any
 //! read, confined to a viewer token's filter, grouped by the database on the
-//! session's reader. At most three statements: the total with its time range,
-//! the top key combinations, and the time buckets.
+//! session's reader: the total with its time range, the top key combinations,
+//! and the time buckets, in one statement on PostgreSQL and three on SQLite.
 
 use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbBackend};
 
-use crate::domain::ids::ActorId;
-use crate::domain::stats::{self, Stats, StatsBucket, StatsRequest};
+use crate::domain::cursor::OrderField;
+use crate::domain::filter::Filter;
+use crate::domain::ids::{ActorId, TenantId};
+use crate::domain::stats::{self, Stats, StatsBucket, StatsDimension, StatsInterval, StatsRequest};
 use crate::error::Result;
 use crate::store::stats::{self as store, KeyValue};
 
@@ -28,19 +31,20 @@ pub async fn stats(session: &Session, request: StatsRequest, interval_path: &str
         stats::check_buckets(interval.span(micros(low), micros(high)), interval_path)?;
     }
 
-    let totals = store::totals(reader, tenant, &filter, field).await?;
+    let dims = &request.group_by;
+    let bound = stats::MAX_BUCKETS as u64;
+    let grouped = match reader.get_database_backend() {
+        DbBackend::Postgres => {
+            store::grouped(reader, tenant, &filter, field, request.interval, dims, request.limit, bound + 1).await?
+        }
+        _ => one_by_one(reader, tenant, &filter, field, request.interval, dims, request.limit, interval_path).await?,
+    };
+    let store::Grouped { totals, top, buckets: rows } = grouped;
     if totals.total == 0 {
         return Ok(Stats { total: 0, buckets: Vec::new(), other_count: 0 });
     }
-    if let (Some(interval), Some(first), Some(last)) = (request.interval, totals.first, totals.last) {
-        stats::check_buckets(interval.span(seconds(first), seconds(last)), interval_path)?;
-    }
+    check_span(request.interval, &totals, interval_path)?;
 
-    let dims = &request.group_by;
-    let top = match dims.is_empty() {
-        true => Vec::new(),
-        false => store::top_keys(reader, tenant, &filter, dims, request.limit).await?,
-    };
     let other_count = match dims.is_empty() {
         true => 0,
         false => totals.total - top.iter().map(|(_, n)| n).sum::<i64>(),
@@ -49,10 +53,7 @@ pub async fn stats(session: &Session, request: StatsRequest, interval_path: &str
     let mut buckets = match request.interval {
         None if dims.is_empty() => vec![StatsBucket { start: None, key: Vec::new(), count: totals.total }],
         None => top.into_iter().map(|(key, count)| StatsBucket { start: None, key: show(key), count }).collect(),
-        Some(interval) => {
-            let keys: Vec<Vec<KeyValue>> = top.into_iter().map(|(key, _)| key).collect();
-            let bound = stats::MAX_BUCKETS as u64;
-            let rows = store::buckets(reader, tenant, &filter, field, interval, dims, &keys, bound + 1).await?;
+        Some(_) => {
             stats::check_buckets(rows.len() as u64, interval_path)?;
             rows.into_iter()
                 .map(|(start, key, count)| StatsBucket { start: Some(seconds(start)), key: show(key), count })
@@ -61,6 +62,50 @@ pub async fn stats(session: &Session, request: StatsRequest, interval_path: &str
     };
     stats::sort_buckets(&mut buckets);
     Ok(Stats { total: totals.total, buckets, other_count })
+}
+
+/// What [`store::grouped`] answers, in three statements for a backend
+/// without grouping sets; the span is checked before the buckets are
+/// grouped, since it bounds them.
+#[allow(clippy::too_many_arguments)]
+async fn one_by_one(
+    reader: &impl ConnectionTrait,
+    tenant: TenantId,
+    filter: &Filter,
+    field: OrderField,
+    interval: Option<StatsInterval>,
+    dims: &[StatsDimension],
+    limit: u64,
+    interval_path: &str,
+) -> Result<store::Grouped> {
+    let totals = store::totals(reader, tenant, filter, field).await?;
+    if totals.total == 0 {
+        return Ok(store::Grouped { totals, top: Vec::new(), buckets: Vec::new() });
+    }
+    check_span(interval, &totals, interval_path)?;
+    let top = match dims.is_empty() {
+        true => Vec::new(),
+        false => store::top_keys(reader, tenant, filter, dims, limit).await?,
+    };
+    let buckets = match interval {
+        None => Vec::new(),
+        Some(interval) => {
+            let keys: Vec<Vec<KeyValue>> = top.iter().map(|(key, _)| key.clone()).collect();
+            let bound = stats::MAX_BUCKETS as u64 + 1;
+            store::buckets(reader, tenant, filter, field, interval, dims, &keys, bound).await?
+        }
+    };
+    Ok(store::Grouped { totals, top, buckets })
+}
+
+/// The buckets from the first to the last match are within the bound.
+fn check_span(interval: Option<StatsInterval>, totals: &store::Totals, interval_path: &str) -> Result<()> {
+    match (interval, totals.first, totals.last) {
+        (Some(interval), Some(first), Some(last)) => {
+            stats::check_buckets(interval.span(seconds(first), seconds(last)), interval_path)
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A key as the API shows it: actors by node ID, statuses in decimal.

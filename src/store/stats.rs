@@ -1,7 +1,11 @@
 //! Stats of a tenant's events, grouped by the database itself: the total and
 //! the time range of the matches, the key combinations with the most events,
-//! and counts per time bucket (PostgreSQL `date_trunc` in UTC, SQLite
-//! `strftime`), all as epoch seconds so both backends answer alike.
+//! and counts per time bucket (PostgreSQL `date_bin` / `date_trunc` in UTC,
+//! SQLite `strftime`), all as epoch seconds so both backends answer alike.
+//!
+//! PostgreSQL answers all three in one statement ([`grouped`]): `GROUPING
+//! SETS` read the matching events once instead of three times. SQLite has no
+//! grouping sets and runs [`totals`], [`top_keys`] and [`buckets`].
 
 use entity::audit_event as ev;
 use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Order, Query, SelectStatement};
@@ -67,17 +71,7 @@ fn epoch(instant: &str, backend: DbBackend) -> String {
 /// The first instant of the UTC bucket of `column`, in epoch seconds.
 fn bucket_start(column: &str, interval: StatsInterval, backend: DbBackend) -> String {
     let start = match backend {
-        DbBackend::Postgres => {
-            let unit = match interval {
-                StatsInterval::Minute => "minute",
-                StatsInterval::Hour => "hour",
-                StatsInterval::Day => "day",
-                // ISO weeks: from Monday.
-                StatsInterval::Week => "week",
-                StatsInterval::Month => "month",
-            };
-            format!("date_trunc('{unit}', {column}, 'UTC')")
-        }
+        DbBackend::Postgres => return epoch(&postgres_bucket(column, interval), backend),
         _ => match interval {
             StatsInterval::Minute => format!("strftime('%Y-%m-%d %H:%M:00', {column})"),
             StatsInterval::Hour => format!("strftime('%Y-%m-%d %H:00:00', {column})"),
@@ -88,6 +82,22 @@ fn bucket_start(column: &str, interval: StatsInterval, backend: DbBackend) -> St
         },
     };
     epoch(&start, backend)
+}
+
+/// The first instant of the UTC bucket of `column` as a PostgreSQL
+/// `timestamptz`. Fixed-length buckets are `date_bin` steps from a Monday
+/// midnight UTC: integer arithmetic on the stored instant, where
+/// `date_trunc(…, 'UTC')` converts every event to and from the zone
+/// (BENCHMARKS.md, issue 25). Months are not fixed and keep `date_trunc`.
+fn postgres_bucket(column: &str, interval: StatsInterval) -> String {
+    let step = match interval {
+        StatsInterval::Minute => "1 minute",
+        StatsInterval::Hour => "1 hour",
+        StatsInterval::Day => "1 day",
+        StatsInterval::Week => "7 days",
+        StatsInterval::Month => return format!("date_trunc('month', {column}, 'UTC')"),
+    };
+    format!("date_bin('{step}', {column}, TIMESTAMPTZ '1970-01-05 00:00:00+00')")
 }
 
 /// The tenant's events matching `filter`.
@@ -135,6 +145,22 @@ fn select_key(query: &mut SelectStatement, dims: &[StatsDimension], first_column
     query.add_group_by(positions);
 }
 
+/// How keys are ordered among themselves: values bytewise before none, per
+/// dimension in order, `column(i)` naming the `i`-th dimension's value.
+fn key_order(dims: &[StatsDimension], backend: DbBackend, column: impl Fn(usize) -> String) -> Vec<String> {
+    let mut order = Vec::with_capacity(dims.len() * 2);
+    for (i, d) in dims.iter().enumerate() {
+        let sql = column(i);
+        order.push(format!("{sql} IS NULL"));
+        order.push(match (backend, dimension(*d).1) {
+            // Bytewise, as keys are ordered in the answer, whatever the column's collation.
+            (DbBackend::Postgres, Kind::Text) => format!(r#"{sql} COLLATE "C""#),
+            _ => sql,
+        });
+    }
+    order
+}
+
 fn read_key(row: &QueryResult, dims: &[StatsDimension], at: usize) -> Result<Vec<KeyValue>> {
     let mut key = Vec::with_capacity(dims.len());
     for (i, d) in dims.iter().enumerate() {
@@ -163,15 +189,8 @@ pub async fn top_keys(
     select_key(&mut query, dims, 1);
     query.expr_as(Expr::cust("COUNT(*)"), Alias::new("n"));
     query.order_by_expr(Expr::cust("COUNT(*)"), Order::Desc);
-    for d in dims {
-        let (sql, kind) = dimension(*d);
-        query.order_by_expr(Expr::cust(sql).is_null(), Order::Asc);
-        let sorted = match (backend, kind) {
-            // Bytewise, as keys are ordered in the answer, whatever the column's collation.
-            (DbBackend::Postgres, Kind::Text) => format!(r#"{sql} COLLATE "C""#),
-            _ => sql.to_string(),
-        };
-        query.order_by_expr(Expr::cust(sorted), Order::Asc);
+    for sql in key_order(dims, backend, |i| dimension(dims[i]).0.to_string()) {
+        query.order_by_expr(Expr::cust(sql), Order::Asc);
     }
     query.limit(limit);
     let rows = db.query_all_raw(super::sql::with_literal_limits(backend.build(&query))).await?;
@@ -225,4 +244,115 @@ fn one_of(dims: &[StatsDimension], keys: &[Vec<KeyValue>]) -> Condition {
         });
         any.add(all)
     })
+}
+
+/// All a stats request needs, as [`grouped`] reads it.
+pub struct Grouped {
+    pub totals: Totals,
+    /// As [`top_keys`] answers (empty without dimensions).
+    pub top: Vec<(Vec<KeyValue>, i64)>,
+    /// As [`buckets`] answers (empty without an interval).
+    pub buckets: Vec<(i64, Vec<KeyValue>, i64)>,
+}
+
+/// The answers of [`totals`], [`top_keys`] and, with an `interval`,
+/// [`buckets`] (at most `bucket_limit` rows), from one PostgreSQL statement
+/// that reads the matching events once: `GROUPING SETS` of none, the key and
+/// the bucket with the key, hashed in one pass, then the top keys and their
+/// buckets picked from those groups.
+#[allow(clippy::too_many_arguments)]
+#[tracing::instrument(name = "db.stats.grouped", skip_all, fields(tenant = %tenant), err(Debug))]
+pub async fn grouped(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    filter: &Filter,
+    field: OrderField,
+    interval: Option<StatsInterval>,
+    dims: &[StatsDimension],
+    limit: u64,
+    bucket_limit: u64,
+) -> Result<Grouped> {
+    let backend = DbBackend::Postgres;
+    let mut matches = matching(tenant, filter, backend);
+    matches.expr_as(Expr::cust(time_column(field)), Alias::new("t"));
+    for (i, d) in dims.iter().enumerate() {
+        matches.expr_as(Expr::cust(dimension(*d).0), Alias::new(format!("k{i}")));
+    }
+    if let Some(interval) = interval {
+        matches.expr_as(Expr::cust(postgres_bucket(&time_column(field), interval)), Alias::new("b"));
+    }
+    let inner = backend.build(&matches);
+
+    let keys: Vec<String> = (0..dims.len()).map(|i| format!("k{i}")).collect();
+    let bucket = interval.map(|_| "b".to_string());
+    // GROUPING(…) sets a bit per argument not grouped: the total has all of
+    // them, the key's group only the bucket's.
+    let grouping: Vec<&String> = bucket.iter().chain(&keys).collect();
+    let all_bits = (1u32 << grouping.len()) - 1;
+    let key_bits = u32::from(bucket.is_some()) << keys.len();
+    let list = |names: &[&String]| names.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ");
+    let mut sets = vec!["()".to_string()];
+    if !keys.is_empty() {
+        sets.push(format!("({})", list(&keys.iter().collect::<Vec<_>>())));
+    }
+    if bucket.is_some() {
+        sets.push(format!("({})", list(&grouping)));
+    }
+    let grouping_of = if grouping.is_empty() { "0".to_string() } else { format!("GROUPING({})", list(&grouping)) };
+    let null_keys: String = keys.iter().map(|k| format!(", NULL AS {k}")).collect();
+    let top_keys: String = keys.iter().map(|k| format!(", top.{k}")).collect();
+    let g_keys: String = keys.iter().map(|k| format!(", g.{k}")).collect();
+    let order = key_order(dims, backend, |i| format!("g.k{i}")).join(", ");
+    let same_key = keys.iter().map(|k| format!("g.{k} IS NOT DISTINCT FROM top.{k}")).collect::<Vec<_>>();
+    let epoch_of = |sql: &str| epoch(sql, backend);
+
+    let mut sql = format!(
+        "WITH g AS MATERIALIZED (SELECT {grouping_of} AS gs{bucket_col}{key_cols}, COUNT(*) AS n, MIN(t) AS lo, MAX(t) AS hi \
+         FROM ({inner}) AS e GROUP BY GROUPING SETS ({sets}))",
+        inner = inner.sql,
+        bucket_col = bucket.as_ref().map(|b| format!(", {b}")).unwrap_or_default(),
+        key_cols = keys.iter().map(|k| format!(", {k}")).collect::<String>(),
+        sets = sets.join(", "),
+    );
+    sql.push_str(&format!(
+        ", top AS (SELECT g.n{g_keys} FROM g WHERE g.gs = {key_bits} ORDER BY g.n DESC{comma}{order} LIMIT {limit}) \
+         SELECT 0 AS part, NULL::bigint AS b{null_keys}, g.n, {lo}, {hi} FROM g WHERE g.gs = {all_bits}",
+        comma = if order.is_empty() { "" } else { ", " },
+        lo = epoch_of("g.lo"),
+        hi = epoch_of("g.hi"),
+    ));
+    if !keys.is_empty() {
+        sql.push_str(&format!(" UNION ALL SELECT 1, NULL{top_keys}, top.n, NULL, NULL FROM top"));
+    }
+    if bucket.is_some() {
+        let join = match same_key.is_empty() {
+            true => String::new(),
+            false => format!(" JOIN top ON {}", same_key.join(" AND ")),
+        };
+        sql.push_str(&format!(
+            " UNION ALL (SELECT 2, {b}{g_keys}, g.n, NULL, NULL FROM g{join} WHERE g.gs = 0 LIMIT {bucket_limit})",
+            b = epoch_of("g.b"),
+        ));
+    }
+
+    let statement = sea_orm::Statement { sql, values: inner.values, db_backend: backend };
+    let rows = db.query_all_raw(statement).await?;
+    let mut out =
+        Grouped { totals: Totals { total: 0, first: None, last: None }, top: Vec::new(), buckets: Vec::new() };
+    for row in &rows {
+        let at = 2 + dims.len();
+        let n = row.try_get_by_index::<i64>(at)?;
+        match row.try_get_by_index::<i32>(0)? {
+            0 => {
+                out.totals = Totals {
+                    total: n,
+                    first: row.try_get_by_index::<Option<i64>>(at + 1)?,
+                    last: row.try_get_by_index::<Option<i64>>(at + 2)?,
+                }
+            }
+            1 => out.top.push((read_key(row, dims, 2)?, n)),
+            _ => out.buckets.push((row.try_get_by_index::<i64>(1)?, read_key(row, dims, 2)?, n)),
+        }
+    }
+    Ok(out)
 }
