@@ -130,6 +130,15 @@ impl Filter {
         }
     }
 
+    /// Whether any condition, at any depth, passes `test`.
+    pub fn any_condition(&self, test: &impl Fn(&Condition) -> bool) -> bool {
+        match self {
+            Filter::Cond(c) => test(c),
+            Filter::And(items) | Filter::Or(items) => items.iter().any(|f| f.any_condition(test)),
+            Filter::Not(inner) => inner.any_condition(test),
+        }
+    }
+
     /// Both filters.
     pub fn and(self, other: Filter) -> Filter {
         match self {
