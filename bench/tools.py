@@ -6,7 +6,6 @@ Every subcommand is called by run.sh; run `tools.py` without arguments for the l
 PostgreSQL is reached with `psql` (no Python driver needed).
 """
 import base64
-import calendar
 import glob
 import json
 import os
@@ -208,84 +207,6 @@ def cmd_latency_table(args):
             labels.get(name, name), fmt(o and o["req_per_s"], 1), fmt(o and o["p50_ms"], 2),
             fmt(o and o["p90_ms"], 2), fmt(o and o["p99_ms"], 2), int(o["errors"]) if o else "–"))
     print("\n".join(L) + "\n")
-
-
-CONSOLE_ME = "query Me { viewer { scopes tenant { slug name } restriction { filter expiresAt } } }"
-CONSOLE_ROW = ("id action outcome occurredAt summary actor { id type externalId displayName email } "
-               "resource { id type externalId name }")
-CONSOLE_PAGE = ("query Page($filter: AuditEventFilter, $query: String, $after: String) { auditEvents(filter: $filter, "
-                "query: $query, first: 50, after: $after) { pageInfo { hasNextPage endCursor } nodes { %s } } }"
-                % CONSOLE_ROW)
-CONSOLE_FACETS = """query Facets($filter: AuditEventFilter, $query: String) {
-  action: auditEventStats(filter: $filter, query: $query, groupBy: [ACTION], limit: 5) { buckets { key count } otherCount }
-  outcome: auditEventStats(filter: $filter, query: $query, groupBy: [OUTCOME], limit: 5) { buckets { key count } otherCount }
-  actor: auditEventStats(filter: $filter, query: $query, groupBy: [ACTOR], limit: 5) { buckets { key count } otherCount }
-  oldest: auditEvents(filter: $filter, query: $query, first: 1, orderBy: { field: OCCURRED_AT, direction: ASC }) { nodes { occurredAt } } }"""
-CONSOLE_HISTOGRAM = """query Histogram($filter: AuditEventFilter, $query: String, $interval: StatsInterval) {
-  auditEventStats(filter: $filter, query: $query, interval: $interval) { total buckets { start count } } }"""
-CONSOLE_ACTORS = "query Actors($ids: [ID!]!) { nodes(ids: $ids) { ... on Actor { id type externalId displayName email } } }"
-
-
-def choose_interval(span_ms):
-    """console/src/console/histogram.ts chooseInterval: the finest interval with at most 100 bars."""
-    for name, width in (("MINUTE", 60e3), ("HOUR", 3600e3), ("DAY", 86400e3), ("WEEK", 7 * 86400e3),
-                        ("MONTH", 31 * 86400e3)):
-        if -(-span_ms // width) + 1 <= 100:
-            return name
-    return "MONTH"
-
-
-def cmd_console_load(args):
-    """console-load GRAPHQL_URL AUTH RANGE_SECS N OUT.json: the GraphQL requests of the console's first
-    load, as it sends them (viewer; then the page beside facets → actor names → histogram), N times
-    one after another: time to the page and to the histogram's answer, p50/p99 (ms). RANGE_SECS 0:
-    all time (the console's default)."""
-    import threading
-    url, auth, span, n, out = args[0], args[1], int(args[2]), int(args[3]), args[4]
-
-    def gql(query, variables):
-        r = post(url, {"query": query, "variables": variables}, auth)
-        if r.get("errors"):
-            raise SystemExit("console request failed: %s" % json.dumps(r["errors"])[:400])
-        return r["data"]
-
-    def load():
-        t0 = time.time()
-        now = t0
-        filt = {"occurredAt": {"gte": fill_now(ago(span))}} if span else {}
-        gql(CONSOLE_ME, {})
-        done = {}
-
-        def page():
-            gql(CONSOLE_PAGE, {"filter": filt, "query": None, "after": None})
-            done["page"] = time.time() - t0
-        thread = threading.Thread(target=page)
-        thread.start()
-        facets = gql(CONSOLE_FACETS, {"filter": filt, "query": None})
-        ids = [b["key"][0] for b in facets["actor"]["buckets"] if b["key"][0]]
-        if ids:
-            gql(CONSOLE_ACTORS, {"ids": ids})
-        oldest = facets["oldest"]["nodes"]
-        if span or not oldest:
-            start = now - span
-        else:
-            start = calendar.timegm(time.strptime(oldest[0]["occurredAt"][:19], "%Y-%m-%dT%H:%M:%S"))
-        gql(CONSOLE_HISTOGRAM, {"filter": filt, "query": None, "interval": choose_interval((now - start) * 1000)})
-        done["histogram"] = time.time() - t0
-        thread.join()
-        return done
-
-    load()  # warm-up: key cache, prepared statements
-    runs = [load() for _ in range(n)]
-    result = {}
-    for k in ("page", "histogram"):
-        xs = sorted(r[k] * 1000 for r in runs)
-        result[k] = {"p50_ms": round(xs[len(xs) // 2], 1), "p99_ms": round(xs[min(len(xs) - 1, int(0.99 * len(xs)))], 1),
-                     "max_ms": round(xs[-1], 1)}
-    result["runs"] = n
-    result["range_secs"] = span
-    json.dump(result, open(out, "w"), indent=1)
-    print(json.dumps(result))
 
 
 RECORD = ("mutation Record($events: [AuditEventInput!]!) {\n"
@@ -806,7 +727,7 @@ def cmd_body(args):
 
 
 COMMANDS = {"url": cmd_url, "body": cmd_body, "search-queries": cmd_search_queries,
-            "latency-table": cmd_latency_table, "console-load": cmd_console_load,
+            "latency-table": cmd_latency_table,
             "searchcost-table": cmd_searchcost_table, "ingest": cmd_ingest, "window": cmd_window, "queries": cmd_queries, "check": cmd_check, "peer-queries": cmd_peer_queries,
             "write-body": cmd_write_body, "insert-floor": cmd_insert_floor, "floor-script": cmd_floor_script,
             "summarize": cmd_summarize, "meta": cmd_meta, "rss": cmd_rss}
