@@ -264,6 +264,14 @@ async fn stats_agree_with_a_count_of_their_own(backend: Backend) {
     let got =
         stats(&app, &key, json!({ "f": { "action": { "eq": "nothing.here" } }, "g": ["ACTION"], "i": "DAY" })).await;
     assert_eq!(got, json!({ "total": 0, "otherCount": 0, "buckets": [] }));
+
+    // Statements a call costs (the key's last use written before counting):
+    // PostgreSQL reads the matches once, SQLite, without grouping sets, three times.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let before = app.statements();
+    stats(&app, &key, json!({ "f": early, "g": ["ACTION", "OUTCOME"], "i": "DAY" })).await;
+    let once = if backend == Backend::Postgres { 1 } else { 3 };
+    assert_eq!(app.statements() - before, once, "statements of one stats call");
 }
 
 async fn buckets_start_at_utc_boundaries(backend: Backend) {
