@@ -3,9 +3,9 @@
 //! and counts per time bucket (PostgreSQL `date_bin` / `date_trunc` in UTC,
 //! SQLite `strftime`), all as epoch seconds so both backends answer alike.
 //!
-//! PostgreSQL answers all three in one statement ([`grouped`]): `GROUPING
-//! SETS` read the matching events once instead of three times. SQLite has no
-//! grouping sets and runs [`totals`], [`top_keys`] and [`buckets`].
+//! PostgreSQL answers all three in one statement ([`grouped`]) that reads the
+//! matching events once instead of three times; SQLite runs [`totals`],
+//! [`top_keys`] and [`buckets`].
 
 use entity::audit_event as ev;
 use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Order, Query, SelectStatement};
@@ -257,9 +257,10 @@ pub struct Grouped {
 
 /// The answers of [`totals`], [`top_keys`] and, with an `interval`,
 /// [`buckets`] (at most `bucket_limit` rows), from one PostgreSQL statement
-/// that reads the matching events once: `GROUPING SETS` of none, the key and
-/// the bucket with the key, hashed in one pass, then the top keys and their
-/// buckets picked from those groups.
+/// that reads the matching events once: grouped by bucket and key in one
+/// hash, then the total, the top keys and their buckets taken from those
+/// groups. (`GROUPING SETS` of the three took longer: PostgreSQL hashes each
+/// event once a set; BENCHMARKS.md, issue 25.)
 #[allow(clippy::too_many_arguments)]
 #[tracing::instrument(name = "db.stats.grouped", skip_all, fields(tenant = %tenant), err(Debug))]
 pub async fn grouped(
@@ -284,54 +285,53 @@ pub async fn grouped(
     let inner = backend.build(&matches);
 
     let keys: Vec<String> = (0..dims.len()).map(|i| format!("k{i}")).collect();
-    let bucket = interval.map(|_| "b".to_string());
-    // GROUPING(…) sets a bit per argument not grouped: the total has all of
-    // them, the key's group only the bucket's.
-    let grouping: Vec<&String> = bucket.iter().chain(&keys).collect();
-    let all_bits = (1u32 << grouping.len()) - 1;
-    let key_bits = u32::from(bucket.is_some()) << keys.len();
-    let list = |names: &[&String]| names.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ");
-    let mut sets = vec!["()".to_string()];
-    if !keys.is_empty() {
-        sets.push(format!("({})", list(&keys.iter().collect::<Vec<_>>())));
-    }
-    if bucket.is_some() {
-        sets.push(format!("({})", list(&grouping)));
-    }
-    let grouping_of = if grouping.is_empty() { "0".to_string() } else { format!("GROUPING({})", list(&grouping)) };
-    let null_keys: String = keys.iter().map(|k| format!(", NULL AS {k}")).collect();
-    let top_keys: String = keys.iter().map(|k| format!(", top.{k}")).collect();
-    let g_keys: String = keys.iter().map(|k| format!(", g.{k}")).collect();
-    let order = key_order(dims, backend, |i| format!("g.k{i}")).join(", ");
-    let same_key = keys.iter().map(|k| format!("g.{k} IS NOT DISTINCT FROM top.{k}")).collect::<Vec<_>>();
-    let epoch_of = |sql: &str| epoch(sql, backend);
-
+    let list = |names: &[String], prefix: &str| names.iter().map(|n| format!("{prefix}{n}")).collect::<Vec<_>>();
+    let grouping: Vec<String> = interval.map(|_| "b".to_string()).into_iter().chain(keys.clone()).collect();
+    let group_by = match grouping.is_empty() {
+        true => String::new(),
+        false => format!(" GROUP BY {}", grouping.join(", ")),
+    };
+    // `OFFSET 0` keeps the events' subquery whole, so the planner estimates
+    // the groups of its bucket column at a default 200 a key rather than one
+    // an event (what it guesses for any expression of an instant), and so
+    // hashes the groups instead of sorting every event, spilling to disk.
     let mut sql = format!(
-        "WITH g AS MATERIALIZED (SELECT {grouping_of} AS gs{bucket_col}{key_cols}, COUNT(*) AS n, MIN(t) AS lo, MAX(t) AS hi \
-         FROM ({inner}) AS e GROUP BY GROUPING SETS ({sets}))",
+        "WITH g AS MATERIALIZED (SELECT {columns}COUNT(*) AS n, MIN(t) AS lo, MAX(t) AS hi \
+         FROM ({inner} OFFSET 0) AS e{group_by})",
+        columns = grouping.iter().map(|c| format!("{c}, ")).collect::<String>(),
         inner = inner.sql,
-        bucket_col = bucket.as_ref().map(|b| format!(", {b}")).unwrap_or_default(),
-        key_cols = keys.iter().map(|k| format!(", {k}")).collect::<String>(),
-        sets = sets.join(", "),
     );
+    if !keys.is_empty() {
+        let order = key_order(dims, backend, |i| format!("keys.k{i}")).join(", ");
+        sql.push_str(&format!(
+            ", keys AS (SELECT {k}, SUM(n) AS n FROM g GROUP BY {k}), \
+             top AS (SELECT {keys_k}, keys.n FROM keys ORDER BY keys.n DESC, {order} LIMIT {limit})",
+            k = keys.join(", "),
+            keys_k = list(&keys, "keys.").join(", "),
+        ));
+    }
+    let null_keys: String = keys.iter().map(|k| format!(", NULL AS {k}")).collect();
     sql.push_str(&format!(
-        ", top AS (SELECT g.n{g_keys} FROM g WHERE g.gs = {key_bits} ORDER BY g.n DESC{comma}{order} LIMIT {limit}) \
-         SELECT 0 AS part, NULL::bigint AS b{null_keys}, g.n, {lo}, {hi} FROM g WHERE g.gs = {all_bits}",
-        comma = if order.is_empty() { "" } else { ", " },
-        lo = epoch_of("g.lo"),
-        hi = epoch_of("g.hi"),
+        " SELECT 0 AS part, NULL::bigint AS b{null_keys}, COALESCE(SUM(g.n), 0)::bigint, {lo}, {hi} FROM g",
+        lo = epoch("MIN(g.lo)", backend),
+        hi = epoch("MAX(g.hi)", backend),
     ));
     if !keys.is_empty() {
-        sql.push_str(&format!(" UNION ALL SELECT 1, NULL{top_keys}, top.n, NULL, NULL FROM top"));
+        let top_keys = list(&keys, ", top.").concat();
+        sql.push_str(&format!(" UNION ALL SELECT 1, NULL{top_keys}, top.n::bigint, NULL, NULL FROM top"));
     }
-    if bucket.is_some() {
-        let join = match same_key.is_empty() {
+    if interval.is_some() {
+        let join = match keys.is_empty() {
             true => String::new(),
-            false => format!(" JOIN top ON {}", same_key.join(" AND ")),
+            false => {
+                let same = keys.iter().map(|k| format!("g.{k} IS NOT DISTINCT FROM top.{k}")).collect::<Vec<_>>();
+                format!(" JOIN top ON {}", same.join(" AND "))
+            }
         };
         sql.push_str(&format!(
-            " UNION ALL (SELECT 2, {b}{g_keys}, g.n, NULL, NULL FROM g{join} WHERE g.gs = 0 LIMIT {bucket_limit})",
-            b = epoch_of("g.b"),
+            " UNION ALL (SELECT 2, {b}{g_keys}, g.n, NULL, NULL FROM g{join} LIMIT {bucket_limit})",
+            b = epoch("g.b", backend),
+            g_keys = list(&keys, ", g.").concat(),
         ));
     }
 
