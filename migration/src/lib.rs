@@ -16,6 +16,7 @@ mod m20261207_000090_alert_rules;
 mod m20261207_000260_witnesses;
 mod m20261207_000270_erasure;
 mod m20261207_000280_words_index;
+mod m20261207_000290_outcome_index;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000260_witnesses::Migration),
             Box::new(m20261207_000270_erasure::Migration),
             Box::new(m20261207_000280_words_index::Migration),
+            Box::new(m20261207_000290_outcome_index::Migration),
         ]
     }
 }
