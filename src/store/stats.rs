@@ -248,6 +248,8 @@ fn one_of(dims: &[StatsDimension], keys: &[Vec<KeyValue>]) -> Condition {
 
 /// All a stats request needs, as [`grouped`] reads it.
 pub struct Grouped {
+    /// The total; with an interval, `first` and `last` are the starts of the
+    /// first and last buckets (what the bound on buckets needs), else `None`.
     pub totals: Totals,
     /// As [`top_keys`] answers (empty without dimensions).
     pub top: Vec<(Vec<KeyValue>, i64)>,
@@ -275,7 +277,6 @@ pub async fn grouped(
 ) -> Result<Grouped> {
     let backend = DbBackend::Postgres;
     let mut matches = matching(tenant, filter, backend);
-    matches.expr_as(Expr::cust(time_column(field)), Alias::new("t"));
     for (i, d) in dims.iter().enumerate() {
         matches.expr_as(Expr::cust(dimension(*d).0), Alias::new(format!("k{i}")));
     }
@@ -291,15 +292,15 @@ pub async fn grouped(
         true => String::new(),
         false => format!(" GROUP BY {}", grouping.join(", ")),
     };
-    // `OFFSET 0` keeps the events' subquery whole, so the planner estimates
-    // the groups of its bucket column at a default 200 a key rather than one
-    // an event (what it guesses for any expression of an instant), and so
-    // hashes the groups instead of sorting every event, spilling to disk.
+    // With buckets, `OFFSET 0` keeps the events' subquery whole, so the
+    // planner estimates the groups of its bucket column at a default 200 a
+    // key rather than one an event (what it guesses for any expression of an
+    // instant), and so hashes the groups instead of sorting every event.
     let mut sql = format!(
-        "WITH g AS MATERIALIZED (SELECT {columns}COUNT(*) AS n, MIN(t) AS lo, MAX(t) AS hi \
-         FROM ({inner} OFFSET 0) AS e{group_by})",
+        "WITH g AS MATERIALIZED (SELECT {columns}COUNT(*) AS n FROM ({inner}{whole}) AS e{group_by})",
         columns = grouping.iter().map(|c| format!("{c}, ")).collect::<String>(),
         inner = inner.sql,
+        whole = if interval.is_some() { " OFFSET 0" } else { "" },
     );
     if !keys.is_empty() {
         let order = key_order(dims, backend, |i| format!("keys.k{i}")).join(", ");
@@ -313,8 +314,8 @@ pub async fn grouped(
     let null_keys: String = keys.iter().map(|k| format!(", NULL AS {k}")).collect();
     sql.push_str(&format!(
         " SELECT 0 AS part, NULL::bigint AS b{null_keys}, COALESCE(SUM(g.n), 0)::bigint, {lo}, {hi} FROM g",
-        lo = epoch("MIN(g.lo)", backend),
-        hi = epoch("MAX(g.hi)", backend),
+        lo = if interval.is_some() { epoch("MIN(g.b)", backend) } else { "NULL::bigint".to_string() },
+        hi = if interval.is_some() { epoch("MAX(g.b)", backend) } else { "NULL::bigint".to_string() },
     ));
     if !keys.is_empty() {
         let top_keys = list(&keys, ", top.").concat();
