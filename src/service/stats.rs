@@ -6,10 +6,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend};
 
-use crate::domain::cursor::OrderField;
-use crate::domain::filter::Filter;
-use crate::domain::ids::{ActorId, TenantId};
-use crate::domain::stats::{self, Stats, StatsBucket, StatsDimension, StatsInterval, StatsRequest};
+use crate::domain::ids::ActorId;
+use crate::domain::stats::{self, Stats, StatsBucket, StatsInterval, StatsRequest};
 use crate::error::Result;
 use crate::store::stats::{self as store, KeyValue};
 
@@ -33,11 +31,17 @@ pub async fn stats(session: &Session, request: StatsRequest, interval_path: &str
 
     let dims = &request.group_by;
     let bound = stats::MAX_BUCKETS as u64;
+    let grouping = store::Grouping {
+        tenant,
+        filter: &filter,
+        field,
+        interval: request.interval,
+        dims: &request.group_by,
+        limit: request.limit,
+    };
     let grouped = match reader.get_database_backend() {
-        DbBackend::Postgres => {
-            store::grouped(reader, tenant, &filter, field, request.interval, dims, request.limit, bound + 1).await?
-        }
-        _ => one_by_one(reader, tenant, &filter, field, request.interval, dims, request.limit, interval_path).await?,
+        DbBackend::Postgres => store::grouped(reader, &grouping, bound + 1).await?,
+        _ => one_by_one(reader, &grouping, interval_path).await?,
     };
     let store::Grouped { totals, top, buckets: rows } = grouped;
     if totals.total == 0 {
@@ -64,20 +68,14 @@ pub async fn stats(session: &Session, request: StatsRequest, interval_path: &str
     Ok(Stats { total: totals.total, buckets, other_count })
 }
 
-/// What [`store::grouped`] answers, in three statements for a backend
-/// without grouping sets; the span is checked before the buckets are
-/// grouped, since it bounds them.
-#[allow(clippy::too_many_arguments)]
+/// What [`store::grouped`] answers, in three statements (SQLite); the span
+/// is checked before the buckets are grouped, since it bounds them.
 async fn one_by_one(
     reader: &impl ConnectionTrait,
-    tenant: TenantId,
-    filter: &Filter,
-    field: OrderField,
-    interval: Option<StatsInterval>,
-    dims: &[StatsDimension],
-    limit: u64,
+    grouping: &store::Grouping<'_>,
     interval_path: &str,
 ) -> Result<store::Grouped> {
+    let store::Grouping { tenant, filter, field, interval, dims, limit } = *grouping;
     let totals = store::totals(reader, tenant, filter, field).await?;
     if totals.total == 0 {
         return Ok(store::Grouped { totals, top: Vec::new(), buckets: Vec::new() });

@@ -246,6 +246,19 @@ fn one_of(dims: &[StatsDimension], keys: &[Vec<KeyValue>]) -> Condition {
     })
 }
 
+/// What a stats request counts: the tenant's events matching `filter`, by
+/// the key of `dims` (its `limit` most frequent combinations) and, with an
+/// interval, by time bucket of `field`.
+#[derive(Clone, Copy)]
+pub struct Grouping<'a> {
+    pub tenant: TenantId,
+    pub filter: &'a Filter,
+    pub field: OrderField,
+    pub interval: Option<StatsInterval>,
+    pub dims: &'a [StatsDimension],
+    pub limit: u64,
+}
+
 /// All a stats request needs, as [`grouped`] reads it.
 pub struct Grouped {
     /// The total; with an interval, `first` and `last` are the starts of the
@@ -263,18 +276,9 @@ pub struct Grouped {
 /// hash, then the total, the top keys and their buckets taken from those
 /// groups. (`GROUPING SETS` of the three took longer: PostgreSQL hashes each
 /// event once a set; BENCHMARKS.md, issue 25.)
-#[allow(clippy::too_many_arguments)]
-#[tracing::instrument(name = "db.stats.grouped", skip_all, fields(tenant = %tenant), err(Debug))]
-pub async fn grouped(
-    db: &impl ConnectionTrait,
-    tenant: TenantId,
-    filter: &Filter,
-    field: OrderField,
-    interval: Option<StatsInterval>,
-    dims: &[StatsDimension],
-    limit: u64,
-    bucket_limit: u64,
-) -> Result<Grouped> {
+#[tracing::instrument(name = "db.stats.grouped", skip_all, fields(tenant = %request.tenant), err(Debug))]
+pub async fn grouped(db: &impl ConnectionTrait, request: &Grouping<'_>, bucket_limit: u64) -> Result<Grouped> {
+    let Grouping { tenant, filter, field, interval, dims, limit } = *request;
     let backend = DbBackend::Postgres;
     let mut matches = matching(tenant, filter, backend);
     for (i, d) in dims.iter().enumerate() {
