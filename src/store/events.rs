@@ -225,8 +225,8 @@ const SINGLE_MONTHS: u32 = 3;
 
 impl MonthWindow {
     fn newest_first(now: DateTime<Utc>) -> Vec<MonthWindow> {
-        use chrono::{Datelike, Months, TimeZone};
-        let this_month = Utc.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0).single().unwrap_or(now);
+        use chrono::Months;
+        let this_month = super::partitions::Month::of(now).map_or(now, |month| month.from);
         let start = |back: u32| this_month.checked_sub_months(Months::new(back));
         let mut windows = vec![MonthWindow { from: start(0), until: None }];
         for back in 1..SINGLE_MONTHS {

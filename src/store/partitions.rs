@@ -40,6 +40,11 @@ pub struct Month {
 }
 
 impl Month {
+    /// The month holding `at` (`None` past the years a suffix writes).
+    pub fn of(at: DateTime<Utc>) -> Option<Month> {
+        Month::parse(&at.format("%Y_%m").to_string())
+    }
+
     fn parse(suffix: &str) -> Option<Month> {
         let (year, month) = suffix.split_once('_')?;
         let (year, month) = (year.parse().ok()?, month.parse().ok()?);
