@@ -30,17 +30,18 @@ pub async fn stats(session: &Session, request: StatsRequest, interval_path: &str
     }
 
     let dims = &request.group_by;
-    let bound = stats::MAX_BUCKETS as u64;
     let grouping = store::Grouping {
         tenant,
         filter: &filter,
         field,
         interval: request.interval,
-        dims: &request.group_by,
+        dims,
         limit: request.limit,
+        // One past the bound, to tell a request that needs more.
+        bucket_limit: stats::MAX_BUCKETS as u64 + 1,
     };
     let grouped = match reader.get_database_backend() {
-        DbBackend::Postgres => store::grouped(reader, &grouping, bound + 1).await?,
+        DbBackend::Postgres => store::grouped(reader, &grouping).await?,
         _ => one_by_one(reader, &grouping, interval_path).await?,
     };
     let store::Grouped { totals, top, buckets: rows } = grouped;
@@ -75,7 +76,7 @@ async fn one_by_one(
     grouping: &store::Grouping<'_>,
     interval_path: &str,
 ) -> Result<store::Grouped> {
-    let store::Grouping { tenant, filter, field, interval, dims, limit } = *grouping;
+    let store::Grouping { tenant, filter, field, interval, dims, limit, bucket_limit } = *grouping;
     let totals = store::totals(reader, tenant, filter, field).await?;
     if totals.total == 0 {
         return Ok(store::Grouped { totals, top: Vec::new(), buckets: Vec::new() });
@@ -89,8 +90,7 @@ async fn one_by_one(
         None => Vec::new(),
         Some(interval) => {
             let keys: Vec<Vec<KeyValue>> = top.iter().map(|(key, _)| key.clone()).collect();
-            let bound = stats::MAX_BUCKETS as u64 + 1;
-            store::buckets(reader, tenant, filter, field, interval, dims, &keys, bound).await?
+            store::buckets(reader, tenant, filter, field, interval, dims, &keys, bucket_limit).await?
         }
     };
     Ok(store::Grouped { totals, top, buckets })

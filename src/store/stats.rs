@@ -257,6 +257,8 @@ pub struct Grouping<'a> {
     pub interval: Option<StatsInterval>,
     pub dims: &'a [StatsDimension],
     pub limit: u64,
+    /// At most this many buckets are read.
+    pub bucket_limit: u64,
 }
 
 /// All a stats request needs, as [`grouped`] reads it.
@@ -271,14 +273,14 @@ pub struct Grouped {
 }
 
 /// The answers of [`totals`], [`top_keys`] and, with an `interval`,
-/// [`buckets`] (at most `bucket_limit` rows), from one PostgreSQL statement
+/// [`buckets`] (at most its `bucket_limit` rows), from one PostgreSQL statement
 /// that reads the matching events once: grouped by bucket and key in one
 /// hash, then the total, the top keys and their buckets taken from those
 /// groups. (`GROUPING SETS` of the three took longer: PostgreSQL hashes each
 /// event once a set; BENCHMARKS.md, issue 25.)
 #[tracing::instrument(name = "db.stats.grouped", skip_all, fields(tenant = %request.tenant), err(Debug))]
-pub async fn grouped(db: &impl ConnectionTrait, request: &Grouping<'_>, bucket_limit: u64) -> Result<Grouped> {
-    let Grouping { tenant, filter, field, interval, dims, limit } = *request;
+pub async fn grouped(db: &impl ConnectionTrait, request: &Grouping<'_>) -> Result<Grouped> {
+    let Grouping { tenant, filter, field, interval, dims, limit, bucket_limit } = *request;
     let backend = DbBackend::Postgres;
     let mut matches = matching(tenant, filter, backend);
     for (i, d) in dims.iter().enumerate() {
