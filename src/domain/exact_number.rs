@@ -28,9 +28,11 @@ pub fn is_exact(text: &str) -> bool {
     if !double.is_finite() {
         return false;
     }
-    // Rust writes the shortest round trip of a double, as ECMAScript does
-    // (a test holds this to the canonicalizer's output).
-    match (Decimal::of(text), Decimal::of(&format!("{double:e}"))) {
+    // Ask the canonicalizer itself: where two shortest forms are equally
+    // near, ECMAScript takes the even one and Rust's `{:e}` does not.
+    let Some(number) = serde_json::Number::from_f64(double) else { return false };
+    let Ok(hashed) = serde_json_canonicalizer::to_string(&Json::Number(number)) else { return false };
+    match (Decimal::of(text), Decimal::of(&hashed)) {
         (Some(sent), Some(hashed)) => sent == hashed,
         _ => false,
     }
@@ -193,6 +195,10 @@ mod tests {
         }
         // Exactly a double, but RFC 8785 writes 1152921504606847000.
         assert!(!is_exact("1152921504606846976"));
+        // 1281657895081940.25 is a double: of its two nearest shortest forms
+        // RFC 8785 writes the even one.
+        assert!(is_exact("1281657895081940.2"));
+        assert!(!is_exact("1281657895081940.3"));
     }
 
     #[test]
