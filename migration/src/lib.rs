@@ -17,6 +17,7 @@ mod m20261207_000260_witnesses;
 mod m20261207_000270_erasure;
 mod m20261207_000280_words_index;
 mod m20261207_000290_outcome_index;
+mod m20261208_000300_day_counts;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000270_erasure::Migration),
             Box::new(m20261207_000280_words_index::Migration),
             Box::new(m20261207_000290_outcome_index::Migration),
+            Box::new(m20261208_000300_day_counts::Migration),
         ]
     }
 }

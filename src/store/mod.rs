@@ -5,6 +5,7 @@ pub mod actors;
 pub mod alert_rules;
 pub mod announcements;
 pub mod data_keys;
+pub mod day_counts;
 pub mod erasure;
 pub mod event_streams;
 pub mod events;

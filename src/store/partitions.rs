@@ -9,8 +9,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Months, NaiveDate, Utc};
+use sea_orm::sea_query::Expr;
 use sea_orm::sqlx::postgres::PgPoolOptions;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, SqlxPostgresConnector, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, SqlxPostgresConnector, Statement, TransactionTrait};
 
 use crate::domain::ids::TenantId;
 use crate::error::{Error, Result};
@@ -289,9 +290,11 @@ impl PurgeSession {
         }
         let counts = counts_in(&self.db, month).await?;
         self.detach(links, month).await?;
-        self.db
-            .execute_unprepared(&format!(r#"DROP TABLE "{}", "{}""#, month.table(events), month.table(links)))
-            .await?;
+        // The counts per day lose the month's events as the month goes: both or neither.
+        let txn = self.db.begin().await?;
+        super::day_counts::subtract(&txn, &month.table(events), Expr::cust("TRUE")).await?;
+        txn.execute_unprepared(&format!(r#"DROP TABLE "{}", "{}""#, month.table(events), month.table(links))).await?;
+        txn.commit().await?;
         Ok(Some(counts))
     }
 

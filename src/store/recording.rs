@@ -1,7 +1,8 @@
 //! The statements of a recording: event rows and their resource links, in
 //! the caller's transaction. The steps around them (idempotency, numbering,
 //! leaves, announcing) are the service's (`service::recording`). Append-only:
-//! there is no update or delete here, by design.
+//! there is no update or delete of events here, by design; the counts per
+//! day (`day_counts`) grow with them.
 
 use std::collections::HashSet;
 
@@ -51,7 +52,8 @@ pub async fn insert_events(
             "{tenant}: an event of the batch conflicted while the ledger head was held"
         )));
     }
-    Ok(())
+    let stored: Vec<&StoredEvent> = events.iter().map(|(event, _, _)| *event).collect();
+    super::day_counts::add(db, tenant, &stored).await
 }
 
 async fn insert_rows(db: &impl ConnectionTrait, rows: &[ev::Model]) -> Result<Vec<Uuid>> {

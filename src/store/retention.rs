@@ -138,34 +138,35 @@ async fn one_i64(db: &impl ConnectionTrait, query: &sea_orm::sea_query::SelectSt
     Ok(row.and_then(|r| r.try_get_by_index::<Option<i64>>(0).ok().flatten()))
 }
 
+/// The tenant's events with sequence in `(after, through]` that a purge
+/// removes (all but the server's own records).
+fn purged_range(tenant: TenantId, after: i64, through: i64) -> SimpleExpr {
+    Expr::col((ev::Entity, ev::Column::TenantId))
+        .eq(tenant.0)
+        .and(Expr::col((ev::Entity, ev::Column::Sequence)).gt(after))
+        .and(Expr::col((ev::Entity, ev::Column::Sequence)).lte(through))
+        .and(purgeable())
+}
+
 /// Deletes the tenant's events with sequence in `(after, through]` (but the
-/// server's own records) and their resource links, under a permit held only
-/// by this transaction, and records how far the log is purged. Returns the
-/// events deleted.
+/// server's own records), their resource links and their part of the counts
+/// per day, under a permit held only by this transaction, and records how far
+/// the log is purged. Returns the events deleted.
 #[tracing::instrument(name = "db.retention.delete", skip_all, fields(tenant = %tenant, after, through), err(Debug))]
 pub async fn delete_range(db: &impl ConnectionTrait, tenant: TenantId, after: i64, through: i64) -> Result<u64> {
     super::permit::grant(db, Permit::Purge, tenant).await?;
     let in_range = Query::select()
         .column(ev::Column::Id)
         .from(ev::Entity)
-        .and_where(Expr::col(ev::Column::TenantId).eq(tenant.0))
-        .and_where(Expr::col(ev::Column::Sequence).gt(after))
-        .and_where(Expr::col(ev::Column::Sequence).lte(through))
-        .and_where(purgeable())
+        .and_where(purged_range(tenant, after, through))
         .to_owned();
     event_resource::Entity::delete_many()
         .filter(event_resource::Column::TenantId.eq(tenant.0))
         .filter(event_resource::Column::EventId.in_subquery(in_range))
         .exec(db)
         .await?;
-    let deleted = ev::Entity::delete_many()
-        .filter(ev::Column::TenantId.eq(tenant.0))
-        .filter(ev::Column::Sequence.gt(after))
-        .filter(ev::Column::Sequence.lte(through))
-        .filter(purgeable())
-        .exec(db)
-        .await?
-        .rows_affected;
+    super::day_counts::subtract(db, "audit_event", purged_range(tenant, after, through)).await?;
+    let deleted = ev::Entity::delete_many().filter(purged_range(tenant, after, through)).exec(db).await?.rows_affected;
     super::permit::revoke(db, Permit::Purge, tenant).await?;
     tenant::Entity::update(tenant::ActiveModel {
         id: Set(tenant.0),
@@ -184,10 +185,7 @@ pub async fn count_range(db: &impl ConnectionTrait, tenant: TenantId, after: i64
     let query = Query::select()
         .expr(Expr::cust("COUNT(*)"))
         .from(ev::Entity)
-        .and_where(Expr::col(ev::Column::TenantId).eq(tenant.0))
-        .and_where(Expr::col(ev::Column::Sequence).gt(after))
-        .and_where(Expr::col(ev::Column::Sequence).lte(through))
-        .and_where(purgeable())
+        .and_where(purged_range(tenant, after, through))
         .to_owned();
     super::sql::count(db, &query).await
 }

@@ -69,7 +69,7 @@ fn epoch(instant: &str, backend: DbBackend) -> String {
 }
 
 /// The first instant of the UTC bucket of `column`, in epoch seconds.
-fn bucket_start(column: &str, interval: StatsInterval, backend: DbBackend) -> String {
+pub(super) fn bucket_start(column: &str, interval: StatsInterval, backend: DbBackend) -> String {
     let start = match backend {
         DbBackend::Postgres => return epoch(&postgres_bucket(column, interval), backend),
         _ => match interval {

@@ -201,6 +201,13 @@ async fn the_migration_converts_a_database_holding_events() {
     )
     .await
     .unwrap();
+    // And the counts per day it keeps.
+    conn.execute_unprepared(
+        "CREATE TABLE audit_event_day_count (tenant_id uuid, dimension smallint, day bigint, key text, n bigint,
+                                             PRIMARY KEY (tenant_id, dimension, day, key))",
+    )
+    .await
+    .unwrap();
     let store = Store::connect(&ServeSettings::for_url(&db.url).db, Default::default()).await.unwrap();
     store.install_master_key(auditgraph::domain::data_key::MasterKey::generate());
     let bus = Bus::new(1);
@@ -215,7 +222,7 @@ async fn the_migration_converts_a_database_holding_events() {
     store.db().clone().close().await.unwrap();
     conn.execute_unprepared("DROP FUNCTION auditgraph_ensure_partition(timestamptz)").await.unwrap();
     conn.execute_unprepared("ALTER TABLE audit_event DROP COLUMN search_words").await.unwrap();
-    conn.execute_unprepared("DROP TABLE data_key").await.unwrap();
+    conn.execute_unprepared("DROP TABLE data_key, audit_event_day_count").await.unwrap();
     let links_before = strings(&conn, "SELECT count(*)::text FROM event_resource").await;
 
     // The real server converts it on start.
@@ -231,6 +238,7 @@ async fn the_migration_converts_a_database_holding_events() {
     assert_eq!(strings(&conn, "SELECT count(*)::text FROM event_resource").await, links_before, "every link moved");
     let stale = strings(&conn, "SELECT count(*)::text FROM event_resource l JOIN audit_event e ON e.id = l.event_id AND e.received_at <> l.received_at").await;
     assert_eq!(stale, ["0"], "each link sits in its event's month");
+    assert_eq!(crate::stats::day_counts_differ(&conn).await, 0, "the events recorded before are counted per day");
 
     let recorded = 2 + 30 + 20;
     let out = dir.run(&["verify", "--tenant", "acme", "--database-url", &db.url]);
@@ -307,6 +315,7 @@ async fn the_purge_drops_months_that_hold_only_purged_events() {
     assert_eq!(strings(db, &left(old, "event_resource")).await, ["0"]);
     assert_eq!(strings(db, &left(forever, "audit_event")).await, ["5"]);
     assert_eq!(strings(db, &left(held, "audit_event")).await, ["5"]);
+    assert_eq!(crate::stats::day_counts_differ(db).await, 0, "the counts per day lost the month with it");
 
     // Recorded once, as when rows are deleted; and the ledger still verifies.
     let recorded = purges(&app, &key).await;
@@ -384,6 +393,7 @@ async fn ingest_goes_on_while_a_month_is_dropped() {
     assert!(!table_exists(db, "audit_event_p2025_01").await);
     let d = app.data(&key, r#"{ auditEvents(filter: {category: {eq: "during"}}) { totalCount } }"#, json!({})).await;
     assert_eq!(d["auditEvents"]["totalCount"], 120, "nothing recorded meanwhile was lost");
+    assert_eq!(crate::stats::day_counts_differ(db).await, 0);
     app.ledger.persist_grown(&app.store).await.unwrap();
     let out = dir.run(&["verify", "--tenant", "old", "--database-url", app.db_url.as_str()]);
     assert!(out.contains("(300 purged events taken from the ledger)"), "{out}");
