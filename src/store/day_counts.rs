@@ -86,7 +86,8 @@ fn day_sql(backend: DbBackend) -> String {
     super::stats::bucket_start(r#""occurred_at""#, StatsInterval::Day, backend)
 }
 
-/// Adds the recorded `events` of the tenant to its counts.
+/// Adds the recorded `events` of the tenant to its counts, in the order of
+/// dimension, day and key (bytewise), the order [`subtract`] locks them in.
 #[tracing::instrument(name = "db.day_counts.add", skip_all, fields(tenant = %tenant, n = events.len()), err(Debug))]
 pub async fn add(db: &impl ConnectionTrait, tenant: TenantId, events: &[&StoredEvent]) -> Result<()> {
     let mut counts: BTreeMap<(i16, i64, String), i64> = BTreeMap::new();
@@ -141,14 +142,26 @@ pub async fn subtract(db: &impl ConnectionTrait, table: &str, matching: SimpleEx
     let backend = db.get_database_backend();
     let counts = backend.build(&counts_of(table, matching, backend));
     let same = r#"c."tenant_id" = d."tenant_id" AND c."dimension" = d."dimension" AND c."day" = d."day" AND c."key" = d."key""#;
-    let statements = [
+    let rows = r#"("tenant_id", "dimension", "day", "key")"#;
+    let mut statements = Vec::with_capacity(3);
+    if backend == DbBackend::Postgres {
+        // Locked in the order recording upserts them (by dimension, day and
+        // key bytewise, in one tenant), so a recording that adds to the same
+        // days waits instead of deadlocking; a purge holds no ledger head.
+        statements.push(format!(
+            r#"SELECT 1 FROM "{TABLE}" WHERE {rows} IN (SELECT "tenant_id", "dimension", "day", "key" FROM ({}) AS d)
+               ORDER BY "tenant_id", "dimension", "day", "key" COLLATE "C" FOR UPDATE"#,
+            counts.sql
+        ));
+    }
+    statements.extend([
         format!(r#"UPDATE "{TABLE}" AS c SET "n" = c."n" - d."n" FROM ({}) AS d WHERE {same}"#, counts.sql),
         format!(
-            r#"DELETE FROM "{TABLE}" WHERE "n" <= 0 AND ("tenant_id", "dimension", "day", "key") IN
+            r#"DELETE FROM "{TABLE}" WHERE "n" <= 0 AND {rows} IN
                (SELECT "tenant_id", "dimension", "day", "key" FROM ({}) AS d)"#,
             counts.sql
         ),
-    ];
+    ]);
     for sql in statements {
         db.execute_raw(Statement { sql, values: counts.values.clone(), db_backend: backend }).await?;
     }
