@@ -529,6 +529,11 @@ async fn counts_per_day_answer_like_the_events(backend: Backend) {
     let before = app.statements();
     stats(&app, &key, json!({ "g": ["ACTOR"], "l": 5 })).await;
     assert_eq!(app.statements() - before, 1, "statements of one stats call from the counts");
+    // A viewer token of the whole tenant (the console's) is answered alike.
+    let token = app.viewer_token(&key, json!({}), 600).await;
+    for vars in [json!({ "g": ["ACTOR"], "l": 5 }), json!({ "i": "DAY" })] {
+        assert_eq!(stats(&app, &token, vars.clone()).await, stats(&app, &key, vars).await);
+    }
 
     // A purge takes the first events out of the counts, and only them.
     let set = "mutation { setTenantRetention(input: { tenant: \"acme\", retentionDays: 1 }) { retentionDays } }";
