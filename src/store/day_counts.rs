@@ -6,7 +6,7 @@
 //! 1,000,000-event tenant read the events four times (BENCHMARKS.md, issue 25).
 //! Parts of a day at the ends of a range are still counted from the events.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use entity::audit_event as ev;
@@ -180,13 +180,14 @@ struct Plan {
 }
 
 impl Plan {
-    /// Counts per day answer `grouping` when it counts by occurrence and at
-    /// most one of the counted dimensions (buckets only without one), and
-    /// its filter is nothing but ranges of `occurredAt` holding a whole day.
+    /// Counts per day answer `grouping` when it counts by at most one of the
+    /// counted dimensions, in buckets (if any) of days or longer by
+    /// occurrence, and its filter is nothing but ranges of `occurredAt`
+    /// holding a whole day.
     fn of(grouping: &Grouping<'_>) -> Option<Plan> {
         let counted = match grouping.dims {
             [] => Counted::Outcome,
-            [dimension] if grouping.interval.is_none() => Counted::of(*dimension)?,
+            [dimension] => Counted::of(*dimension)?,
             _ => return None,
         };
         let interval = match grouping.interval {
@@ -271,18 +272,23 @@ pub async fn grouped(db: &impl ConnectionTrait, grouping: &Grouping<'_>) -> Resu
     let rows = db.query_all_raw(Statement { sql, values: counts.values, db_backend: backend }).await?;
 
     let mut per_key: HashMap<String, i64> = HashMap::new();
-    let mut per_bucket: BTreeMap<i64, i64> = BTreeMap::new();
+    let mut per_bucket: BTreeMap<(i64, String), i64> = BTreeMap::new();
     for row in &rows {
-        let n = row.try_get_by_index::<i64>(2)?;
+        let (key, n) = (row.try_get_by_index::<String>(1)?, row.try_get_by_index::<i64>(2)?);
         if n <= 0 {
             continue;
         }
-        match plan.interval {
-            Some(interval) => *per_bucket.entry(bucket(row.try_get_by_index::<i64>(0)?, interval)).or_default() += n,
-            None => *per_key.entry(row.try_get_by_index::<String>(1)?).or_default() += n,
+        if let Some(interval) = plan.interval {
+            let start = bucket(row.try_get_by_index::<i64>(0)?, interval);
+            *per_bucket.entry((start, key.clone())).or_default() += n;
         }
+        *per_key.entry(key).or_default() += n;
     }
-    let total = per_key.values().chain(per_bucket.values()).sum();
+    let totals = Totals {
+        total: per_key.values().sum(),
+        first: per_bucket.keys().next().map(|(start, _)| *start),
+        last: per_bucket.keys().next_back().map(|(start, _)| *start),
+    };
     let mut top: Vec<(String, i64)> = match grouping.dims.is_empty() {
         true => Vec::new(),
         false => per_key.into_iter().collect(),
@@ -290,13 +296,27 @@ pub async fn grouped(db: &impl ConnectionTrait, grouping: &Grouping<'_>) -> Resu
     // Most first, ties by key bytewise, as the events' grouping orders them.
     top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     top.truncate(usize::try_from(grouping.limit).unwrap_or(usize::MAX));
-    let totals =
-        Totals { total, first: per_bucket.keys().next().copied(), last: per_bucket.keys().next_back().copied() };
+    // Without a dimension a bucket counts every key; with one, the top keys' own.
+    let chosen: HashSet<&str> = top.iter().map(|(key, _)| key.as_str()).collect();
+    let mut buckets: BTreeMap<(i64, Option<String>), i64> = BTreeMap::new();
+    for ((start, key), n) in per_bucket {
+        match grouping.dims.is_empty() {
+            true => *buckets.entry((start, None)).or_default() += n,
+            false if chosen.contains(key.as_str()) => *buckets.entry((start, Some(key))).or_default() += n,
+            false => {}
+        }
+    }
+    drop(chosen);
     let limit = usize::try_from(grouping.bucket_limit).unwrap_or(usize::MAX);
+    let counted = plan.counted;
     Ok(Some(Grouped {
         totals,
-        top: top.into_iter().map(|(key, n)| (vec![plan.counted.read(key)], n)).collect(),
-        buckets: per_bucket.into_iter().take(limit).map(|(start, n)| (start, Vec::new(), n)).collect(),
+        top: top.into_iter().map(|(key, n)| (vec![counted.read(key)], n)).collect(),
+        buckets: buckets
+            .into_iter()
+            .take(limit)
+            .map(|((start, key), n)| (start, key.into_iter().map(|key| counted.read(key)).collect(), n))
+            .collect(),
     }))
 }
 
