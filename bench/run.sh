@@ -25,8 +25,9 @@
 #     with wrk at $BENCH_CONNS connections × $BENCH_SECS s and 1 connection ×
 #     $BENCH_SECS1 s, ours then the peer's (for (a) and (b)), $BENCH_RUNS runs
 #  7. the SQL floor: pgbench -M prepared -c 8 -j 2 -T $BENCH_FLOOR_SECS of the captured statements
-#  8. writes (e): recordAuditEvents, batches of 100 and 1,000, from 1 and 4 clients,
-#     then the raw multi-row INSERT floor; the bench-write tenant's events are
+#  8. writes (e): recordAuditEvents, then the same events through POST /v1/events,
+#     batches of 100 and 1,000, from 1 and 4 clients, then the raw multi-row INSERT
+#     floor; the bench-write tenant's events are
 #     deleted (and the tables vacuumed) after each configuration
 #  9. only when asked for in BENCH_ONLY (ledger.py does the measuring):
 #     proofs:   inclusion (GraphQL and REST) and consistency proof latency, random
@@ -350,11 +351,17 @@ fi
 if want writes; then
   for batch in 100 1000; do
     $TOOLS write-body "$DB_URL" "$TID" "$batch" "$QDIR/record-$batch.json" >&2
+    $TOOLS rest-body "$QDIR/record-$batch.json" "$QDIR/rest-record-$batch.json" >&2
     $TOOLS insert-floor "$DB_URL" "$TID" "$WTID" "$batch" "$OUT/floor/insert-$batch.sql" >&2
     for clients in 1 4; do
       for run in $(seq "$RUNS"); do
         say "writes: batch $batch, $clients client(s), run $run of $RUNS"
         load "ours-e-b$batch-${clients}c" "$URL" "$QDIR/record-$batch.json" "$clients" "$WRITE_SECS" "Bearer $WKEY"
+      done
+      clean_writes
+      for run in $(seq "$RUNS"); do
+        say "writes through REST: batch $batch, $clients client(s), run $run of $RUNS"
+        load "ours-rest-b$batch-${clients}c" "${URL%/graphql}/v1/events" "$QDIR/rest-record-$batch.json" "$clients" "$WRITE_SECS" "Bearer $WKEY"
       done
       clean_writes
       if want floor; then

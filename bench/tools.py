@@ -398,6 +398,15 @@ def cmd_write_body(args):
     print("%s: %d events, %d bytes" % (out, len(events), os.path.getsize(out)))
 
 
+def cmd_rest_body(args):
+    """rest-body IN.json OUT.json: the events of a recordAuditEvents body (write-body's) as the
+    JSON array that POST /v1/events takes, so both doors record the same events."""
+    events = json.load(open(args[0]))["variables"]["events"]
+    with open(args[1], "w") as f:
+        json.dump(events, f)
+    print("%s: %d events, %d bytes" % (args[1], len(events), os.path.getsize(args[1])))
+
+
 def lit(v, cast):
     """A SQL literal safe for pgbench scripts: every ':' is written as \\x3a inside E'' strings,
     so pgbench never mistakes text for a :variable."""
@@ -600,18 +609,21 @@ def cmd_summarize(args):
             ratio(o8 and o8["req_per_s"], p8 and p8["req_per_s"]),
             fmt(fl and fl["tps"]), ratio(o8 and o8["req_per_s"], fl and fl["tps"]), errs))
     L.append("")
-    L.append("| (e) recordAuditEvents | clients | ours req/s | ours events/s | p50 ms | p99 ms "
+    L.append("| (e) recording, door | clients | ours req/s | ours events/s | p50 ms | p99 ms "
              "| INSERT floor events/s | ours/floor | errors |")
     L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for batch in (100, 1000):
-        for clients in (1, 4):
-            o = collect(raw, "ours-e-b%d-%dc" % (batch, clients), parse_wrk)
-            fl = collect(raw, "floor-e-b%d-%dc" % (batch, clients), parse_pgbench)
-            ev = o and o["req_per_s"] * batch
-            fev = fl and fl["tps"] * batch
-            L.append("| batch %s | %d | %s | %s | %s | %s | %s | %s | %s |" % (
-                fmt(batch), clients, fmt(o and o["req_per_s"], 1), fmt(ev), fmt(o and o["p50_ms"], 1),
-                fmt(o and o["p99_ms"], 1), fmt(fev), ratio(ev, fev), int(o["errors"]) if o else "–"))
+    for door, prefix in (("`recordAuditEvents`", "ours-e"), ("`POST /v1/events`", "ours-rest")):
+        for batch in (100, 1000):
+            for clients in (1, 4):
+                o = collect(raw, "%s-b%d-%dc" % (prefix, batch, clients), parse_wrk)
+                if not o and prefix != "ours-e":
+                    continue
+                fl = collect(raw, "floor-e-b%d-%dc" % (batch, clients), parse_pgbench)
+                ev = o and o["req_per_s"] * batch
+                fev = fl and fl["tps"] * batch
+                L.append("| %s, batch %s | %d | %s | %s | %s | %s | %s | %s | %s |" % (
+                    door, fmt(batch), clients, fmt(o and o["req_per_s"], 1), fmt(ev), fmt(o and o["p50_ms"], 1),
+                    fmt(o and o["p99_ms"], 1), fmt(fev), ratio(ev, fev), int(o["errors"]) if o else "–"))
     L.append("")
     if any(f.startswith("ledger-") for f in os.listdir(raw)):
         L.append("| (e) batch 1,000, ledger on against off | clients | with: events/s | p50 ms | p99 ms "
@@ -729,7 +741,7 @@ def cmd_body(args):
 COMMANDS = {"url": cmd_url, "body": cmd_body, "search-queries": cmd_search_queries,
             "latency-table": cmd_latency_table,
             "searchcost-table": cmd_searchcost_table, "ingest": cmd_ingest, "window": cmd_window, "queries": cmd_queries, "check": cmd_check, "peer-queries": cmd_peer_queries,
-            "write-body": cmd_write_body, "insert-floor": cmd_insert_floor, "floor-script": cmd_floor_script,
+            "write-body": cmd_write_body, "rest-body": cmd_rest_body, "insert-floor": cmd_insert_floor, "floor-script": cmd_floor_script,
             "summarize": cmd_summarize, "meta": cmd_meta, "rss": cmd_rss}
 
 if __name__ == "__main__":
