@@ -211,7 +211,7 @@ WTID=$(sql "SELECT id FROM tenant WHERE slug = 'bench-write'")
 # The tables are append-only (triggers refuse DELETE); the benchmark's own write
 # tenant is emptied with triggers off for this session (session_replication_role).
 delete_writes() {
-  sql "SET session_replication_role = replica; DELETE FROM event_resource WHERE tenant_id = '$WTID'; DELETE FROM audit_event WHERE tenant_id = '$WTID'"
+  sql "SET session_replication_role = replica; DELETE FROM event_resource WHERE tenant_id = '$WTID'; DELETE FROM audit_event WHERE tenant_id = '$WTID'; DELETE FROM audit_event_day_count WHERE tenant_id = '$WTID'"
 }
 clean_writes() {
   delete_writes
@@ -420,7 +420,7 @@ if want ledger; then
         load "ledger-$variant-${clients}c" "http://127.0.0.1:$LPORT/graphql" "$QDIR/record-1000.json" "$clients" "$WRITE_SECS" "Bearer $vkey"
       done
       kill "$LEDGER_PID"; wait "$LEDGER_PID" 2>/dev/null || true; LEDGER_PID=
-      sql "SET session_replication_role = replica; DELETE FROM event_resource WHERE tenant_id = '$vtid'; DELETE FROM audit_event WHERE tenant_id = '$vtid'"
+      sql "SET session_replication_role = replica; DELETE FROM event_resource WHERE tenant_id = '$vtid'; DELETE FROM audit_event WHERE tenant_id = '$vtid'; DELETE FROM audit_event_day_count WHERE tenant_id = '$vtid'"
       sql "VACUUM (ANALYZE) audit_event, event_resource, actor, resource, ledger_hash"
     done
   done
