@@ -28,11 +28,11 @@ pub fn is_exact(text: &str) -> bool {
     if !double.is_finite() {
         return false;
     }
-    // Ask the canonicalizer itself: where two shortest forms are equally
-    // near, ECMAScript takes the even one and Rust's `{:e}` does not.
-    let Some(number) = serde_json::Number::from_f64(double) else { return false };
-    let Ok(hashed) = serde_json_canonicalizer::to_string(&Json::Number(number)) else { return false };
-    match (Decimal::of(text), Decimal::of(&hashed)) {
+    // The canonicalizer's own formatter (ECMAScript's Number::toString):
+    // where two shortest forms are equally near it takes the even one, and
+    // Rust's `{:e}` does not.
+    let mut buffer = ryu_js::Buffer::new();
+    match (Decimal::of(text), Decimal::of(buffer.format_finite(double))) {
         (Some(sent), Some(hashed)) => sent == hashed,
         _ => false,
     }
