@@ -114,25 +114,20 @@ pub async fn add(db: &impl ConnectionTrait, tenant: TenantId, events: &[&StoredE
     Ok(())
 }
 
-/// The counts of the rows of `table` (an events table) that `matching`
-/// selects, as `tenant_id, dimension, day, key, n`.
-fn counts_of(table: &str, matching: SimpleExpr, backend: DbBackend) -> SelectStatement {
-    let per = |counted: Counted| {
-        let mut select = Query::select();
-        select
-            .column(Alias::new("tenant_id"))
-            .expr_as(Expr::cust((counted as i16).to_string()), Alias::new("dimension"))
-            .expr_as(Expr::cust(day_sql(backend)), Alias::new("day"))
-            .expr_as(Expr::cust(counted.key_sql(backend)), Alias::new("key"))
-            .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
-            .from(Alias::new(table))
-            .and_where(matching.clone())
-            .add_group_by([Expr::cust("1"), Expr::cust("3"), Expr::cust("4")]);
-        select
-    };
-    let mut all = per(Counted::Action);
-    all.union(UnionType::All, per(Counted::Outcome)).union(UnionType::All, per(Counted::Actor));
-    all
+/// The counts by `counted` of the rows of `table` (an events table) that
+/// `matching` selects, as the table's columns `tenant_id, dimension, day, key, n`.
+fn counts_of(counted: Counted, table: &str, matching: SimpleExpr, backend: DbBackend) -> SelectStatement {
+    let mut select = Query::select();
+    select
+        .column(Alias::new("tenant_id"))
+        .expr_as(Expr::cust((counted as i16).to_string()), Alias::new("dimension"))
+        .expr_as(Expr::cust(day_sql(backend)), Alias::new("day"))
+        .expr_as(Expr::cust(counted.key_sql(backend)), Alias::new("key"))
+        .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
+        .from(Alias::new(table))
+        .and_where(matching)
+        .add_group_by([Expr::cust("1"), Expr::cust("3"), Expr::cust("4")]);
+    select
 }
 
 /// Takes the rows of `table` that `matching` selects out of the counts, before
@@ -140,7 +135,11 @@ fn counts_of(table: &str, matching: SimpleExpr, backend: DbBackend) -> SelectSta
 #[tracing::instrument(name = "db.day_counts.subtract", skip_all, fields(table), err(Debug))]
 pub async fn subtract(db: &impl ConnectionTrait, table: &str, matching: SimpleExpr) -> Result<()> {
     let backend = db.get_database_backend();
-    let counts = backend.build(&counts_of(table, matching, backend));
+    let mut all = counts_of(Counted::Action, table, matching.clone(), backend);
+    for counted in [Counted::Outcome, Counted::Actor] {
+        all.union(UnionType::All, counts_of(counted, table, matching.clone(), backend));
+    }
+    let counts = backend.build(&all);
     let same = r#"c."tenant_id" = d."tenant_id" AND c."dimension" = d."dimension" AND c."day" = d."day" AND c."key" = d."key""#;
     let rows = r#"("tenant_id", "dimension", "day", "key")"#;
     let mut statements = Vec::with_capacity(3);
@@ -240,7 +239,7 @@ pub async fn grouped(db: &impl ConnectionTrait, grouping: &Grouping<'_>) -> Resu
 
     let mut counts = Query::select();
     counts
-        .columns(["day", "key", "n"].map(Alias::new))
+        .columns(["tenant_id", "dimension", "day", "key", "n"].map(Alias::new))
         .from(Alias::new(TABLE))
         .and_where(Expr::col(Alias::new("tenant_id")).eq(tenant.0))
         .and_where(Expr::col(Alias::new("dimension")).eq(plan.counted as i16));
@@ -252,16 +251,10 @@ pub async fn grouped(db: &impl ConnectionTrait, grouping: &Grouping<'_>) -> Resu
     }
     for edge in &plan.edges {
         let part = Filter::Cond(Condition::Position(OrderField::OccurredAt, edge.clone()));
-        let mut events = Query::select();
-        events
-            .expr_as(Expr::cust(day_sql(backend)), Alias::new("day"))
-            .expr_as(Expr::cust(plan.counted.key_sql(backend)), Alias::new("key"))
-            .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
-            .from(ev::Entity)
-            .and_where(Expr::col((ev::Entity, ev::Column::TenantId)).eq(tenant.0))
-            .and_where(super::filter::events_to_count(tenant, &part, backend))
-            .add_group_by([Expr::cust("1"), Expr::cust("2")]);
-        counts.union(UnionType::All, events);
+        let matching = Expr::col((ev::Entity, ev::Column::TenantId))
+            .eq(tenant.0)
+            .and(super::filter::events_to_count(tenant, &part, backend));
+        counts.union(UnionType::All, counts_of(plan.counted, "audit_event", matching, backend));
     }
     let counts = backend.build(&counts);
     let (day, by) = match plan.interval {
